@@ -1,0 +1,12 @@
+//! reflectd: a BGP route reflector (RFC 4456).
+//!
+//! `wire` (codec) depends on nothing in the crate; `fsm` on `wire`; `rib` on `wire` types,
+//! never on `fsm`. Only `worker`, `listener`, `rib`'s loop and `control` touch threads,
+//! sockets or clocks.
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod metrics;
+pub mod msg;
+pub mod rib;
+pub mod wire;

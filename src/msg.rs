@@ -1,0 +1,89 @@
+//! The messages that cross threads (our "imsg"): workers -> RIB thread, RIB thread and
+//! control -> workers. Batches, never one message per prefix.
+//!
+//! ```text
+//!  listener ──Accepted──▶ worker k ──ToRib (Updates per read, PeerUp/Down)──▶ RIB thread
+//!  control  ──Add/Remove/Shutdown──▶ worker k ◀──ToWorker::Send (Arc'd bytes)── RIB thread
+//! ```
+
+use crate::wire::{CodecCtx, Family, FamilySet, Update};
+use bytes::Bytes;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+/// A configured neighbor's slot. Assigned by control when the neighbor is added and never
+/// reused for another neighbor while the process runs, so a stale message about a removed
+/// peer can be recognised and dropped.
+pub type PeerId = u32;
+
+/// What the RIB needs to know about a session that reached Established.
+#[derive(Clone, Debug)]
+pub struct PeerUp {
+    pub peer: PeerId,
+    /// Index of the worker that owns the peer's socket.
+    pub worker: usize,
+    pub address: IpAddr,
+    pub remote_asn: u32,
+    /// The peer's BGP Identifier: the ORIGINATOR_ID we set on its routes (RFC 4456 §8).
+    pub remote_id: Ipv4Addr,
+    pub rr_client: bool,
+    /// Families both sides advertised (Multiprotocol capability, or IPv4 unicast implied).
+    pub families: FamilySet,
+    /// Negotiated encoding for what we send to this peer.
+    pub codec: CodecCtx,
+    /// The peer may send ROUTE-REFRESH (we advertised it; it asked for it).
+    pub route_refresh: bool,
+}
+
+/// Worker (or control) -> RIB thread.
+#[derive(Debug)]
+pub enum ToRib {
+    PeerUp(PeerUp),
+    /// The session left Established: the peer's routes are withdrawn.
+    PeerDown { peer: PeerId },
+    /// Every UPDATE decoded from one read of one peer, in order.
+    Updates { peer: PeerId, updates: Vec<Update> },
+    /// ROUTE-REFRESH received (RFC 2918): resend the whole Adj-RIB-Out for `family`.
+    RouteRefresh { peer: PeerId, family: Family },
+    /// The peer's send queue is above its high watermark: stop sending it group updates and
+    /// remember what changed instead (the pending output stays RIB state, never bytes).
+    Xoff { peer: PeerId },
+    /// The queue drained below the low watermark: send what changed meanwhile.
+    Xon { peer: PeerId },
+    /// Publish a fresh route snapshot for readers that asked for one.
+    PublishRoutes,
+    Shutdown,
+}
+
+/// RIB thread / control / listener -> worker.
+#[derive(Debug)]
+pub enum ToWorker {
+    /// The same encoded UPDATE bytes (one or more whole messages) for several peers of this
+    /// worker: encoded once, shared by reference.
+    Send { peers: Arc<[PeerId]>, data: Bytes },
+    /// Start a neighbor (on startup or reload).
+    AddPeer { peer: PeerId, neighbor: Arc<crate::config::Neighbor> },
+    /// Stop a neighbor: Cease NOTIFICATION with `subcode` (RFC 4486) and forget it.
+    RemovePeer { peer: PeerId, subcode: u8 },
+    /// An inbound connection accepted by the listener for a neighbor this worker owns.
+    Accepted { peer: PeerId, stream: std::net::TcpStream },
+    /// Cease to every peer (RFC 8203 message), flush, and return.
+    Shutdown { message: String },
+}
+
+/// A worker's inbox: the channel plus the poller to wake it from `Poller::wait`.
+#[derive(Clone)]
+pub struct WorkerHandle {
+    pub tx: crossbeam_channel::Sender<ToWorker>,
+    pub poller: Arc<polling::Poller>,
+}
+
+impl WorkerHandle {
+    /// Sends and wakes the worker. False if the worker has exited.
+    pub fn send(&self, msg: ToWorker) -> bool {
+        let ok = self.tx.send(msg).is_ok();
+        // A failed notify only means the worker is gone; the send result already says so.
+        let _ = self.poller.notify();
+        ok
+    }
+}

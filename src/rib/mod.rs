@@ -1,0 +1,2 @@
+//! The RIB thread: the single writer of routing state.
+pub mod snapshot;

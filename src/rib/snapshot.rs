@@ -1,0 +1,66 @@
+//! What the RIB thread publishes for readers (API, CLI, metrics) through `arc-swap`.
+//! Counts are published after every applied batch (cheap); the route list only when a
+//! reader asked (`ToRib::PublishRoutes`), so an idle API costs the RIB thread nothing.
+
+use crate::msg::PeerId;
+use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnyPrefix {
+    V4(Prefix4),
+    V6(Prefix6),
+}
+
+impl fmt::Display for AnyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyPrefix::V4(p) => p.fmt(f),
+            AnyPrefix::V6(p) => p.fmt(f),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RibSnapshot {
+    /// Bumped on every publish.
+    pub generation: u64,
+    pub families: Vec<FamilyCounts>,
+    pub peers: Vec<PeerCounts>,
+    /// Present when a reader asked; `routes_generation` says how fresh it is.
+    pub routes: Option<Arc<Vec<RouteView>>>,
+    pub routes_generation: u64,
+    /// Work waiting in the RIB inbox when this was published.
+    pub queue_depth: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FamilyCounts {
+    pub family: Family,
+    pub prefixes: usize,
+    pub paths: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerCounts {
+    pub peer: PeerId,
+    /// (family, received, accepted, advertised)
+    pub per_family: Vec<(Family, u64, u64, u64)>,
+}
+
+#[derive(Clone, Debug)]
+pub struct RouteView {
+    pub prefix: AnyPrefix,
+    /// Best first.
+    pub paths: Vec<PathView>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PathView {
+    pub peer: PeerId,
+    pub peer_address: IpAddr,
+    pub best: bool,
+    pub attrs: Arc<PathAttrs>,
+}
