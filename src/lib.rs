@@ -6,7 +6,13 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod control;
+pub mod demo;
+pub mod fsm;
+pub mod listener;
 pub mod metrics;
 pub mod msg;
 pub mod rib;
+pub mod speaker;
 pub mod wire;
+pub mod worker;

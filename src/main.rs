@@ -1,1 +1,194 @@
-fn main() {}
+//! Command line and exit codes only; everything else lives in the library.
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use reflectd::config::{self, LogLevel};
+use reflectd::control::view::{NeighborView, RouteJson};
+use reflectd::control::Reflector;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+const DEFAULT_API: &str = "127.0.0.1:8179";
+
+#[derive(Parser)]
+#[command(name = "reflectd", version, about = "BGP route reflector (RFC 4456)", args_conflicts_with_subcommands = true)]
+struct Cli {
+    /// Run the appliance with this config file (foreground; logs to stderr).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Validate the config, print a summary and exit (0 valid, 2 invalid).
+    #[arg(long, requires = "config")]
+    check: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Table of sessions from a running instance.
+    Neighbors {
+        #[arg(long, default_value = DEFAULT_API)]
+        api: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Routes from a running instance: all, one prefix, or the longest match for an address.
+    Routes {
+        prefix: Option<String>,
+        #[arg(long, default_value = DEFAULT_API)]
+        api: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the reflector with the demo config and built-in simulated routers on loopback.
+    Demo {
+        #[arg(long, default_value = "config/demo.yaml")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match (cli.command, cli.config) {
+        (Some(Command::Neighbors { api, json }), _) => neighbors(&api, json),
+        (Some(Command::Routes { prefix, api, json }), _) => routes(prefix.as_deref(), &api, json),
+        (Some(Command::Demo { config }), _) => return run(&config, true),
+        (None, Some(path)) if cli.check => return check(&path),
+        (None, Some(path)) => return run(&path, false),
+        (None, None) => {
+            eprintln!("reflectd: nothing to do; try `reflectd --config FILE` or `reflectd --help`");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("reflectd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    match config::load(path) {
+        Ok(c) => {
+            print!("{}", c.summary());
+            println!("{}: OK", path.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn level_filter(l: LogLevel) -> tracing_subscriber::filter::LevelFilter {
+    use tracing_subscriber::filter::LevelFilter;
+    match l {
+        LogLevel::Error => LevelFilter::ERROR,
+        LogLevel::Warn => LevelFilter::WARN,
+        LogLevel::Info => LevelFilter::INFO,
+        LogLevel::Debug => LevelFilter::DEBUG,
+        LogLevel::Trace => LevelFilter::TRACE,
+    }
+}
+
+fn run(path: &std::path::Path, demo: bool) -> ExitCode {
+    use tracing_subscriber::prelude::*;
+    let cfg = match config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(cfg.log));
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .init();
+    let set_level = Box::new(move |l: LogLevel| {
+        let _ = handle.modify(|f| *f = level_filter(l));
+    });
+    let reflector = match Reflector::start(cfg.clone(), Some(set_level)) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let sims = if demo {
+        print_demo_banner(&cfg);
+        reflectd::demo::start(&cfg, stop.clone())
+    } else {
+        Vec::new()
+    };
+    let res = reflector.run_until_signalled();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    drop(sims);
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_demo_banner(cfg: &config::Config) {
+    let api = cfg.api.map(|a| a.to_string()).unwrap_or_else(|| DEFAULT_API.into());
+    eprintln!(
+        "\nreflectd demo: {} simulated routers on loopback connect to {:?} and announce routes.\n\
+         In another terminal:\n  \
+         cargo run --release -- neighbors --api {api}\n  \
+         cargo run --release -- routes --api {api}\n  \
+         cargo run --release -- routes 10.1.0.0/24 --api {api}\n{}\
+         Stop with Ctrl-C (every session gets a Cease NOTIFICATION).\n",
+        cfg.neighbors.len(),
+        cfg.listen,
+        cfg.metrics.map(|m| format!("  curl -s http://{m}/metrics | grep reflectd_\n")).unwrap_or_default(),
+    );
+}
+
+fn get(api: &str, path: &str) -> anyhow::Result<String> {
+    let url = format!("http://{api}{path}");
+    let body = ureq::get(&url)
+        .call()
+        .with_context(|| format!("cannot reach the reflectd API at {api} (is reflectd running with `api:` set?)"))?
+        .body_mut()
+        .read_to_string()?;
+    Ok(body)
+}
+
+fn neighbors(api: &str, json: bool) -> anyhow::Result<()> {
+    let body = get(api, "/neighbors")?;
+    if json {
+        println!("{body}");
+        return Ok(());
+    }
+    let list: Vec<NeighborView> = serde_json::from_str(&body).context("unexpected API answer")?;
+    print!("{}", reflectd::control::table::neighbors(&list));
+    Ok(())
+}
+
+fn routes(prefix: Option<&str>, api: &str, json: bool) -> anyhow::Result<()> {
+    let path = match prefix {
+        Some(p) => format!("/routes?prefix={}", p.replace('/', "%2F")),
+        None => "/routes".to_string(),
+    };
+    let body = get(api, &path)?;
+    if json {
+        println!("{body}");
+        return Ok(());
+    }
+    let list: Vec<RouteJson> = serde_json::from_str(&body).context("unexpected API answer")?;
+    if list.is_empty() && prefix.is_some() {
+        bail!("network not in table");
+    }
+    print!("{}", reflectd::control::table::routes(&list));
+    Ok(())
+}

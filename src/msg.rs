@@ -67,6 +67,9 @@ pub enum ToWorker {
     RemovePeer { peer: PeerId, subcode: u8 },
     /// An inbound connection accepted by the listener for a neighbor this worker owns.
     Accepted { peer: PeerId, stream: std::net::TcpStream },
+    /// The RIB has applied `ToRib::PeerDown` for this peer: every `Send` emitted before it
+    /// has been delivered, so later ones belong to the peer's next session.
+    PeerDownAck { peer: PeerId },
     /// Cease to every peer (RFC 8203 message), flush, and return.
     Shutdown { message: String },
 }

@@ -1,0 +1,260 @@
+//! The JSON API behind `reflectd neighbors` and `reflectd routes`: read-only, served from the
+//! workers' and the RIB's `arc-swap` snapshots, never by asking a worker.
+//!
+//! `GET /neighbors`, `GET /routes[?prefix=P]` (exact prefix, or the longest match for a bare
+//! address), `GET /summary`. Bind it to loopback unless it is behind something that
+//! authenticates: it has no authentication of its own.
+
+use super::view::*;
+use crate::msg::ToRib;
+use crate::rib::snapshot::{AnyPrefix, RibSnapshot, RouteView};
+use crate::wire::{NextHop, Origin, PathAttrs};
+use crate::worker::status::NeighborStatus;
+use arc_swap::ArcSwap;
+use crossbeam_channel::Sender;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::warn;
+
+/// How long `/routes` waits for the RIB thread to publish a fresh route list.
+const ROUTES_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub statuses: Vec<Arc<ArcSwap<Vec<NeighborStatus>>>>,
+    pub rib: Arc<ArcSwap<RibSnapshot>>,
+    pub rib_tx: Sender<ToRib>,
+}
+
+pub struct ApiServer {
+    server: Arc<tiny_http::Server>,
+    join: std::thread::JoinHandle<()>,
+}
+
+impl ApiServer {
+    pub fn shutdown(self) {
+        self.server.unblock();
+        let _ = self.join.join();
+    }
+}
+
+pub fn spawn(addr: SocketAddr, state: ApiState) -> std::io::Result<ApiServer> {
+    let server = tiny_http::Server::http(addr)
+        .map_err(|e| std::io::Error::other(format!("cannot listen on {addr} for the API: {e}")))?;
+    let server = Arc::new(server);
+    let s = server.clone();
+    let join = std::thread::Builder::new().name("api".into()).spawn(move || {
+        for req in s.incoming_requests() {
+            let (code, body) = route(&state, req.method(), req.url());
+            let header = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("static header");
+            let resp = tiny_http::Response::from_string(body).with_status_code(code).with_header(header);
+            if let Err(e) = req.respond(resp) {
+                warn!("API response failed: {e}");
+            }
+        }
+    })?;
+    Ok(ApiServer { server, join })
+}
+
+fn route(state: &ApiState, method: &tiny_http::Method, url: &str) -> (u16, String) {
+    if *method != tiny_http::Method::Get {
+        return (405, error_json("only GET is supported"));
+    }
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let result = match path {
+        "/neighbors" => serde_json::to_string_pretty(&neighbors(state)),
+        "/summary" => serde_json::to_string_pretty(&summary(&state.rib.load())),
+        "/routes" => {
+            let prefix = query.split('&').find_map(|kv| kv.strip_prefix("prefix="));
+            match routes(state, prefix) {
+                Ok(r) => serde_json::to_string_pretty(&r),
+                Err((code, msg)) => return (code, error_json(&msg)),
+            }
+        }
+        _ => return (404, error_json("unknown path; try /neighbors, /routes, /summary")),
+    };
+    match result {
+        Ok(body) => (200, body),
+        Err(e) => (500, error_json(&e.to_string())),
+    }
+}
+
+fn error_json(msg: &str) -> String {
+    serde_json::json!({ "error": msg }).to_string()
+}
+
+pub fn neighbors(state: &ApiState) -> Vec<NeighborView> {
+    let rib = state.rib.load();
+    let mut out: Vec<NeighborView> = state
+        .statuses
+        .iter()
+        .flat_map(|s| s.load().iter().cloned().collect::<Vec<_>>())
+        .map(|s| {
+            let prefixes = rib
+                .peers
+                .iter()
+                .find(|p| p.peer == s.peer)
+                .map(|p| {
+                    p.per_family
+                        .iter()
+                        .map(|&(f, received, accepted, advertised)| FamilyPrefixes {
+                            family: f.name().to_string(),
+                            received,
+                            accepted,
+                            advertised,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            NeighborView {
+                address: s.address.to_string(),
+                asn: s.asn,
+                description: s.description,
+                rr_client: s.rr_client,
+                state: s.state.to_string(),
+                state_seconds: s.state_seconds,
+                remote_id: s.remote_id.map(|r| r.to_string()),
+                families: s.families.iter().map(|f| f.to_string()).collect(),
+                hold_time: s.hold_time,
+                established_transitions: s.established_transitions,
+                messages_received: s.messages_received,
+                messages_sent: s.messages_sent,
+                updates_received: s.updates_received,
+                updates_sent: s.updates_sent,
+                last_error: s.last_error,
+                prefixes,
+            }
+        })
+        .collect();
+    out.sort_by_key(|n| n.address.parse::<IpAddr>().ok());
+    out
+}
+
+pub fn summary(rib: &RibSnapshot) -> SummaryJson {
+    SummaryJson {
+        families: rib
+            .families
+            .iter()
+            .map(|f| FamilySummary { family: f.family.name().to_string(), prefixes: f.prefixes, paths: f.paths })
+            .collect(),
+        rib_queue_depth: rib.queue_depth,
+    }
+}
+
+fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16, String)> {
+    let filter = filter.map(|f| f.replace("%2F", "/").replace("%2f", "/").replace("%3A", ":").replace("%3a", ":"));
+    let want = match filter.as_deref() {
+        None => None,
+        Some(f) => Some(Filter::parse(f).ok_or((400, format!("{f:?} is neither a prefix nor an address")))?),
+    };
+    // Ask the RIB thread for a fresh list and wait (bounded) until it is published.
+    let before = state.rib.load().routes_generation;
+    state.rib_tx.send(ToRib::PublishRoutes).map_err(|_| (503, "RIB thread is not running".to_string()))?;
+    let deadline = Instant::now() + ROUTES_WAIT;
+    let snap = loop {
+        let snap = state.rib.load_full();
+        if snap.routes_generation > before {
+            break snap;
+        }
+        if Instant::now() >= deadline {
+            return Err((503, "RIB thread did not publish routes in time".to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let Some(all) = snap.routes.as_ref() else { return Ok(Vec::new()) };
+    let selected: Vec<&RouteView> = match &want {
+        None => all.iter().collect(),
+        Some(Filter::Exact(p)) => all.iter().filter(|r| r.prefix == *p).collect(),
+        Some(Filter::Longest(ip)) => all
+            .iter()
+            .filter(|r| prefix_contains(&r.prefix, *ip))
+            .max_by_key(|r| prefix_len(&r.prefix))
+            .into_iter()
+            .collect(),
+    };
+    Ok(selected.into_iter().map(route_json).collect())
+}
+
+enum Filter {
+    Exact(AnyPrefix),
+    Longest(IpAddr),
+}
+
+impl Filter {
+    fn parse(s: &str) -> Option<Filter> {
+        if s.contains('/') {
+            crate::speaker::parse_any_prefix(s).map(Filter::Exact)
+        } else {
+            s.parse().ok().map(Filter::Longest)
+        }
+    }
+}
+
+fn prefix_len(p: &AnyPrefix) -> u8 {
+    match p {
+        AnyPrefix::V4(p) => p.len(),
+        AnyPrefix::V6(p) => p.len(),
+    }
+}
+
+fn prefix_contains(p: &AnyPrefix, ip: IpAddr) -> bool {
+    match (p, ip) {
+        (AnyPrefix::V4(p), IpAddr::V4(a)) => crate::wire::Prefix4::new(a, 32).is_some_and(|h| p.contains(&h)),
+        (AnyPrefix::V6(p), IpAddr::V6(a)) => crate::wire::Prefix6::new(a, 128).is_some_and(|h| p.contains(&h)),
+        _ => false,
+    }
+}
+
+fn route_json(r: &RouteView) -> RouteJson {
+    RouteJson {
+        prefix: r.prefix.to_string(),
+        paths: r
+            .paths
+            .iter()
+            .map(|p| path_json(&p.attrs, p.best, p.peer_address))
+            .collect(),
+    }
+}
+
+pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
+    PathJson {
+        best,
+        from: from.to_string(),
+        next_hop: match a.next_hop {
+            NextHop::None => "-".to_string(),
+            NextHop::V4(a) => a.to_string(),
+            NextHop::V6 { global, link_local: None } => global.to_string(),
+            NextHop::V6 { global, link_local: Some(ll) } => format!("{global} ({ll})"),
+        },
+        as_path: a.as_path.to_string(),
+        origin: match a.origin {
+            Origin::Igp => "i",
+            Origin::Egp => "e",
+            Origin::Incomplete => "?",
+        }
+        .to_string(),
+        local_pref: a.local_pref,
+        med: a.med,
+        communities: a.communities.iter().map(|c| format!("{}:{}", c >> 16, c & 0xffff)).collect(),
+        ext_communities: a.ext_communities.iter().map(ext_community).collect(),
+        large_communities: a.large_communities.iter().map(|l| format!("{}:{}:{}", l[0], l[1], l[2])).collect(),
+        originator_id: a.originator_id.map(|o| o.to_string()),
+        cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+/// RFC 4360 route target / origin in the usual `rt ASN:N` notation, raw hex otherwise.
+fn ext_community(c: &[u8; 8]) -> String {
+    let kind = match c[1] {
+        0x02 => "rt",
+        0x03 => "soo",
+        _ => return c.iter().map(|b| format!("{b:02x}")).collect(),
+    };
+    match c[0] & 0x3f {
+        0x00 => format!("{kind} {}:{}", u16::from_be_bytes([c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])),
+        0x01 => format!("{kind} {}.{}.{}.{}:{}", c[2], c[3], c[4], c[5], u16::from_be_bytes([c[6], c[7]])),
+        0x02 => format!("{kind} {}:{}", u32::from_be_bytes([c[2], c[3], c[4], c[5]]), u16::from_be_bytes([c[6], c[7]])),
+        _ => c.iter().map(|b| format!("{b:02x}")).collect(),
+    }
+}

@@ -1,0 +1,228 @@
+//! Lifecycle: start the threads in dependency order, add and remove neighbors at runtime,
+//! reload on SIGHUP, shut down cleanly on SIGTERM/SIGINT.
+//!
+//! ```text
+//!  control ──AddPeer/RemovePeer──▶ workers ──ToRib──▶ RIB thread ──Send──▶ workers
+//!     │                              ▲
+//!     └── NeighborIndex (arc-swap) ──┴── listener hands accepted sockets to the owner
+//! ```
+
+pub mod api;
+pub mod table;
+pub mod view;
+
+use crate::config::{self, Config, LogLevel, Neighbor};
+use crate::listener::{self, Listener, NeighborIndex};
+use crate::msg::{PeerId, ToRib, ToWorker, WorkerHandle};
+use crate::rib::{self, snapshot::RibSnapshot};
+use crate::wire::notif;
+use crate::worker::{self, status::NeighborStatus, WorkerConfig};
+use arc_swap::ArcSwap;
+use hashbrown::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{error, info, warn};
+
+/// Bound on the workers -> RIB queue: when the RIB thread falls behind, workers wait, and TCP
+/// pushes back on the peers, instead of memory growing.
+const RIB_QUEUE: usize = 4096;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("metrics: {0}")]
+    Metrics(String),
+}
+
+/// Applies a new log level to the running subscriber.
+pub type LogControl = Box<dyn Fn(LogLevel) + Send>;
+
+pub struct Reflector {
+    cfg: Config,
+    rib_tx: crossbeam_channel::Sender<ToRib>,
+    workers: Vec<WorkerHandle>,
+    worker_joins: Vec<std::thread::JoinHandle<()>>,
+    rib_join: Option<std::thread::JoinHandle<()>>,
+    index: Arc<ArcSwap<NeighborIndex>>,
+    /// Configured neighbors: address -> (peer id, worker).
+    peers: HashMap<IpAddr, (PeerId, usize)>,
+    load: Vec<usize>,
+    next_peer: PeerId,
+    listener: Option<Listener>,
+    api: Option<api::ApiServer>,
+    pub statuses: Vec<Arc<ArcSwap<Vec<NeighborStatus>>>>,
+    pub rib_snapshot: Arc<ArcSwap<RibSnapshot>>,
+    log: Option<LogControl>,
+}
+
+impl Reflector {
+    /// Starts every thread and the configured neighbors. Returns once listening.
+    pub fn start(cfg: Config, log: Option<LogControl>) -> Result<Reflector, StartError> {
+        if let Some(addr) = cfg.metrics {
+            install_metrics(addr)?;
+        }
+        let (rib_tx, rib_rx) = crossbeam_channel::bounded(RIB_QUEUE);
+        let rib_snapshot = Arc::new(ArcSwap::from_pointee(RibSnapshot::default()));
+        let cores = core_affinity::get_core_ids().unwrap_or_default();
+        let mut workers = Vec::new();
+        let mut worker_joins = Vec::new();
+        let mut statuses = Vec::new();
+        for index in 0..cfg.workers {
+            let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
+            let wcfg = WorkerConfig { index, local_asn: cfg.asn, local_id: cfg.router_id };
+            let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
+            let (handle, join) = worker::spawn(wcfg, rib_tx.clone(), status.clone(), core)?;
+            workers.push(handle);
+            worker_joins.push(join);
+            statuses.push(status);
+        }
+        let rcfg = rib::RibConfig { asn: cfg.asn, router_id: cfg.router_id, cluster_id: cfg.cluster_id };
+        let (w, snap) = (workers.clone(), rib_snapshot.clone());
+        let rib_join = std::thread::Builder::new()
+            .name("rib".into())
+            .spawn(move || rib::run(rcfg, rib_rx, w, snap))?;
+        let index = Arc::new(ArcSwap::from_pointee(NeighborIndex::new()));
+        let mut r = Reflector {
+            load: vec![0; workers.len()],
+            cfg: cfg.clone(),
+            rib_tx,
+            workers,
+            worker_joins,
+            rib_join: Some(rib_join),
+            index,
+            peers: HashMap::new(),
+            next_peer: 1,
+            listener: None,
+            api: None,
+            statuses,
+            rib_snapshot,
+            log,
+        };
+        for n in &cfg.neighbors {
+            r.add_neighbor(n.clone());
+        }
+        r.publish_index();
+        let l = listener::spawn(&cfg.listen, r.index.clone(), r.workers.clone())?;
+        info!(listen = ?l.bound, workers = cfg.workers, neighbors = cfg.neighbors.len(), "reflectd running");
+        r.listener = Some(l);
+        if let Some(addr) = cfg.api {
+            let state = api::ApiState { statuses: r.statuses.clone(), rib: r.rib_snapshot.clone(), rib_tx: r.rib_tx.clone() };
+            r.api = Some(api::spawn(addr, state)?);
+        }
+        Ok(r)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    fn add_neighbor(&mut self, n: Neighbor) {
+        // Least-loaded worker keeps shards even as neighbors come and go.
+        let w = (0..self.load.len()).min_by_key(|i| self.load[*i]).unwrap_or(0);
+        let id = self.next_peer;
+        self.next_peer += 1;
+        self.load[w] += 1;
+        self.peers.insert(n.address, (id, w));
+        self.workers[w].send(ToWorker::AddPeer { peer: id, neighbor: Arc::new(n) });
+    }
+
+    fn remove_neighbor(&mut self, addr: IpAddr, subcode: u8) {
+        if let Some((id, w)) = self.peers.remove(&addr) {
+            self.load[w] = self.load[w].saturating_sub(1);
+            self.workers[w].send(ToWorker::RemovePeer { peer: id, subcode });
+        }
+    }
+
+    fn publish_index(&self) {
+        let idx: NeighborIndex = self.peers.iter().map(|(a, v)| (*a, *v)).collect();
+        self.index.store(Arc::new(idx));
+    }
+
+    /// SIGHUP: re-read the config file; on error keep running the old one.
+    pub fn reload(&mut self) {
+        let new = match config::load(&self.cfg.path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("reload failed, keeping the running config: {e}");
+                return;
+            }
+        };
+        let d = config::diff(&self.cfg, &new);
+        for key in &d.needs_restart {
+            warn!(key, "changed in the config file; takes effect after a restart");
+        }
+        for addr in &d.removed {
+            info!(neighbor = %addr, "reload: removing neighbor");
+            self.remove_neighbor(*addr, notif::CEASE_PEER_DECONFIGURED);
+        }
+        for n in &d.changed {
+            info!(neighbor = %n.address, "reload: neighbor changed, restarting its session");
+            self.remove_neighbor(n.address, notif::CEASE_OTHER_CONFIG_CHANGE);
+            self.add_neighbor(n.clone());
+        }
+        for n in &d.added {
+            info!(neighbor = %n.address, "reload: adding neighbor");
+            self.add_neighbor(n.clone());
+        }
+        self.publish_index();
+        if d.log_changed {
+            if let Some(set) = &self.log {
+                set(new.log);
+            }
+        }
+        // Global keys that need a restart keep their running values.
+        self.cfg.neighbors = new.neighbors;
+        self.cfg.log = new.log;
+        info!(added = d.added.len(), removed = d.removed.len(), changed = d.changed.len(), "config reloaded");
+    }
+
+    /// Cease (RFC 8203 message) to every peer, then stop every thread.
+    pub fn shutdown(mut self, message: &str) {
+        info!("shutting down: {message}");
+        if let Some(l) = self.listener.take() {
+            l.shutdown();
+        }
+        if let Some(a) = self.api.take() {
+            a.shutdown();
+        }
+        for w in &self.workers {
+            w.send(ToWorker::Shutdown { message: message.to_string() });
+        }
+        for j in self.worker_joins.drain(..) {
+            let _ = j.join();
+        }
+        let _ = self.rib_tx.send(ToRib::Shutdown);
+        if let Some(j) = self.rib_join.take() {
+            let _ = j.join();
+        }
+    }
+
+    /// Blocks until SIGTERM or SIGINT, reloading on SIGHUP.
+    pub fn run_until_signalled(mut self) -> std::io::Result<()> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let mut signals = signal_hook::iterator::Signals::new([SIGHUP, SIGINT, SIGTERM])?;
+        for sig in signals.forever() {
+            match sig {
+                SIGHUP => self.reload(),
+                _ => break,
+            }
+        }
+        self.shutdown("reflectd is shutting down");
+        Ok(())
+    }
+}
+
+fn install_metrics(addr: std::net::SocketAddr) -> Result<(), StartError> {
+    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+    let buckets = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0];
+    PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .set_buckets_for_metric(Matcher::Full(crate::metrics::RIB_BATCH_SECONDS.to_string()), &buckets)
+        .map_err(|e| StartError::Metrics(e.to_string()))?
+        // Series of removed neighbors disappear instead of lingering forever.
+        .idle_timeout(metrics_util::MetricKindMask::ALL, Some(Duration::from_secs(120)))
+        .install()
+        .map_err(|e| StartError::Metrics(format!("cannot serve /metrics on {addr}: {e}")))
+}

@@ -1,0 +1,68 @@
+//! The JSON documents of the API, shared by the server (serialize) and the CLI (deserialize
+//! and print as tables). Field names are part of the API: add, don't rename.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NeighborView {
+    pub address: String,
+    pub asn: u32,
+    pub description: Option<String>,
+    pub rr_client: bool,
+    pub state: String,
+    /// Seconds in the current state.
+    pub state_seconds: u64,
+    pub remote_id: Option<String>,
+    pub families: Vec<String>,
+    pub hold_time: Option<u16>,
+    pub established_transitions: u64,
+    pub messages_received: u64,
+    pub messages_sent: u64,
+    pub updates_received: u64,
+    pub updates_sent: u64,
+    pub last_error: Option<String>,
+    pub prefixes: Vec<FamilyPrefixes>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FamilyPrefixes {
+    pub family: String,
+    pub received: u64,
+    pub accepted: u64,
+    pub advertised: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct RouteJson {
+    pub prefix: String,
+    pub paths: Vec<PathJson>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PathJson {
+    pub best: bool,
+    pub from: String,
+    pub next_hop: String,
+    pub as_path: String,
+    pub origin: String,
+    pub local_pref: Option<u32>,
+    pub med: Option<u32>,
+    pub communities: Vec<String>,
+    pub ext_communities: Vec<String>,
+    pub large_communities: Vec<String>,
+    pub originator_id: Option<String>,
+    pub cluster_list: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SummaryJson {
+    pub families: Vec<FamilySummary>,
+    pub rib_queue_depth: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct FamilySummary {
+    pub family: String,
+    pub prefixes: usize,
+    pub paths: usize,
+}

@@ -1,0 +1,129 @@
+//! One TCP connection of a peer: the non-blocking socket, its read buffer (bounded by one
+//! maximum-size message plus one read) and its write queue of shared byte chunks.
+
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use crate::fsm::Session;
+use crate::msg::PeerId;
+
+/// Bytes asked of the kernel per read call.
+const READ_CHUNK: usize = 64 * 1024;
+
+pub struct Conn {
+    pub peer: PeerId,
+    pub stream: TcpStream,
+    /// We dialled it (as opposed to accepted it): collision resolution needs to know.
+    pub outbound: bool,
+    /// Non-blocking connect still in progress.
+    pub connecting: bool,
+    pub session: Session,
+    rbuf: Vec<u8>,
+    wqueue: VecDeque<Bytes>,
+    /// Bytes of `wqueue.front()` already written.
+    woff: usize,
+    wbytes: usize,
+    /// Poller interest currently includes writability.
+    pub write_interest: bool,
+    /// We told the RIB to stop sending group updates to this peer (queue above high mark).
+    pub xoff: bool,
+}
+
+pub enum ReadOutcome {
+    /// Some bytes arrived (possibly none were whole messages yet).
+    Data(usize),
+    WouldBlock,
+    Closed,
+}
+
+impl Conn {
+    pub fn new(peer: PeerId, stream: TcpStream, outbound: bool, connecting: bool, session: Session) -> Conn {
+        Conn {
+            peer,
+            stream,
+            outbound,
+            connecting,
+            session,
+            rbuf: Vec::new(),
+            wqueue: VecDeque::new(),
+            woff: 0,
+            wbytes: 0,
+            write_interest: connecting,
+            xoff: false,
+        }
+    }
+
+    /// One read call into the buffer's tail.
+    pub fn read_some(&mut self) -> io::Result<ReadOutcome> {
+        let len = self.rbuf.len();
+        self.rbuf.resize(len + READ_CHUNK, 0);
+        let res = self.stream.read(&mut self.rbuf[len..]);
+        match res {
+            Ok(0) => {
+                self.rbuf.truncate(len);
+                Ok(ReadOutcome::Closed)
+            }
+            Ok(n) => {
+                self.rbuf.truncate(len + n);
+                Ok(ReadOutcome::Data(n))
+            }
+            Err(e) => {
+                self.rbuf.truncate(len);
+                match e.kind() {
+                    io::ErrorKind::WouldBlock => Ok(ReadOutcome::WouldBlock),
+                    io::ErrorKind::Interrupted => Ok(ReadOutcome::Data(0)),
+                    _ => Err(e),
+                }
+            }
+        }
+    }
+
+    pub fn rbuf(&self) -> &[u8] {
+        &self.rbuf
+    }
+
+    /// Drops the first `n` bytes (whole messages already handled).
+    pub fn consume(&mut self, n: usize) {
+        self.rbuf.drain(..n);
+        if self.rbuf.capacity() > 4 * READ_CHUNK && self.rbuf.len() < READ_CHUNK {
+            self.rbuf.shrink_to(2 * READ_CHUNK);
+        }
+    }
+
+    pub fn queue(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.wbytes += data.len();
+        self.wqueue.push_back(data);
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.wbytes
+    }
+
+    /// Writes as much as the socket takes. Returns bytes written.
+    pub fn flush(&mut self) -> io::Result<usize> {
+        let mut total = 0;
+        while let Some(front) = self.wqueue.front() {
+            match self.stream.write(&front[self.woff..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    total += n;
+                    self.woff += n;
+                    self.wbytes -= n;
+                    if self.woff == front.len() {
+                        self.wqueue.pop_front();
+                        self.woff = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+}

@@ -1,0 +1,759 @@
+//! A worker thread: one `polling::Poller` and a shard of peers — their sockets, sessions,
+//! timers and buffers. Nothing here is shared; no lock is taken per message. The worker
+//! parses what it reads and hands the RIB thread one batch per read.
+//!
+//! ```text
+//!             ToWorker (Send, AddPeer, RemovePeer, Accepted, Shutdown)
+//!  RIB / control / listener ────────────────▶ inbox ──┐  Poller::notify wakes us
+//!                                                     ▼
+//!  peer sockets ◀──▶ Poller ──▶ read ─ frame ─ decode ─ Session ──▶ ToRib (batches) ──▶ RIB
+//!                       ▲                                │
+//!                       └── write queues (Arc'd bytes) ◀─┘ Send(OPEN/KEEPALIVE/NOTIFICATION)
+//! ```
+//!
+//! Back-pressure: a peer whose write queue passes `HIGH_WATER` gets `ToRib::Xoff`; the RIB
+//! then keeps what that peer is owed as RIB state, and `ToRib::Xon` (below `LOW_WATER`)
+//! makes it send the difference. The queue itself therefore stays bounded.
+
+mod conn;
+mod peer;
+pub mod status;
+
+use crate::config::Neighbor;
+use crate::fsm::{Action, Session, SessionConfig, State};
+use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
+use crate::wire::{self, notif, Message, Notification};
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use conn::{Conn, ReadOutcome};
+use crossbeam_channel::{Receiver, Sender};
+use hashbrown::HashMap;
+use peer::{msg_type_index, Peer};
+use polling::{Event, Events, PollMode, Poller};
+use socket2::{Domain, Protocol, Socket, Type};
+use status::NeighborStatus;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// Above this many queued bytes the RIB is asked to hold back (Xoff)...
+const HIGH_WATER: usize = 4 << 20;
+/// ...and below this it is asked to catch the peer up (Xon).
+const LOW_WATER: usize = 1 << 20;
+/// Reads per readiness event, so one busy peer cannot starve the rest of the shard.
+const READS_PER_EVENT: usize = 8;
+/// How often counters go to metrics and status to readers when nothing else happens.
+const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// How long shutdown waits for Cease NOTIFICATIONs to drain.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    pub index: usize,
+    pub local_asn: u32,
+    pub local_id: Ipv4Addr,
+}
+
+/// Starts a worker thread, pinned to `core` if given.
+pub fn spawn(
+    cfg: WorkerConfig,
+    rib: Sender<ToRib>,
+    status: Arc<ArcSwap<Vec<NeighborStatus>>>,
+    core: Option<core_affinity::CoreId>,
+) -> io::Result<(WorkerHandle, std::thread::JoinHandle<()>)> {
+    let poller = Arc::new(Poller::new()?);
+    let (tx, inbox) = crossbeam_channel::unbounded();
+    let handle = WorkerHandle { tx, poller: poller.clone() };
+    let name = format!("worker-{}", cfg.index);
+    let join = std::thread::Builder::new().name(name).spawn(move || {
+        if let Some(core) = core {
+            if !core_affinity::set_for_current(core) {
+                warn!(worker = cfg.index, "could not pin worker to core {}", core.id);
+            }
+        }
+        Worker::new(cfg, poller, inbox, rib, status).run();
+    })?;
+    Ok((handle, join))
+}
+
+struct Worker {
+    cfg: WorkerConfig,
+    poller: Arc<Poller>,
+    inbox: Receiver<ToWorker>,
+    rib: Sender<ToRib>,
+    status: Arc<ArcSwap<Vec<NeighborStatus>>>,
+    peers: HashMap<PeerId, Peer>,
+    /// Connections by poll key (the index); freed keys are reused.
+    conns: Vec<Option<Conn>>,
+    free_keys: Vec<usize>,
+    /// Scratch buffers reused across calls (no allocation per message).
+    actions: Vec<Action>,
+    batch: Vec<wire::Update>,
+    next_due: Instant,
+    next_publish: Instant,
+    status_dirty: bool,
+}
+
+impl Worker {
+    fn new(
+        cfg: WorkerConfig,
+        poller: Arc<Poller>,
+        inbox: Receiver<ToWorker>,
+        rib: Sender<ToRib>,
+        status: Arc<ArcSwap<Vec<NeighborStatus>>>,
+    ) -> Worker {
+        let now = Instant::now();
+        Worker {
+            cfg,
+            poller,
+            inbox,
+            rib,
+            status,
+            peers: HashMap::new(),
+            conns: Vec::new(),
+            free_keys: Vec::new(),
+            actions: Vec::new(),
+            batch: Vec::new(),
+            next_due: now,
+            next_publish: now,
+            status_dirty: true,
+        }
+    }
+
+    fn run(mut self) {
+        let mut events = Events::new();
+        loop {
+            let timeout = self.next_due.saturating_duration_since(Instant::now());
+            events.clear();
+            if let Err(e) = self.poller.wait(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    warn!(worker = self.cfg.index, "poll failed: {e}");
+                }
+            }
+            while let Ok(msg) = self.inbox.try_recv() {
+                if let ToWorker::Shutdown { message } = msg {
+                    self.shutdown(&message);
+                    return;
+                }
+                self.handle_inbox(msg);
+            }
+            for ev in events.iter() {
+                self.on_event(ev);
+            }
+            let now = Instant::now();
+            if now >= self.next_due {
+                self.on_timers(now);
+            }
+            if self.status_dirty {
+                self.publish(now);
+            }
+        }
+    }
+
+    fn handle_inbox(&mut self, msg: ToWorker) {
+        let now = Instant::now();
+        match msg {
+            ToWorker::Send { peers, data } => self.send_shared(&peers, data, now),
+            ToWorker::AddPeer { peer, neighbor } => self.add_peer(peer, neighbor, now),
+            ToWorker::RemovePeer { peer, subcode } => self.remove_peer(peer, subcode, now),
+            ToWorker::Accepted { peer, stream } => self.accepted(peer, stream, now),
+            ToWorker::PeerDownAck { peer } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.awaiting_down_ack = p.awaiting_down_ack.saturating_sub(1);
+                }
+            }
+            ToWorker::Shutdown { .. } => unreachable!("handled by run"),
+        }
+    }
+
+    fn add_peer(&mut self, id: PeerId, neighbor: Arc<Neighbor>, now: Instant) {
+        let session_cfg = Arc::new(SessionConfig {
+            local_asn: self.cfg.local_asn,
+            local_id: self.cfg.local_id,
+            remote_asn: neighbor.asn,
+            hold_time: neighbor.hold_time,
+            families: neighbor.families.iter().copied().collect(),
+            connect_retry: neighbor.connect_retry,
+        });
+        info!(neighbor = %neighbor.address, passive = neighbor.passive, "neighbor added");
+        let peer = Peer::new(id, neighbor, session_cfg, now);
+        self.peers.insert(id, peer);
+        self.next_due = now;
+        self.status_dirty = true;
+    }
+
+    fn remove_peer(&mut self, id: PeerId, subcode: u8, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.removing = true;
+        peer.next_connect = None;
+        info!(neighbor = %peer.neighbor.address, "neighbor removed");
+        for key in peer.conns.clone() {
+            self.stop_conn(key, Notification { code: notif::CEASE, subcode, data: Vec::new() }, now);
+        }
+        self.reap_peer(id);
+        self.status_dirty = true;
+    }
+
+    /// Forgets a removed peer once its connections are gone.
+    fn reap_peer(&mut self, id: PeerId) {
+        if self.peers.get(&id).is_some_and(|p| p.removing && p.conns.is_empty()) {
+            self.peers.remove(&id);
+        }
+    }
+
+    fn accepted(&mut self, id: PeerId, stream: TcpStream, now: Instant) {
+        let Some(peer) = self.peers.get(&id) else { return };
+        if peer.removing || peer.conns.iter().any(|k| self.conn(*k).is_some_and(|c| !c.outbound)) {
+            // One inbound connection at a time; a second one is a peer retrying too fast.
+            debug!(neighbor = %peer.neighbor.address, "extra inbound connection closed");
+            return;
+        }
+        let cfg = peer.session_cfg.clone();
+        if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
+            return;
+        }
+        let conn = Conn::new(id, stream, false, false, Session::new(cfg));
+        let Some(key) = self.register(conn) else { return };
+        self.with_session(key, now, |s, now, out| s.connected(now, out));
+    }
+
+    fn start_connect(&mut self, id: PeerId, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        peer.next_connect = None;
+        let n = peer.neighbor.clone();
+        let cfg = peer.session_cfg.clone();
+        let remote = SocketAddr::new(n.address, n.port);
+        let dial = || -> io::Result<(TcpStream, bool)> {
+            let sock = Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP))?;
+            sock.set_nonblocking(true)?;
+            sock.set_tcp_nodelay(true)?;
+            if let Some(local) = n.local_address {
+                sock.bind(&SocketAddr::new(local, 0).into())?;
+            }
+            match sock.connect(&remote.into()) {
+                Ok(()) => Ok((sock.into(), false)),
+                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {
+                    Ok((sock.into(), true))
+                }
+                Err(e) => Err(e),
+            }
+        };
+        match dial() {
+            Ok((stream, pending)) => {
+                debug!(neighbor = %n.address, "connecting");
+                let conn = Conn::new(id, stream, true, pending, Session::new(cfg));
+                if let Some(key) = self.register(conn) {
+                    if !pending {
+                        self.with_session(key, now, |s, now, out| s.connected(now, out));
+                    }
+                }
+            }
+            Err(e) => self.connect_failed(id, &e.to_string(), now),
+        }
+        self.status_dirty = true;
+    }
+
+    fn connect_failed(&mut self, id: PeerId, why: &str, now: Instant) {
+        let Some(peer) = self.peers.get_mut(&id) else { return };
+        debug!(neighbor = %peer.neighbor.address, "connect failed: {why}");
+        peer.last_error = Some(format!("connect: {why}"));
+        if peer.conns.is_empty() && !peer.neighbor.passive && !peer.removing {
+            let at = now + peer.backoff.next_delay();
+            peer.next_connect = Some(at);
+            self.next_due = self.next_due.min(at);
+        }
+    }
+
+    fn register(&mut self, conn: Conn) -> Option<usize> {
+        let key = self.free_keys.pop().unwrap_or(self.conns.len());
+        let interest = if conn.connecting { Event::writable(key) } else { Event::readable(key) };
+        // SAFETY: the stream stays owned by `self.conns[key]` and is removed from the poller
+        // in `close_conn` before it is dropped, as `Poller::add` requires.
+        #[allow(unsafe_code)]
+        let added = unsafe { self.poller.add_with_mode(&conn.stream, interest, PollMode::Level) };
+        if let Err(e) = added {
+            warn!("cannot poll socket: {e}");
+            self.free_keys.push(key);
+            return None;
+        }
+        let peer = conn.peer;
+        if key == self.conns.len() {
+            self.conns.push(Some(conn));
+        } else {
+            self.conns[key] = Some(conn);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.conns.push(key);
+        }
+        self.status_dirty = true;
+        Some(key)
+    }
+
+    fn conn(&self, key: usize) -> Option<&Conn> {
+        self.conns.get(key).and_then(|c| c.as_ref())
+    }
+
+    fn conn_mut(&mut self, key: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(key).and_then(|c| c.as_mut())
+    }
+
+    /// Runs one session call and then the actions it produced.
+    fn with_session(&mut self, key: usize, now: Instant, f: impl FnOnce(&mut Session, Instant, &mut Vec<Action>)) {
+        let mut actions = std::mem::take(&mut self.actions);
+        if let Some(c) = self.conn_mut(key) {
+            f(&mut c.session, now, &mut actions);
+        }
+        self.run_actions(key, &mut actions, now);
+        self.actions = actions;
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        let key = ev.key;
+        let now = Instant::now();
+        if ev.writable {
+            if self.conn(key).is_some_and(|c| c.connecting) {
+                self.finish_connect(key, now);
+            } else {
+                self.flush(key, now);
+            }
+        }
+        if ev.readable {
+            self.on_readable(key, now);
+        }
+    }
+
+    fn finish_connect(&mut self, key: usize, now: Instant) {
+        let Some(c) = self.conn_mut(key) else { return };
+        let err = match c.stream.take_error() {
+            Ok(None) => c.stream.peer_addr().err(),
+            Ok(Some(e)) | Err(e) => Some(e),
+        };
+        match err {
+            None => {
+                c.connecting = false;
+                self.sync_interest(key);
+                self.with_session(key, now, |s, now, out| s.connected(now, out));
+            }
+            Some(e) => {
+                let peer = c.peer;
+                self.close_conn(key, None, now);
+                self.connect_failed(peer, &e.to_string(), now);
+            }
+        }
+    }
+
+    fn on_readable(&mut self, key: usize, now: Instant) {
+        for _ in 0..READS_PER_EVENT {
+            let Some(c) = self.conn_mut(key) else { return };
+            let peer = c.peer;
+            match c.read_some() {
+                Ok(ReadOutcome::Data(n)) => {
+                    if let Some(p) = self.peers.get_mut(&peer) {
+                        p.counters.bytes_in += n as u64;
+                    }
+                    if !self.parse(key, now) {
+                        break;
+                    }
+                }
+                Ok(ReadOutcome::WouldBlock) => break,
+                Ok(ReadOutcome::Closed) => {
+                    self.with_session(key, now, |s, _, out| s.connection_lost(out));
+                    break;
+                }
+                Err(e) => {
+                    debug!("read failed: {e}");
+                    self.with_session(key, now, |s, _, out| s.connection_lost(out));
+                    break;
+                }
+            }
+        }
+        self.send_batch(key);
+    }
+
+    /// Decodes every whole message in the read buffer and feeds the session.
+    /// Returns false once the connection is closed.
+    fn parse(&mut self, key: usize, now: Instant) -> bool {
+        let mut actions = std::mem::take(&mut self.actions);
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return false };
+        let peer = self.peers.get_mut(&c.peer);
+        let mut counters = peer.map(|p| &mut p.counters);
+        let mut pos = 0;
+        loop {
+            let ctx = c.session.codec();
+            let buf = &c.rbuf()[pos..];
+            match wire::frame(buf, ctx.max_message_len()) {
+                Ok(Some(n)) => {
+                    let res = wire::decode(&buf[..n], &ctx);
+                    if let (Some(cn), Some(i)) = (counters.as_deref_mut(), msg_type_index(buf[18])) {
+                        cn.msgs_in[i] += 1;
+                    }
+                    pos += n;
+                    match res {
+                        Ok(msg) => {
+                            if let (Message::Notification(nt), Some(cn)) = (&msg, counters.as_deref_mut()) {
+                                *cn.notif_in.entry((nt.code, nt.subcode)).or_default() += 1;
+                            }
+                            c.session.receive(msg, now, &mut actions);
+                        }
+                        Err(e) => c.session.decode_error(&e, &mut actions),
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    c.session.decode_error(&e, &mut actions);
+                    break;
+                }
+            }
+            if matches!(actions.last(), Some(Action::Close(_))) {
+                break;
+            }
+        }
+        c.consume(pos);
+        let open = !actions.iter().any(|a| matches!(a, Action::Close(_)));
+        self.run_actions(key, &mut actions, now);
+        self.actions = actions;
+        open
+    }
+
+    fn run_actions(&mut self, key: usize, actions: &mut Vec<Action>, now: Instant) {
+        for action in actions.drain(..) {
+            let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return };
+            let peer_id = c.peer;
+            match action {
+                Action::Send(msg) => {
+                    let mut out = Vec::with_capacity(64);
+                    wire::encode(&msg, &c.session.codec(), &mut out);
+                    if let Some(p) = self.peers.get_mut(&peer_id) {
+                        if let Some(i) = msg_type_index(out[18]) {
+                            p.counters.msgs_out[i] += 1;
+                        }
+                        if let Message::Notification(n) = &msg {
+                            *p.counters.notif_out.entry((n.code, n.subcode)).or_default() += 1;
+                        }
+                    }
+                    c.queue(Bytes::from(out));
+                    self.flush(key, now);
+                }
+                Action::Established(neg) => self.established(key, neg, now),
+                Action::Update(u) => {
+                    if let Some(p) = self.peers.get_mut(&peer_id) {
+                        for e in &u.attr_errors {
+                            match e.action {
+                                wire::AttrAction::TreatAsWithdraw => p.counters.treat_as_withdraw += 1,
+                                wire::AttrAction::Discard => p.counters.attr_discard += 1,
+                            }
+                            warn!(neighbor = %p.neighbor.address, attribute = e.code, action = ?e.action, "malformed attribute: {}", e.reason);
+                        }
+                    }
+                    self.batch.push(u);
+                }
+                Action::RouteRefresh(family) => {
+                    self.send_batch(key);
+                    let _ = self.rib.send(ToRib::RouteRefresh { peer: peer_id, family });
+                }
+                Action::Close(reason) => {
+                    // Deliver what was read before the close, then tear down.
+                    self.send_batch(key);
+                    let _ = self.conn_mut(key).map(|c| c.flush());
+                    self.close_conn(key, Some(reason.to_string()), now);
+                    return;
+                }
+            }
+        }
+        self.next_due = self.next_due.min(self.conn(key).and_then(|c| c.session.next_deadline()).unwrap_or(self.next_due));
+        self.check_collision(key, now);
+    }
+
+    fn established(&mut self, key: usize, neg: crate::fsm::Negotiated, now: Instant) {
+        let Some(c) = self.conn(key) else { return };
+        let peer_id = c.peer;
+        let Some(p) = self.peers.get_mut(&peer_id) else { return };
+        info!(neighbor = %p.neighbor.address, remote_id = %neg.remote_id, hold = neg.hold_time, "session established");
+        p.established = Some(key);
+        p.since = now;
+        p.counters.established += 1;
+        p.backoff.reset();
+        p.last_error = None;
+        let up = PeerUp {
+            peer: peer_id,
+            worker: self.cfg.index,
+            address: p.neighbor.address,
+            remote_asn: neg.remote_asn,
+            remote_id: neg.remote_id,
+            rr_client: p.neighbor.rr_client,
+            families: neg.families,
+            codec: neg.codec,
+            route_refresh: neg.route_refresh,
+        };
+        p.negotiated = Some(neg);
+        let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
+        for other in others {
+            let n = Notification { code: notif::CEASE, subcode: notif::CEASE_COLLISION_RESOLUTION, data: Vec::new() };
+            self.stop_conn(other, n, now);
+        }
+        let _ = self.rib.send(ToRib::PeerUp(up));
+        self.status_dirty = true;
+    }
+
+    /// RFC 4271 §6.8: once a connection knows the peer's BGP Identifier, at most one of the
+    /// peer's two connections may go on.
+    fn check_collision(&mut self, key: usize, now: Instant) {
+        let Some(c) = self.conn(key) else { return };
+        let (peer_id, outbound) = (c.peer, c.outbound);
+        let Some(remote_id) = c.session.remote_id() else { return };
+        if c.session.state() != State::OpenConfirm {
+            return;
+        }
+        let Some(p) = self.peers.get(&peer_id) else { return };
+        let Some(&other) = p.conns.iter().find(|k| **k != key) else { return };
+        let other_state = self.conn(other).map(|o| o.session.state());
+        let loser = if other_state == Some(State::Established) {
+            key
+        } else if crate::fsm::collision::keep_outbound(self.cfg.local_id, remote_id) == outbound {
+            other
+        } else {
+            key
+        };
+        debug!(neighbor = %p.neighbor.address, "connection collision resolved");
+        let n = Notification { code: notif::CEASE, subcode: notif::CEASE_COLLISION_RESOLUTION, data: Vec::new() };
+        self.stop_conn(loser, n, now);
+    }
+
+    /// Sends a NOTIFICATION (if the session got that far) and closes.
+    fn stop_conn(&mut self, key: usize, n: Notification, now: Instant) {
+        if self.conn(key).is_some_and(|c| c.connecting) {
+            self.close_conn(key, Some("stopped".into()), now);
+            return;
+        }
+        self.with_session(key, now, |s, _, out| s.stop(n, out));
+        if self.conn(key).is_some() {
+            self.close_conn(key, Some("stopped".into()), now);
+        }
+    }
+
+    fn close_conn(&mut self, key: usize, reason: Option<String>, now: Instant) {
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.take()) else { return };
+        let _ = self.poller.delete(&c.stream);
+        self.free_keys.push(key);
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        let Some(p) = self.peers.get_mut(&c.peer) else { return };
+        p.conns.retain(|k| *k != key);
+        if let Some(r) = &reason {
+            p.last_error = Some(r.clone());
+        }
+        if p.established == Some(key) {
+            p.established = None;
+            p.negotiated = None;
+            p.since = now;
+            p.awaiting_down_ack += 1;
+            info!(neighbor = %p.neighbor.address, reason = reason.as_deref().unwrap_or(""), "session down");
+            let _ = self.rib.send(ToRib::PeerDown { peer: c.peer });
+            // An established session that failed waits a little before dialling again, so a
+            // flapping peer cannot spin (RFC 4271 §8.1.1, DampPeerOscillations in spirit).
+        }
+        if p.conns.is_empty() && !p.neighbor.passive && !p.removing && p.next_connect.is_none() {
+            let at = now + p.backoff.next_delay();
+            p.next_connect = Some(at);
+            self.next_due = self.next_due.min(at);
+        }
+        let id = c.peer;
+        self.reap_peer(id);
+        self.status_dirty = true;
+    }
+
+    fn send_batch(&mut self, key: usize) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let Some(peer) = self.conn(key).map(|c| c.peer) else {
+            self.batch.clear();
+            return;
+        };
+        let updates = std::mem::take(&mut self.batch);
+        let _ = self.rib.send(ToRib::Updates { peer, updates });
+    }
+
+    /// Queues bytes the RIB encoded once for several peers of this worker.
+    fn send_shared(&mut self, peers: &[PeerId], data: Bytes, now: Instant) {
+        let (messages, updates) = count_messages(&data);
+        for id in peers {
+            let Some(p) = self.peers.get_mut(id) else { continue };
+            // Bytes the RIB produced for a session that has since gone down are stale.
+            let Some(key) = p.established.filter(|_| p.awaiting_down_ack == 0) else { continue };
+            p.counters.msgs_out[1] += updates;
+            p.counters.msgs_out[3] += messages - updates;
+            if let Some(c) = self.conn_mut(key) {
+                c.queue(data.clone());
+                c.session.update_sent(now);
+            }
+            self.flush(key, now);
+        }
+    }
+
+    fn flush(&mut self, key: usize, now: Instant) {
+        let Some(c) = self.conn_mut(key) else { return };
+        match c.flush() {
+            Ok(n) => {
+                let (peer, queued, xoff) = (c.peer, c.queued_bytes(), c.xoff);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.counters.bytes_out += n as u64;
+                }
+                let established = self.peers.get(&peer).is_some_and(|p| p.established == Some(key));
+                if established && !xoff && queued > HIGH_WATER {
+                    self.conn_mut(key).map(|c| c.xoff = true);
+                    let _ = self.rib.send(ToRib::Xoff { peer });
+                } else if established && xoff && queued < LOW_WATER {
+                    self.conn_mut(key).map(|c| c.xoff = false);
+                    let _ = self.rib.send(ToRib::Xon { peer });
+                }
+                self.sync_interest(key);
+            }
+            Err(e) => {
+                debug!("write failed: {e}");
+                self.with_session(key, now, |s, _, out| s.connection_lost(out));
+            }
+        }
+    }
+
+    fn sync_interest(&mut self, key: usize) {
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return };
+        let want_write = c.connecting || c.queued_bytes() > 0;
+        if want_write != c.write_interest {
+            c.write_interest = want_write;
+            let ev = match (c.connecting, want_write) {
+                (true, _) => Event::writable(key),
+                (false, true) => Event::all(key),
+                (false, false) => Event::readable(key),
+            };
+            let _ = self.poller.modify_with_mode(&c.stream, ev, PollMode::Level);
+        }
+    }
+
+    fn on_timers(&mut self, now: Instant) {
+        let mut next = now + PUBLISH_EVERY;
+        for key in 0..self.conns.len() {
+            let due = self.conn(key).and_then(|c| c.session.next_deadline());
+            if due.is_some_and(|d| d <= now) {
+                self.with_session(key, now, |s, now, out| s.tick(now, out));
+            }
+            if let Some(d) = self.conn(key).and_then(|c| c.session.next_deadline()) {
+                next = next.min(d);
+            }
+        }
+        let dial: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| p.conns.is_empty() && !p.removing && p.next_connect.is_some_and(|t| t <= now))
+            .map(|p| p.id)
+            .collect();
+        for id in dial {
+            self.start_connect(id, now);
+        }
+        for p in self.peers.values() {
+            if let Some(t) = p.next_connect {
+                next = next.min(t);
+            }
+        }
+        if now >= self.next_publish {
+            self.status_dirty = true;
+            self.next_publish = now + PUBLISH_EVERY;
+        }
+        self.next_due = next.min(self.next_publish).max(now + Duration::from_millis(1));
+    }
+
+    fn peer_state(&self, p: &Peer) -> State {
+        if p.established.is_some() {
+            return State::Established;
+        }
+        let best = p.conns.iter().filter_map(|k| self.conn(*k)).map(|c| c.session.state()).max_by_key(|s| s.as_u8());
+        match best {
+            Some(s) => s,
+            None if p.neighbor.passive => State::Active,
+            None => State::Idle,
+        }
+    }
+
+    fn publish(&mut self, now: Instant) {
+        self.status_dirty = false;
+        let mut list: Vec<NeighborStatus> = self
+            .peers
+            .values()
+            .filter(|p| !p.removing)
+            .map(|p| {
+                let st = self.peer_state(p);
+                p.flush_metrics(st, now);
+                p.status(st, now)
+            })
+            .collect();
+        list.sort_by_key(|s| s.address);
+        self.status.store(Arc::new(list));
+    }
+
+    fn shutdown(&mut self, message: &str) {
+        let now = Instant::now();
+        // RFC 8203: the Shutdown Communication is a length octet and UTF-8, at most 255 bytes.
+        let mut text = message.as_bytes().to_vec();
+        text.truncate(255);
+        while std::str::from_utf8(&text).is_err() {
+            text.pop();
+        }
+        let mut data = vec![text.len() as u8];
+        data.extend_from_slice(&text);
+        for key in 0..self.conns.len() {
+            let Some(c) = self.conn_mut(key) else { continue };
+            if c.connecting {
+                continue;
+            }
+            let mut actions = Vec::new();
+            let n = Notification { code: notif::CEASE, subcode: notif::CEASE_ADMIN_SHUTDOWN, data: data.clone() };
+            c.session.stop(n, &mut actions);
+            for a in actions {
+                if let Action::Send(msg) = a {
+                    let mut out = Vec::new();
+                    wire::encode(&msg, &c.session.codec(), &mut out);
+                    c.queue(Bytes::from(out));
+                }
+            }
+        }
+        // Give the NOTIFICATIONs a bounded time to leave.
+        let deadline = now + SHUTDOWN_FLUSH;
+        while Instant::now() < deadline {
+            let mut pending = false;
+            for c in self.conns.iter_mut().flatten() {
+                if c.queued_bytes() > 0 && c.flush().is_ok() && c.queued_bytes() > 0 {
+                    pending = true;
+                }
+            }
+            if !pending {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        for key in 0..self.conns.len() {
+            if let Some(c) = self.conns[key].take() {
+                let _ = self.poller.delete(&c.stream);
+            }
+        }
+        let empty: Vec<NeighborStatus> = Vec::new();
+        self.status.store(Arc::new(empty));
+    }
+}
+
+/// (messages, of which UPDATEs) in a buffer of whole encoded messages.
+fn count_messages(data: &[u8]) -> (u64, u64) {
+    let (mut i, mut msgs, mut updates) = (0usize, 0u64, 0u64);
+    while i + wire::HEADER_LEN <= data.len() {
+        let len = usize::from(u16::from_be_bytes([data[i + 16], data[i + 17]]));
+        msgs += 1;
+        if data[i + 18] == wire::MSG_UPDATE {
+            updates += 1;
+        }
+        if len < wire::HEADER_LEN {
+            break;
+        }
+        i += len;
+    }
+    (msgs, updates)
+}
