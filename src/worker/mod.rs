@@ -20,7 +20,7 @@ mod peer;
 pub mod status;
 
 use crate::config::Neighbor;
-use crate::fsm::{Action, Session, SessionConfig, State};
+use crate::fsm::{collision, Action, Session, SessionConfig, State};
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
 use crate::wire::{self, notif, Message, Notification};
 use arc_swap::ArcSwap;
@@ -497,28 +497,26 @@ impl Worker {
         self.status_dirty = true;
     }
 
-    /// RFC 4271 §6.8: once a connection knows the peer's BGP Identifier, at most one of the
-    /// peer's two connections may go on.
+    /// RFC 4271 §6.8: once a connection has accepted the peer's OPEN, at most one of the
+    /// peer's two connections may go on (see `fsm::collision` for the rule).
     fn check_collision(&mut self, key: usize, now: Instant) {
         let Some(c) = self.conn(key) else { return };
-        let (peer_id, outbound) = (c.peer, c.outbound);
+        let (peer_id, new_local) = (c.peer, c.outbound);
         let Some(remote_id) = c.session.remote_id() else { return };
         if c.session.state() != State::OpenConfirm {
             return;
         }
         let Some(p) = self.peers.get(&peer_id) else { return };
         let Some(&other) = p.conns.iter().find(|k| **k != key) else { return };
-        let other_state = self.conn(other).map(|o| o.session.state());
-        let loser = if other_state == Some(State::Established) {
-            key
-        } else if crate::fsm::collision::keep_outbound(self.cfg.local_id, remote_id) == outbound {
-            other
-        } else {
-            key
-        };
+        let Some(o) = self.conn(other) else { return };
+        let other_state = o.session.state();
+        if !matches!(other_state, State::OpenConfirm | State::Established) {
+            return;
+        }
+        let survivor = collision::resolve_collision(&p.session_cfg, remote_id, other_state, o.outbound, new_local);
+        let loser = if survivor == collision::Survivor::Existing { key } else { other };
         debug!(neighbor = %p.neighbor.address, "connection collision resolved");
-        let n = Notification { code: notif::CEASE, subcode: notif::CEASE_COLLISION_RESOLUTION, data: Vec::new() };
-        self.stop_conn(loser, n, now);
+        self.stop_conn(loser, collision::collision_notification(), now);
     }
 
     /// Sends a NOTIFICATION (if the session got that far) and closes.
@@ -544,14 +542,20 @@ impl Worker {
             p.last_error = Some(r.clone());
         }
         if p.established == Some(key) {
+            let uptime = now.duration_since(p.since);
             p.established = None;
             p.negotiated = None;
             p.since = now;
             p.awaiting_down_ack += 1;
             info!(neighbor = %p.neighbor.address, reason = reason.as_deref().unwrap_or(""), "session down");
             let _ = self.rib.send(ToRib::PeerDown { peer: c.peer });
-            // An established session that failed waits a little before dialling again, so a
-            // flapping peer cannot spin (RFC 4271 §8.1.1, DampPeerOscillations in spirit).
+            // A session that failed waits before dialling again, longer the more it flaps
+            // (RFC 4271 §8.1.1, DampPeerOscillations in spirit).
+            if !p.neighbor.passive && !p.removing {
+                let at = now + p.backoff.idle_hold(uptime);
+                p.next_connect = Some(at);
+                self.next_due = self.next_due.min(at);
+            }
         }
         if p.conns.is_empty() && !p.neighbor.passive && !p.removing && p.next_connect.is_none() {
             let at = now + p.backoff.next_delay();

@@ -10,7 +10,7 @@ use crate::msg::PeerId;
 use metrics::{Counter, Gauge};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Message type index for counters: open, update, notification, keepalive, route_refresh.
 pub const MSG_TYPES: [&str; 5] = ["open", "update", "notification", "keepalive", "route_refresh"];
@@ -97,7 +97,7 @@ pub struct Peer {
 impl Peer {
     pub fn new(id: PeerId, neighbor: Arc<Neighbor>, session_cfg: Arc<SessionConfig>, now: Instant) -> Peer {
         let handles = Handles::new(&neighbor.address.to_string());
-        let backoff = Backoff::new(Duration::from_secs(u64::from(neighbor.connect_retry)));
+        let backoff = Backoff::new(neighbor.connect_retry, u64::from(id));
         Peer {
             id,
             next_connect: (!neighbor.passive).then_some(now),
