@@ -1,0 +1,192 @@
+//! Test harness: runs the real `reflectd` binary on loopback with a generated config and
+//! drives it with the project's BGP speaker. Every wait is bounded; every process started is
+//! stopped by its PID when the handle drops.
+#![allow(dead_code)]
+
+use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::*;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ASN: u32 = 65000;
+pub const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 1);
+pub const CLUSTER_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 99);
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A port nobody listens on right now (the kernel picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().expect("test address")
+}
+
+pub struct NeighborSpec {
+    pub address: &'static str,
+    pub rr_client: bool,
+    pub passive: bool,
+    pub port: u16,
+    pub families: &'static str,
+    pub hold_time: u16,
+}
+
+impl NeighborSpec {
+    pub fn client(address: &'static str) -> NeighborSpec {
+        NeighborSpec { address, rr_client: true, passive: true, port: 179, families: "[ipv4-unicast, ipv6-unicast]", hold_time: 90 }
+    }
+    pub fn non_client(address: &'static str) -> NeighborSpec {
+        NeighborSpec { rr_client: false, ..NeighborSpec::client(address) }
+    }
+}
+
+pub fn config_text(port: u16, api: u16, metrics: u16, neighbors: &[NeighborSpec]) -> String {
+    let mut s = format!(
+        "asn: {ASN}\nrouter_id: {ROUTER_ID}\ncluster_id: {CLUSTER_ID}\nlisten:\n  - address: 127.0.0.1\n    port: {port}\n\
+         workers: 2\napi: 127.0.0.1:{api}\nmetrics: 127.0.0.1:{metrics}\nlog: debug\nneighbors:\n"
+    );
+    for n in neighbors {
+        s.push_str(&format!(
+            "  - address: {}\n    asn: {ASN}\n    rr_client: {}\n    passive: {}\n    port: {}\n    hold_time: {}\n    connect_retry: 1\n    families: {}\n",
+            n.address, n.rr_client, n.passive, n.port, n.hold_time, n.families
+        ));
+    }
+    s
+}
+
+pub struct Reflector {
+    pub child: Child,
+    pub port: u16,
+    pub api: u16,
+    pub metrics: u16,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_reflectd")
+}
+
+impl Reflector {
+    pub fn start(neighbors: &[NeighborSpec]) -> Reflector {
+        let (port, api, metrics) = (free_port(), free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let config = dir.join("reflectd.yaml");
+        std::fs::write(&config, config_text(port, api, metrics, neighbors)).expect("write config");
+        let log = std::fs::File::create(dir.join("reflectd.log")).expect("log file");
+        let child = Command::new(bin())
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start reflectd");
+        let r = Reflector { child, port, api, metrics, dir, config };
+        r.wait_api();
+        r
+    }
+
+    fn wait_api(&self) {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if std::net::TcpStream::connect(("127.0.0.1", self.api)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("reflectd API did not come up; log:\n{}", self.log());
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::new(ip("127.0.0.1"), self.port)
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("reflectd.log")).unwrap_or_default()
+    }
+
+    /// Connects a speaker from `local` with router id `id`.
+    pub fn speaker(&self, local: &str, id: [u8; 4]) -> Speaker {
+        let cfg = SpeakerConfig::new(ip(local), ASN, Ipv4Addr::from(id));
+        self.speaker_with(&cfg)
+    }
+
+    pub fn speaker_with(&self, cfg: &SpeakerConfig) -> Speaker {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match Speaker::connect(cfg, self.addr(), Duration::from_secs(5)) {
+                Ok(s) => return s,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("speaker {} could not establish: {e}; log:\n{}", cfg.local, self.log()),
+            }
+        }
+    }
+
+    pub fn http(&self, port: u16, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect http");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        use std::io::Write;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut body = String::new();
+        let _ = s.read_to_string(&mut body);
+        body.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(body)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill").success();
+        assert!(ok, "kill -{sig} failed");
+    }
+
+    /// SIGTERM and wait (bounded) for exit; returns the exit status.
+    pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal("TERM");
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Reflector {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!("reflectd log ({}):\n{}", self.dir.display(), self.log());
+        }
+    }
+}
+
+pub fn p4(s: &str) -> Prefix4 {
+    s.parse().expect("prefix")
+}
+
+pub fn p6(s: &str) -> Prefix6 {
+    s.parse().expect("prefix")
+}
+
+pub fn attrs(next_hop: [u8; 4]) -> PathAttrs {
+    PathAttrs {
+        origin: Origin::Igp,
+        as_path: AsPath::default(),
+        next_hop: NextHop::V4(Ipv4Addr::from(next_hop)),
+        local_pref: Some(100),
+        ..PathAttrs::default()
+    }
+}
