@@ -1,6 +1,19 @@
 //! Configuration: YAML text -> raw (serde, unknown keys rejected) -> validated -> typed.
 //! Every error names the file, the line and the key. `diff` tells reload what changed.
 
+mod diff;
+mod hint;
+mod locate;
+mod raw;
+mod summary;
+mod validate;
+mod yaml_error;
+
+pub use validate::{
+    AS_TRANS, DEFAULT_CONNECT_RETRY, DEFAULT_HOLD_TIME, DEFAULT_PORT, MAX_DESCRIPTION, MAX_WORKERS,
+    SUPPORTED_FAMILIES,
+};
+
 use crate::wire::Family;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -77,17 +90,79 @@ pub struct ConfigDiff {
     pub log_changed: bool,
 }
 
+impl ConfigError {
+    pub fn new(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            file: file.into(),
+            line,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl LogLevel {
+    /// In increasing verbosity.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ];
+
+    /// The config spelling, which is also a valid `tracing` / `EnvFilter` directive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Neighbor {
+    /// Seconds between KEEPALIVEs: a third of the hold time (RFC 4271 §4.4); 0 = none.
+    pub fn keepalive(&self) -> u16 {
+        self.hold_time / 3
+    }
+}
+
+impl Config {
+    /// The neighbor configured at `address`, if any.
+    pub fn neighbor(&self, address: IpAddr) -> Option<&Neighbor> {
+        self.neighbors.iter().find(|n| n.address == address)
+    }
+}
+
+/// Read and parse the file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let _ = path;
-    todo!("config: load")
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(path, None, "", format!("cannot read the config file: {e}"))
+    })?;
+    parse(&text, path)
 }
 
+/// Parse config text; `path` is used in messages and kept in `Config::path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let _ = (text, path);
-    todo!("config: parse")
+    let raw = yaml_error::read(text, path)?;
+    validate::validate(raw, path)
 }
 
+/// What changed between the running config and a newly loaded one.
 pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
-    let _ = (old, new);
-    todo!("config: diff")
+    diff::diff(old, new)
 }
