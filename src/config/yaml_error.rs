@@ -174,3 +174,192 @@ fn example(field: &str) -> &'static str {
         _ => "...",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{assert_error, error};
+
+    const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
+
+    fn with_head(rest: &str) -> String {
+        format!("{HEAD}{rest}")
+    }
+
+    #[test]
+    fn an_unknown_top_level_key_lists_the_valid_keys_and_suggests_one() {
+        let e = error(&with_head("neigbors: []\n"));
+        assert_error(
+            &e,
+            3,
+            "neigbors",
+            &[
+                "unknown key `neigbors`",
+                "did you mean `neighbors`?",
+                "asn, router_id, cluster_id",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_inside_a_neighbor_is_named_by_its_dotted_path() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - address: 192.0.2.2\n    asn: 65000\n    hodl_time: 30\n",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].hodl_time",
+            &[
+                "unknown key `hodl_time`",
+                "did you mean `hold_time`?",
+                "connect_retry",
+            ],
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_inside_a_listener_is_named_by_its_dotted_path() {
+        let e = error(&with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"));
+        assert_error(&e, 5, "listen[0].prot", &["did you mean `port`?"]);
+    }
+
+    #[test]
+    fn a_word_where_a_number_belongs_is_a_type_error_naming_the_key() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    hold_time: ninety\n",
+        ));
+        assert_error(
+            &e,
+            6,
+            "neighbors[0].hold_time",
+            &[
+                "expected a number of seconds: 0, or 3 to 65535",
+                "found `ninety`",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_word_where_a_boolean_belongs_is_a_type_error_naming_the_key() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    rr_client: maybe\n",
+        ));
+        assert_error(
+            &e,
+            6,
+            "neighbors[0].rr_client",
+            &["expected true or false", "found `maybe`"],
+        );
+    }
+
+    #[test]
+    fn a_scalar_where_a_list_belongs_is_a_type_error() {
+        let e = error(&with_head("neighbors: 192.0.2.1\n"));
+        assert_error(
+            &e,
+            3,
+            "neighbors",
+            &["expected a list of neighbors", "found `192.0.2.1`"],
+        );
+    }
+
+    #[test]
+    fn a_list_where_an_address_belongs_is_a_type_error() {
+        let e = error("asn: 65000\nrouter_id: [10.0.0.1]\n");
+        assert_error(
+            &e,
+            2,
+            "router_id",
+            &["expected an IPv4 address", "found a list"],
+        );
+    }
+
+    #[test]
+    fn a_negative_asn_is_a_type_error() {
+        let e = error("asn: -1\nrouter_id: 10.0.0.1\n");
+        assert_error(
+            &e,
+            1,
+            "asn",
+            &["expected an AS number from 1 to 4294967295", "found `-1`"],
+        );
+    }
+
+    #[test]
+    fn a_family_given_as_a_mapping_is_a_type_error_on_the_item() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families:\n      - {ipv4: unicast}\n",
+        ));
+        assert_error(
+            &e,
+            7,
+            "neighbors[0].families[0]",
+            &["expected a family name", "found a mapping"],
+        );
+    }
+
+    #[test]
+    fn a_missing_required_neighbor_key_names_the_neighbor_line() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - asn: 65000\n    passive: true\n",
+        ));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["required key `address` is missing", "add `address:"],
+        );
+    }
+
+    #[test]
+    fn a_missing_asn_is_reported_at_the_top() {
+        let e = error("router_id: 10.0.0.1\nlog: info\n");
+        assert_error(&e, 1, "asn", &["required key `asn` is missing"]);
+    }
+
+    #[test]
+    fn a_yaml_syntax_error_names_the_line_and_the_open_key() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n",
+        ));
+        assert_error(&e, 5, "neighbors[0]", &["YAML syntax error"]);
+    }
+
+    #[test]
+    fn an_unclosed_flow_list_is_a_syntax_error_on_its_key() {
+        let e = error(&with_head(
+            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families: [ipv4-unicast\n",
+        ));
+        assert_eq!(e.key, "neighbors[0].families", "{e}");
+        assert!(e.message.starts_with("YAML syntax error"), "{e}");
+        assert!(e.line.is_some_and(|l| l >= 6), "{e}");
+    }
+
+    #[test]
+    fn a_key_given_twice_names_both_lines() {
+        let e = error("asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n");
+        assert_error(
+            &e,
+            3,
+            "asn",
+            &["given twice", "first at line 1", "keep one"],
+        );
+    }
+
+    #[test]
+    fn an_empty_file_says_what_is_required() {
+        let e = error("# nothing yet\n");
+        assert_error(&e, 1, "(document)", &["`asn` and `router_id` are required"]);
+    }
+
+    #[test]
+    fn a_top_level_list_is_not_a_config() {
+        let e = error("- asn: 65000\n");
+        assert_error(
+            &e,
+            1,
+            "(document)",
+            &["expected a mapping of settings", "found a list"],
+        );
+    }
+}
