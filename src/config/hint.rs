@@ -1,13 +1,23 @@
 //! "Did you mean ...?" for misspelt keys and names.
 
 /// The candidate closest to `word` by edit distance, if it is close enough to be a likely typo
-/// (at most one edit per three characters, and at least one allowed).
+/// (at most one edit per three characters, and at least one allowed); failing that, a
+/// candidate that `word` starts with or abbreviates (`warning` -> `warn`).
 pub(super) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let word = word.to_ascii_lowercase();
+    let close = closest(&word, candidates);
+    close.or_else(|| {
+        candidates.iter().copied().find(|c| {
+            c.len().min(word.len()) >= 3 && (word.starts_with(c) || c.starts_with(word.as_str()))
+        })
+    })
+}
+
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .iter()
-        .map(|c| (edit_distance(&word, c), *c))
+        .map(|c| (edit_distance(word, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -63,6 +73,15 @@ mod tests {
         assert_eq!(
             did_you_mean("ipv4-unicst", &["ipv4-unicast", "ipv6-unicast"]),
             Some("ipv4-unicast")
+        );
+    }
+
+    #[test]
+    fn a_longer_or_shorter_spelling_suggests_the_real_one() {
+        assert_eq!(did_you_mean("warning", &["error", "warn"]), Some("warn"));
+        assert_eq!(
+            did_you_mean("desc", &["description", "port"]),
+            Some("description")
         );
     }
 

@@ -484,3 +484,354 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_util::{assert_error, error};
+
+    const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
+
+    /// HEAD, then `neighbors:` with one good neighbor (lines 4-5), then `extra` as the second
+    /// neighbor's keys (its first key on line 6).
+    fn second_neighbor(extra: &str) -> String {
+        let keys: Vec<String> = extra.lines().map(|l| format!("    {l}\n")).collect();
+        let mut keys = keys.concat();
+        keys.replace_range(0..4, "  - ");
+        format!("{HEAD}neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n{keys}")
+    }
+
+    #[test]
+    fn a_bad_neighbor_ip_names_the_key_and_shows_the_right_form() {
+        let e = error(&second_neighbor("address: 192.0.2.300\nasn: 65000"));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["`192.0.2.300` is not an IP address", "192.0.2.1"],
+        );
+    }
+
+    #[test]
+    fn a_neighbor_address_with_a_prefix_length_is_a_bad_ip() {
+        let e = error(&second_neighbor("address: 192.0.2.0/24\nasn: 65000"));
+        assert_error(&e, 6, "neighbors[1].address", &["no prefix length"]);
+    }
+
+    #[test]
+    fn a_duplicate_neighbor_names_the_line_of_the_second_and_of_the_first() {
+        let e = error(&second_neighbor("address: 192.0.2.1\nasn: 65000"));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["192.0.2.1 is already defined at line 4 (neighbors[0])"],
+        );
+    }
+
+    #[test]
+    fn the_same_ipv6_neighbor_written_two_ways_is_a_duplicate() {
+        let e = error(&format!(
+            "{HEAD}neighbors:\n  - {{address: '2001:db8::1', asn: 65000}}\n  - {{address: '2001:0db8:0::1', asn: 65000}}\n"
+        ));
+        assert_error(
+            &e,
+            5,
+            "neighbors[1].address",
+            &["already defined at line 4"],
+        );
+    }
+
+    #[test]
+    fn an_unknown_family_lists_the_valid_names_and_suggests_one() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv6-unicst]",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].families[1]",
+            &[
+                "unknown family `ipv6-unicst`",
+                "did you mean `ipv6-unicast`?",
+                "ipv4-unicast, ipv6-unicast, ipv4-vpn, ipv6-vpn, l2vpn-evpn",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_known_but_uncarried_family_is_not_supported_yet() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nfamilies:\n  - ipv4-unicast\n  - l2vpn-evpn",
+        ));
+        assert_error(
+            &e,
+            10,
+            "neighbors[1].families[1]",
+            &[
+                "family l2vpn-evpn is not supported yet",
+                "ipv4-unicast, ipv6-unicast",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_family_listed_twice_is_an_error_on_the_second() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv4-unicast]",
+        ));
+        assert_error(&e, 8, "neighbors[1].families[1]", &["listed twice"]);
+    }
+
+    #[test]
+    fn an_empty_family_list_is_an_error() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nfamilies: []",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].families",
+            &["empty", "remove the key for ipv4-unicast"],
+        );
+    }
+
+    #[test]
+    fn hold_time_of_one_or_two_seconds_is_out_of_range() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nhold_time: 2",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].hold_time",
+            &["2 seconds is out of range", "0", "3 to 65535"],
+        );
+    }
+
+    #[test]
+    fn hold_time_above_65535_is_out_of_range() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nhold_time: 65536",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].hold_time",
+            &["65536 seconds is out of range"],
+        );
+    }
+
+    #[test]
+    fn neighbor_port_zero_and_above_65535_are_out_of_range() {
+        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 65000\nport: 0"));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].port",
+            &["port 0 is out of range", "1 to 65535"],
+        );
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nport: 70000",
+        ));
+        assert_error(&e, 8, "neighbors[1].port", &["port 70000 is out of range"]);
+    }
+
+    #[test]
+    fn listen_port_out_of_range_names_the_listener() {
+        let e = error(&format!(
+            "{HEAD}listen:\n  - address: 0.0.0.0\n    port: 65536\n"
+        ));
+        assert_error(&e, 5, "listen[0].port", &["port 65536 is out of range"]);
+    }
+
+    #[test]
+    fn connect_retry_zero_is_out_of_range() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nconnect_retry: 0",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].connect_retry",
+            &["out of range", "1 to 65535"],
+        );
+    }
+
+    #[test]
+    fn workers_zero_and_above_256_are_out_of_range() {
+        let e = error(&format!("{HEAD}workers: 0\n"));
+        assert_error(
+            &e,
+            3,
+            "workers",
+            &[
+                "0 is out of range",
+                "`auto` or a number of threads from 1 to 256",
+            ],
+        );
+        let e = error(&format!("{HEAD}workers: 257\n"));
+        assert_error(&e, 3, "workers", &["257 is out of range"]);
+    }
+
+    #[test]
+    fn workers_given_as_another_word_says_what_is_accepted() {
+        let e = error(&format!("{HEAD}workers: all\n"));
+        assert_error(
+            &e,
+            3,
+            "workers",
+            &["expected `auto` or a number", "found `all`"],
+        );
+    }
+
+    #[test]
+    fn asn_zero_is_reserved() {
+        let e = error("asn: 0\nrouter_id: 10.0.0.1\n");
+        assert_error(&e, 1, "asn", &["AS 0 is reserved", "1 to 4294967295"]);
+    }
+
+    #[test]
+    fn asn_23456_is_as_trans() {
+        let e = error("asn: 23456\nrouter_id: 10.0.0.1\n");
+        assert_error(&e, 1, "asn", &["AS_TRANS"]);
+    }
+
+    #[test]
+    fn asn_above_32_bits_is_out_of_range() {
+        let e = error("asn: 4294967296\nrouter_id: 10.0.0.1\n");
+        assert_error(&e, 1, "asn", &["out of range"]);
+    }
+
+    #[test]
+    fn a_neighbor_asn_zero_is_reserved() {
+        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 0"));
+        assert_error(&e, 7, "neighbors[1].asn", &["AS 0 is reserved"]);
+    }
+
+    #[test]
+    fn an_ebgp_neighbor_is_not_supported_yet() {
+        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 65001"));
+        assert_error(
+            &e,
+            7,
+            "neighbors[1].asn",
+            &["eBGP neighbors are not supported yet", "set `asn: 65000`"],
+        );
+    }
+
+    #[test]
+    fn a_local_address_of_the_other_family_is_an_error() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nlocal_address: 2001:db8::1",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].local_address",
+            &[
+                "2001:db8::1 is IPv6 but the neighbor address 192.0.2.2 is IPv4",
+                "same family",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_router_id_of_zero_is_refused() {
+        let e = error("asn: 65000\nrouter_id: 0.0.0.0\n");
+        assert_error(&e, 2, "router_id", &["must not be 0.0.0.0"]);
+    }
+
+    #[test]
+    fn a_router_id_that_is_not_an_address_is_refused() {
+        let e = error("asn: 65000\nrouter_id: core1\n");
+        assert_error(&e, 2, "router_id", &["`core1` is not an IPv4 address"]);
+    }
+
+    #[test]
+    fn an_ipv6_cluster_id_is_refused_as_the_wrong_family() {
+        let e = error(&format!("{HEAD}cluster_id: 2001:db8::1\n"));
+        assert_error(&e, 3, "cluster_id", &["is IPv6", "32-bit identifier"]);
+    }
+
+    #[test]
+    fn a_duplicate_listener_is_an_error_on_the_second() {
+        let e = error(&format!(
+            "{HEAD}listen:\n  - address: 0.0.0.0\n  - address: 0.0.0.0\n    port: 179\n"
+        ));
+        assert_error(
+            &e,
+            5,
+            "listen[1]",
+            &["0.0.0.0:179 is already listed as listen[0]"],
+        );
+    }
+
+    #[test]
+    fn an_empty_listen_list_is_an_error() {
+        let e = error(&format!("{HEAD}listen: []\n"));
+        assert_error(
+            &e,
+            3,
+            "listen",
+            &["empty", "remove `listen` for the default"],
+        );
+    }
+
+    #[test]
+    fn an_api_address_without_a_port_is_an_error() {
+        let e = error(&format!("{HEAD}api: 127.0.0.1\n"));
+        assert_error(&e, 3, "api", &["not an IP:PORT address", "127.0.0.1:8179"]);
+    }
+
+    #[test]
+    fn metrics_on_the_api_address_is_an_error() {
+        let e = error(&format!(
+            "{HEAD}api: 127.0.0.1:8179\nmetrics: 127.0.0.1:8179\n"
+        ));
+        assert_error(&e, 4, "metrics", &["also the api address"]);
+    }
+
+    #[test]
+    fn an_unknown_log_level_lists_the_levels() {
+        let e = error(&format!("{HEAD}log: warning\n"));
+        assert_error(
+            &e,
+            3,
+            "log",
+            &["did you mean `warn`?", "error, warn, info, debug, trace"],
+        );
+    }
+
+    #[test]
+    fn a_description_over_80_characters_is_too_long() {
+        let long = "x".repeat(81);
+        let e = error(&second_neighbor(&format!(
+            "address: 192.0.2.2\nasn: 65000\ndescription: {long}"
+        )));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].description",
+            &["81 characters is too long", "80"],
+        );
+    }
+
+    #[test]
+    fn max_prefixes_zero_is_refused() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0",
+        ));
+        assert_error(&e, 8, "neighbors[1].max_prefixes", &["at least 1"]);
+    }
+
+    #[test]
+    fn an_unspecified_neighbor_address_is_refused() {
+        let e = error(&second_neighbor("address: 0.0.0.0\nasn: 65000"));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["not a unicast host address"],
+        );
+    }
+}
