@@ -360,6 +360,37 @@ neighbors:
     }
 
     #[test]
+    fn the_example_in_the_config_contract_parses() {
+        // Verbatim from design/CONFIG.md.
+        let text = "\
+asn: 65000                    # local AS (4-byte allowed)
+router_id: 10.0.0.1
+cluster_id: 10.0.0.1          # optional; default router_id
+listen:                       # optional; default [::]:179 and 0.0.0.0:179
+  - address: 0.0.0.0
+    port: 179
+workers: auto                 # pinned worker threads; auto = available cores
+api: 127.0.0.1:8179           # JSON API for the CLI and tools; optional
+metrics: 127.0.0.1:9179       # Prometheus /metrics; optional
+log: info                     # error | warn | info | debug | trace
+neighbors:
+  - address: 192.0.2.10       # IPv4 or IPv6
+    asn: 65000                # equal to local asn: iBGP
+    rr_client: true           # RFC 4456 client (default false)
+    description: edge-1       # optional
+    port: 179                 # remote port when connecting (default 179)
+    passive: false            # true: only accept, never connect
+    local_address: 192.0.2.1  # optional source address
+    hold_time: 90             # seconds; keepalive = hold_time / 3
+    families: [ipv4-unicast, ipv6-unicast]   # default: ipv4-unicast
+    max_prefixes: 2000000     # optional limit
+";
+        let c = parse(text, Path::new("contract.yaml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.neighbors[0].description.as_deref(), Some("edge-1"));
+        assert_eq!(c.neighbors[0].local_address, Some(ip("192.0.2.1")));
+    }
+
+    #[test]
     fn an_unreadable_file_is_an_error_without_a_line_or_key() {
         let e = load(Path::new("/nonexistent/reflectd.yaml")).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (None, ""));

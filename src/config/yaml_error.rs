@@ -34,7 +34,17 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
     };
 
     if let Some(s) = &idx.syntax {
-        return make(s.line, &s.path, format!("YAML syntax error: {}", s.message));
+        let hint = if s.message.contains("mapping values are not allowed") {
+            "; check the indentation, and quote values that start with `:` or contain `: ` \
+             (address: \"::\")"
+        } else {
+            ""
+        };
+        return make(
+            s.line,
+            &s.path,
+            format!("YAML syntax error: {}{hint}", s.message),
+        );
     }
 
     let err = unwrap_error(err);
@@ -83,6 +93,11 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
             let at = first.map_or(String::new(), |l| format!(" (first at line {l})"));
             make(line, &path, format!("key given twice{at}: keep one"))
         }
+        YamlError::MultipleDocuments { .. } => make(
+            loc_line,
+            DOCUMENT,
+            "the file holds more than one YAML document (`---`): keep a single one".to_string(),
+        ),
         YamlError::Eof { .. } if idx.entries.iter().all(|e| e.kind == NodeKind::Scalar) => make(
             1,
             DOCUMENT,
@@ -333,6 +348,23 @@ mod tests {
         assert_eq!(e.key, "neighbors[0].families", "{e}");
         assert!(e.message.starts_with("YAML syntax error"), "{e}");
         assert!(e.line.is_some_and(|l| l >= 6), "{e}");
+    }
+
+    #[test]
+    fn an_unquoted_ipv6_any_address_gets_a_quoting_hint() {
+        let e = error(&with_head("listen:\n  - address: ::\n"));
+        assert_error(
+            &e,
+            4,
+            "listen[0]",
+            &["YAML syntax error", "address: \"::\""],
+        );
+    }
+
+    #[test]
+    fn a_second_yaml_document_is_refused() {
+        let e = error(&with_head("---\nasn: 1\n"));
+        assert_error(&e, 4, "(document)", &["more than one YAML document"]);
     }
 
     #[test]
