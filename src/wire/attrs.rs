@@ -1,0 +1,750 @@
+//! Path attributes (RFC 4271 §4.3, §5) and their RFC 7606 verdicts: each attribute is
+//! checked on its own and the error resolved by the per-attribute table (§7), the strongest
+//! outcome winning (session reset > treat-as-withdraw > attribute discard).
+//!
+//! ```text
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |O|T|P|E| unused|  Type code    |  Length (1, or 2 if E) | Value
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! Encoding writes the attributes in ascending type code. MP_REACH_NLRI (14) and
+//! MP_UNREACH_NLRI (15) carry the NLRI, so they are written per message between the two
+//! halves produced by `encode`.
+
+use super::as4;
+use super::message::*;
+use super::nlri;
+use super::reader::Reader;
+use super::types::*;
+use super::DecodeError;
+use std::net::Ipv4Addr;
+
+pub(crate) const OPTIONAL: u8 = 0x80;
+pub(crate) const TRANSITIVE: u8 = 0x40;
+pub(crate) const PARTIAL: u8 = 0x20;
+pub(crate) const EXTENDED_LENGTH: u8 = 0x10;
+
+pub(crate) const ORIGIN: u8 = 1;
+pub(crate) const AS_PATH: u8 = 2;
+pub(crate) const NEXT_HOP: u8 = 3;
+pub(crate) const MED: u8 = 4;
+pub(crate) const LOCAL_PREF: u8 = 5;
+pub(crate) const ATOMIC_AGGREGATE: u8 = 6;
+pub(crate) const AGGREGATOR: u8 = 7;
+pub(crate) const COMMUNITIES: u8 = 8;
+pub(crate) const ORIGINATOR_ID: u8 = 9;
+pub(crate) const CLUSTER_LIST: u8 = 10;
+pub(crate) const MP_REACH_NLRI: u8 = 14;
+pub(crate) const MP_UNREACH_NLRI: u8 = 15;
+pub(crate) const EXT_COMMUNITIES: u8 = 16;
+pub(crate) const AS4_PATH: u8 = 17;
+pub(crate) const AS4_AGGREGATOR: u8 = 18;
+pub(crate) const LARGE_COMMUNITIES: u8 = 32;
+
+/// The Optional and Transitive bits each known attribute must carry (RFC 7606 §3 c).
+fn expected_flags(code: u8) -> Option<u8> {
+    Some(match code {
+        ORIGIN | AS_PATH | NEXT_HOP | LOCAL_PREF | ATOMIC_AGGREGATE => TRANSITIVE,
+        MED | ORIGINATOR_ID | CLUSTER_LIST | MP_REACH_NLRI | MP_UNREACH_NLRI => OPTIONAL,
+        AGGREGATOR | COMMUNITIES | EXT_COMMUNITIES | AS4_PATH | AS4_AGGREGATOR
+        | LARGE_COMMUNITIES => OPTIONAL | TRANSITIVE,
+        _ => return None,
+    })
+}
+
+/// What a malformed attribute leads to.
+#[derive(Debug)]
+enum Fault {
+    Withdraw(&'static str),
+    Discard(&'static str),
+    Reset(DecodeError),
+}
+
+/// The outcome RFC 7606 §7 gives a known attribute whose length (or flags) is wrong.
+fn malformed(code: u8, raw: &[u8], reason: &'static str) -> Fault {
+    match code {
+        ATOMIC_AGGREGATE | AGGREGATOR | AS4_PATH | AS4_AGGREGATOR => Fault::Discard(reason),
+        // RFC 7606 §7.11 / RFC 4760 §7: the NLRI cannot be located reliably.
+        MP_REACH_NLRI | MP_UNREACH_NLRI => Fault::Reset(update_error(
+            notif::OPTIONAL_ATTRIBUTE_ERROR,
+            raw.to_vec(),
+            reason,
+        )),
+        _ => Fault::Withdraw(reason),
+    }
+}
+
+pub(crate) fn update_error(subcode: u8, data: Vec<u8>, reason: &'static str) -> DecodeError {
+    DecodeError::new(notif::UPDATE_MESSAGE, subcode, data, reason)
+}
+
+/// The path-attribute section of one UPDATE, decoded.
+#[derive(Debug, Default)]
+pub(crate) struct Decoded {
+    pub attrs: PathAttrs,
+    /// Some attribute other than MP_UNREACH_NLRI was present.
+    pub any: bool,
+    pub mp_reach: Option<MpReach>,
+    pub mp_unreach: Option<MpUnreach>,
+    pub errors: Vec<AttrError>,
+    seen: [u64; 4],
+    as4_path: Option<AsPath>,
+    as4_aggregator: Option<(u32, Ipv4Addr)>,
+}
+
+impl Decoded {
+    pub(crate) fn seen(&self, code: u8) -> bool {
+        self.seen[(code / 64) as usize] & (1 << (code % 64)) != 0
+    }
+
+    fn mark(&mut self, code: u8) {
+        self.seen[(code / 64) as usize] |= 1 << (code % 64);
+    }
+
+    pub(crate) fn push_error(&mut self, code: u8, action: AttrAction, reason: &'static str) {
+        self.errors.push(AttrError {
+            code,
+            action,
+            reason,
+        });
+    }
+}
+
+/// Decodes the path-attribute section. `Err` is a session reset; everything RFC 7606
+/// resolves otherwise is in `Decoded::errors`.
+pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeError> {
+    let mut d = Decoded::default();
+    let mut rest = section;
+    while !rest.is_empty() {
+        let mut r = Reader::new(rest);
+        let flags = r.u8().unwrap_or(0);
+        let code = r.u8();
+        let len = if flags & EXTENDED_LENGTH != 0 {
+            r.u16()
+        } else {
+            r.u8().map(u16::from)
+        };
+        let (Some(code), Some(len)) = (code, len) else {
+            // RFC 7606 §4: too few bytes left for an attribute header.
+            d.push_error(
+                code.unwrap_or(0),
+                AttrAction::TreatAsWithdraw,
+                "truncated attribute header",
+            );
+            break;
+        };
+        let header = rest.len() - r.remaining();
+        let Some(value) = r.take(len as usize) else {
+            // RFC 7606 §4: the attribute overruns the section; the Total Path Attribute
+            // Length still locates the NLRI field. Not so for the MP attributes, whose
+            // NLRI would be lost.
+            if code == MP_REACH_NLRI || code == MP_UNREACH_NLRI {
+                return Err(update_error(
+                    notif::MALFORMED_ATTRIBUTE_LIST,
+                    Vec::new(),
+                    "MP attribute overruns the path attributes",
+                ));
+            }
+            d.push_error(
+                code,
+                AttrAction::TreatAsWithdraw,
+                "attribute overruns the path attributes",
+            );
+            break;
+        };
+        let raw = rest.get(..header + value.len()).unwrap_or_default();
+        rest = r.rest();
+        d.attribute(flags, code, value, raw, ctx)?;
+    }
+    d.finish(ctx);
+    Ok(d)
+}
+
+impl Decoded {
+    fn attribute(
+        &mut self,
+        flags: u8,
+        code: u8,
+        value: &[u8],
+        raw: &[u8],
+        ctx: &CodecCtx,
+    ) -> Result<(), DecodeError> {
+        if code != MP_UNREACH_NLRI {
+            self.any = true;
+        }
+        if self.seen(code) {
+            // RFC 7606 §3 g.
+            if code == MP_REACH_NLRI || code == MP_UNREACH_NLRI {
+                return Err(update_error(
+                    notif::MALFORMED_ATTRIBUTE_LIST,
+                    Vec::new(),
+                    "MP_REACH_NLRI or MP_UNREACH_NLRI appears twice",
+                ));
+            }
+            self.push_error(code, AttrAction::Discard, "attribute appears twice");
+            return Ok(());
+        }
+        self.mark(code);
+        let result = match expected_flags(code) {
+            Some(want) if flags & (OPTIONAL | TRANSITIVE) != want => Err(malformed(
+                code,
+                raw,
+                "attribute flags conflict with the type",
+            )),
+            Some(_) => self.known(code, value, raw, ctx),
+            None => self.unknown(flags, code, value, raw),
+        };
+        match result {
+            Ok(()) => Ok(()),
+            Err(Fault::Withdraw(reason)) => {
+                self.push_error(code, AttrAction::TreatAsWithdraw, reason);
+                Ok(())
+            }
+            Err(Fault::Discard(reason)) => {
+                self.push_error(code, AttrAction::Discard, reason);
+                Ok(())
+            }
+            Err(Fault::Reset(e)) => Err(e),
+        }
+    }
+
+    fn unknown(&mut self, flags: u8, code: u8, value: &[u8], raw: &[u8]) -> Result<(), Fault> {
+        if flags & OPTIONAL == 0 {
+            return Err(Fault::Reset(update_error(
+                notif::UNRECOGNIZED_WELL_KNOWN,
+                raw.to_vec(),
+                "unrecognized well-known attribute",
+            )));
+        }
+        // Optional non-transitive: quietly dropped (RFC 4271 §5).
+        if flags & TRANSITIVE != 0 {
+            self.attrs.unknown.push(RawAttr {
+                flags: flags & (OPTIONAL | TRANSITIVE | PARTIAL),
+                code,
+                data: value.to_vec(),
+            });
+        }
+        Ok(())
+    }
+
+    fn known(&mut self, code: u8, value: &[u8], raw: &[u8], ctx: &CodecCtx) -> Result<(), Fault> {
+        let bad = |reason| malformed(code, raw, reason);
+        let a = &mut self.attrs;
+        match code {
+            ORIGIN => {
+                a.origin = match value {
+                    [0] => Origin::Igp,
+                    [1] => Origin::Egp,
+                    [2] => Origin::Incomplete,
+                    [_] => return Err(bad("undefined ORIGIN value")),
+                    _ => return Err(bad("ORIGIN length is not 1")),
+                }
+            }
+            AS_PATH => {
+                a.as_path = decode_as_path(value, ctx.four_octet_as)
+                    .ok_or_else(|| bad("malformed AS_PATH"))?
+            }
+            NEXT_HOP => {
+                a.next_hop =
+                    NextHop::V4(ipv4(value).ok_or_else(|| bad("NEXT_HOP length is not 4"))?)
+            }
+            MED => a.med = Some(u32_of(value).ok_or_else(|| bad("MED length is not 4"))?),
+            LOCAL_PREF => {
+                a.local_pref = Some(u32_of(value).ok_or_else(|| bad("LOCAL_PREF length is not 4"))?)
+            }
+            ATOMIC_AGGREGATE => {
+                if !value.is_empty() {
+                    return Err(bad("ATOMIC_AGGREGATE length is not 0"));
+                }
+                a.atomic_aggregate = true;
+            }
+            AGGREGATOR => {
+                let mut r = Reader::new(value);
+                let asn = if ctx.four_octet_as {
+                    r.u32()
+                } else {
+                    r.u16().map(u32::from)
+                };
+                match (asn, r.ipv4(), r.is_empty()) {
+                    (Some(asn), Some(id), true) => a.aggregator = Some((asn, id)),
+                    _ => return Err(bad("AGGREGATOR length is wrong for the AS size")),
+                }
+            }
+            COMMUNITIES => {
+                a.communities = chunks(value, "COMMUNITIES length is not a non-zero multiple of 4")
+                    .map_err(bad)?
+                    .map(u32::from_be_bytes)
+                    .collect();
+            }
+            ORIGINATOR_ID => {
+                a.originator_id =
+                    Some(ipv4(value).ok_or_else(|| bad("ORIGINATOR_ID length is not 4"))?)
+            }
+            CLUSTER_LIST => {
+                a.cluster_list =
+                    chunks(value, "CLUSTER_LIST length is not a non-zero multiple of 4")
+                        .map_err(bad)?
+                        .map(Ipv4Addr::from)
+                        .collect();
+            }
+            EXT_COMMUNITIES => {
+                a.ext_communities = chunks(
+                    value,
+                    "EXTENDED COMMUNITIES length is not a non-zero multiple of 8",
+                )
+                .map_err(bad)?
+                .collect();
+            }
+            LARGE_COMMUNITIES => {
+                a.large_communities = chunks::<12>(
+                    value,
+                    "LARGE COMMUNITIES length is not a non-zero multiple of 12",
+                )
+                .map_err(bad)?
+                .map(|c| {
+                    let w = |i: usize| u32::from_be_bytes([c[i], c[i + 1], c[i + 2], c[i + 3]]);
+                    [w(0), w(4), w(8)]
+                })
+                .collect();
+            }
+            AS4_PATH => {
+                // RFC 6793 §4.1/§6: a 4-octet speaker must not send it; malformed ones
+                // are discarded and the UPDATE processed without them.
+                if ctx.four_octet_as {
+                    return Err(Fault::Discard("AS4_PATH from a 4-octet AS speaker"));
+                }
+                let mut p = decode_as_path(value, true).ok_or_else(|| bad("malformed AS4_PATH"))?;
+                as4::strip_confed(&mut p);
+                self.as4_path = Some(p);
+            }
+            AS4_AGGREGATOR => {
+                if ctx.four_octet_as {
+                    return Err(Fault::Discard("AS4_AGGREGATOR from a 4-octet AS speaker"));
+                }
+                let mut r = Reader::new(value);
+                match (r.u32(), r.ipv4(), r.is_empty()) {
+                    (Some(asn), Some(id), true) => self.as4_aggregator = Some((asn, id)),
+                    _ => return Err(bad("AS4_AGGREGATOR length is not 8")),
+                }
+            }
+            MP_REACH_NLRI => self.mp_reach = Some(decode_mp_reach(value, ctx).map_err(bad)?),
+            MP_UNREACH_NLRI => self.mp_unreach = Some(decode_mp_unreach(value, ctx).map_err(bad)?),
+            _ => debug_assert!(false, "expected_flags and known disagree on {code}"),
+        }
+        Ok(())
+    }
+
+    /// RFC 6793 §4.2.3: rebuild the 4-octet AS path and aggregator.
+    fn finish(&mut self, ctx: &CodecCtx) {
+        if ctx.four_octet_as {
+            return;
+        }
+        let (aggregator, use_as4_path) =
+            as4::merge_aggregator(self.attrs.aggregator, self.as4_aggregator.take());
+        self.attrs.aggregator = aggregator;
+        if let Some(as4_path) = self.as4_path.take() {
+            if use_as4_path {
+                let as_path = std::mem::take(&mut self.attrs.as_path);
+                self.attrs.as_path = as4::merge_path(as_path, as4_path);
+            }
+        }
+    }
+}
+
+fn ipv4(value: &[u8]) -> Option<Ipv4Addr> {
+    <[u8; 4]>::try_from(value).ok().map(Ipv4Addr::from)
+}
+
+fn u32_of(value: &[u8]) -> Option<u32> {
+    <[u8; 4]>::try_from(value).ok().map(u32::from_be_bytes)
+}
+
+/// `value` as fixed-size chunks; an empty value or a partial chunk is an error.
+fn chunks<'a, const N: usize>(
+    value: &'a [u8],
+    reason: &'static str,
+) -> Result<impl Iterator<Item = [u8; N]> + 'a, &'static str> {
+    if value.is_empty() || value.len() % N != 0 {
+        return Err(reason);
+    }
+    Ok(value
+        .chunks_exact(N)
+        .filter_map(|c| <[u8; N]>::try_from(c).ok()))
+}
+
+/// AS_PATH / AS4_PATH segments (RFC 4271 §4.3, RFC 7606 §7.2). None if malformed: an
+/// unknown segment type, a zero-length segment or a segment overrunning the attribute.
+pub(crate) fn decode_as_path(value: &[u8], four_octet: bool) -> Option<AsPath> {
+    let width = if four_octet { 4 } else { 2 };
+    let mut r = Reader::new(value);
+    let mut segments = Vec::with_capacity(value.len().min(64) / (2 + width) + 1);
+    while !r.is_empty() {
+        let kind = match r.u8()? {
+            1 => SegmentKind::Set,
+            2 => SegmentKind::Sequence,
+            3 => SegmentKind::ConfedSequence,
+            4 => SegmentKind::ConfedSet,
+            _ => return None,
+        };
+        let count = r.u8()? as usize;
+        if count == 0 {
+            return None;
+        }
+        let bytes = r.take(count * width)?;
+        let asns = if four_octet {
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+                .collect()
+        } else {
+            bytes
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]) as u32)
+                .collect()
+        };
+        segments.push(AsSegment { kind, asns });
+    }
+    Some(AsPath { segments })
+}
+
+fn add_path_rx(ctx: &CodecCtx, afi: u16, safi: u8) -> bool {
+    Family::from_afi_safi(afi, safi).is_some_and(|f| ctx.add_path_rx.contains(f))
+}
+
+/// RFC 4760 §3.
+/// ```text
+/// | AFI (2) | SAFI (1) | NH len (1) | Next hop (var) | Reserved (1) | NLRI (var) |
+/// ```
+fn decode_mp_reach(value: &[u8], ctx: &CodecCtx) -> Result<MpReach, &'static str> {
+    let mut r = Reader::new(value);
+    let short = "MP_REACH_NLRI too short";
+    let afi = r.u16().ok_or(short)?;
+    let safi = r.u8().ok_or(short)?;
+    let nh_len = r.u8().ok_or(short)?;
+    let nh = r
+        .take(nh_len as usize)
+        .ok_or("MP_REACH_NLRI next hop overruns the attribute")?;
+    r.u8().ok_or(short)?;
+    let add_path = add_path_rx(ctx, afi, safi);
+    let bad_nh = "MP_REACH_NLRI next hop length is wrong for the family";
+    let (next_hop, nlri) = match (afi, safi) {
+        (AFI_IPV4, SAFI_UNICAST) => {
+            // 4 octets, or an IPv6 next hop (RFC 8950).
+            let nh = decode_next_hop(nh).ok_or(bad_nh)?;
+            let mut v = Vec::new();
+            nlri::decode_v4(r.rest(), add_path, &mut v)?;
+            (nh, NlriSet::Ipv4Unicast(v))
+        }
+        (AFI_IPV6, SAFI_UNICAST) => {
+            let nh = match decode_next_hop(nh) {
+                Some(nh @ NextHop::V6 { .. }) => nh,
+                _ => return Err(bad_nh),
+            };
+            let mut v = Vec::new();
+            nlri::decode_v6(r.rest(), add_path, &mut v)?;
+            (nh, NlriSet::Ipv6Unicast(v))
+        }
+        _ => {
+            // Families we do not carry yet: keep what the next hop looks like (VPN next
+            // hops start with a zero Route Distinguisher) and skip the NLRI.
+            let nh = decode_next_hop(nh)
+                .or_else(|| nh.get(8..).and_then(decode_next_hop))
+                .unwrap_or(NextHop::None);
+            (nh, NlriSet::Other { afi, safi })
+        }
+    };
+    Ok(MpReach { next_hop, nlri })
+}
+
+/// 4 octets IPv4, 16 octets global IPv6, 32 octets global + link-local (RFC 2545 §3).
+fn decode_next_hop(nh: &[u8]) -> Option<NextHop> {
+    let mut r = Reader::new(nh);
+    Some(match nh.len() {
+        4 => NextHop::V4(r.ipv4()?),
+        16 => NextHop::V6 {
+            global: r.ipv6()?,
+            link_local: None,
+        },
+        32 => NextHop::V6 {
+            global: r.ipv6()?,
+            link_local: Some(r.ipv6()?),
+        },
+        _ => return None,
+    })
+}
+
+/// RFC 4760 §4: | AFI (2) | SAFI (1) | Withdrawn routes (var) |
+fn decode_mp_unreach(value: &[u8], ctx: &CodecCtx) -> Result<MpUnreach, &'static str> {
+    let mut r = Reader::new(value);
+    let afi = r.u16().ok_or("MP_UNREACH_NLRI too short")?;
+    let safi = r.u8().ok_or("MP_UNREACH_NLRI too short")?;
+    let add_path = add_path_rx(ctx, afi, safi);
+    let nlri = match (afi, safi) {
+        (AFI_IPV4, SAFI_UNICAST) => {
+            let mut v = Vec::new();
+            nlri::decode_v4(r.rest(), add_path, &mut v)?;
+            NlriSet::Ipv4Unicast(v)
+        }
+        (AFI_IPV6, SAFI_UNICAST) => {
+            let mut v = Vec::new();
+            nlri::decode_v6(r.rest(), add_path, &mut v)?;
+            NlriSet::Ipv6Unicast(v)
+        }
+        _ => NlriSet::Other { afi, safi },
+    };
+    Ok(MpUnreach { nlri })
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+/// Appends an attribute header; the Extended Length bit is set only when needed.
+pub(crate) fn put_header(out: &mut Vec<u8>, flags: u8, code: u8, len: usize) {
+    debug_assert!(len <= u16::MAX as usize, "attribute {code} of {len} bytes");
+    if len > 255 {
+        out.extend_from_slice(&[flags | EXTENDED_LENGTH, code]);
+        out.extend_from_slice(&(len.min(u16::MAX as usize) as u16).to_be_bytes());
+    } else {
+        out.extend_from_slice(&[flags & !EXTENDED_LENGTH, code, len as u8]);
+    }
+}
+
+fn is_known(code: u8) -> bool {
+    expected_flags(code).is_some()
+}
+
+/// Segments as sent: at most 255 ASNs each, empty ones dropped.
+fn wire_segments(path: &AsPath, confed: bool) -> impl Iterator<Item = (SegmentKind, &[u32])> {
+    path.segments
+        .iter()
+        .filter(move |s| {
+            confed || !matches!(s.kind, SegmentKind::ConfedSequence | SegmentKind::ConfedSet)
+        })
+        .flat_map(|s| s.asns.chunks(255).map(move |c| (s.kind, c)))
+}
+
+fn as_path_len(path: &AsPath, width: usize, confed: bool) -> usize {
+    wire_segments(path, confed)
+        .map(|(_, c)| 2 + width * c.len())
+        .sum()
+}
+
+fn put_as_path(out: &mut Vec<u8>, code: u8, path: &AsPath, four_octet: bool, confed: bool) {
+    let width = if four_octet { 4 } else { 2 };
+    let flags = if code == AS4_PATH {
+        OPTIONAL | TRANSITIVE
+    } else {
+        TRANSITIVE
+    };
+    put_header(out, flags, code, as_path_len(path, width, confed));
+    for (kind, asns) in wire_segments(path, confed) {
+        out.push(kind as u8);
+        out.push(asns.len() as u8);
+        for &a in asns {
+            if four_octet {
+                out.extend_from_slice(&a.to_be_bytes());
+            } else {
+                out.extend_from_slice(&as4::narrow(a).to_be_bytes());
+            }
+        }
+    }
+}
+
+/// Unknown transitive attributes in type-code order, emitted as the known ones pass them.
+struct Unknowns<'a> {
+    sorted: Vec<&'a RawAttr>,
+    next: usize,
+}
+
+impl<'a> Unknowns<'a> {
+    fn new(attrs: &'a PathAttrs) -> Self {
+        let mut sorted: Vec<&RawAttr> = attrs
+            .unknown
+            .iter()
+            .filter(|u| !is_known(u.code) && u.data.len() <= u16::MAX as usize)
+            .collect();
+        sorted.sort_by_key(|u| u.code);
+        Unknowns { sorted, next: 0 }
+    }
+
+    /// Emits the unknown attributes whose code is below `limit`.
+    fn below(&mut self, limit: u16, out: &mut Vec<u8>) {
+        while let Some(u) = self.sorted.get(self.next) {
+            if u16::from(u.code) >= limit {
+                break;
+            }
+            // RFC 4271 §5: passed on with the Partial bit set.
+            put_header(
+                out,
+                u.flags | OPTIONAL | TRANSITIVE | PARTIAL,
+                u.code,
+                u.data.len(),
+            );
+            out.extend_from_slice(&u.data);
+            self.next += 1;
+        }
+    }
+}
+
+/// Encodes `attrs` in type-code order: those below MP_REACH_NLRI into `head`, those above
+/// MP_UNREACH_NLRI into `tail`. The NEXT_HOP attribute is written only if `with_next_hop`
+/// and the next hop is IPv4. Toward a 2-octet AS speaker, AS_TRANS replaces wide ASNs and
+/// AS4_PATH / AS4_AGGREGATOR carry them (RFC 6793 §4.2.2).
+pub(crate) fn encode(
+    attrs: &PathAttrs,
+    ctx: &CodecCtx,
+    with_next_hop: bool,
+    head: &mut Vec<u8>,
+    tail: &mut Vec<u8>,
+) {
+    let four = ctx.four_octet_as;
+    let mut unknowns = Unknowns::new(attrs);
+    let out = head;
+
+    put_header(out, TRANSITIVE, ORIGIN, 1);
+    out.push(attrs.origin as u8);
+    put_as_path(out, AS_PATH, &attrs.as_path, four, true);
+    if let (true, NextHop::V4(nh)) = (with_next_hop, attrs.next_hop) {
+        put_header(out, TRANSITIVE, NEXT_HOP, 4);
+        out.extend_from_slice(&nh.octets());
+    }
+    if let Some(med) = attrs.med {
+        put_header(out, OPTIONAL, MED, 4);
+        out.extend_from_slice(&med.to_be_bytes());
+    }
+    if let Some(lp) = attrs.local_pref {
+        put_header(out, TRANSITIVE, LOCAL_PREF, 4);
+        out.extend_from_slice(&lp.to_be_bytes());
+    }
+    if attrs.atomic_aggregate {
+        put_header(out, TRANSITIVE, ATOMIC_AGGREGATE, 0);
+    }
+    if let Some((asn, id)) = attrs.aggregator {
+        if four {
+            put_header(out, OPTIONAL | TRANSITIVE, AGGREGATOR, 8);
+            out.extend_from_slice(&asn.to_be_bytes());
+        } else {
+            put_header(out, OPTIONAL | TRANSITIVE, AGGREGATOR, 6);
+            out.extend_from_slice(&as4::narrow(asn).to_be_bytes());
+        }
+        out.extend_from_slice(&id.octets());
+    }
+    unknowns.below(COMMUNITIES as u16, out);
+    if !attrs.communities.is_empty() {
+        put_header(
+            out,
+            OPTIONAL | TRANSITIVE,
+            COMMUNITIES,
+            4 * attrs.communities.len(),
+        );
+        for c in &attrs.communities {
+            out.extend_from_slice(&c.to_be_bytes());
+        }
+    }
+    if let Some(id) = attrs.originator_id {
+        put_header(out, OPTIONAL, ORIGINATOR_ID, 4);
+        out.extend_from_slice(&id.octets());
+    }
+    if !attrs.cluster_list.is_empty() {
+        put_header(out, OPTIONAL, CLUSTER_LIST, 4 * attrs.cluster_list.len());
+        for id in &attrs.cluster_list {
+            out.extend_from_slice(&id.octets());
+        }
+    }
+    unknowns.below(MP_REACH_NLRI as u16, out);
+
+    let out = tail;
+    // Unknown codes 14 and 15 cannot occur (they are known); skip past them.
+    unknowns.below(EXT_COMMUNITIES as u16, out);
+    if !attrs.ext_communities.is_empty() {
+        put_header(
+            out,
+            OPTIONAL | TRANSITIVE,
+            EXT_COMMUNITIES,
+            8 * attrs.ext_communities.len(),
+        );
+        for c in &attrs.ext_communities {
+            out.extend_from_slice(c);
+        }
+    }
+    if !four && as4::needs_as4_path(&attrs.as_path) {
+        // RFC 6793 §6: no confederation segments in AS4_PATH.
+        put_as_path(out, AS4_PATH, &attrs.as_path, true, false);
+    }
+    if let (false, Some((asn, id))) = (four, attrs.aggregator) {
+        if as4::is_wide(asn) {
+            put_header(out, OPTIONAL | TRANSITIVE, AS4_AGGREGATOR, 8);
+            out.extend_from_slice(&asn.to_be_bytes());
+            out.extend_from_slice(&id.octets());
+        }
+    }
+    unknowns.below(LARGE_COMMUNITIES as u16, out);
+    if !attrs.large_communities.is_empty() {
+        put_header(
+            out,
+            OPTIONAL | TRANSITIVE,
+            LARGE_COMMUNITIES,
+            12 * attrs.large_communities.len(),
+        );
+        for c in &attrs.large_communities {
+            for w in c {
+                out.extend_from_slice(&w.to_be_bytes());
+            }
+        }
+    }
+    unknowns.below(256, out);
+}
+
+/// Bytes the next hop takes inside MP_REACH_NLRI.
+pub(crate) fn next_hop_len(nh: &NextHop) -> usize {
+    match nh {
+        NextHop::None => 0,
+        NextHop::V4(_) => 4,
+        NextHop::V6 {
+            link_local: None, ..
+        } => 16,
+        NextHop::V6 {
+            link_local: Some(_),
+            ..
+        } => 32,
+    }
+}
+
+pub(crate) fn put_next_hop(out: &mut Vec<u8>, nh: &NextHop) {
+    match nh {
+        NextHop::None => {}
+        NextHop::V4(a) => out.extend_from_slice(&a.octets()),
+        NextHop::V6 { global, link_local } => {
+            out.extend_from_slice(&global.octets());
+            if let Some(ll) = link_local {
+                out.extend_from_slice(&ll.octets());
+            }
+        }
+    }
+}
+
+/// Writes the MP_REACH_NLRI header and fixed fields for `nlri_len` bytes of NLRI, which
+/// the caller appends right after.
+pub(crate) fn put_mp_reach_head(
+    out: &mut Vec<u8>,
+    afi: u16,
+    safi: u8,
+    nh: &NextHop,
+    nlri_len: usize,
+) {
+    let nh_len = next_hop_len(nh);
+    put_header(out, OPTIONAL, MP_REACH_NLRI, 5 + nh_len + nlri_len);
+    out.extend_from_slice(&afi.to_be_bytes());
+    out.push(safi);
+    out.push(nh_len as u8);
+    put_next_hop(out, nh);
+    out.push(0);
+}
+
+/// Writes the MP_UNREACH_NLRI header and fixed fields for `nlri_len` bytes of NLRI.
+pub(crate) fn put_mp_unreach_head(out: &mut Vec<u8>, afi: u16, safi: u8, nlri_len: usize) {
+    put_header(out, OPTIONAL, MP_UNREACH_NLRI, 3 + nlri_len);
+    out.extend_from_slice(&afi.to_be_bytes());
+    out.push(safi);
+}
