@@ -187,11 +187,18 @@ impl Decoded {
         }
         self.mark(code);
         let result = match expected_flags(code) {
-            Some(want) if flags & (OPTIONAL | TRANSITIVE) != want => Err(malformed(
-                code,
-                raw,
-                "attribute flags conflict with the type",
-            )),
+            Some(want) if flags & (OPTIONAL | TRANSITIVE) != want => {
+                // RFC 7606 §3 c: handled like the attribute's length error.
+                let reason = "attribute flags conflict with the type";
+                Err(match malformed(code, raw, reason) {
+                    Fault::Reset(_) => Fault::Reset(update_error(
+                        notif::ATTRIBUTE_FLAGS_ERROR,
+                        raw.to_vec(),
+                        reason,
+                    )),
+                    f => f,
+                })
+            }
             Some(_) => self.known(code, value, raw, ctx),
             None => self.unknown(flags, code, value, raw),
         };
@@ -747,4 +754,440 @@ pub(crate) fn put_mp_unreach_head(out: &mut Vec<u8>, afi: u16, safi: u8, nlri_le
     put_header(out, OPTIONAL, MP_UNREACH_NLRI, 3 + nlri_len);
     out.extend_from_slice(&afi.to_be_bytes());
     out.push(safi);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testutil::*;
+    use super::*;
+    use AttrAction::{Discard, TreatAsWithdraw};
+
+    const NLRI: [u8; 4] = [24, 10, 0, 0];
+
+    fn ctx(four_octet_as: bool) -> CodecCtx {
+        CodecCtx {
+            four_octet_as,
+            ..CodecCtx::default()
+        }
+    }
+
+    /// Decodes the base UPDATE with `bad` in place of (or beside) attribute `code`.
+    fn verdict(four: bool, code: u8, bad: Vec<u8>) -> Update {
+        let a = attrs_with(base_attrs(four), code, bad);
+        decode_update(&update_msg(&[], &a, &NLRI), &ctx(four)).expect("no session reset")
+    }
+
+    fn reset(four: bool, code: u8, bad: Vec<u8>) -> Notification {
+        let a = attrs_with(base_attrs(four), code, bad);
+        decode_update(&update_msg(&[], &a, &NLRI), &ctx(four)).unwrap_err().notification
+    }
+
+    fn assert_verdict(u: &Update, code: u8, action: AttrAction) {
+        assert!(
+            u.attr_errors.iter().any(|e| e.code == code && e.action == action),
+            "attribute {code}: want {action:?}, got {:?}",
+            u.attr_errors
+        );
+        assert_eq!(u.treat_as_withdraw, action == TreatAsWithdraw, "{:?}", u.attr_errors);
+        assert_eq!(u.nlri.len(), 1, "the NLRI is still located");
+    }
+
+    #[test]
+    fn valid_base_update_has_no_errors() {
+        for four in [false, true] {
+            let u = verdict(four, 4, attr(0x80, 4, &[0, 0, 0, 5]));
+            assert!(u.attr_errors.is_empty(), "{:?}", u.attr_errors);
+            assert!(!u.treat_as_withdraw);
+            let a = u.attrs.unwrap();
+            assert_eq!(a.as_path.to_string(), "65001");
+            assert_eq!(a.med, Some(5));
+        }
+    }
+
+    #[test]
+    fn each_malformed_attribute_gets_its_rfc7606_action() {
+        let cases: Vec<(bool, u8, Vec<u8>, AttrAction)> = vec![
+            (false, ORIGIN, attr(0x40, 1, &[0, 0]), TreatAsWithdraw),
+            (false, ORIGIN, attr(0x40, 1, &[]), TreatAsWithdraw),
+            (false, ORIGIN, attr(0x40, 1, &[3]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x40, 2, &[5, 1, 0, 1]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x40, 2, &[0, 1, 0, 1]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x40, 2, &[2, 0]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x40, 2, &[2, 2, 0, 1]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x40, 2, &[2, 1, 0, 1, 2]), TreatAsWithdraw),
+            (true, AS_PATH, attr(0x40, 2, &[2, 1, 0, 1]), TreatAsWithdraw),
+            (false, NEXT_HOP, attr(0x40, 3, &[1, 2, 3]), TreatAsWithdraw),
+            (false, NEXT_HOP, attr(0x40, 3, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (false, MED, attr(0x80, 4, &[1, 2, 3]), TreatAsWithdraw),
+            (false, LOCAL_PREF, attr(0x40, 5, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (false, ATOMIC_AGGREGATE, attr(0x40, 6, &[1]), Discard),
+            (false, AGGREGATOR, attr(0xc0, 7, &[0, 0, 0, 1, 1, 1, 1, 1]), Discard),
+            (true, AGGREGATOR, attr(0xc0, 7, &[0, 1, 1, 1, 1, 1]), Discard),
+            (false, COMMUNITIES, attr(0xc0, 8, &[1, 2, 3]), TreatAsWithdraw),
+            (false, COMMUNITIES, attr(0xc0, 8, &[]), TreatAsWithdraw),
+            (false, ORIGINATOR_ID, attr(0x80, 9, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (false, CLUSTER_LIST, attr(0x80, 10, &[]), TreatAsWithdraw),
+            (false, CLUSTER_LIST, attr(0x80, 10, &[1, 2, 3, 4, 5, 6]), TreatAsWithdraw),
+            (false, EXT_COMMUNITIES, attr(0xc0, 16, &[0; 7]), TreatAsWithdraw),
+            (false, EXT_COMMUNITIES, attr(0xc0, 16, &[]), TreatAsWithdraw),
+            (false, AS4_PATH, attr(0xc0, 17, &[2, 1, 0, 1]), Discard),
+            (false, AS4_PATH, attr(0xc0, 17, &[2, 0]), Discard),
+            (false, AS4_AGGREGATOR, attr(0xc0, 18, &[0, 1, 1, 1, 1, 1]), Discard),
+            (false, LARGE_COMMUNITIES, attr(0xc0, 32, &[0; 11]), TreatAsWithdraw),
+            (false, LARGE_COMMUNITIES, attr(0xc0, 32, &[0; 13]), TreatAsWithdraw),
+            // Flag errors (RFC 7606 §3 c): the attribute's own action.
+            (false, ORIGIN, attr(0xc0, 1, &[0]), TreatAsWithdraw),
+            (false, AS_PATH, attr(0x80, 2, &[2, 1, 0, 1]), TreatAsWithdraw),
+            (false, NEXT_HOP, attr(0x00, 3, &[1, 2, 3, 4]), TreatAsWithdraw),
+            (false, MED, attr(0x40, 4, &[0, 0, 0, 1]), TreatAsWithdraw),
+            (false, LOCAL_PREF, attr(0xc0, 5, &[0, 0, 0, 1]), TreatAsWithdraw),
+            (false, ATOMIC_AGGREGATE, attr(0x80, 6, &[]), Discard),
+            (false, AGGREGATOR, attr(0x40, 7, &[0, 1, 1, 1, 1, 1]), Discard),
+            (false, COMMUNITIES, attr(0x80, 8, &[0, 0, 0, 1]), TreatAsWithdraw),
+            (false, ORIGINATOR_ID, attr(0xc0, 9, &[1, 1, 1, 1]), TreatAsWithdraw),
+            (false, CLUSTER_LIST, attr(0x40, 10, &[1, 1, 1, 1]), TreatAsWithdraw),
+            (false, EXT_COMMUNITIES, attr(0x80, 16, &[0; 8]), TreatAsWithdraw),
+            (false, AS4_PATH, attr(0x80, 17, &[2, 1, 0, 0, 0, 1]), Discard),
+            (false, LARGE_COMMUNITIES, attr(0x40, 32, &[0; 12]), TreatAsWithdraw),
+        ];
+        for (four, code, bad, action) in cases {
+            let u = verdict(four, code, bad.clone());
+            assert_verdict(&u, code, action);
+            let _ = bad;
+        }
+    }
+
+    #[test]
+    fn discarded_attributes_leave_the_route_usable() {
+        let u = verdict(false, ATOMIC_AGGREGATE, attr(0x40, 6, &[1]));
+        let a = u.attrs.unwrap();
+        assert!(!a.atomic_aggregate);
+        assert_eq!(a.next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    }
+
+    #[test]
+    fn extended_length_flag_is_accepted_on_any_attribute() {
+        let u = verdict(false, MED, attr(0x90, 4, &[0, 0, 1, 0]));
+        assert!(u.attr_errors.is_empty());
+        assert_eq!(u.attrs.unwrap().med, Some(256));
+    }
+
+    #[test]
+    fn every_known_attribute_decodes() {
+        let mut a = base_attrs(false);
+        a.push((4, attr(0x80, 4, &[0, 0, 0, 10])));
+        a.push((5, attr(0x40, 5, &[0, 0, 0, 200])));
+        a.push((6, attr(0x40, 6, &[])));
+        a.push((7, attr(0xc0, 7, &[0xfd, 0xe9, 10, 0, 0, 9])));
+        a.push((8, attr(0xc0, 8, &[0xfd, 0xe9, 0, 1, 0xff, 0xff, 0xff, 0x01])));
+        a.push((9, attr(0x80, 9, &[10, 0, 0, 1])));
+        a.push((10, attr(0x80, 10, &[10, 0, 0, 2, 10, 0, 0, 3])));
+        a.push((16, attr(0xc0, 16, &[0, 2, 0xfd, 0xe9, 0, 0, 0, 7])));
+        a.push((32, attr(0xc0, 32, &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3])));
+        let raw: Vec<u8> = a.into_iter().flat_map(|(_, b)| b).collect();
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert!(u.attr_errors.is_empty(), "{:?}", u.attr_errors);
+        let a = u.attrs.unwrap();
+        assert_eq!(a.med, Some(10));
+        assert_eq!(a.local_pref, Some(200));
+        assert!(a.atomic_aggregate);
+        assert_eq!(a.aggregator, Some((65001, Ipv4Addr::new(10, 0, 0, 9))));
+        assert_eq!(a.communities, vec![0xfde9_0001, 0xffff_ff01]);
+        assert_eq!(a.originator_id, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(a.cluster_list, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
+        assert_eq!(a.ext_communities, vec![[0, 2, 0xfd, 0xe9, 0, 0, 0, 7]]);
+        assert_eq!(a.large_communities, vec![[1, 2, 3]]);
+    }
+
+    #[test]
+    fn an_attribute_appearing_twice_keeps_the_first() {
+        let mut raw = attrs_with(base_attrs(false), 4, attr(0x80, 4, &[0, 0, 0, 1]));
+        raw.extend(attr(0x80, 4, &[0, 0, 0, 2]));
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert_eq!(u.attrs.as_ref().unwrap().med, Some(1));
+        assert_verdict(&u, MED, Discard);
+        // A second malformed copy changes nothing either.
+        let mut raw = attrs_with(base_attrs(false), 4, attr(0x80, 4, &[0, 0, 0, 1]));
+        raw.extend(attr(0x40, 1, &[9, 9]));
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert_verdict(&u, ORIGIN, Discard);
+    }
+
+    #[test]
+    fn mp_reach_twice_is_malformed_attribute_list() {
+        let mp = attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        let mut raw = attrs_with(base_attrs(false), 14, mp.clone());
+        raw.extend(mp);
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        assert_eq!((e.code, e.subcode), (3, 1));
+        let un = attr(0x80, 15, &[0, 2, 1]);
+        let raw = [un.clone(), un].concat();
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        assert_eq!((e.code, e.subcode), (3, 1));
+    }
+
+    #[test]
+    fn unparseable_mp_attributes_reset_the_session_with_the_attribute_as_data() {
+        let bad = [
+            // IPv6 prefix length 129.
+            attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 129, 0]),
+            // IPv6 with a 4-byte next hop.
+            attr(0x80, 14, &[0, 2, 1, 4, 1, 2, 3, 4, 0]),
+            // Next hop overruns.
+            attr(0x80, 14, &[0, 1, 1, 40, 1, 2, 3, 4, 0]),
+            // No reserved byte.
+            attr(0x80, 14, &[0, 1, 1, 4, 1, 2, 3, 4]),
+            // IPv4 prefix overruns.
+            attr(0x80, 14, &[0, 1, 1, 4, 1, 2, 3, 4, 0, 24, 10]),
+            // MP_UNREACH too short, or with a bad prefix.
+            attr(0x80, 15, &[0, 2]),
+            attr(0x80, 15, &[0, 1, 1, 33, 1, 2, 3, 4, 5]),
+        ];
+        for a in bad {
+            let code = a[1];
+            let e = reset(false, code, a.clone());
+            assert_eq!((e.code, e.subcode), (3, 9), "{a:?}");
+            assert_eq!(e.data, a);
+        }
+        // Flags error on MP_REACH: Attribute Flags Error.
+        let a = attr(0xc0, 14, &[0, 1, 1, 4, 1, 2, 3, 4, 0]);
+        let e = reset(false, 14, a.clone());
+        assert_eq!((e.code, e.subcode, e.data), (3, 4, a));
+    }
+
+    #[test]
+    fn unrecognized_well_known_attribute_resets_with_the_attribute_as_data() {
+        let a = attr(0x40, 99, &[1, 2, 3]);
+        let e = reset(false, 99, a.clone());
+        assert_eq!((e.code, e.subcode, e.data), (3, 2, a));
+    }
+
+    #[test]
+    fn unknown_optional_transitive_is_kept_and_non_transitive_dropped() {
+        let mut raw = attrs_with(base_attrs(false), 99, attr(0xc0, 99, &[1, 2, 3]));
+        raw.extend(attr(0x80, 100, &[4]));
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert!(u.attr_errors.is_empty());
+        assert_eq!(
+            u.attrs.unwrap().unknown,
+            vec![RawAttr {
+                flags: 0xc0,
+                code: 99,
+                data: vec![1, 2, 3]
+            }]
+        );
+    }
+
+    #[test]
+    fn attribute_overrunning_the_section_is_treat_as_withdraw() {
+        let mut raw = attrs_with(base_attrs(false), 0, vec![]);
+        raw.extend([0x80, 4, 9, 0, 0]);
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert_verdict(&u, MED, TreatAsWithdraw);
+        // Fewer than 3 bytes left for a header.
+        let mut raw = attrs_with(base_attrs(false), 0, vec![]);
+        raw.extend([0x80, 4]);
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert_verdict(&u, MED, TreatAsWithdraw);
+        // Extended length with only 3 bytes left.
+        let mut raw = attrs_with(base_attrs(false), 0, vec![]);
+        raw.extend([0x90, 4, 0]);
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert!(u.treat_as_withdraw);
+    }
+
+    #[test]
+    fn mp_reach_overrunning_the_section_resets_the_session() {
+        let mut raw = attrs_with(base_attrs(false), 0, vec![]);
+        raw.extend([0x80, 14, 40, 0, 2, 1]);
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        assert_eq!((e.code, e.subcode), (3, 1));
+    }
+
+    #[test]
+    fn as4_attributes_from_a_four_octet_speaker_are_discarded() {
+        let u = verdict(true, AS4_PATH, attr(0xc0, 17, &[2, 1, 0, 6, 0x1a, 0x80]));
+        assert_verdict(&u, AS4_PATH, Discard);
+        assert_eq!(u.attrs.unwrap().as_path.to_string(), "65001");
+        let u = verdict(true, AS4_AGGREGATOR, attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 1, 1, 1, 1]));
+        assert_verdict(&u, AS4_AGGREGATOR, Discard);
+    }
+
+    #[test]
+    fn as4_path_and_as4_aggregator_are_merged_on_a_two_octet_session() {
+        // AS_PATH 65001 23456, AS4_PATH 400000; AGGREGATOR 23456 + AS4_AGGREGATOR 400000.
+        let mut a = base_attrs(false);
+        a[1] = (2, attr(0x40, 2, &[2, 2, 0xfd, 0xe9, 0x5b, 0xa0]));
+        a.push((7, attr(0xc0, 7, &[0x5b, 0xa0, 10, 0, 0, 9])));
+        a.push((17, attr(0xc0, 17, &[2, 1, 0, 6, 0x1a, 0x80])));
+        a.push((18, attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 10, 0, 0, 9])));
+        let raw: Vec<u8> = a.into_iter().flat_map(|(_, b)| b).collect();
+        let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
+        assert!(u.attr_errors.is_empty());
+        let at = u.attrs.unwrap();
+        assert_eq!(at.as_path.to_string(), "65001 400000");
+        assert_eq!(at.aggregator, Some((400_000, Ipv4Addr::new(10, 0, 0, 9))));
+        assert!(at.unknown.is_empty());
+    }
+
+    #[test]
+    fn aggregator_without_as_trans_makes_the_as4_attributes_ignored() {
+        let mut a = base_attrs(false);
+        a[1] = (2, attr(0x40, 2, &[2, 2, 0xfd, 0xe9, 0x5b, 0xa0]));
+        a.push((7, attr(0xc0, 7, &[0xfd, 0xe9, 10, 0, 0, 9])));
+        a.push((17, attr(0xc0, 17, &[2, 1, 0, 6, 0x1a, 0x80])));
+        a.push((18, attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 10, 0, 0, 9])));
+        let raw: Vec<u8> = a.into_iter().flat_map(|(_, b)| b).collect();
+        let at = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap().attrs.unwrap();
+        assert_eq!(at.as_path.to_string(), "65001 23456");
+        assert_eq!(at.aggregator, Some((65001, Ipv4Addr::new(10, 0, 0, 9))));
+    }
+
+    fn encode_attrs(a: &PathAttrs, four: bool) -> Vec<u8> {
+        let mut head = Vec::new();
+        let mut tail = Vec::new();
+        encode(a, &ctx(four), true, &mut head, &mut tail);
+        head.extend(tail);
+        head
+    }
+
+    /// (code, flags) of each attribute in an encoded section.
+    fn codes(mut s: &[u8]) -> Vec<(u8, u8)> {
+        let mut v = Vec::new();
+        while s.len() >= 3 {
+            let (hl, len) = if s[0] & 0x10 != 0 {
+                (4, u16::from_be_bytes([s[2], s[3]]) as usize)
+            } else {
+                (3, s[2] as usize)
+            };
+            v.push((s[1], s[0]));
+            s = &s[hl + len..];
+        }
+        v
+    }
+
+    fn wide_attrs() -> PathAttrs {
+        PathAttrs {
+            as_path: AsPath {
+                segments: vec![
+                    AsSegment {
+                        kind: SegmentKind::ConfedSequence,
+                        asns: vec![64512],
+                    },
+                    AsSegment {
+                        kind: SegmentKind::Sequence,
+                        asns: vec![65001, 400_000, 65002],
+                    },
+                ],
+            },
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            aggregator: Some((400_000, Ipv4Addr::new(10, 0, 0, 9))),
+            ..PathAttrs::default()
+        }
+    }
+
+    #[test]
+    fn encoding_toward_a_two_octet_speaker_adds_as_trans_and_as4_attributes() {
+        let a = wide_attrs();
+        let bytes = encode_attrs(&a, false);
+        assert_eq!(codes(&bytes), vec![(1, 0x40), (2, 0x40), (3, 0x40), (7, 0xc0), (17, 0xc0), (18, 0xc0)]);
+        // AS_PATH: confed (64512), sequence (65001 AS_TRANS 65002).
+        assert_eq!(&bytes[4..17], &[0x40, 2, 12, 3, 1, 0xfc, 0, 2, 3, 0xfd, 0xe9, 0x5b, 0xa0][..]);
+        let u = decode_update(&update_msg(&[], &bytes, &NLRI), &ctx(false)).unwrap();
+        assert!(u.attr_errors.is_empty());
+        assert_eq!(u.attrs.unwrap(), a);
+    }
+
+    #[test]
+    fn encoding_toward_a_four_octet_speaker_sends_no_as4_attributes() {
+        let a = wide_attrs();
+        let bytes = encode_attrs(&a, true);
+        assert_eq!(codes(&bytes), vec![(1, 0x40), (2, 0x40), (3, 0x40), (7, 0xc0)]);
+        let u = decode_update(&update_msg(&[], &bytes, &NLRI), &ctx(true)).unwrap();
+        assert_eq!(u.attrs.unwrap(), a);
+    }
+
+    #[test]
+    fn two_octet_paths_need_no_as4_path() {
+        let a = PathAttrs {
+            as_path: AsPath {
+                segments: vec![AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![65001, 65535],
+                }],
+            },
+            aggregator: Some((65001, Ipv4Addr::new(1, 1, 1, 1))),
+            ..PathAttrs::default()
+        };
+        let bytes = encode_attrs(&a, false);
+        assert_eq!(codes(&bytes), vec![(1, 0x40), (2, 0x40), (7, 0xc0)]);
+    }
+
+    #[test]
+    fn attributes_are_encoded_in_type_order_with_unknowns_partial_and_long_ones_extended() {
+        let a = PathAttrs {
+            med: Some(1),
+            local_pref: Some(100),
+            atomic_aggregate: true,
+            communities: (0..100).collect(),
+            ext_communities: vec![[1; 8]],
+            large_communities: vec![[1, 2, 3]],
+            originator_id: Some(Ipv4Addr::new(1, 1, 1, 1)),
+            cluster_list: vec![Ipv4Addr::new(2, 2, 2, 2)],
+            unknown: vec![
+                RawAttr {
+                    flags: 0xc0,
+                    code: 40,
+                    data: vec![1],
+                },
+                RawAttr {
+                    flags: 0xc0,
+                    code: 12,
+                    data: vec![2],
+                },
+            ],
+            ..PathAttrs::default()
+        };
+        let bytes = encode_attrs(&a, true);
+        assert_eq!(
+            codes(&bytes),
+            vec![
+                (1, 0x40),
+                (2, 0x40),
+                (4, 0x80),
+                (5, 0x40),
+                (6, 0x40),
+                (8, 0xd0),
+                (9, 0x80),
+                (10, 0x80),
+                (12, 0xe0),
+                (16, 0xc0),
+                (32, 0xc0),
+                (40, 0xe0)
+            ]
+        );
+        let u = decode_update(&update_msg(&[], &bytes, &[]), &ctx(true)).unwrap();
+        assert!(u.attr_errors.is_empty());
+        let back = u.attrs.unwrap();
+        assert_eq!(back.communities, a.communities);
+        assert_eq!(back.unknown.iter().map(|u| (u.code, u.flags)).collect::<Vec<_>>(), vec![(12, 0xe0), (40, 0xe0)]);
+    }
+
+    #[test]
+    fn long_as_sequences_are_split_into_255_asn_segments() {
+        let a = PathAttrs {
+            as_path: AsPath {
+                segments: vec![AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: (1..=300).collect(),
+                }],
+            },
+            ..PathAttrs::default()
+        };
+        let bytes = encode_attrs(&a, true);
+        let u = decode_update(&update_msg(&[], &bytes, &[]), &ctx(true)).unwrap();
+        let p = u.attrs.unwrap().as_path;
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.route_len(), 300);
+    }
 }

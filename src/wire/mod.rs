@@ -21,6 +21,8 @@ mod update;
 
 #[cfg(test)]
 mod robustness;
+#[cfg(test)]
+mod testutil;
 
 pub use message::*;
 pub use types::*;
