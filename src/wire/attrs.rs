@@ -779,16 +779,25 @@ mod tests {
 
     fn reset(four: bool, code: u8, bad: Vec<u8>) -> Notification {
         let a = attrs_with(base_attrs(four), code, bad);
-        decode_update(&update_msg(&[], &a, &NLRI), &ctx(four)).unwrap_err().notification
+        decode_update(&update_msg(&[], &a, &NLRI), &ctx(four))
+            .unwrap_err()
+            .notification
     }
 
     fn assert_verdict(u: &Update, code: u8, action: AttrAction) {
         assert!(
-            u.attr_errors.iter().any(|e| e.code == code && e.action == action),
+            u.attr_errors
+                .iter()
+                .any(|e| e.code == code && e.action == action),
             "attribute {code}: want {action:?}, got {:?}",
             u.attr_errors
         );
-        assert_eq!(u.treat_as_withdraw, action == TreatAsWithdraw, "{:?}", u.attr_errors);
+        assert_eq!(
+            u.treat_as_withdraw,
+            action == TreatAsWithdraw,
+            "{:?}",
+            u.attr_errors
+        );
         assert_eq!(u.nlri.len(), 1, "the NLRI is still located");
     }
 
@@ -810,45 +819,170 @@ mod tests {
             (false, ORIGIN, attr(0x40, 1, &[0, 0]), TreatAsWithdraw),
             (false, ORIGIN, attr(0x40, 1, &[]), TreatAsWithdraw),
             (false, ORIGIN, attr(0x40, 1, &[3]), TreatAsWithdraw),
-            (false, AS_PATH, attr(0x40, 2, &[5, 1, 0, 1]), TreatAsWithdraw),
-            (false, AS_PATH, attr(0x40, 2, &[0, 1, 0, 1]), TreatAsWithdraw),
+            (
+                false,
+                AS_PATH,
+                attr(0x40, 2, &[5, 1, 0, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                AS_PATH,
+                attr(0x40, 2, &[0, 1, 0, 1]),
+                TreatAsWithdraw,
+            ),
             (false, AS_PATH, attr(0x40, 2, &[2, 0]), TreatAsWithdraw),
-            (false, AS_PATH, attr(0x40, 2, &[2, 2, 0, 1]), TreatAsWithdraw),
-            (false, AS_PATH, attr(0x40, 2, &[2, 1, 0, 1, 2]), TreatAsWithdraw),
+            (
+                false,
+                AS_PATH,
+                attr(0x40, 2, &[2, 2, 0, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                AS_PATH,
+                attr(0x40, 2, &[2, 1, 0, 1, 2]),
+                TreatAsWithdraw,
+            ),
             (true, AS_PATH, attr(0x40, 2, &[2, 1, 0, 1]), TreatAsWithdraw),
             (false, NEXT_HOP, attr(0x40, 3, &[1, 2, 3]), TreatAsWithdraw),
-            (false, NEXT_HOP, attr(0x40, 3, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (
+                false,
+                NEXT_HOP,
+                attr(0x40, 3, &[1, 2, 3, 4, 5]),
+                TreatAsWithdraw,
+            ),
             (false, MED, attr(0x80, 4, &[1, 2, 3]), TreatAsWithdraw),
-            (false, LOCAL_PREF, attr(0x40, 5, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (
+                false,
+                LOCAL_PREF,
+                attr(0x40, 5, &[1, 2, 3, 4, 5]),
+                TreatAsWithdraw,
+            ),
             (false, ATOMIC_AGGREGATE, attr(0x40, 6, &[1]), Discard),
-            (false, AGGREGATOR, attr(0xc0, 7, &[0, 0, 0, 1, 1, 1, 1, 1]), Discard),
-            (true, AGGREGATOR, attr(0xc0, 7, &[0, 1, 1, 1, 1, 1]), Discard),
-            (false, COMMUNITIES, attr(0xc0, 8, &[1, 2, 3]), TreatAsWithdraw),
+            (
+                false,
+                AGGREGATOR,
+                attr(0xc0, 7, &[0, 0, 0, 1, 1, 1, 1, 1]),
+                Discard,
+            ),
+            (
+                true,
+                AGGREGATOR,
+                attr(0xc0, 7, &[0, 1, 1, 1, 1, 1]),
+                Discard,
+            ),
+            (
+                false,
+                COMMUNITIES,
+                attr(0xc0, 8, &[1, 2, 3]),
+                TreatAsWithdraw,
+            ),
             (false, COMMUNITIES, attr(0xc0, 8, &[]), TreatAsWithdraw),
-            (false, ORIGINATOR_ID, attr(0x80, 9, &[1, 2, 3, 4, 5]), TreatAsWithdraw),
+            (
+                false,
+                ORIGINATOR_ID,
+                attr(0x80, 9, &[1, 2, 3, 4, 5]),
+                TreatAsWithdraw,
+            ),
             (false, CLUSTER_LIST, attr(0x80, 10, &[]), TreatAsWithdraw),
-            (false, CLUSTER_LIST, attr(0x80, 10, &[1, 2, 3, 4, 5, 6]), TreatAsWithdraw),
-            (false, EXT_COMMUNITIES, attr(0xc0, 16, &[0; 7]), TreatAsWithdraw),
+            (
+                false,
+                CLUSTER_LIST,
+                attr(0x80, 10, &[1, 2, 3, 4, 5, 6]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                EXT_COMMUNITIES,
+                attr(0xc0, 16, &[0; 7]),
+                TreatAsWithdraw,
+            ),
             (false, EXT_COMMUNITIES, attr(0xc0, 16, &[]), TreatAsWithdraw),
             (false, AS4_PATH, attr(0xc0, 17, &[2, 1, 0, 1]), Discard),
             (false, AS4_PATH, attr(0xc0, 17, &[2, 0]), Discard),
-            (false, AS4_AGGREGATOR, attr(0xc0, 18, &[0, 1, 1, 1, 1, 1]), Discard),
-            (false, LARGE_COMMUNITIES, attr(0xc0, 32, &[0; 11]), TreatAsWithdraw),
-            (false, LARGE_COMMUNITIES, attr(0xc0, 32, &[0; 13]), TreatAsWithdraw),
+            (
+                false,
+                AS4_AGGREGATOR,
+                attr(0xc0, 18, &[0, 1, 1, 1, 1, 1]),
+                Discard,
+            ),
+            (
+                false,
+                LARGE_COMMUNITIES,
+                attr(0xc0, 32, &[0; 11]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                LARGE_COMMUNITIES,
+                attr(0xc0, 32, &[0; 13]),
+                TreatAsWithdraw,
+            ),
             // Flag errors (RFC 7606 §3 c): the attribute's own action.
             (false, ORIGIN, attr(0xc0, 1, &[0]), TreatAsWithdraw),
-            (false, AS_PATH, attr(0x80, 2, &[2, 1, 0, 1]), TreatAsWithdraw),
-            (false, NEXT_HOP, attr(0x00, 3, &[1, 2, 3, 4]), TreatAsWithdraw),
+            (
+                false,
+                AS_PATH,
+                attr(0x80, 2, &[2, 1, 0, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                NEXT_HOP,
+                attr(0x00, 3, &[1, 2, 3, 4]),
+                TreatAsWithdraw,
+            ),
             (false, MED, attr(0x40, 4, &[0, 0, 0, 1]), TreatAsWithdraw),
-            (false, LOCAL_PREF, attr(0xc0, 5, &[0, 0, 0, 1]), TreatAsWithdraw),
+            (
+                false,
+                LOCAL_PREF,
+                attr(0xc0, 5, &[0, 0, 0, 1]),
+                TreatAsWithdraw,
+            ),
             (false, ATOMIC_AGGREGATE, attr(0x80, 6, &[]), Discard),
-            (false, AGGREGATOR, attr(0x40, 7, &[0, 1, 1, 1, 1, 1]), Discard),
-            (false, COMMUNITIES, attr(0x80, 8, &[0, 0, 0, 1]), TreatAsWithdraw),
-            (false, ORIGINATOR_ID, attr(0xc0, 9, &[1, 1, 1, 1]), TreatAsWithdraw),
-            (false, CLUSTER_LIST, attr(0x40, 10, &[1, 1, 1, 1]), TreatAsWithdraw),
-            (false, EXT_COMMUNITIES, attr(0x80, 16, &[0; 8]), TreatAsWithdraw),
-            (false, AS4_PATH, attr(0x80, 17, &[2, 1, 0, 0, 0, 1]), Discard),
-            (false, LARGE_COMMUNITIES, attr(0x40, 32, &[0; 12]), TreatAsWithdraw),
+            (
+                false,
+                AGGREGATOR,
+                attr(0x40, 7, &[0, 1, 1, 1, 1, 1]),
+                Discard,
+            ),
+            (
+                false,
+                COMMUNITIES,
+                attr(0x80, 8, &[0, 0, 0, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                ORIGINATOR_ID,
+                attr(0xc0, 9, &[1, 1, 1, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                CLUSTER_LIST,
+                attr(0x40, 10, &[1, 1, 1, 1]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                EXT_COMMUNITIES,
+                attr(0x80, 16, &[0; 8]),
+                TreatAsWithdraw,
+            ),
+            (
+                false,
+                AS4_PATH,
+                attr(0x80, 17, &[2, 1, 0, 0, 0, 1]),
+                Discard,
+            ),
+            (
+                false,
+                LARGE_COMMUNITIES,
+                attr(0x40, 32, &[0; 12]),
+                TreatAsWithdraw,
+            ),
         ];
         for (four, code, bad, action) in cases {
             let u = verdict(four, code, bad.clone());
@@ -879,7 +1013,10 @@ mod tests {
         a.push((5, attr(0x40, 5, &[0, 0, 0, 200])));
         a.push((6, attr(0x40, 6, &[])));
         a.push((7, attr(0xc0, 7, &[0xfd, 0xe9, 10, 0, 0, 9])));
-        a.push((8, attr(0xc0, 8, &[0xfd, 0xe9, 0, 1, 0xff, 0xff, 0xff, 0x01])));
+        a.push((
+            8,
+            attr(0xc0, 8, &[0xfd, 0xe9, 0, 1, 0xff, 0xff, 0xff, 0x01]),
+        ));
         a.push((9, attr(0x80, 9, &[10, 0, 0, 1])));
         a.push((10, attr(0x80, 10, &[10, 0, 0, 2, 10, 0, 0, 3])));
         a.push((16, attr(0xc0, 16, &[0, 2, 0xfd, 0xe9, 0, 0, 0, 7])));
@@ -894,7 +1031,10 @@ mod tests {
         assert_eq!(a.aggregator, Some((65001, Ipv4Addr::new(10, 0, 0, 9))));
         assert_eq!(a.communities, vec![0xfde9_0001, 0xffff_ff01]);
         assert_eq!(a.originator_id, Some(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(a.cluster_list, vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]);
+        assert_eq!(
+            a.cluster_list,
+            vec![Ipv4Addr::new(10, 0, 0, 2), Ipv4Addr::new(10, 0, 0, 3)]
+        );
         assert_eq!(a.ext_communities, vec![[0, 2, 0xfd, 0xe9, 0, 0, 0, 7]]);
         assert_eq!(a.large_communities, vec![[1, 2, 3]]);
     }
@@ -915,14 +1055,24 @@ mod tests {
 
     #[test]
     fn mp_reach_twice_is_malformed_attribute_list() {
-        let mp = attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        let mp = attr(
+            0x80,
+            14,
+            &[
+                0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0,
+            ],
+        );
         let mut raw = attrs_with(base_attrs(false), 14, mp.clone());
         raw.extend(mp);
-        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false))
+            .unwrap_err()
+            .notification;
         assert_eq!((e.code, e.subcode), (3, 1));
         let un = attr(0x80, 15, &[0, 2, 1]);
         let raw = [un.clone(), un].concat();
-        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false))
+            .unwrap_err()
+            .notification;
         assert_eq!((e.code, e.subcode), (3, 1));
     }
 
@@ -930,7 +1080,13 @@ mod tests {
     fn unparseable_mp_attributes_reset_the_session_with_the_attribute_as_data() {
         let bad = [
             // IPv6 prefix length 129.
-            attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 129, 0]),
+            attr(
+                0x80,
+                14,
+                &[
+                    0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 129, 0,
+                ],
+            ),
             // IPv6 with a 4-byte next hop.
             attr(0x80, 14, &[0, 2, 1, 4, 1, 2, 3, 4, 0]),
             // Next hop overruns.
@@ -1000,7 +1156,9 @@ mod tests {
     fn mp_reach_overrunning_the_section_resets_the_session() {
         let mut raw = attrs_with(base_attrs(false), 0, vec![]);
         raw.extend([0x80, 14, 40, 0, 2, 1]);
-        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err().notification;
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false))
+            .unwrap_err()
+            .notification;
         assert_eq!((e.code, e.subcode), (3, 1));
     }
 
@@ -1009,7 +1167,11 @@ mod tests {
         let u = verdict(true, AS4_PATH, attr(0xc0, 17, &[2, 1, 0, 6, 0x1a, 0x80]));
         assert_verdict(&u, AS4_PATH, Discard);
         assert_eq!(u.attrs.unwrap().as_path.to_string(), "65001");
-        let u = verdict(true, AS4_AGGREGATOR, attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 1, 1, 1, 1]));
+        let u = verdict(
+            true,
+            AS4_AGGREGATOR,
+            attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 1, 1, 1, 1]),
+        );
         assert_verdict(&u, AS4_AGGREGATOR, Discard);
     }
 
@@ -1038,7 +1200,10 @@ mod tests {
         a.push((17, attr(0xc0, 17, &[2, 1, 0, 6, 0x1a, 0x80])));
         a.push((18, attr(0xc0, 18, &[0, 6, 0x1a, 0x80, 10, 0, 0, 9])));
         let raw: Vec<u8> = a.into_iter().flat_map(|(_, b)| b).collect();
-        let at = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap().attrs.unwrap();
+        let at = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false))
+            .unwrap()
+            .attrs
+            .unwrap();
         assert_eq!(at.as_path.to_string(), "65001 23456");
         assert_eq!(at.aggregator, Some((65001, Ipv4Addr::new(10, 0, 0, 9))));
     }
@@ -1090,9 +1255,22 @@ mod tests {
     fn encoding_toward_a_two_octet_speaker_adds_as_trans_and_as4_attributes() {
         let a = wide_attrs();
         let bytes = encode_attrs(&a, false);
-        assert_eq!(codes(&bytes), vec![(1, 0x40), (2, 0x40), (3, 0x40), (7, 0xc0), (17, 0xc0), (18, 0xc0)]);
+        assert_eq!(
+            codes(&bytes),
+            vec![
+                (1, 0x40),
+                (2, 0x40),
+                (3, 0x40),
+                (7, 0xc0),
+                (17, 0xc0),
+                (18, 0xc0)
+            ]
+        );
         // AS_PATH: confed (64512), sequence (65001 AS_TRANS 65002).
-        assert_eq!(&bytes[4..17], &[0x40, 2, 12, 3, 1, 0xfc, 0, 2, 3, 0xfd, 0xe9, 0x5b, 0xa0][..]);
+        assert_eq!(
+            &bytes[4..17],
+            &[0x40, 2, 12, 3, 1, 0xfc, 0, 2, 3, 0xfd, 0xe9, 0x5b, 0xa0][..]
+        );
         let u = decode_update(&update_msg(&[], &bytes, &NLRI), &ctx(false)).unwrap();
         assert!(u.attr_errors.is_empty());
         assert_eq!(u.attrs.unwrap(), a);
@@ -1102,7 +1280,10 @@ mod tests {
     fn encoding_toward_a_four_octet_speaker_sends_no_as4_attributes() {
         let a = wide_attrs();
         let bytes = encode_attrs(&a, true);
-        assert_eq!(codes(&bytes), vec![(1, 0x40), (2, 0x40), (3, 0x40), (7, 0xc0)]);
+        assert_eq!(
+            codes(&bytes),
+            vec![(1, 0x40), (2, 0x40), (3, 0x40), (7, 0xc0)]
+        );
         let u = decode_update(&update_msg(&[], &bytes, &NLRI), &ctx(true)).unwrap();
         assert_eq!(u.attrs.unwrap(), a);
     }
@@ -1170,7 +1351,13 @@ mod tests {
         assert!(u.attr_errors.is_empty());
         let back = u.attrs.unwrap();
         assert_eq!(back.communities, a.communities);
-        assert_eq!(back.unknown.iter().map(|u| (u.code, u.flags)).collect::<Vec<_>>(), vec![(12, 0xe0), (40, 0xe0)]);
+        assert_eq!(
+            back.unknown
+                .iter()
+                .map(|u| (u.code, u.flags))
+                .collect::<Vec<_>>(),
+            vec![(12, 0xe0), (40, 0xe0)]
+        );
     }
 
     #[test]

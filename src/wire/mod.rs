@@ -10,12 +10,16 @@
 mod as4;
 mod attrs;
 mod framing;
+// `Message::Update` is large by design: UPDATEs dominate and are moved, not copied.
+#[allow(clippy::large_enum_variant)]
 pub mod message;
 mod nlri;
 mod notification;
 mod open;
 mod pack;
 mod reader;
+// A prefix's `len` is its length in bits; an `is_empty` would mean nothing.
+#[allow(clippy::len_without_is_empty)]
 pub mod types;
 mod update;
 

@@ -167,7 +167,9 @@ mod tests {
     }
 
     fn v4_prefixes(n: u32) -> Vec<Prefix4> {
-        (0..n).map(|i| Prefix4::new(Ipv4Addr::from((10 << 24) | (i << 8)), 24).unwrap()).collect()
+        (0..n)
+            .map(|i| Prefix4::new(Ipv4Addr::from((10 << 24) | (i << 8)), 24).unwrap())
+            .collect()
     }
 
     fn v6_prefixes(n: u32) -> Vec<Prefix6> {
@@ -265,7 +267,11 @@ mod tests {
                 let u = decode_update(m, &c).unwrap();
                 assert!(u.attr_errors.is_empty() && u.nlri.is_empty());
                 let mut got = u.attrs.unwrap();
-                assert_eq!(got.next_hop, NextHop::None, "no NEXT_HOP attribute for IPv6");
+                assert_eq!(
+                    got.next_hop,
+                    NextHop::None,
+                    "no NEXT_HOP attribute for IPv6"
+                );
                 let mp = u.mp_reach.unwrap();
                 got.next_hop = mp.next_hop;
                 assert_eq!(got, a);
@@ -306,7 +312,9 @@ mod tests {
 
     #[test]
     fn add_path_send_prefixes_decode_with_add_path_receive() {
-        let fams = FamilySet::EMPTY.with(Family::Ipv4Unicast).with(Family::Ipv6Unicast);
+        let fams = FamilySet::EMPTY
+            .with(Family::Ipv4Unicast)
+            .with(Family::Ipv6Unicast);
         let tx = CodecCtx {
             add_path_tx: fams,
             ..CodecCtx::default()
@@ -336,7 +344,12 @@ mod tests {
     #[test]
     fn empty_prefix_lists_encode_nothing() {
         let mut out = Vec::new();
-        encode_announce(&CodecCtx::default(), &attrs(nh4()), &[] as &[Prefix4], &mut out);
+        encode_announce(
+            &CodecCtx::default(),
+            &attrs(nh4()),
+            &[] as &[Prefix4],
+            &mut out,
+        );
         encode_withdraw(&CodecCtx::default(), &[] as &[Prefix6], &mut out);
         assert!(out.is_empty());
     }

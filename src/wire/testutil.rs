@@ -35,7 +35,11 @@ pub(crate) fn update_msg(withdrawn: &[u8], attrs: &[u8], nlri: &[u8]) -> Vec<u8>
 
 /// ORIGIN IGP, AS_PATH (65001) in 2 or 4 octets, NEXT_HOP 192.0.2.1, as (code, bytes).
 pub(crate) fn base_attrs(four_octet: bool) -> Vec<(u8, Vec<u8>)> {
-    let as_path: &[u8] = if four_octet { &[2, 1, 0, 0, 0xfd, 0xe9] } else { &[2, 1, 0xfd, 0xe9] };
+    let as_path: &[u8] = if four_octet {
+        &[2, 1, 0, 0, 0xfd, 0xe9]
+    } else {
+        &[2, 1, 0xfd, 0xe9]
+    };
     vec![
         (1, attr(0x40, 1, &[0])),
         (2, attr(0x40, 2, as_path)),

@@ -278,7 +278,9 @@ mod tests {
 
     #[test]
     fn update_with_add_path_round_trips_when_both_directions_agree() {
-        let fams = FamilySet::EMPTY.with(Family::Ipv4Unicast).with(Family::Ipv6Unicast);
+        let fams = FamilySet::EMPTY
+            .with(Family::Ipv4Unicast)
+            .with(Family::Ipv6Unicast);
         let c = CodecCtx {
             add_path_rx: fams,
             add_path_tx: fams,
@@ -313,14 +315,20 @@ mod tests {
         assert_eq!(v4.len(), 23);
         let mut v6 = Vec::new();
         encode_end_of_rib(Family::Ipv6Unicast, &mut v6);
-        assert_eq!(v6, update_msg(&[], &[0x80, 0x0f, 0x03, 0x00, 0x02, 0x01], &[]));
+        assert_eq!(
+            v6,
+            update_msg(&[], &[0x80, 0x0f, 0x03, 0x00, 0x02, 0x01], &[])
+        );
         for (bytes, fam) in [(v4, Family::Ipv4Unicast), (v6, Family::Ipv6Unicast)] {
             let u = decode_update(&bytes, &ctx(true)).unwrap();
             assert_eq!(u.end_of_rib(), Some(fam));
         }
         let mut vpn = Vec::new();
         encode_end_of_rib(Family::Ipv4Vpn, &mut vpn);
-        assert_eq!(decode_update(&vpn, &ctx(true)).unwrap().end_of_rib(), Some(Family::Ipv4Vpn));
+        assert_eq!(
+            decode_update(&vpn, &ctx(true)).unwrap().end_of_rib(),
+            Some(Family::Ipv4Vpn)
+        );
     }
 
     #[test]
@@ -333,12 +341,14 @@ mod tests {
     #[test]
     fn lengths_inconsistent_with_the_message_are_malformed_attribute_list() {
         for body in [
-            &[0, 5, 0, 0][..],      // withdrawn length too long
-            &[0, 0, 0, 1],          // attribute length too long
-            &[0, 2, 0, 0, 0],       // withdrawn eats the attribute length
-            &[0, 2, 8, 10, 0, 9],   // attribute length runs past the end
+            &[0, 5, 0, 0][..],    // withdrawn length too long
+            &[0, 0, 0, 1],        // attribute length too long
+            &[0, 2, 0, 0, 0],     // withdrawn eats the attribute length
+            &[0, 2, 8, 10, 0, 9], // attribute length runs past the end
         ] {
-            let e = decode_msg(&with_header(MSG_UPDATE, body), &ctx(false)).unwrap_err().notification;
+            let e = decode_msg(&with_header(MSG_UPDATE, body), &ctx(false))
+                .unwrap_err()
+                .notification;
             assert_eq!((e.code, e.subcode), (3, 1), "{body:?}");
         }
     }
@@ -371,8 +381,19 @@ mod tests {
 
     #[test]
     fn next_hop_is_not_needed_when_only_mp_reach_carries_nlri() {
-        let mut raw: Vec<u8> = base_attrs(false).into_iter().take(2).flat_map(|(_, a)| a).collect();
-        raw.extend(attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x20, 1, 0x0d, 0xb8]));
+        let mut raw: Vec<u8> = base_attrs(false)
+            .into_iter()
+            .take(2)
+            .flat_map(|(_, a)| a)
+            .collect();
+        raw.extend(attr(
+            0x80,
+            14,
+            &[
+                0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x20,
+                1, 0x0d, 0xb8,
+            ],
+        ));
         let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
         assert!(u.attr_errors.is_empty(), "{:?}", u.attr_errors);
         let mp = u.mp_reach.unwrap();
@@ -388,9 +409,19 @@ mod tests {
 
     #[test]
     fn other_families_keep_the_next_hop_and_skip_the_nlri() {
-        let mut raw: Vec<u8> = base_attrs(false).into_iter().take(2).flat_map(|(_, a)| a).collect();
+        let mut raw: Vec<u8> = base_attrs(false)
+            .into_iter()
+            .take(2)
+            .flat_map(|(_, a)| a)
+            .collect();
         // IPv4 VPN: RD 0 + 10.0.0.1 next hop, some NLRI bytes.
-        raw.extend(attr(0x80, 14, &[0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 1, 2, 3, 4]));
+        raw.extend(attr(
+            0x80,
+            14,
+            &[
+                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 1, 2, 3, 4,
+            ],
+        ));
         let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
         let mp = u.mp_reach.unwrap();
         assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
@@ -402,7 +433,14 @@ mod tests {
     fn treat_as_withdraw_still_reports_every_prefix() {
         let mut raw: Vec<u8> = base_attrs(false).into_iter().flat_map(|(_, a)| a).collect();
         raw.extend(attr(0x80, 4, &[1]));
-        raw.extend(attr(0x80, 14, &[0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 16, 0x20, 1]));
+        raw.extend(attr(
+            0x80,
+            14,
+            &[
+                0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 16, 0x20,
+                1,
+            ],
+        ));
         let u = decode_update(&update_msg(&[], &raw, &[8, 10, 16, 11, 1]), &ctx(false)).unwrap();
         assert!(u.treat_as_withdraw);
         assert_eq!(u.nlri.len(), 2);
@@ -415,14 +453,18 @@ mod tests {
         two.extend_from_slice(&KNOWN_UPDATE);
         let e = decode_msg(&two, &ctx(false)).unwrap_err().notification;
         assert_eq!((e.code, e.subcode), (1, 2));
-        let e = decode_msg(&KNOWN_UPDATE[..40], &ctx(false)).unwrap_err().notification;
+        let e = decode_msg(&KNOWN_UPDATE[..40], &ctx(false))
+            .unwrap_err()
+            .notification;
         assert_eq!((e.code, e.subcode), (1, 2));
     }
 
     #[test]
     fn extended_messages_decode_only_when_negotiated() {
         let big = Update {
-            nlri: (0..2000u32).map(|i| Prefix4::new(Ipv4Addr::from(i << 8), 24).unwrap()).collect(),
+            nlri: (0..2000u32)
+                .map(|i| Prefix4::new(Ipv4Addr::from(i << 8), 24).unwrap())
+                .collect(),
             attrs: full_update().attrs,
             ..Update::default()
         };
