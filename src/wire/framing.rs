@@ -21,7 +21,7 @@ pub(crate) fn frame(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeE
     let Some(header) = buf.get(..HEADER_LEN) else {
         // Reject a bad marker as early as the bytes allow: a desynchronised stream
         // should not wait for 19 bytes that may never come.
-        if buf.iter().any(|&b| b != 0xff) {
+        if buf.iter().take(MARKER.len()).any(|&b| b != 0xff) {
             return Err(not_synchronized());
         }
         return Ok(None);
@@ -108,6 +108,8 @@ mod tests {
     fn partial_header_or_body_needs_more_bytes() {
         let buf = header(30, MSG_OPEN);
         assert_eq!(frame(&buf[..10], 4096), Ok(None));
+        assert_eq!(frame(&buf[..17], 4096), Ok(None));
+        assert_eq!(frame(&buf[..18], 4096), Ok(None));
         assert_eq!(frame(&buf, 4096), Ok(None));
         assert_eq!(frame(&[], 4096), Ok(None));
     }

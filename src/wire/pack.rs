@@ -78,6 +78,7 @@ pub(crate) fn announce<N: Nlri>(
         }
         let (now, later) = rest.split_at(n);
         rest = later;
+        out.reserve(HEADER_LEN + 4 + head.len() + tail.len() + mp_fixed + used);
         let at = framing::start(out, MSG_UPDATE);
         out.extend_from_slice(&[0, 0]);
         let al = len_placeholder(out);
@@ -110,6 +111,7 @@ pub(crate) fn withdraw<N: Nlri>(ctx: &CodecCtx, prefixes: &[N], out: &mut Vec<u8
         }
         let (now, later) = rest.split_at(n);
         rest = later;
+        out.reserve(HEADER_LEN + 4 + 7 + used);
         let at = framing::start(out, MSG_UPDATE);
         if v4 {
             let wl = len_placeholder(out);
