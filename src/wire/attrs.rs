@@ -127,11 +127,20 @@ pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeEr
         };
         let (Some(code), Some(len)) = (code, len) else {
             // RFC 7606 §4: too few bytes left for an attribute header.
+            if matches!(code, Some(MP_REACH_NLRI | MP_UNREACH_NLRI)) {
+                return Err(update_error(
+                    notif::MALFORMED_ATTRIBUTE_LIST,
+                    Vec::new(),
+                    "truncated MP attribute header",
+                ));
+            }
             d.push_error(
                 code.unwrap_or(0),
                 AttrAction::TreatAsWithdraw,
                 "truncated attribute header",
             );
+            // Not "no attributes": this UPDATE must not look like an End-of-RIB.
+            d.any = true;
             break;
         };
         let header = rest.len() - r.remaining();
@@ -151,6 +160,7 @@ pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeEr
                 AttrAction::TreatAsWithdraw,
                 "attribute overruns the path attributes",
             );
+            d.any = true;
             break;
         };
         let raw = rest.get(..header + value.len()).unwrap_or_default();
@@ -1150,6 +1160,21 @@ mod tests {
         raw.extend([0x90, 4, 0]);
         let u = decode_update(&update_msg(&[], &raw, &NLRI), &ctx(false)).unwrap();
         assert!(u.treat_as_withdraw);
+    }
+
+    #[test]
+    fn a_lone_malformed_attribute_is_not_an_end_of_rib() {
+        for raw in [&[0x80u8, 4][..], &[0x40, 1, 5, 0]] {
+            let u = decode_update(&update_msg(&[], raw, &[]), &ctx(false)).unwrap();
+            assert!(u.treat_as_withdraw);
+            assert_eq!(u.end_of_rib(), None);
+        }
+    }
+
+    #[test]
+    fn truncated_mp_attribute_header_resets_the_session() {
+        let e = decode_update(&update_msg(&[], &[0x80, 14], &[]), &ctx(false)).unwrap_err();
+        assert_eq!((e.notification.code, e.notification.subcode), (3, 1));
     }
 
     #[test]
