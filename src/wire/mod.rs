@@ -4,11 +4,13 @@
 //!
 //! Layout: `framing` (header), `open` (OPEN + capabilities), `notification` (NOTIFICATION,
 //! KEEPALIVE, ROUTE-REFRESH), `update` (UPDATE structure, RFC 7606 message-level rules),
-//! `attrs` (path attributes and their RFC 7606 verdicts), `as4` (RFC 6793 merge/split),
-//! `nlri` (prefix encoding), `pack` (the RIB's hot-path announce/withdraw packing).
+//! `attrs` (path attributes and their RFC 7606 verdicts), `attrs_encode` (attributes out),
+//! `as4` (RFC 6793 merge/split), `nlri` (prefix encoding), `pack` (the RIB's hot-path
+//! announce/withdraw packing).
 
 mod as4;
 mod attrs;
+mod attrs_encode;
 mod framing;
 // `Message::Update` is large by design: UPDATEs dominate and are moved, not copied.
 #[allow(clippy::large_enum_variant)]
