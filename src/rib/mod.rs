@@ -36,9 +36,10 @@ use crate::msg::{PeerId, PeerUp, ToRib, WorkerHandle};
 use crate::wire::{Family, FamilySet, NlriSet, PathAttrs, Prefix4, Prefix6, Update};
 use attrs::{AttrId, AttrTable};
 use decide::Candidate;
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 use pending::OutState;
-use plan::{Outbox, Plan, PlannedSend, RouteSet, SendKind};
+use plan::{Outbox, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use reflect::{Adv, OutCache};
 use snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
@@ -144,43 +145,52 @@ fn set_path<N: RibNlri>(
     peer: PeerId,
     new: Option<AttrId>,
 ) -> Option<Option<AttrId>> {
-    let (old, old_best) = match fam.table.get(&prefix) {
-        Some(p) => (p.get(peer).map(|e| e.attr), p.best()),
-        None => (None, None),
-    };
-    if old == new {
-        if let Some(a) = new.filter(|a| !a.is_rejected()) {
-            attrs.release(a);
+    let FamilyRib { table, dirty, .. } = fam;
+    // One table lookup: the entry is changed in place.
+    let (old, old_best, has_best) = match table.entry(prefix) {
+        Entry::Vacant(v) => {
+            let attr = new?;
+            dirty.entry(prefix).or_insert(None);
+            v.insert(Paths::One(PathEntry { peer, attr }));
+            (None, None, !attr.is_rejected())
         }
-        return None;
-    }
-    fam.dirty.entry(prefix).or_insert_with(|| {
-        let adv = old_best.and_then(|b| adv_of(b, peers));
-        if let Some(a) = adv {
-            attrs.retain(a.attr);
-        }
-        adv
-    });
-    match (fam.table.get_mut(&prefix), new) {
-        (Some(paths), Some(attr)) => match paths.position(peer) {
-            Some(i) => paths.set(i, PathEntry { peer, attr }),
-            None => paths.push(PathEntry { peer, attr }),
-        },
-        (Some(paths), None) => {
-            if let Some(i) = paths.position(peer) {
-                if paths.len() == 1 {
-                    fam.table.remove(&prefix);
-                } else {
-                    paths.remove_at(i);
+        Entry::Occupied(mut o) => {
+            let paths = o.get_mut();
+            let pos = paths.position(peer);
+            let old = pos.map(|i| paths.as_slice()[i].attr);
+            if old == new {
+                if let Some(a) = new.filter(|a| !a.is_rejected()) {
+                    attrs.release(a);
                 }
+                return None;
             }
+            let old_best = paths.best();
+            dirty.entry(prefix).or_insert_with(|| {
+                let adv = old_best.and_then(|b| adv_of(b, peers));
+                if let Some(a) = adv {
+                    attrs.retain(a.attr);
+                }
+                adv
+            });
+            let has_best = match (pos, new) {
+                (Some(_), None) if paths.len() == 1 => {
+                    o.remove();
+                    false
+                }
+                (pos, new) => {
+                    match (pos, new) {
+                        (Some(i), Some(attr)) => paths.set(i, PathEntry { peer, attr }),
+                        (None, Some(attr)) => paths.push(PathEntry { peer, attr }),
+                        (Some(i), None) => paths.remove_at(i),
+                        (None, None) => {}
+                    }
+                    reselect(paths, attrs, peers, scratch);
+                    paths.best().is_some()
+                }
+            };
+            (old, old_best, has_best)
         }
-        (None, Some(attr)) => {
-            fam.table
-                .insert(prefix, Paths::One(PathEntry { peer, attr }));
-        }
-        (None, None) => {}
-    }
+    };
     let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected());
     if eligible(old) {
         fam.paths -= 1;
@@ -191,13 +201,6 @@ fn set_path<N: RibNlri>(
     if let Some(a) = old.filter(|a| !a.is_rejected()) {
         attrs.release(a);
     }
-    let has_best = match fam.table.get_mut(&prefix) {
-        Some(paths) => {
-            reselect(paths, attrs, peers, scratch);
-            paths.best().is_some()
-        }
-        None => false,
-    };
     match (old_best.is_some(), has_best) {
         (false, true) => fam.prefixes += 1,
         (true, false) => fam.prefixes -= 1,
@@ -667,7 +670,17 @@ impl Rib {
             match family {
                 Family::Ipv4Unicast => self.plan_dump::<Prefix4>(plan, gid, targets),
                 Family::Ipv6Unicast => self.plan_dump::<Prefix6>(plan, gid, targets),
-                _ => {}
+                _ => {
+                    let Some(g) = self.groups.get(gid) else {
+                        continue;
+                    };
+                    plan.sends.push(PlannedSend {
+                        kind: SendKind::Dump(gid),
+                        targets,
+                        ctx: g.key.codec,
+                        routes: Routes::EndOfRibOnly(family),
+                    });
+                }
             }
         }
     }

@@ -42,6 +42,8 @@ impl<N: Copy> RouteSet<N> {
 pub enum Routes {
     V4(RouteSet<Prefix4>),
     V6(RouteSet<Prefix6>),
+    /// Just End-of-RIB, for a negotiated family the RIB carries no table for yet.
+    EndOfRibOnly(Family),
 }
 
 impl Routes {
@@ -49,6 +51,7 @@ impl Routes {
         match self {
             Routes::V4(_) => Family::Ipv4Unicast,
             Routes::V6(_) => Family::Ipv6Unicast,
+            Routes::EndOfRibOnly(f) => *f,
         }
     }
 }
@@ -113,6 +116,7 @@ pub fn encode(plan: Plan, out: &mut Outbox) {
         match &send.routes {
             Routes::V4(rs) => enc.route_set(&send.ctx, rs),
             Routes::V6(rs) => enc.route_set(&send.ctx, rs),
+            Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut enc.buf),
         }
         enc.emit();
     }

@@ -142,7 +142,7 @@ fn v4(plan: &Plan) -> Vec<V4Send> {
                     eor: rs.end_of_rib,
                 })
             }
-            Routes::V6(_) => None,
+            Routes::V6(_) | Routes::EndOfRibOnly(_) => None,
         })
         .collect()
 }
@@ -592,6 +592,28 @@ fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() 
     let sends = v4(&r.plan());
     only_to(&sends, &[1, 2]);
     only_to(&sends, &[3, 4]);
+}
+
+#[test]
+fn a_family_without_a_table_still_gets_end_of_rib_on_peer_up() {
+    let mut r = rib();
+    let mut up = peer_up(1, true);
+    up.families = up.families.with(Family::Ipv4Vpn);
+    r.handle(ToRib::PeerUp(up));
+    let plan = r.plan();
+    let families: Vec<Family> = plan.sends.iter().map(|s| s.routes.family()).collect();
+    assert_eq!(
+        families,
+        vec![Family::Ipv4Unicast, Family::Ipv6Unicast, Family::Ipv4Vpn]
+    );
+    assert!(plan
+        .sends
+        .iter()
+        .all(|s| s.peers() == vec![1] && s.kind == SendKind::Dump(0)));
+    assert!(matches!(
+        plan.sends[2].routes,
+        Routes::EndOfRibOnly(Family::Ipv4Vpn)
+    ));
 }
 
 #[test]
