@@ -843,3 +843,111 @@ fn encoded_dump_ends_with_end_of_rib_and_withdraws_decode() {
     };
     assert_eq!(u.withdrawn, vec![p4("10.0.0.0/8")]);
 }
+
+// ---------------------------------------------------------------- the thread loop
+
+fn worker() -> (WorkerHandle, crossbeam_channel::Receiver<ToWorker>) {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    (
+        WorkerHandle {
+            tx,
+            poller: Arc::new(polling::Poller::new().unwrap()),
+        },
+        rx,
+    )
+}
+
+#[test]
+fn run_publishes_a_snapshot_per_batch_and_returns_on_shutdown() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
+    let cfg = RibConfig {
+        asn: 65000,
+        router_id: US,
+        cluster_id: CLUSTER,
+    };
+    let (w, _wrx) = worker();
+    let mut up = peer_up(1, true);
+    up.families = FamilySet::EMPTY;
+    tx.send(ToRib::PeerUp(up)).unwrap();
+    tx.send(ToRib::PublishRoutes).unwrap();
+    tx.send(ToRib::Shutdown).unwrap();
+    let s2 = snap.clone();
+    std::thread::spawn(move || run(cfg, rx, vec![w], s2))
+        .join()
+        .unwrap();
+    let s = snap.load();
+    assert!(s.generation >= 1);
+    assert_eq!(s.routes_generation, s.generation);
+    assert_eq!(s.peers.len(), 1);
+}
+
+#[test]
+fn run_returns_when_every_sender_is_gone() {
+    let (tx, rx) = crossbeam_channel::unbounded::<ToRib>();
+    drop(tx);
+    let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
+    run(
+        RibConfig {
+            asn: 1,
+            router_id: US,
+            cluster_id: CLUSTER,
+        },
+        rx,
+        Vec::new(),
+        snap,
+    );
+}
+
+#[test]
+fn run_sends_reflected_updates_to_the_owning_workers() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
+    let cfg = RibConfig {
+        asn: 65000,
+        router_id: US,
+        cluster_id: CLUSTER,
+    };
+    let (w0, rx0) = worker();
+    let (w1, rx1) = worker();
+    let mut up2 = peer_up(2, true);
+    up2.worker = 1;
+    tx.send(ToRib::PeerUp(peer_up(1, true))).unwrap();
+    tx.send(ToRib::PeerUp(up2)).unwrap();
+    let handle = std::thread::spawn(move || run(cfg, rx, vec![w0, w1], snap));
+    // Both get their (empty) dumps: End-of-RIB for each family.
+    for rx in [&rx0, &rx1] {
+        let ToWorker::Send { data, .. } = rx.recv().unwrap() else {
+            panic!()
+        };
+        assert!(!data.is_empty());
+    }
+    while rx0.try_recv().is_ok() {}
+    while rx1.try_recv().is_ok() {}
+    tx.send(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])))
+        .unwrap();
+    tx.send(ToRib::Shutdown).unwrap();
+    handle.join().unwrap();
+    let mut got = Vec::new();
+    for (i, rx) in [&rx0, &rx1].into_iter().enumerate() {
+        for m in rx.try_iter() {
+            let ToWorker::Send { peers, data } = m else {
+                panic!()
+            };
+            for msg in decode_all(&data, &codec()) {
+                if let Message::Update(u) = msg {
+                    if !u.nlri.is_empty() {
+                        got.push((i, peers.to_vec(), u.nlri));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(
+        got,
+        vec![
+            (0, vec![1], vec![p4("10.0.0.0/8")]),
+            (1, vec![2], vec![p4("10.0.0.0/8")])
+        ]
+    );
+}
