@@ -2,11 +2,13 @@
 //! plan (what each group / peer is sent, before encoding) and the encoded bytes decoded back
 //! with `wire::decode`.
 
-use super::plan::{PlannedSend, Routes, SendKind};
+use super::plan::{Plan, PlannedSend, Routes, SendKind};
+use super::snapshot::FamilyCounts;
 use super::*;
 use crate::msg::ToWorker;
 use crate::wire::{
-    self, AsPath, AsSegment, CodecCtx, Message, MpReach, MpUnreach, NextHop, SegmentKind,
+    self, AsPath, AsSegment, CodecCtx, Message, MpReach, MpUnreach, NextHop, NlriSet, SegmentKind,
+    Update,
 };
 use std::net::{IpAddr, Ipv6Addr};
 
