@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 
 pub mod config;
+pub mod fsm;
 pub mod metrics;
 pub mod msg;
 pub mod rib;

@@ -1,6 +1,19 @@
 //! Configuration: YAML text -> raw (serde, unknown keys rejected) -> validated -> typed.
 //! Every error names the file, the line and the key. `diff` tells reload what changed.
 
+mod diff;
+mod hint;
+mod locate;
+mod raw;
+mod summary;
+mod validate;
+mod yaml_error;
+
+pub use validate::{
+    AS_TRANS, DEFAULT_CONNECT_RETRY, DEFAULT_HOLD_TIME, DEFAULT_PORT, MAX_DESCRIPTION, MAX_WORKERS,
+    SUPPORTED_FAMILIES,
+};
+
 use crate::wire::Family;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -77,17 +90,336 @@ pub struct ConfigDiff {
     pub log_changed: bool,
 }
 
+impl ConfigError {
+    pub fn new(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            file: file.into(),
+            line,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl LogLevel {
+    /// In increasing verbosity.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+        LogLevel::Trace,
+    ];
+
+    /// The config spelling, which is also a valid `tracing` / `EnvFilter` directive.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+impl std::fmt::Display for LogLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Neighbor {
+    /// Seconds between KEEPALIVEs: a third of the hold time (RFC 4271 §4.4); 0 = none.
+    pub fn keepalive(&self) -> u16 {
+        self.hold_time / 3
+    }
+}
+
+impl Config {
+    /// The neighbor configured at `address`, if any.
+    pub fn neighbor(&self, address: IpAddr) -> Option<&Neighbor> {
+        self.neighbors.iter().find(|n| n.address == address)
+    }
+}
+
+/// Read and parse the file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let _ = path;
-    todo!("config: load")
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(path, None, "", format!("cannot read the config file: {e}"))
+    })?;
+    parse(&text, path)
 }
 
+/// Parse config text; `path` is used in messages and kept in `Config::path`.
 pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-    let _ = (text, path);
-    todo!("config: parse")
+    let raw = yaml_error::read(text, path)?;
+    validate::validate(raw, path)
 }
 
+/// What changed between the running config and a newly loaded one.
 pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
-    let _ = (old, new);
-    todo!("config: diff")
+    diff::diff(old, new)
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use super::{parse, ConfigError};
+    use std::path::Path;
+
+    /// Parse `text` expecting failure; the error must name `t.yaml`.
+    pub fn error(text: &str) -> ConfigError {
+        match parse(text, Path::new("t.yaml")) {
+            Ok(c) => panic!("expected an error, got {c:?}"),
+            Err(e) => {
+                assert_eq!(e.file, Path::new("t.yaml"));
+                e
+            }
+        }
+    }
+
+    /// Assert line, key, and that the message contains every fragment.
+    #[track_caller]
+    pub fn assert_error(e: &ConfigError, line: usize, key: &str, fragments: &[&str]) {
+        assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{e}");
+        for f in fragments {
+            assert!(e.message.contains(f), "message lacks {f:?}: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "\
+asn: 4200000000
+router_id: 10.0.0.1
+listen:
+  - address: 192.0.2.1
+  - address: 2001:db8::1
+    port: 1179
+workers: 4
+api: 127.0.0.1:8179
+log: debug
+neighbors:
+  - address: 192.0.2.10
+    asn: 4200000000
+  - address: 2001:db8::20
+    asn: 4200000000
+    rr_client: true
+    description: edge-2
+    port: 1790
+    passive: true
+    local_address: 2001:db8::1
+    hold_time: 0
+    connect_retry: 5
+    families: [ipv6-unicast, ipv4-unicast]
+    max_prefixes: 1000
+";
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_good_config_parses_to_the_typed_value_with_defaults_applied() {
+        let c = parse(GOOD, Path::new("good.yaml")).unwrap_or_else(|e| panic!("{e}"));
+        let expected = Config {
+            path: PathBuf::from("good.yaml"),
+            asn: 4_200_000_000,
+            router_id: Ipv4Addr::new(10, 0, 0, 1),
+            cluster_id: Ipv4Addr::new(10, 0, 0, 1),
+            listen: vec![
+                "192.0.2.1:179".parse().unwrap(),
+                "[2001:db8::1]:1179".parse().unwrap(),
+            ],
+            workers: 4,
+            api: Some("127.0.0.1:8179".parse().unwrap()),
+            metrics: None,
+            log: LogLevel::Debug,
+            neighbors: vec![
+                Neighbor {
+                    address: ip("192.0.2.10"),
+                    asn: 4_200_000_000,
+                    rr_client: false,
+                    description: None,
+                    port: 179,
+                    passive: false,
+                    local_address: None,
+                    hold_time: 90,
+                    connect_retry: 30,
+                    families: vec![Family::Ipv4Unicast],
+                    max_prefixes: None,
+                },
+                Neighbor {
+                    address: ip("2001:db8::20"),
+                    asn: 4_200_000_000,
+                    rr_client: true,
+                    description: Some("edge-2".into()),
+                    port: 1790,
+                    passive: true,
+                    local_address: Some(ip("2001:db8::1")),
+                    hold_time: 0,
+                    connect_retry: 5,
+                    families: vec![Family::Ipv6Unicast, Family::Ipv4Unicast],
+                    max_prefixes: Some(1000),
+                },
+            ],
+        };
+        assert_eq!(c, expected);
+    }
+
+    #[test]
+    fn a_minimal_config_gets_every_global_default() {
+        let c = parse("asn: 65000\nrouter_id: 10.0.0.1\n", Path::new("m.yaml")).unwrap();
+        assert_eq!(c.cluster_id, c.router_id);
+        assert_eq!(
+            c.listen,
+            [
+                "[::]:179".parse::<SocketAddr>().unwrap(),
+                "0.0.0.0:179".parse().unwrap()
+            ]
+        );
+        assert_eq!(c.workers, validate::auto_workers());
+        assert!(c.workers >= 1);
+        assert_eq!((c.api, c.metrics, c.log), (None, None, LogLevel::Info));
+        assert!(c.neighbors.is_empty());
+    }
+
+    #[test]
+    fn workers_auto_means_the_available_cores() {
+        let c = parse(
+            "asn: 1\nrouter_id: 10.0.0.1\nworkers: auto\nneighbors:\n",
+            Path::new("a.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.workers, validate::auto_workers());
+        assert!(
+            c.neighbors.is_empty(),
+            "an empty `neighbors:` is an empty list"
+        );
+    }
+
+    #[test]
+    fn the_example_config_in_the_repo_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/reflectd.example.yaml");
+        let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.path, path);
+        assert_eq!(c.neighbors.len(), 2);
+        assert_eq!(c.neighbors[0].max_prefixes, Some(2_000_000));
+        assert_eq!(c.listen.len(), 2);
+    }
+
+    #[test]
+    fn the_demo_config_in_the_repo_loads_with_the_demo_topology() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.yaml");
+        let c = load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.asn, c.router_id), (65000, Ipv4Addr::new(10, 255, 0, 1)));
+        assert_eq!(c.listen, ["127.0.0.1:1179".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(c.workers, 2);
+        assert_eq!(c.api, Some("127.0.0.1:8179".parse().unwrap()));
+        assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
+        assert_eq!(c.log, LogLevel::Info);
+        let both = vec![Family::Ipv4Unicast, Family::Ipv6Unicast];
+        let table: Vec<(IpAddr, bool, Option<&str>, Vec<Family>)> = c
+            .neighbors
+            .iter()
+            .map(|n| {
+                (
+                    n.address,
+                    n.rr_client,
+                    n.description.as_deref(),
+                    n.families.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            table,
+            [
+                (ip("127.0.0.11"), true, Some("edge-1"), both.clone()),
+                (ip("127.0.0.12"), true, Some("edge-2"), both.clone()),
+                (
+                    ip("127.0.0.13"),
+                    true,
+                    Some("edge-3"),
+                    vec![Family::Ipv4Unicast]
+                ),
+                (ip("127.0.0.21"), false, Some("core-1"), both),
+            ]
+        );
+        assert!(c
+            .neighbors
+            .iter()
+            .all(|n| n.passive && n.hold_time == 30 && n.asn == 65000));
+    }
+
+    #[test]
+    fn the_example_in_the_config_contract_parses() {
+        // Verbatim from design/CONFIG.md.
+        let text = "\
+asn: 65000                    # local AS (4-byte allowed)
+router_id: 10.0.0.1
+cluster_id: 10.0.0.1          # optional; default router_id
+listen:                       # optional; default [::]:179 and 0.0.0.0:179
+  - address: 0.0.0.0
+    port: 179
+workers: auto                 # pinned worker threads; auto = available cores
+api: 127.0.0.1:8179           # JSON API for the CLI and tools; optional
+metrics: 127.0.0.1:9179       # Prometheus /metrics; optional
+log: info                     # error | warn | info | debug | trace
+neighbors:
+  - address: 192.0.2.10       # IPv4 or IPv6
+    asn: 65000                # equal to local asn: iBGP
+    rr_client: true           # RFC 4456 client (default false)
+    description: edge-1       # optional
+    port: 179                 # remote port when connecting (default 179)
+    passive: false            # true: only accept, never connect
+    local_address: 192.0.2.1  # optional source address
+    hold_time: 90             # seconds; keepalive = hold_time / 3
+    families: [ipv4-unicast, ipv6-unicast]   # default: ipv4-unicast
+    max_prefixes: 2000000     # optional limit
+";
+        let c = parse(text, Path::new("contract.yaml")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.neighbors[0].description.as_deref(), Some("edge-1"));
+        assert_eq!(c.neighbors[0].local_address, Some(ip("192.0.2.1")));
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_error_without_a_line_or_key() {
+        let e = load(Path::new("/nonexistent/reflectd.yaml")).unwrap_err();
+        assert_eq!((e.line, e.key.as_str()), (None, ""));
+        assert!(e.message.contains("cannot read"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("/nonexistent/reflectd.yaml:?: : cannot read"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn display_is_file_line_key_message() {
+        let e = test_util::error("asn: 65000\nrouter_id: 10.0.0.1\nlog: loud\n");
+        assert!(
+            e.to_string()
+                .starts_with("t.yaml:3: log: unknown log level `loud`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn keepalive_is_a_third_of_hold_time() {
+        let c = parse(GOOD, Path::new("good.yaml")).unwrap();
+        assert_eq!(c.neighbors[0].keepalive(), 30);
+        assert_eq!(
+            c.neighbor(ip("2001:db8::20")).map(Neighbor::keepalive),
+            Some(0)
+        );
+        assert!(c.neighbor(ip("192.0.2.99")).is_none());
+    }
 }

@@ -1,0 +1,340 @@
+//! The BGP session state machine (RFC 4271 §8), sans-IO: one `Session` per TCP connection.
+//!
+//! Owns: OPEN construction, validation and capability negotiation (`open`), the per-connection
+//! state and its hold and keepalive timers (`session`), connection collision resolution
+//! (`collision`) and the peer-level reconnect policy (`backoff`).
+//!
+//! Must not: touch sockets, threads, clocks or logs. Time is always a parameter (`Instant`),
+//! inputs are method calls, outputs are `Action`s pushed into a caller-owned `Vec` (so the
+//! per-UPDATE path allocates nothing). The worker owns the socket: it encodes every
+//! `Action::Send` with `Session::codec()`, reports what happened on the wire, and calls
+//! `tick` at `next_deadline()`. This follows RustyBGP's `handle(input, now) -> actions`
+//! shape: the codec never asks the FSM anything, it is handed a `CodecCtx`.
+//!
+//! The RFC 4271 states Idle, Connect and Active are peer-level in a worker (whether and when
+//! to dial is `backoff`'s business); a `Session` starts in Connect (TCP being set up, either
+//! direction) and is finished — back in Idle — once it has emitted `Action::Close`.
+
+pub mod backoff;
+pub mod collision;
+mod open;
+mod session;
+
+pub use backoff::Backoff;
+pub use collision::{collision_notification, keep_locally_initiated, resolve_collision, Survivor};
+pub use open::{check_open, negotiate, our_open};
+pub use session::{Session, OPEN_HOLD_TIME};
+
+use crate::wire::{notif, Capability, CodecCtx, Family, FamilySet, GracefulRestart};
+use crate::wire::{Message, Notification, Update};
+use std::fmt;
+use std::net::Ipv4Addr;
+
+/// What one session needs from the configuration (built by the worker from `config::Neighbor`
+/// and the global `asn` / `router_id`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    pub local_asn: u32,
+    pub local_id: Ipv4Addr,
+    pub remote_asn: u32,
+    /// Ours, in seconds: 0 (no keepalives) or >= 3 (RFC 4271 §4.2; config validates it).
+    pub hold_time: u16,
+    /// We advertise the Multiprotocol capability for each (RFC 4760).
+    pub families: FamilySet,
+    /// ConnectRetryTime in seconds (RFC 4271 §8); used by `Backoff`, not by `Session`.
+    pub connect_retry: u16,
+}
+
+impl SessionConfig {
+    /// Internal BGP: the peer is in our AS (RFC 4271 §6.2 identifier uniqueness applies).
+    pub fn is_ibgp(&self) -> bool {
+        self.local_asn == self.remote_asn
+    }
+}
+
+/// RFC 4271 §8.2.2 states. Idle, Connect and Active are also the states a worker reports for
+/// a peer with no session past Connect.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Idle,
+    Connect,
+    Active,
+    OpenSent,
+    OpenConfirm,
+    Established,
+}
+
+impl State {
+    /// The BGP4-MIB `bgpPeerState` value (RFC 4273): idle(1) .. established(6).
+    pub fn as_u8(self) -> u8 {
+        match self {
+            State::Idle => 1,
+            State::Connect => 2,
+            State::Active => 3,
+            State::OpenSent => 4,
+            State::OpenConfirm => 5,
+            State::Established => 6,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Idle => "Idle",
+            State::Connect => "Connect",
+            State::Active => "Active",
+            State::OpenSent => "OpenSent",
+            State::OpenConfirm => "OpenConfirm",
+            State::Established => "Established",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What the OPEN exchange settled (RFC 4271 §4.2, RFC 5492 capabilities).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Negotiated {
+    pub codec: CodecCtx,
+    /// Ours ∩ theirs; a peer without any Multiprotocol capability means IPv4 unicast
+    /// (RFC 4760 §8).
+    pub families: FamilySet,
+    /// min(ours, theirs) in seconds; 0 means no hold timer and no keepalives.
+    pub hold_time: u16,
+    /// hold_time / 3 (RFC 4271 §10 suggests a third of the hold time).
+    pub keepalive: u16,
+    pub remote_asn: u32,
+    pub remote_id: Ipv4Addr,
+    /// The peer advertised Route Refresh (RFC 2918): we may send it ROUTE-REFRESH.
+    pub route_refresh: bool,
+    /// The peer's Graceful Restart capability (RFC 4724), recorded for later use.
+    pub graceful_restart: Option<GracefulRestart>,
+    /// Everything the peer advertised, for the API and logs.
+    pub remote_capabilities: Vec<Capability>,
+}
+
+/// Outputs of the FSM, in the order the worker must apply them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Encode with `Session::codec()` and queue.
+    Send(Message),
+    /// The session just reached Established.
+    Established(Negotiated),
+    /// An UPDATE received in Established (the hold timer is already restarted).
+    Update(Update),
+    /// A ROUTE-REFRESH received in Established for a negotiated family.
+    RouteRefresh(Family),
+    /// Flush the queued Sends, then close the TCP connection. The Session is finished.
+    Close(CloseReason),
+}
+
+/// Why a session ended, by who decided it. Every reason but `ConnectionLost` and
+/// `NotificationReceived` follows an `Action::Send` of a NOTIFICATION (or none at all for
+/// `AdminStop` before OpenSent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// We found a protocol error (bad OPEN, FSM error, decode error) and sent this.
+    NotificationSent(Notification),
+    /// The peer ended the session (RFC 4271 §6.4: no reply is sent).
+    NotificationReceived(Notification),
+    /// The hold timer expired: NOTIFICATION Hold Timer Expired (4/0) was sent. A variant of
+    /// its own because it is the commonest way a session dies and logs should say so plainly;
+    /// `notification_sent()` still reports the 4/0.
+    HoldTimerExpired,
+    /// TCP closed or failed under us.
+    ConnectionLost,
+    /// `Session::stop` was called (reload, shutdown, collision loser, max prefixes).
+    AdminStop,
+}
+
+/// The NOTIFICATION sent on hold timer expiry (RFC 4271 §6.5).
+pub fn hold_timer_expired() -> Notification {
+    Notification {
+        code: notif::HOLD_TIMER_EXPIRED,
+        subcode: 0,
+        data: Vec::new(),
+    }
+}
+
+impl CloseReason {
+    /// The NOTIFICATION the FSM itself sent before this close, if that is implied by the
+    /// reason (`AdminStop` sends whatever the caller passed to `stop`).
+    pub fn notification_sent(&self) -> Option<Notification> {
+        match self {
+            CloseReason::NotificationSent(n) => Some(n.clone()),
+            CloseReason::HoldTimerExpired => Some(hold_timer_expired()),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::NotificationSent(n) => write!(f, "sent NOTIFICATION {}", Described(n)),
+            CloseReason::NotificationReceived(n) => {
+                write!(f, "received NOTIFICATION {}", Described(n))
+            }
+            CloseReason::HoldTimerExpired => f.write_str("hold timer expired"),
+            CloseReason::ConnectionLost => f.write_str("connection lost"),
+            CloseReason::AdminStop => f.write_str("administratively stopped"),
+        }
+    }
+}
+
+/// `code/subcode (name / subname)` plus an RFC 8203 shutdown communication if present.
+struct Described<'a>(&'a Notification);
+
+impl fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0;
+        write!(f, "{}/{} ({}", n.code, n.subcode, code_name(n.code))?;
+        if let Some(s) = subcode_name(n.code, n.subcode) {
+            write!(f, " / {s}")?;
+        }
+        f.write_str(")")?;
+        // RFC 8203 §2: Cease Administrative Shutdown / Reset carry a length-prefixed UTF-8
+        // message. Untrusted: shown lossily, never trusted for its length.
+        let is_shutdown = n.code == notif::CEASE
+            && (n.subcode == notif::CEASE_ADMIN_SHUTDOWN || n.subcode == notif::CEASE_ADMIN_RESET);
+        if let (true, Some((&len, rest))) = (is_shutdown, n.data.split_first()) {
+            let text = rest.get(..len as usize).unwrap_or(rest);
+            if !text.is_empty() {
+                write!(f, ": {:?}", String::from_utf8_lossy(text))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn code_name(code: u8) -> &'static str {
+    match code {
+        notif::MESSAGE_HEADER => "Message Header Error",
+        notif::OPEN_MESSAGE => "OPEN Message Error",
+        notif::UPDATE_MESSAGE => "UPDATE Message Error",
+        notif::HOLD_TIMER_EXPIRED => "Hold Timer Expired",
+        notif::FSM_ERROR => "Finite State Machine Error",
+        notif::CEASE => "Cease",
+        notif::ROUTE_REFRESH_MESSAGE => "ROUTE-REFRESH Message Error",
+        _ => "unknown error code",
+    }
+}
+
+fn subcode_name(code: u8, subcode: u8) -> Option<&'static str> {
+    use notif::*;
+    Some(match (code, subcode) {
+        (MESSAGE_HEADER, CONNECTION_NOT_SYNCHRONIZED) => "Connection Not Synchronized",
+        (MESSAGE_HEADER, BAD_MESSAGE_LENGTH) => "Bad Message Length",
+        (MESSAGE_HEADER, BAD_MESSAGE_TYPE) => "Bad Message Type",
+        (OPEN_MESSAGE, UNSUPPORTED_VERSION) => "Unsupported Version Number",
+        (OPEN_MESSAGE, BAD_PEER_AS) => "Bad Peer AS",
+        (OPEN_MESSAGE, BAD_BGP_IDENTIFIER) => "Bad BGP Identifier",
+        (OPEN_MESSAGE, UNSUPPORTED_OPTIONAL_PARAMETER) => "Unsupported Optional Parameter",
+        (OPEN_MESSAGE, UNACCEPTABLE_HOLD_TIME) => "Unacceptable Hold Time",
+        (OPEN_MESSAGE, UNSUPPORTED_CAPABILITY) => "Unsupported Capability",
+        (UPDATE_MESSAGE, MALFORMED_ATTRIBUTE_LIST) => "Malformed Attribute List",
+        (UPDATE_MESSAGE, UNRECOGNIZED_WELL_KNOWN) => "Unrecognized Well-known Attribute",
+        (UPDATE_MESSAGE, MISSING_WELL_KNOWN) => "Missing Well-known Attribute",
+        (UPDATE_MESSAGE, ATTRIBUTE_FLAGS_ERROR) => "Attribute Flags Error",
+        (UPDATE_MESSAGE, ATTRIBUTE_LENGTH_ERROR) => "Attribute Length Error",
+        (UPDATE_MESSAGE, INVALID_ORIGIN) => "Invalid ORIGIN Attribute",
+        (UPDATE_MESSAGE, INVALID_NEXT_HOP) => "Invalid NEXT_HOP Attribute",
+        (UPDATE_MESSAGE, OPTIONAL_ATTRIBUTE_ERROR) => "Optional Attribute Error",
+        (UPDATE_MESSAGE, INVALID_NETWORK_FIELD) => "Invalid Network Field",
+        (UPDATE_MESSAGE, MALFORMED_AS_PATH) => "Malformed AS_PATH",
+        (FSM_ERROR, 0) => "Unspecified Error",
+        (FSM_ERROR, FSM_UNEXPECTED_IN_OPENSENT) => "Unexpected Message in OpenSent",
+        (FSM_ERROR, FSM_UNEXPECTED_IN_OPENCONFIRM) => "Unexpected Message in OpenConfirm",
+        (FSM_ERROR, FSM_UNEXPECTED_IN_ESTABLISHED) => "Unexpected Message in Established",
+        (CEASE, CEASE_MAX_PREFIXES) => "Maximum Number of Prefixes Reached",
+        (CEASE, CEASE_ADMIN_SHUTDOWN) => "Administrative Shutdown",
+        (CEASE, CEASE_PEER_DECONFIGURED) => "Peer De-configured",
+        (CEASE, CEASE_ADMIN_RESET) => "Administrative Reset",
+        (CEASE, CEASE_CONNECTION_REJECTED) => "Connection Rejected",
+        (CEASE, CEASE_OTHER_CONFIG_CHANGE) => "Other Configuration Change",
+        (CEASE, CEASE_COLLISION_RESOLUTION) => "Connection Collision Resolution",
+        (CEASE, CEASE_OUT_OF_RESOURCES) => "Out of Resources",
+        (ROUTE_REFRESH_MESSAGE, INVALID_MESSAGE_LENGTH) => "Invalid Message Length",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_numbers_follow_the_bgp4_mib() {
+        let all = [
+            State::Idle,
+            State::Connect,
+            State::Active,
+            State::OpenSent,
+            State::OpenConfirm,
+            State::Established,
+        ];
+        let nums: Vec<u8> = all.iter().map(|s| s.as_u8()).collect();
+        assert_eq!(nums, [1, 2, 3, 4, 5, 6]);
+        assert_eq!(State::OpenConfirm.to_string(), "OpenConfirm");
+    }
+
+    #[test]
+    fn close_reason_display_names_code_and_subcode() {
+        let n = Notification {
+            code: 2,
+            subcode: 2,
+            data: vec![],
+        };
+        assert_eq!(
+            CloseReason::NotificationSent(n).to_string(),
+            "sent NOTIFICATION 2/2 (OPEN Message Error / Bad Peer AS)"
+        );
+        let n = Notification {
+            code: 9,
+            subcode: 9,
+            data: vec![],
+        };
+        assert_eq!(
+            CloseReason::NotificationReceived(n).to_string(),
+            "received NOTIFICATION 9/9 (unknown error code)"
+        );
+        assert_eq!(
+            CloseReason::HoldTimerExpired.to_string(),
+            "hold timer expired"
+        );
+    }
+
+    #[test]
+    fn close_reason_display_shows_shutdown_communication_even_if_truncated() {
+        let mut data = vec![5];
+        data.extend_from_slice(b"maint");
+        let n = Notification {
+            code: 6,
+            subcode: 2,
+            data,
+        };
+        assert_eq!(
+            CloseReason::NotificationReceived(n).to_string(),
+            "received NOTIFICATION 6/2 (Cease / Administrative Shutdown): \"maint\""
+        );
+        // A length larger than the data must not panic.
+        let n = Notification {
+            code: 6,
+            subcode: 4,
+            data: vec![200, b'x'],
+        };
+        assert!(CloseReason::NotificationReceived(n)
+            .to_string()
+            .ends_with(": \"x\""));
+    }
+
+    #[test]
+    fn hold_timer_expiry_reports_the_notification_it_sent() {
+        let n = CloseReason::HoldTimerExpired.notification_sent().unwrap();
+        assert_eq!((n.code, n.subcode), (4, 0));
+        assert_eq!(CloseReason::ConnectionLost.notification_sent(), None);
+    }
+}
