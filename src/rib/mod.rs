@@ -19,7 +19,6 @@
 pub mod attrs;
 pub mod decide;
 mod inbound;
-mod nlri_shim;
 mod outbound;
 pub mod pending;
 pub mod plan;
