@@ -145,4 +145,36 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
         start.elapsed()
     );
     assert!(live / paths <= 100, "{} bytes per path", live / paths);
+
+    // And the cost of a full dump to a fifth client (encoded once).
+    let t = Instant::now();
+    rib.handle(ToRib::PeerUp(PeerUp {
+        peer: 5,
+        worker: 0,
+        address: IpAddr::from([192, 0, 2, 5]),
+        remote_asn: 65000,
+        remote_id: Ipv4Addr::new(10, 0, 0, 5),
+        rr_client: true,
+        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+        codec: CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        },
+        route_refresh: true,
+    }));
+    let mut out = Outbox::default();
+    rib.flush(&mut out);
+    let bytes: usize = out
+        .msgs
+        .iter()
+        .map(|(_, m)| match m {
+            crate::msg::ToWorker::Send { data, .. } => data.len(),
+            _ => 0,
+        })
+        .sum();
+    println!(
+        "full dump: {} sends, {bytes} bytes, {:?}",
+        out.msgs.len(),
+        t.elapsed()
+    );
 }
