@@ -40,16 +40,28 @@ pub struct PeerUp {
 pub enum ToRib {
     PeerUp(PeerUp),
     /// The session left Established: the peer's routes are withdrawn.
-    PeerDown { peer: PeerId },
+    PeerDown {
+        peer: PeerId,
+    },
     /// Every UPDATE decoded from one read of one peer, in order.
-    Updates { peer: PeerId, updates: Vec<Update> },
+    Updates {
+        peer: PeerId,
+        updates: Vec<Update>,
+    },
     /// ROUTE-REFRESH received (RFC 2918): resend the whole Adj-RIB-Out for `family`.
-    RouteRefresh { peer: PeerId, family: Family },
+    RouteRefresh {
+        peer: PeerId,
+        family: Family,
+    },
     /// The peer's send queue is above its high watermark: stop sending it group updates and
     /// remember what changed instead (the pending output stays RIB state, never bytes).
-    Xoff { peer: PeerId },
+    Xoff {
+        peer: PeerId,
+    },
     /// The queue drained below the low watermark: send what changed meanwhile.
-    Xon { peer: PeerId },
+    Xon {
+        peer: PeerId,
+    },
     /// Publish a fresh route snapshot for readers that asked for one.
     PublishRoutes,
     Shutdown,
@@ -62,11 +74,17 @@ pub enum ToWorker {
     /// worker: encoded once, shared by reference.
     Send { peers: Arc<[PeerId]>, data: Bytes },
     /// Start a neighbor (on startup or reload).
-    AddPeer { peer: PeerId, neighbor: Arc<crate::config::Neighbor> },
+    AddPeer {
+        peer: PeerId,
+        neighbor: Arc<crate::config::Neighbor>,
+    },
     /// Stop a neighbor: Cease NOTIFICATION with `subcode` (RFC 4486) and forget it.
     RemovePeer { peer: PeerId, subcode: u8 },
     /// An inbound connection accepted by the listener for a neighbor this worker owns.
-    Accepted { peer: PeerId, stream: std::net::TcpStream },
+    Accepted {
+        peer: PeerId,
+        stream: std::net::TcpStream,
+    },
     /// The RIB has applied `ToRib::PeerDown` for this peer: every `Send` emitted before it
     /// has been delivered, so later ones belong to the peer's next session.
     PeerDownAck { peer: PeerId },

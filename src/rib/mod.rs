@@ -1,2 +1,313 @@
-//! The RIB thread: the single writer of routing state.
+//! The RIB thread: the single writer of routing state. It applies the workers' batches to
+//! the tables (Adj-RIB-In and Loc-RIB in one map per family), selects best paths, applies
+//! the reflection rules and, once per batch, encodes what each update group must be sent
+//! and hands the shared bytes to the workers. It never touches sockets or the FSM.
+//!
+//! ```text
+//!  workers ──ToRib (Updates, PeerUp/Down, Xoff/Xon, RouteRefresh)──▶ inbox
+//!                                                                     │ recv 1, try_recv ≤ 255
+//!                                                          Rib::handle each message
+//!                                                          Rib::flush: plan + encode once
+//!  workers ◀──ToWorker::Send { peers: Arc<[PeerId]>, data: Bytes }────┤
+//!  readers ◀──arc-swap RibSnapshot (counts; routes on PublishRoutes)──┘
+//! ```
+//!
+//! `Rib` is a plain struct, testable without threads: `handle` changes state and records
+//! what became dirty; `plan` decides what to send (per group, dumps, catch-ups); `flush`
+//! encodes that plan into worker messages.
+
+pub mod attrs;
+pub mod decide;
+mod inbound;
+mod outbound;
+pub mod pending;
+pub mod plan;
+mod publish;
+pub mod reflect;
 pub mod snapshot;
+pub mod table;
+pub mod update_group;
+
+#[cfg(test)]
+mod mem_test;
+#[cfg(test)]
+mod tests;
+
+use crate::metrics as m;
+use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
+use crate::wire::{Family, FamilySet, PathAttrs, Prefix4, Prefix6};
+use attrs::AttrTable;
+use decide::Candidate;
+use hashbrown::HashMap;
+use pending::OutState;
+use plan::Outbox;
+use reflect::{Adv, OutCache};
+use snapshot::{RibSnapshot, RouteView};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::Instant;
+use table::{Families, PathEntry, RibNlri};
+use update_group::{GroupId, GroupKey, Groups};
+
+/// Messages applied per batch before one flush: bounds the latency of a flush and the size
+/// of what it encodes.
+pub const MAX_BATCH: usize = 256;
+
+#[derive(Clone, Debug)]
+pub struct RibConfig {
+    pub asn: u32,
+    pub router_id: Ipv4Addr,
+    pub cluster_id: Ipv4Addr,
+}
+
+/// Whether the loop goes on after a message.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Handled {
+    Continue,
+    Shutdown,
+}
+
+const NFAM: usize = Family::ALL.len();
+
+struct Peer {
+    up: PeerUp,
+    group: GroupId,
+    /// Per family (`Family as usize`): prefixes held from this peer, including looped ones
+    /// (received), and of those the ones eligible for selection (accepted).
+    received: [u64; NFAM],
+    accepted: [u64; NFAM],
+    out: OutState,
+    eor_received: FamilySet,
+}
+
+type PeerMap = HashMap<PeerId, Peer>;
+
+/// The routing state and its single writer's logic.
+pub struct Rib {
+    cfg: RibConfig,
+    attrs: AttrTable,
+    peers: PeerMap,
+    groups: Groups,
+    fams: Families,
+    out_cache: OutCache,
+    scratch: Vec<Candidate>,
+    generation: u64,
+    routes: Option<Arc<Vec<RouteView>>>,
+    routes_generation: u64,
+    routes_requested: bool,
+    /// Whole-table scans done for PeerDown (the one O(table) operation per event).
+    peer_down_scans: u64,
+    /// PeerDowns applied since the last flush: (worker, peer) to acknowledge.
+    down_acks: Vec<(usize, PeerId)>,
+}
+
+/// The advertisement of a table entry: its attributes and what we know of its source.
+fn adv_of(e: PathEntry, peers: &PeerMap) -> Option<Adv> {
+    let p = peers.get(&e.peer);
+    debug_assert!(p.is_some(), "path from unknown peer {}", e.peer);
+    p.map(|p| Adv {
+        attr: e.attr,
+        source_id: p.up.remote_id,
+        from_client: p.up.rr_client,
+    })
+}
+
+impl Rib {
+    pub fn new(cfg: RibConfig) -> Rib {
+        Rib {
+            attrs: AttrTable::new(cfg.asn),
+            cfg,
+            peers: HashMap::new(),
+            groups: Groups::default(),
+            fams: Families::default(),
+            out_cache: OutCache::default(),
+            scratch: Vec::new(),
+            generation: 0,
+            routes: None,
+            routes_generation: 0,
+            routes_requested: false,
+            peer_down_scans: 0,
+            down_acks: Vec::new(),
+        }
+    }
+
+    /// Applies one inbox message. Output is produced by the next `plan` / `flush`.
+    pub fn handle(&mut self, msg: ToRib) -> Handled {
+        match msg {
+            ToRib::PeerUp(up) => self.peer_up(up),
+            ToRib::PeerDown { peer } => {
+                if let Some(p) = self.peers.get(&peer) {
+                    self.down_acks.push((p.up.worker, peer));
+                }
+                self.peer_down(peer);
+            }
+            ToRib::Updates { peer, updates } => {
+                for u in updates {
+                    self.update(peer, u);
+                }
+            }
+            ToRib::RouteRefresh { peer, family } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    if p.up.families.contains(family) {
+                        p.out.dump.insert(family);
+                    }
+                }
+            }
+            ToRib::Xoff { peer } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    if !p.out.xoff {
+                        p.out.xoff = true;
+                        if let Some(g) = self.groups.get_mut(p.group) {
+                            g.invalidate();
+                        }
+                    }
+                }
+            }
+            ToRib::Xon { peer } => {
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    if p.out.xoff {
+                        p.out.xoff = false;
+                        p.out.syncing = true;
+                    }
+                }
+            }
+            ToRib::PublishRoutes => self.routes_requested = true,
+            ToRib::Shutdown => return Handled::Shutdown,
+        }
+        Handled::Continue
+    }
+
+    /// Plans the output of everything applied since the last flush and encodes it.
+    pub fn flush(&mut self, out: &mut Outbox) {
+        // Acks first: nothing in this flush is for the old session, and a dump for the
+        // peer's next session (if it came back in this batch) must not be taken as stale.
+        for (worker, peer) in self.down_acks.drain(..) {
+            out.msgs.push((worker, ToWorker::PeerDownAck { peer }));
+        }
+        let plan = self.plan();
+        plan::encode(plan, out);
+    }
+
+    fn peer_up(&mut self, up: PeerUp) {
+        if self.peers.contains_key(&up.peer) {
+            // A new session without a PeerDown for the old one: the old one is gone.
+            self.peer_down(up.peer);
+        }
+        let key = GroupKey {
+            rr_client: up.rr_client,
+            codec: up.codec,
+            families: up.families,
+        };
+        let group = self.groups.join(key, up.peer);
+        let out = OutState {
+            xoff: false,
+            syncing: true,
+            dump: up.families,
+        };
+        tracing::debug!(peer = up.peer, group, "rib: peer up");
+        self.peers.insert(
+            up.peer,
+            Peer {
+                up,
+                group,
+                received: [0; NFAM],
+                accepted: [0; NFAM],
+                out,
+                eor_received: FamilySet::EMPTY,
+            },
+        );
+    }
+
+    fn peer_down(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let (families, group) = (p.up.families, p.group);
+        let start = Instant::now();
+        let mut removed = 0;
+        if families.contains(Family::Ipv4Unicast) {
+            removed += self.remove_all::<Prefix4>(peer);
+        }
+        if families.contains(Family::Ipv6Unicast) {
+            removed += self.remove_all::<Prefix6>(peer);
+        }
+        self.fams.v4.pending.take(peer);
+        self.fams.v6.pending.take(peer);
+        self.groups.leave(group, peer);
+        self.peers.remove(&peer);
+        tracing::debug!(peer, removed, elapsed = ?start.elapsed(), "rib: peer down");
+    }
+
+    /// Withdraws every path of `peer` in one family (a table scan, counted).
+    fn remove_all<N: RibNlri>(&mut self, peer: PeerId) -> usize {
+        let Some(p) = self.peers.get(&peer) else {
+            return 0;
+        };
+        if p.received[N::FAMILY as usize] == 0 {
+            return 0;
+        }
+        self.peer_down_scans += 1;
+        let fam = N::rib(&self.fams);
+        let prefixes: Vec<N> = fam
+            .table
+            .iter()
+            .filter(|(_, ps)| ps.position(peer).is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        self.withdraw(peer, &prefixes);
+        prefixes.len()
+    }
+
+    /// The best path for `prefix`: its source and (inbound) attributes.
+    pub fn best<N: RibNlri>(&self, prefix: N) -> Option<(PeerId, Arc<PathAttrs>)> {
+        let e = N::rib(&self.fams).table.get(&prefix)?.best()?;
+        Some((e.peer, self.attrs.get(e.attr).clone()))
+    }
+
+    /// Distinct interned attribute sets.
+    pub fn attr_sets(&self) -> usize {
+        self.attrs.len()
+    }
+
+    /// Whole-table scans done for PeerDown so far.
+    pub fn peer_down_scans(&self) -> u64 {
+        self.peer_down_scans
+    }
+}
+
+/// The RIB thread's loop: block for one message, take up to `MAX_BATCH` without blocking,
+/// apply them, flush once, hand the bytes to the workers, publish the snapshot. Returns on
+/// `ToRib::Shutdown` or when every sender is gone.
+pub fn run(
+    cfg: RibConfig,
+    inbox: crossbeam_channel::Receiver<ToRib>,
+    workers: Vec<WorkerHandle>,
+    snapshot: Arc<arc_swap::ArcSwap<RibSnapshot>>,
+) {
+    let mut rib = Rib::new(cfg);
+    let mut out = Outbox::default();
+    while let Ok(first) = inbox.recv() {
+        let start = Instant::now();
+        let mut stop = rib.handle(first) == Handled::Shutdown;
+        let mut n = 1;
+        while !stop && n < MAX_BATCH {
+            let Ok(msg) = inbox.try_recv() else { break };
+            stop = rib.handle(msg) == Handled::Shutdown;
+            n += 1;
+        }
+        rib.flush(&mut out);
+        for (w, msg) in out.msgs.drain(..) {
+            // A worker that has exited drops its peers' output; nothing to do here.
+            if let Some(h) = workers.get(w) {
+                h.send(msg);
+            }
+        }
+        let depth = inbox.len();
+        snapshot.store(Arc::new(rib.snapshot(depth)));
+        metrics::histogram!(m::RIB_BATCH_SECONDS).record(start.elapsed().as_secs_f64());
+        metrics::gauge!(m::RIB_QUEUE_DEPTH).set(depth as f64);
+        if stop {
+            break;
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Path-attribute interning (ARCHITECTURE invariant 2): a million routes sharing a few
+//! thousand attribute sets store each set once. Routes hold an `AttrId` (4 bytes); the
+//! table holds one `Arc<PathAttrs>` per distinct set with a reference count, and frees the
+//! slot when the last route lets go of it. Owns no routes and decides nothing.
+
+use crate::wire::{Origin, PathAttrs};
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Handle to an interned attribute set. `AttrId::REJECTED` marks a path that was received
+/// but failed the loop checks (kept for the received count, never selected).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AttrId(u32);
+
+impl AttrId {
+    pub const REJECTED: AttrId = AttrId(u32::MAX);
+
+    pub fn is_rejected(self) -> bool {
+        self == AttrId::REJECTED
+    }
+    fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// What the decision process reads from an attribute set, computed once at intern time so
+/// that best-path selection never walks an AS_PATH.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Rank {
+    /// Absent = 100 (the usual default; RFC 4271 leaves it to local policy).
+    pub local_pref: u32,
+    pub as_path_len: u32,
+    pub origin: Origin,
+    /// Absent = 0 (RFC 4271 §9.1.2.2 c).
+    pub med: u32,
+    /// First AS of the path; the local AS for a path with no leading AS_SEQUENCE.
+    pub neighbor_as: u32,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list_len: u32,
+}
+
+pub const DEFAULT_LOCAL_PREF: u32 = 100;
+
+impl Rank {
+    pub fn of(attrs: &PathAttrs, local_asn: u32) -> Rank {
+        Rank {
+            local_pref: attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
+            as_path_len: u32::try_from(attrs.as_path.route_len()).unwrap_or(u32::MAX),
+            origin: attrs.origin,
+            med: attrs.med.unwrap_or(0),
+            neighbor_as: attrs.as_path.first_as().unwrap_or(local_asn),
+            originator_id: attrs.originator_id,
+            cluster_list_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+struct Slot {
+    /// None while the slot is on the free list.
+    attrs: Option<Arc<PathAttrs>>,
+    hash: u64,
+    refs: u32,
+    rank: Rank,
+}
+
+/// The interning table: a slab of attribute sets plus a hash index into it.
+pub struct AttrTable {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    local_asn: u32,
+}
+
+impl AttrTable {
+    pub fn new(local_asn: u32) -> AttrTable {
+        AttrTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+            local_asn,
+        }
+    }
+
+    /// Returns the id of `attrs`, adding it if new, with one reference taken for the caller.
+    pub fn intern(&mut self, attrs: PathAttrs) -> AttrId {
+        let hash = self.hasher.hash_one(&attrs);
+        let slots = &self.slots;
+        let found = self.index.find(hash, |&i| {
+            slots[i as usize]
+                .attrs
+                .as_deref()
+                .is_some_and(|a| *a == attrs)
+        });
+        if let Some(&i) = found {
+            let id = AttrId(i);
+            self.retain(id);
+            return id;
+        }
+        let rank = Rank::of(&attrs, self.local_asn);
+        let slot = Slot {
+            attrs: Some(Arc::new(attrs)),
+            hash,
+            refs: 1,
+            rank,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = slot;
+                i
+            }
+            None => {
+                let i = u32::try_from(self.slots.len()).expect("fewer than 2^32 attribute sets");
+                assert!(i != AttrId::REJECTED.0, "attribute slab exhausted");
+                self.slots.push(slot);
+                i
+            }
+        };
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, i, |&j| slots[j as usize].hash);
+        AttrId(i)
+    }
+
+    /// Takes one more reference on a live id.
+    pub fn retain(&mut self, id: AttrId) {
+        let slot = &mut self.slots[id.index()];
+        debug_assert!(
+            slot.attrs.is_some() && slot.refs > 0,
+            "retain of a freed AttrId"
+        );
+        slot.refs += 1;
+    }
+
+    /// Drops one reference; the set is freed with its last reference.
+    pub fn release(&mut self, id: AttrId) {
+        let slot = &mut self.slots[id.index()];
+        debug_assert!(
+            slot.attrs.is_some() && slot.refs > 0,
+            "release of a freed AttrId"
+        );
+        slot.refs -= 1;
+        if slot.refs > 0 {
+            return;
+        }
+        slot.attrs = None;
+        let hash = slot.hash;
+        if let Ok(entry) = self.index.find_entry(hash, |&i| i == id.0) {
+            entry.remove();
+        }
+        self.free.push(id.0);
+    }
+
+    /// The attribute set of a live id.
+    pub fn get(&self, id: AttrId) -> &Arc<PathAttrs> {
+        self.slots[id.index()].attrs.as_ref().expect("live AttrId")
+    }
+
+    pub fn rank(&self, id: AttrId) -> &Rank {
+        &self.slots[id.index()].rank
+    }
+
+    /// References held on `id` (0 once freed).
+    pub fn refs(&self, id: AttrId) -> u32 {
+        self.slots
+            .get(id.index())
+            .map_or(0, |s| if s.attrs.is_some() { s.refs } else { 0 })
+    }
+
+    /// Distinct attribute sets stored.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(lp: u32) -> PathAttrs {
+        PathAttrs {
+            local_pref: Some(lp),
+            ..PathAttrs::default()
+        }
+    }
+
+    #[test]
+    fn identical_sets_are_stored_once_and_counted() {
+        let mut t = AttrTable::new(65000);
+        let a = t.intern(attrs(100));
+        let b = t.intern(attrs(100));
+        let c = t.intern(attrs(200));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.refs(a), 2);
+        assert_eq!(t.get(c).local_pref, Some(200));
+    }
+
+    #[test]
+    fn interning_refcounts_free_slots_with_the_last_reference() {
+        let mut t = AttrTable::new(65000);
+        let a = t.intern(attrs(100));
+        t.retain(a);
+        t.release(a);
+        assert_eq!(t.refs(a), 1);
+        assert_eq!(t.len(), 1);
+        t.release(a);
+        assert_eq!(t.refs(a), 0);
+        assert!(t.is_empty());
+        // The freed slot is reused, and the old value is no longer found.
+        let b = t.intern(attrs(300));
+        assert_eq!(a, b);
+        assert_eq!(t.get(b).local_pref, Some(300));
+        let c = t.intern(attrs(100));
+        assert_ne!(c, b);
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn rank_applies_defaults() {
+        let r = Rank::of(&PathAttrs::default(), 65000);
+        assert_eq!(r.local_pref, 100);
+        assert_eq!(r.med, 0);
+        assert_eq!(r.neighbor_as, 65000);
+        assert_eq!(r.as_path_len, 0);
+    }
+}

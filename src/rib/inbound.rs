@@ -1,0 +1,227 @@
+//! Inbound: applies a peer's UPDATEs to the table of each family (RFC 4271 §9.1,
+//! RFC 4760, RFC 7606 treat-as-withdraw, RFC 4456 §8 loop checks), reselects the best path
+//! of every changed prefix and records it as dirty for the next flush. Sends nothing.
+
+use super::attrs::{AttrId, AttrTable};
+use super::decide::{self, Candidate};
+use super::reflect;
+use super::table::{FamilyRib, PathEntry, Paths, RibNlri};
+use super::{adv_of, PeerMap, Rib};
+use crate::msg::PeerId;
+use crate::wire::{NlriSet, PathAttrs, Update};
+use hashbrown::hash_map::Entry;
+
+/// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
+fn reselect(paths: &mut Paths, attrs: &AttrTable, peers: &PeerMap, scratch: &mut Vec<Candidate>) {
+    if paths.len() == 1 {
+        return;
+    }
+    scratch.clear();
+    for e in paths.as_slice().iter().filter(|e| e.is_eligible()) {
+        if let Some(p) = peers.get(&e.peer) {
+            scratch.push(Candidate::new(
+                attrs.rank(e.attr),
+                e.peer,
+                p.up.remote_id,
+                p.up.address,
+            ));
+        }
+    }
+    if let Some(i) = decide::best(scratch) {
+        let peer = scratch[i].peer;
+        if let Some(pos) = paths.position(peer) {
+            paths.set_best(pos);
+        }
+    }
+}
+
+/// Sets (`Some`) or removes (`None`) `peer`'s path for `prefix`, records the prefix's
+/// previous best path as dirty and reselects. An interned `new` hands its reference to the
+/// table. Returns the previous entry's attributes (outer None: nothing changed).
+fn set_path<N: RibNlri>(
+    fam: &mut FamilyRib<N>,
+    attrs: &mut AttrTable,
+    peers: &PeerMap,
+    scratch: &mut Vec<Candidate>,
+    prefix: N,
+    peer: PeerId,
+    new: Option<AttrId>,
+) -> Option<Option<AttrId>> {
+    let FamilyRib { table, dirty, .. } = fam;
+    // One table lookup: the entry is changed in place.
+    let (old, old_best, has_best) = match table.entry(prefix) {
+        Entry::Vacant(v) => {
+            let attr = new?;
+            dirty.entry(prefix).or_insert(None);
+            v.insert(Paths::One(PathEntry { peer, attr }));
+            (None, None, !attr.is_rejected())
+        }
+        Entry::Occupied(mut o) => {
+            let paths = o.get_mut();
+            let pos = paths.position(peer);
+            let old = pos.map(|i| paths.as_slice()[i].attr);
+            if old == new {
+                if let Some(a) = new.filter(|a| !a.is_rejected()) {
+                    attrs.release(a);
+                }
+                return None;
+            }
+            let old_best = paths.best();
+            dirty.entry(prefix).or_insert_with(|| {
+                let adv = old_best.and_then(|b| adv_of(b, peers));
+                if let Some(a) = adv {
+                    attrs.retain(a.attr);
+                }
+                adv
+            });
+            let has_best = match (pos, new) {
+                (Some(_), None) if paths.len() == 1 => {
+                    o.remove();
+                    false
+                }
+                (pos, new) => {
+                    match (pos, new) {
+                        (Some(i), Some(attr)) => paths.set(i, PathEntry { peer, attr }),
+                        (None, Some(attr)) => paths.push(PathEntry { peer, attr }),
+                        (Some(i), None) => paths.remove_at(i),
+                        (None, None) => {}
+                    }
+                    reselect(paths, attrs, peers, scratch);
+                    paths.best().is_some()
+                }
+            };
+            (old, old_best, has_best)
+        }
+    };
+    let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected());
+    if eligible(old) {
+        fam.paths -= 1;
+    }
+    if eligible(new) {
+        fam.paths += 1;
+    }
+    if let Some(a) = old.filter(|a| !a.is_rejected()) {
+        attrs.release(a);
+    }
+    match (old_best.is_some(), has_best) {
+        (false, true) => fam.prefixes += 1,
+        (true, false) => fam.prefixes -= 1,
+        _ => {}
+    }
+    Some(old)
+}
+
+impl Rib {
+    pub(super) fn update(&mut self, peer: PeerId, u: Update) {
+        if !self.peers.contains_key(&peer) {
+            return;
+        }
+        if let Some(family) = u.end_of_rib() {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.eor_received.insert(family);
+            }
+            tracing::debug!(peer, %family, "rib: End-of-RIB received");
+            return;
+        }
+        self.withdraw(peer, &u.withdrawn);
+        if let Some(mp) = &u.mp_unreach {
+            self.withdraw_set(peer, &mp.nlri);
+        }
+        if u.treat_as_withdraw {
+            // RFC 7606 §2: every NLRI of the UPDATE is withdrawn instead of installed.
+            self.withdraw(peer, &u.nlri);
+            if let Some(mp) = &u.mp_reach {
+                self.withdraw_set(peer, &mp.nlri);
+            }
+            return;
+        }
+        let Some(attrs) = u.attrs else { return };
+        match u.mp_reach {
+            Some(mp) => {
+                if !u.nlri.is_empty() {
+                    self.announce(peer, &u.nlri, attrs.clone());
+                }
+                let mut a = attrs;
+                a.next_hop = mp.next_hop;
+                match &mp.nlri {
+                    NlriSet::Ipv4Unicast(v) => self.announce(peer, v, a),
+                    NlriSet::Ipv6Unicast(v) => self.announce(peer, v, a),
+                    NlriSet::Other { .. } => {}
+                }
+            }
+            None => {
+                if !u.nlri.is_empty() {
+                    self.announce(peer, &u.nlri, attrs);
+                }
+            }
+        }
+    }
+
+    fn withdraw_set(&mut self, peer: PeerId, set: &NlriSet) {
+        match set {
+            NlriSet::Ipv4Unicast(v) => self.withdraw(peer, v),
+            NlriSet::Ipv6Unicast(v) => self.withdraw(peer, v),
+            NlriSet::Other { .. } => {}
+        }
+    }
+
+    pub(super) fn withdraw<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N]) {
+        self.set_paths(peer, prefixes, None);
+    }
+
+    /// Installs `attrs` (its `next_hop` already set for the family) for `prefixes`; a looped
+    /// route (RFC 4456 §8) is kept as received but not eligible.
+    fn announce<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], attrs: PathAttrs) {
+        if prefixes.is_empty()
+            || !self
+                .peers
+                .get(&peer)
+                .is_some_and(|p| p.up.families.contains(N::FAMILY))
+        {
+            return;
+        }
+        if reflect::is_looped(&attrs, self.cfg.router_id, self.cfg.cluster_id) {
+            self.set_paths(peer, prefixes, Some(AttrId::REJECTED));
+            return;
+        }
+        let id = self.attrs.intern(attrs);
+        self.set_paths(peer, prefixes, Some(id));
+        self.attrs.release(id);
+    }
+
+    /// `set_path` over many prefixes of one peer, with its counters updated once.
+    fn set_paths<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], new: Option<AttrId>) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        if prefixes.is_empty() || !p.up.families.contains(N::FAMILY) {
+            return;
+        }
+        let fam = N::rib_mut(&mut self.fams);
+        let (mut received, mut accepted) = (0i64, 0i64);
+        let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected()) as i64;
+        for &prefix in prefixes {
+            if let Some(a) = new.filter(|a| !a.is_rejected()) {
+                self.attrs.retain(a);
+            }
+            let Some(old) = set_path(
+                fam,
+                &mut self.attrs,
+                &self.peers,
+                &mut self.scratch,
+                prefix,
+                peer,
+                new,
+            ) else {
+                continue;
+            };
+            received += new.is_some() as i64 - old.is_some() as i64;
+            accepted += eligible(new) - eligible(old);
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            let i = N::FAMILY as usize;
+            p.received[i] = p.received[i].saturating_add_signed(received);
+            p.accepted[i] = p.accepted[i].saturating_add_signed(accepted);
+        }
+    }
+}

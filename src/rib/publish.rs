@@ -1,0 +1,107 @@
+//! Building what readers see: counts after every batch (O(peers)), the sorted route list
+//! only when asked (`ToRib::PublishRoutes`).
+
+use super::decide::{self, Candidate};
+use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
+use super::table::RibNlri;
+use super::{Rib, NFAM};
+use crate::wire::{Family, Prefix4, Prefix6};
+use std::sync::Arc;
+
+impl Rib {
+    /// Counts for readers (O(peers)); the route list too when a reader asked for it.
+    pub fn snapshot(&mut self, queue_depth: usize) -> RibSnapshot {
+        self.generation += 1;
+        if self.routes_requested {
+            self.routes_requested = false;
+            let mut routes = self.route_views::<Prefix4>();
+            routes.extend(self.route_views::<Prefix6>());
+            self.routes = Some(Arc::new(routes));
+            self.routes_generation = self.generation;
+        }
+        let families = vec![
+            FamilyCounts {
+                family: Family::Ipv4Unicast,
+                prefixes: self.fams.v4.prefixes,
+                paths: self.fams.v4.paths,
+            },
+            FamilyCounts {
+                family: Family::Ipv6Unicast,
+                prefixes: self.fams.v6.prefixes,
+                paths: self.fams.v6.paths,
+            },
+        ];
+        let mut peers: Vec<PeerCounts> = self
+            .peers
+            .iter()
+            .map(|(&id, p)| {
+                let adv = self.groups.get(p.group).map_or([0; NFAM], |g| g.advertised);
+                PeerCounts {
+                    peer: id,
+                    per_family: p
+                        .up
+                        .families
+                        .iter()
+                        .map(|f| {
+                            let i = f as usize;
+                            (f, p.received[i], p.accepted[i], adv[i])
+                        })
+                        .collect(),
+                }
+            })
+            .collect();
+        peers.sort_unstable_by_key(|p| p.peer);
+        RibSnapshot {
+            generation: self.generation,
+            families,
+            peers,
+            routes: self.routes.clone(),
+            routes_generation: self.routes_generation,
+            queue_depth,
+        }
+    }
+
+    /// Every prefix of a family, sorted, with its eligible paths best first.
+    fn route_views<N: RibNlri>(&mut self) -> Vec<RouteView> {
+        let table = &N::rib(&self.fams).table;
+        let mut prefixes: Vec<&N> = table.keys().collect();
+        prefixes.sort_unstable();
+        let mut out = Vec::with_capacity(prefixes.len());
+        for prefix in prefixes {
+            let paths = &table[prefix];
+            self.scratch.clear();
+            for e in paths.as_slice().iter().filter(|e| e.is_eligible()) {
+                if let Some(p) = self.peers.get(&e.peer) {
+                    self.scratch.push(Candidate::new(
+                        self.attrs.rank(e.attr),
+                        e.peer,
+                        p.up.remote_id,
+                        p.up.address,
+                    ));
+                }
+            }
+            if self.scratch.is_empty() {
+                continue;
+            }
+            let views = decide::ranking(&self.scratch)
+                .into_iter()
+                .enumerate()
+                .filter_map(|(rank, i)| {
+                    let peer = self.scratch[i].peer;
+                    let e = paths.get(peer)?;
+                    Some(PathView {
+                        peer,
+                        peer_address: self.scratch[i].peer_address,
+                        best: rank == 0,
+                        attrs: self.attrs.get(e.attr).clone(),
+                    })
+                })
+                .collect();
+            out.push(RouteView {
+                prefix: prefix.any(),
+                paths: views,
+            });
+        }
+        out
+    }
+}

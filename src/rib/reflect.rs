@@ -1,0 +1,107 @@
+//! Route reflection rules (RFC 4456 §6–8): who a best path is reflected to, the loop
+//! checks on what we receive, and the two attributes a reflector sets on what it sends.
+//! Everything else (NEXT_HOP, LOCAL_PREF, MED, communities, unknown transitive attributes)
+//! passes unchanged (ARCHITECTURE invariant 4).
+
+use super::attrs::{AttrId, AttrTable};
+use crate::wire::PathAttrs;
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// A best path as advertised: everything that decides what a group is sent for a prefix.
+/// Two equal `Adv`s produce identical UPDATEs.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Adv {
+    pub attr: AttrId,
+    /// BGP Identifier of the peer it was learned from (the ORIGINATOR_ID if absent).
+    pub source_id: Ipv4Addr,
+    /// Learned from a route-reflector client.
+    pub from_client: bool,
+}
+
+impl Adv {
+    /// RFC 4456 §6: a route from a client is reflected to clients and non-clients; a route
+    /// from a non-client to clients only. (The originating client stays in its group and
+    /// discards its own route by ORIGINATOR_ID, RFC 4456 §8, so a group is encoded once.)
+    pub fn reflected_to(&self, client_group: bool) -> bool {
+        client_group || self.from_client
+    }
+}
+
+/// RFC 4456 §8: a route carrying our ORIGINATOR_ID or our CLUSTER_ID has looped.
+pub fn is_looped(attrs: &PathAttrs, router_id: Ipv4Addr, cluster_id: Ipv4Addr) -> bool {
+    attrs.originator_id == Some(router_id) || attrs.cluster_list.contains(&cluster_id)
+}
+
+/// RFC 4456 §8: ORIGINATOR_ID set to the source's BGP Identifier unless already present;
+/// our CLUSTER_ID prepended to CLUSTER_LIST.
+pub fn outbound(attrs: &PathAttrs, source_id: Ipv4Addr, cluster_id: Ipv4Addr) -> PathAttrs {
+    let mut out = attrs.clone();
+    out.originator_id.get_or_insert(source_id);
+    out.cluster_list.insert(0, cluster_id);
+    out
+}
+
+/// Outbound attribute sets built during one flush, per (interned set, source).
+#[derive(Default)]
+pub struct OutCache {
+    map: HashMap<(AttrId, Ipv4Addr), Arc<PathAttrs>>,
+}
+
+impl OutCache {
+    pub fn get(&mut self, attrs: &AttrTable, adv: &Adv, cluster_id: Ipv4Addr) -> Arc<PathAttrs> {
+        self.map
+            .entry((adv.attr, adv.source_id))
+            .or_insert_with(|| Arc::new(outbound(attrs.get(adv.attr), adv.source_id, cluster_id)))
+            .clone()
+    }
+
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::NextHop;
+
+    #[test]
+    fn outbound_sets_originator_and_prepends_cluster_keeping_the_rest() {
+        let a = PathAttrs {
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            local_pref: Some(200),
+            med: Some(7),
+            communities: vec![1, 2],
+            cluster_list: vec![Ipv4Addr::new(9, 9, 9, 9)],
+            ..PathAttrs::default()
+        };
+        let o = outbound(&a, Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2));
+        assert_eq!(o.originator_id, Some(Ipv4Addr::new(1, 1, 1, 1)));
+        assert_eq!(
+            o.cluster_list,
+            vec![Ipv4Addr::new(2, 2, 2, 2), Ipv4Addr::new(9, 9, 9, 9)]
+        );
+        assert_eq!(
+            (o.next_hop, o.local_pref, o.med, &o.communities),
+            (a.next_hop, a.local_pref, a.med, &a.communities)
+        );
+        // An existing ORIGINATOR_ID is kept.
+        let o2 = outbound(&o, Ipv4Addr::new(3, 3, 3, 3), Ipv4Addr::new(4, 4, 4, 4));
+        assert_eq!(o2.originator_id, Some(Ipv4Addr::new(1, 1, 1, 1)));
+    }
+
+    #[test]
+    fn loop_checks_match_originator_and_cluster_list() {
+        let us = Ipv4Addr::new(1, 1, 1, 1);
+        let cl = Ipv4Addr::new(2, 2, 2, 2);
+        let mut a = PathAttrs::default();
+        assert!(!is_looped(&a, us, cl));
+        a.originator_id = Some(us);
+        assert!(is_looped(&a, us, cl));
+        a.originator_id = None;
+        a.cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), cl];
+        assert!(is_looped(&a, us, cl));
+    }
+}

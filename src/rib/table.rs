@@ -1,0 +1,217 @@
+//! The route table of one family: one hash map from prefix to every peer's path for it.
+//! That single map is both the Adj-RIB-In (each peer's entry) and the Loc-RIB (the entry
+//! kept first is the best path): no per-peer copy of the routes exists.
+//!
+//! A path is `(PeerId, AttrId)`: 8 bytes. A prefix with one path stores it inline; more
+//! paths go to one boxed slice sized exactly. Path identity is the source (`PathEntry::peer`
+//! today); ADD-PATH receive adds a path id to that identity (`same_source`) without changing
+//! the layout elsewhere. Owns no decision logic: callers reorder via `set_best`.
+
+use super::attrs::AttrId;
+use super::pending::Pending;
+use super::plan::{RouteSet, Routes};
+use super::reflect::Adv;
+use super::snapshot::AnyPrefix;
+use crate::msg::PeerId;
+use crate::wire::{Nlri, Prefix4, Prefix6};
+use hashbrown::HashMap;
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct PathEntry {
+    pub peer: PeerId,
+    /// `AttrId::REJECTED` for a path that failed the loop checks.
+    pub attr: AttrId,
+}
+
+impl PathEntry {
+    pub fn is_eligible(&self) -> bool {
+        !self.attr.is_rejected()
+    }
+    /// Same source: the entry a new path from `peer` replaces.
+    pub fn same_source(&self, peer: PeerId) -> bool {
+        self.peer == peer
+    }
+}
+
+/// Every path for one prefix, best first (when any path is eligible).
+#[derive(Clone, Debug)]
+pub enum Paths {
+    One(PathEntry),
+    Many(Box<[PathEntry]>),
+}
+
+impl Paths {
+    pub fn as_slice(&self) -> &[PathEntry] {
+        match self {
+            Paths::One(e) => std::slice::from_ref(e),
+            Paths::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [PathEntry] {
+        match self {
+            Paths::One(e) => std::slice::from_mut(e),
+            Paths::Many(v) => v,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The best path: the first entry, if it is eligible.
+    pub fn best(&self) -> Option<PathEntry> {
+        self.as_slice()
+            .first()
+            .copied()
+            .filter(PathEntry::is_eligible)
+    }
+
+    pub fn position(&self, peer: PeerId) -> Option<usize> {
+        self.as_slice().iter().position(|e| e.same_source(peer))
+    }
+
+    pub fn get(&self, peer: PeerId) -> Option<PathEntry> {
+        self.position(peer).map(|i| self.as_slice()[i])
+    }
+
+    /// Replaces the entry at `i`.
+    pub fn set(&mut self, i: usize, e: PathEntry) {
+        self.as_mut_slice()[i] = e;
+    }
+
+    /// Appends a path from a source not present yet.
+    pub fn push(&mut self, e: PathEntry) {
+        let mut v = Vec::with_capacity(self.len() + 1);
+        v.extend_from_slice(self.as_slice());
+        v.push(e);
+        *self = Paths::Many(v.into_boxed_slice());
+    }
+
+    /// Removes the entry at `i`; the caller removes the whole `Paths` instead when it holds a
+    /// single entry (a `Paths` is never empty).
+    pub fn remove_at(&mut self, i: usize) {
+        debug_assert!(self.len() >= 2);
+        let s = self.as_slice();
+        *self = if s.len() == 2 {
+            Paths::One(s[1 - i])
+        } else {
+            let mut v = s.to_vec();
+            v.remove(i);
+            Paths::Many(v.into_boxed_slice())
+        };
+    }
+
+    /// Moves entry `i` to the front (the best position).
+    pub fn set_best(&mut self, i: usize) {
+        self.as_mut_slice().swap(0, i);
+    }
+}
+
+/// One family's routing state.
+pub struct FamilyRib<N> {
+    pub table: HashMap<N, Paths>,
+    /// Prefixes changed since the last flush, with the best path they had before their
+    /// first change (holding a reference on its attributes until the flush).
+    pub dirty: HashMap<N, Option<Adv>>,
+    /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
+    pub pending: Pending<N>,
+    /// Prefixes with a best path, and eligible paths.
+    pub prefixes: usize,
+    pub paths: usize,
+}
+
+impl<N: Nlri> Default for FamilyRib<N> {
+    fn default() -> Self {
+        FamilyRib {
+            table: HashMap::new(),
+            dirty: HashMap::new(),
+            pending: Pending::default(),
+            prefixes: 0,
+            paths: 0,
+        }
+    }
+}
+
+/// The families the RIB carries.
+#[derive(Default)]
+pub struct Families {
+    pub v4: FamilyRib<Prefix4>,
+    pub v6: FamilyRib<Prefix6>,
+}
+
+/// What the RIB needs of an NLRI type beyond the codec's `Nlri`: where its table lives and
+/// how readers see it. VPN and EVPN types add an impl and a `Families` field.
+pub trait RibNlri: Nlri {
+    fn rib(f: &Families) -> &FamilyRib<Self>;
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
+    fn any(self) -> AnyPrefix;
+    fn routes(set: RouteSet<Self>) -> Routes;
+}
+
+impl RibNlri for Prefix4 {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.v4
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.v4
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::V4(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::V4(set)
+    }
+}
+
+impl RibNlri for Prefix6 {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.v6
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.v6
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::V6(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::V6(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(peer: PeerId) -> PathEntry {
+        PathEntry {
+            peer,
+            attr: AttrId::REJECTED,
+        }
+    }
+
+    #[test]
+    fn paths_grow_shrink_and_keep_a_single_path_inline() {
+        let mut p = Paths::One(e(1));
+        p.push(e(2));
+        p.push(e(3));
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.position(3), Some(2));
+        p.set_best(2);
+        assert_eq!(p.as_slice()[0].peer, 3);
+        p.remove_at(0);
+        assert_eq!(p.len(), 2);
+        p.remove_at(p.position(1).unwrap());
+        assert!(matches!(p, Paths::One(PathEntry { peer: 2, .. })));
+        assert_eq!(p.best(), None, "a rejected path is never best");
+    }
+
+    #[test]
+    fn a_single_path_costs_no_allocation() {
+        assert!(std::mem::size_of::<Paths>() <= 24);
+    }
+}
