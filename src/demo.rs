@@ -14,7 +14,11 @@ use tracing::{info, warn};
 /// Starts the simulated routers; they stop when `stop` is set.
 pub fn start(cfg: &Config, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
     let Some(target) = cfg.listen.first().map(|l| {
-        let ip = if l.ip().is_unspecified() { IpAddr::V4(Ipv4Addr::LOCALHOST) } else { l.ip() };
+        let ip = if l.ip().is_unspecified() {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        } else {
+            l.ip()
+        };
         SocketAddr::new(ip, l.port())
     }) else {
         return Vec::new();
@@ -27,7 +31,10 @@ pub fn start(cfg: &Config, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle
             let mut sc = SpeakerConfig::new(n.address, n.asn, Ipv4Addr::new(10, 255, 1, idx));
             sc.families = n.families.iter().copied().collect();
             sc.hold_time = 30;
-            let name = n.description.clone().unwrap_or_else(|| n.address.to_string());
+            let name = n
+                .description
+                .clone()
+                .unwrap_or_else(|| n.address.to_string());
             let client = n.rr_client;
             let stop = stop.clone();
             std::thread::spawn(move || simulate(sc, target, idx, &name, client, &stop))
@@ -35,7 +42,14 @@ pub fn start(cfg: &Config, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle
         .collect()
 }
 
-fn simulate(sc: SpeakerConfig, target: SocketAddr, idx: u8, name: &str, client: bool, stop: &AtomicBool) {
+fn simulate(
+    sc: SpeakerConfig,
+    target: SocketAddr,
+    idx: u8,
+    name: &str,
+    client: bool,
+    stop: &AtomicBool,
+) {
     while !stop.load(Ordering::Relaxed) {
         match Speaker::connect(&sc, target, Duration::from_secs(3)) {
             Ok(mut sp) => {
@@ -49,16 +63,31 @@ fn simulate(sc: SpeakerConfig, target: SocketAddr, idx: u8, name: &str, client: 
     }
 }
 
-fn run_router(sp: &mut Speaker, sc: &SpeakerConfig, idx: u8, client: bool, stop: &AtomicBool) -> std::io::Result<()> {
+fn run_router(
+    sp: &mut Speaker,
+    sc: &SpeakerConfig,
+    idx: u8,
+    client: bool,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
     // Clients announce 10.<idx>.x.0/24; the non-client announces 198.18.x.0/24.
     let v4: Vec<Prefix4> = (0..20u8)
         .filter_map(|x| {
-            let a = if client { Ipv4Addr::new(10, idx, x, 0) } else { Ipv4Addr::new(198, 18, x, 0) };
+            let a = if client {
+                Ipv4Addr::new(10, idx, x, 0)
+            } else {
+                Ipv4Addr::new(198, 18, x, 0)
+            };
             Prefix4::new(a, 24)
         })
         .collect();
     let mut attrs = PathAttrs {
-        as_path: AsPath { segments: vec![AsSegment { kind: SegmentKind::Sequence, asns: vec![64_500 + u32::from(idx)] }] },
+        as_path: AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentKind::Sequence,
+                asns: vec![64_500 + u32::from(idx)],
+            }],
+        },
         next_hop: NextHop::V4(Ipv4Addr::new(100, 64, 0, idx)),
         local_pref: Some(100),
         med: Some(u32::from(idx) * 10),
@@ -70,9 +99,17 @@ fn run_router(sp: &mut Speaker, sc: &SpeakerConfig, idx: u8, client: bool, stop:
     sp.end_of_rib(Family::Ipv4Unicast)?;
     if sc.families.contains(Family::Ipv6Unicast) {
         let v6: Vec<Prefix6> = (0..10u16)
-            .filter_map(|x| Prefix6::new(Ipv6Addr::new(0x2001, 0xdb8, u16::from(idx), x, 0, 0, 0, 0), 64))
+            .filter_map(|x| {
+                Prefix6::new(
+                    Ipv6Addr::new(0x2001, 0xdb8, u16::from(idx), x, 0, 0, 0, 0),
+                    64,
+                )
+            })
             .collect();
-        attrs.next_hop = NextHop::V6 { global: Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, u16::from(idx)), link_local: None };
+        attrs.next_hop = NextHop::V6 {
+            global: Ipv6Addr::new(0x2001, 0xdb8, 0xffff, 0, 0, 0, 0, u16::from(idx)),
+            link_local: None,
+        };
         sp.announce(&v6, &attrs)?;
         sp.end_of_rib(Family::Ipv6Unicast)?;
         attrs.next_hop = NextHop::V4(Ipv4Addr::new(100, 64, 0, idx));
@@ -83,11 +120,18 @@ fn run_router(sp: &mut Speaker, sc: &SpeakerConfig, idx: u8, client: bool, stop:
     let mut next = Instant::now() + Duration::from_secs(15);
     while !stop.load(Ordering::Relaxed) {
         if !sp.poll(Duration::from_millis(200))? {
-            return Err(std::io::Error::other(format!("closed by reflector: {:?}", sp.notification)));
+            return Err(std::io::Error::other(format!(
+                "closed by reflector: {:?}",
+                sp.notification
+            )));
         }
         if Instant::now() >= next {
             if let Some(p) = flap {
-                if up { sp.withdraw(&[p])? } else { sp.announce(&[p], &attrs)? }
+                if up {
+                    sp.withdraw(&[p])?
+                } else {
+                    sp.announce(&[p], &attrs)?
+                }
                 up = !up;
             }
             next = Instant::now() + Duration::from_secs(15);

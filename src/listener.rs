@@ -58,7 +58,12 @@ pub fn spawn(
             Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() && addrs.len() > 1 => {
                 warn!("not listening on {addr}: {e} (IPv6 unavailable?)");
             }
-            Err(e) => return Err(io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}"))),
+            Err(e) => {
+                return Err(io::Error::new(
+                    e.kind(),
+                    format!("cannot listen on {addr}: {e}"),
+                ))
+            }
         }
     }
     let poller = Arc::new(Poller::new()?);
@@ -70,13 +75,21 @@ pub fn spawn(
             poller.add(l, Event::readable(key))?;
         }
     }
-    let bound = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let bound = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     let stop = Arc::new(AtomicBool::new(false));
     let (p, s) = (poller.clone(), stop.clone());
     let join = std::thread::Builder::new()
         .name("listener".into())
         .spawn(move || accept_loop(&p, &s, &listeners, &index, &workers))?;
-    Ok(Listener { poller, stop, join, bound })
+    Ok(Listener {
+        poller,
+        stop,
+        join,
+        bound,
+    })
 }
 
 fn accept_loop(
@@ -96,7 +109,9 @@ fn accept_loop(
             continue;
         }
         for ev in events.iter() {
-            let Some(l) = listeners.get(ev.key) else { continue };
+            let Some(l) = listeners.get(ev.key) else {
+                continue;
+            };
             loop {
                 match l.accept() {
                     Ok((stream, from)) => {

@@ -13,7 +13,12 @@ use std::sync::Arc;
 const DEFAULT_API: &str = "127.0.0.1:8179";
 
 #[derive(Parser)]
-#[command(name = "reflectd", version, about = "BGP route reflector (RFC 4456)", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "reflectd",
+    version,
+    about = "BGP route reflector (RFC 4456)",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     /// Run the appliance with this config file (foreground; logs to stderr).
     #[arg(long, short = 'c')]
@@ -108,7 +113,11 @@ fn run(path: &std::path::Path, demo: bool) -> ExitCode {
     let (filter, handle) = tracing_subscriber::reload::Layer::new(level_filter(cfg.log));
     tracing_subscriber::registry()
         .with(filter)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_target(false),
+        )
         .init();
     let set_level = Box::new(move |l: LogLevel| {
         let _ = handle.modify(|f| *f = level_filter(l));
@@ -140,7 +149,10 @@ fn run(path: &std::path::Path, demo: bool) -> ExitCode {
 }
 
 fn print_demo_banner(cfg: &config::Config) {
-    let api = cfg.api.map(|a| a.to_string()).unwrap_or_else(|| DEFAULT_API.into());
+    let api = cfg
+        .api
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| DEFAULT_API.into());
     eprintln!(
         "\nreflectd demo: {} simulated routers on loopback connect to {:?} and announce routes.\n\
          In another terminal:\n  \
@@ -150,7 +162,9 @@ fn print_demo_banner(cfg: &config::Config) {
          Stop with Ctrl-C (every session gets a Cease NOTIFICATION).\n",
         cfg.neighbors.len(),
         cfg.listen,
-        cfg.metrics.map(|m| format!("  curl -s http://{m}/metrics | grep reflectd_\n")).unwrap_or_default(),
+        cfg.metrics
+            .map(|m| format!("  curl -s http://{m}/metrics | grep reflectd_\n"))
+            .unwrap_or_default(),
     );
 }
 
@@ -158,7 +172,9 @@ fn get(api: &str, path: &str) -> anyhow::Result<String> {
     let url = format!("http://{api}{path}");
     let body = ureq::get(&url)
         .call()
-        .with_context(|| format!("cannot reach the reflectd API at {api} (is reflectd running with `api:` set?)"))?
+        .with_context(|| {
+            format!("cannot reach the reflectd API at {api} (is reflectd running with `api:` set?)")
+        })?
         .body_mut()
         .read_to_string()?;
     Ok(body)

@@ -28,7 +28,9 @@ impl SpeakerConfig {
             asn,
             router_id,
             hold_time: 90,
-            families: FamilySet::EMPTY.with(Family::Ipv4Unicast).with(Family::Ipv6Unicast),
+            families: FamilySet::EMPTY
+                .with(Family::Ipv4Unicast)
+                .with(Family::Ipv6Unicast),
             four_octet_as: true,
         }
     }
@@ -76,7 +78,11 @@ pub struct Speaker {
 
 impl Speaker {
     /// Connects from `cfg.local` to `remote` and completes the OPEN exchange.
-    pub fn connect(cfg: &SpeakerConfig, remote: SocketAddr, timeout: Duration) -> io::Result<Speaker> {
+    pub fn connect(
+        cfg: &SpeakerConfig,
+        remote: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<Speaker> {
         let domain = socket2::Domain::for_address(remote);
         let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
         sock.bind(&SocketAddr::new(cfg.local, 0).into())?;
@@ -85,7 +91,11 @@ impl Speaker {
     }
 
     /// Waits for the reflector to connect to `listener` and completes the OPEN exchange.
-    pub fn accept(listener: &TcpListener, cfg: &SpeakerConfig, timeout: Duration) -> io::Result<Speaker> {
+    pub fn accept(
+        listener: &TcpListener,
+        cfg: &SpeakerConfig,
+        timeout: Duration,
+    ) -> io::Result<Speaker> {
         listener.set_nonblocking(true)?;
         let deadline = Instant::now() + timeout;
         loop {
@@ -127,7 +137,9 @@ impl Speaker {
             Message::Open(o) => o,
             other => return Err(protocol_error(format!("expected OPEN, got {other:?}"))),
         };
-        let both = |f: fn(&Capability) -> bool| ours.capabilities.iter().any(f) && theirs.capabilities.iter().any(f);
+        let both = |f: fn(&Capability) -> bool| {
+            ours.capabilities.iter().any(f) && theirs.capabilities.iter().any(f)
+        };
         sp.ctx.four_octet_as = both(|c| matches!(c, Capability::FourOctetAs(_)));
         sp.ctx.extended_message = both(|c| matches!(c, Capability::ExtendedMessage));
         let hold = ours.hold_time.min(theirs.hold_time);
@@ -189,7 +201,11 @@ impl Speaker {
     }
 
     /// Polls until `done(self)` holds or `timeout` passes; returns whether it held.
-    pub fn wait_until(&mut self, timeout: Duration, done: impl Fn(&Speaker) -> bool) -> io::Result<bool> {
+    pub fn wait_until(
+        &mut self,
+        timeout: Duration,
+        done: impl Fn(&Speaker) -> bool,
+    ) -> io::Result<bool> {
         let deadline = Instant::now() + timeout;
         loop {
             if done(self) {
@@ -248,7 +264,9 @@ impl Speaker {
     fn next_message(&mut self, deadline: Instant) -> io::Result<Message> {
         loop {
             let max = wire::MAX_EXTENDED_MESSAGE_LEN;
-            if let Some(n) = wire::frame(&self.rbuf, max).map_err(|e| protocol_error(e.to_string()))? {
+            if let Some(n) =
+                wire::frame(&self.rbuf, max).map_err(|e| protocol_error(e.to_string()))?
+            {
                 let res = wire::decode(&self.rbuf[..n], &self.ctx);
                 self.rbuf.drain(..n);
                 return res.map_err(|e| protocol_error(e.to_string()));
@@ -262,7 +280,12 @@ impl Speaker {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => self.rbuf.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     return Err(io::ErrorKind::TimedOut.into())
                 }
                 Err(e) => return Err(e),

@@ -11,9 +11,16 @@ use std::time::{Duration, Instant};
 
 /// Locally a missing daemon skips the test with a message; under CI it is a failure.
 fn have(tool: &str) -> bool {
-    let found = Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success());
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !found {
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{tool} is not installed (CI must install bird2)");
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{tool} is not installed (CI must install bird2)"
+        );
         eprintln!("SKIPPED: {tool} is not installed (apt-get install bird2)");
     }
     found
@@ -26,7 +33,12 @@ struct Bird {
 
 impl Bird {
     fn birdc(&self, cmd: &str) -> String {
-        let out = Command::new("birdc").arg("-s").arg(&self.sock).args(cmd.split(' ')).output().expect("birdc");
+        let out = Command::new("birdc")
+            .arg("-s")
+            .arg(&self.sock)
+            .args(cmd.split(' '))
+            .output()
+            .expect("birdc");
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -45,7 +57,9 @@ impl Bird {
 
 impl Drop for Bird {
     fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -78,7 +92,7 @@ protocol static s6 {{
   route 2001:db8:77::/48 blackhole;
   route 2001:db8:ffff::/48 blackhole;
 }}
-protocol bgp rr {{
+protocol bgp reflector {{
   local 127.0.0.41 as {asn};
   neighbor 127.0.0.1 port {rr_port} as {asn};
   connect retry time 1;
@@ -110,18 +124,34 @@ fn bird_client_exchanges_reflected_routes_in_both_directions() {
     if !have("bird") {
         return;
     }
-    let r = Reflector::start(&[NeighborSpec::client("127.0.0.41"), NeighborSpec::client("127.0.0.42")]);
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.41"),
+        NeighborSpec::client("127.0.0.42"),
+    ]);
     let bird = start_bird(&r.dir, r.port);
     let mut sp = r.speaker("127.0.0.42", [10, 0, 0, 42]);
 
     // BIRD -> reflectd -> speaker.
-    let ok = sp.wait_until(Duration::from_secs(30), |s| s.route("10.77.1.0/24").is_some() && s.route("2001:db8:77::/48").is_some()).unwrap();
-    assert!(ok, "BIRD's routes did not arrive: {:?}\nbird: {}\nlog:\n{}", sp.routes.keys(), bird.birdc("show protocols all rr"), r.log());
+    let ok = sp
+        .wait_until(Duration::from_secs(30), |s| {
+            s.route("10.77.1.0/24").is_some() && s.route("2001:db8:77::/48").is_some()
+        })
+        .unwrap();
+    assert!(
+        ok,
+        "BIRD's routes did not arrive: {:?}\nbird: {}\nlog:\n{}",
+        sp.routes.keys(),
+        bird.birdc("show protocols all reflector"),
+        r.log()
+    );
     let got = sp.route("10.77.0.0/24").unwrap();
     assert_eq!(got.originator_id, Some(Ipv4Addr::new(10, 0, 0, 41)));
     assert_eq!(got.cluster_list, vec![CLUSTER_ID]);
     assert_eq!(got.next_hop, NextHop::V4(Ipv4Addr::new(100, 64, 0, 41)));
-    assert!(sp.route("100.64.0.0/10").is_none(), "BIRD's export filter holds");
+    assert!(
+        sp.route("100.64.0.0/10").is_none(),
+        "BIRD's export filter holds"
+    );
 
     // speaker -> reflectd -> BIRD, read from BIRD's own RIB.
     let mut a = attrs([100, 64, 0, 42]);
@@ -129,9 +159,14 @@ fn bird_client_exchanges_reflected_routes_in_both_directions() {
     a.large_communities = vec![[65000, 42, 1]];
     a.med = Some(42);
     sp.announce(&[p4("10.88.0.0/24")], &a).unwrap();
-    let shown = bird.wait_for("show route 10.88.0.0/24 all", |o| o.contains("BGP.cluster_list"));
+    let shown = bird.wait_for("show route 10.88.0.0/24 all", |o| {
+        o.contains("BGP.cluster_list")
+    });
     assert!(shown.contains("BGP.originator_id: 10.0.0.42"), "{shown}");
-    assert!(shown.contains(&format!("BGP.cluster_list: {CLUSTER_ID}")), "{shown}");
+    assert!(
+        shown.contains(&format!("BGP.cluster_list: {CLUSTER_ID}")),
+        "{shown}"
+    );
     assert!(shown.contains("BGP.next_hop: 100.64.0.42"), "{shown}");
     assert!(shown.contains("BGP.med: 42"), "{shown}");
     assert!(shown.contains("(65000,42)"), "{shown}");
@@ -142,5 +177,9 @@ fn bird_client_exchanges_reflected_routes_in_both_directions() {
     let gone = bird.wait_for("show route 10.88.0.0/24", |o| !o.contains("10.88.0.0/24"));
     assert!(!gone.contains("10.88.0.0/24"), "{gone}");
     drop(bird);
-    assert!(sp.wait_until(Duration::from_secs(30), |s| s.route("10.77.0.0/24").is_none()).unwrap());
+    assert!(sp
+        .wait_until(Duration::from_secs(30), |s| s
+            .route("10.77.0.0/24")
+            .is_none())
+        .unwrap());
 }

@@ -7,8 +7,15 @@ use std::process::Command;
 #[test]
 fn check_accepts_the_shipped_configs() {
     for f in ["config/reflectd.example.yaml", "config/demo.yaml"] {
-        let out = Command::new(bin()).args(["--config", f, "--check"]).output().unwrap();
-        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(bin())
+            .args(["--config", f, "--check"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -17,14 +24,27 @@ fn check_names_file_line_and_key_and_exits_2() {
     let dir = std::env::temp_dir().join(format!("reflectd-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("bad.yaml");
-    std::fs::write(&f, "asn: 65000\nrouter_id: 10.0.0.1\nneighbors:\n  - address: 10.0.0.300\n    asn: 65000\n").unwrap();
-    let out = Command::new(bin()).arg("--config").arg(&f).arg("--check").output().unwrap();
+    std::fs::write(
+        &f,
+        "asn: 65000\nrouter_id: 10.0.0.1\nneighbors:\n  - address: 10.0.0.300\n    asn: 65000\n",
+    )
+    .unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&f)
+        .arg("--check")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.yaml:4"), "{err}");
     assert!(err.contains("neighbors[0].address"), "{err}");
     // And nothing starts with it either.
-    let out = Command::new(bin()).arg("--config").arg(&f).output().unwrap();
+    let out = Command::new(bin())
+        .arg("--config")
+        .arg(&f)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -32,33 +52,73 @@ fn check_names_file_line_and_key_and_exits_2() {
 #[test]
 fn version_prints_name_and_version() {
     let out = Command::new(bin()).arg("--version").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), format!("reflectd {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("reflectd {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn neighbors_and_routes_commands_show_the_running_state() {
-    let r = Reflector::start(&[NeighborSpec::client("127.0.0.11"), NeighborSpec::client("127.0.0.12")]);
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
     let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
     let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
-    a.announce(&[p4("10.80.0.0/24")], &attrs([100, 64, 0, 1])).unwrap();
-    assert!(b.wait_until(WAIT, |s| s.route("10.80.0.0/24").is_some()).unwrap());
+    a.announce(&[p4("10.80.0.0/24")], &attrs([100, 64, 0, 1]))
+        .unwrap();
+    assert!(b
+        .wait_until(WAIT, |s| s.route("10.80.0.0/24").is_some())
+        .unwrap());
     let api = format!("127.0.0.1:{}", r.api);
-    let out = Command::new(bin()).args(["neighbors", "--api", &api]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["neighbors", "--api", &api])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(text.contains("127.0.0.11") && text.contains("Established"), "{text}");
-    let out = Command::new(bin()).args(["routes", "10.80.0.0/24", "--api", &api]).output().unwrap();
+    assert!(
+        text.contains("127.0.0.11") && text.contains("Established"),
+        "{text}"
+    );
+    let out = Command::new(bin())
+        .args(["routes", "10.80.0.0/24", "--api", &api])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("10.80.0.0/24") && text.contains("100.64.0.1") && text.contains("127.0.0.11"), "{text}");
-    let out = Command::new(bin()).args(["routes", "--json", "--api", &api]).output().unwrap();
+    assert!(
+        text.contains("10.80.0.0/24") && text.contains("100.64.0.1") && text.contains("127.0.0.11"),
+        "{text}"
+    );
+    let out = Command::new(bin())
+        .args(["routes", "--json", "--api", &api])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v[0]["prefix"], "10.80.0.0/24");
     assert_eq!(v[0]["paths"][0]["best"], true);
-    let out = Command::new(bin()).args(["neighbors", "--json", "--api", &api]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["neighbors", "--json", "--api", &api])
+        .output()
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
-    let m = r.http(r.metrics, "/metrics");
-    for name in ["reflectd_neighbor_session_state", "reflectd_neighbor_messages_received_total", "reflectd_rib_prefixes", "reflectd_rib_batch_duration_seconds_bucket", "reflectd_neighbor_prefixes_advertised"] {
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut m = r.http(r.metrics, "/metrics");
+    while !m.contains("reflectd_neighbor_prefixes_advertised")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        m = r.http(r.metrics, "/metrics");
+    }
+    for name in [
+        "reflectd_neighbor_session_state",
+        "reflectd_neighbor_messages_received_total",
+        "reflectd_rib_prefixes",
+        "reflectd_rib_batch_duration_seconds_bucket",
+        "reflectd_neighbor_prefixes_advertised",
+    ] {
         assert!(m.contains(name), "metric {name} missing:\n{m}");
     }
 }

@@ -13,7 +13,8 @@ use std::time::Duration;
 fn connection_from_unconfigured_address_is_closed_and_counted() {
     let r = Reflector::start(&[NeighborSpec::client("127.0.0.11")]);
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&SocketAddr::new(ip("127.0.0.99"), 0).into()).unwrap();
+    sock.bind(&SocketAddr::new(ip("127.0.0.99"), 0).into())
+        .unwrap();
     sock.connect_timeout(&r.addr().into(), WAIT).unwrap();
     let mut s: std::net::TcpStream = sock.into();
     s.set_read_timeout(Some(WAIT)).unwrap();
@@ -26,13 +27,19 @@ fn connection_from_unconfigured_address_is_closed_and_counted() {
         if m.contains("reflectd_connections_rejected_total{reason=\"unknown_source\"} 1") {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "rejection not counted:\n{m}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "rejection not counted:\n{m}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn expect_notification(s: &mut Speaker, code: u8, subcode: u8) {
-    assert!(s.wait_until(WAIT, |s| s.notification.is_some()).unwrap(), "no NOTIFICATION");
+    assert!(
+        s.wait_until(WAIT, |s| s.notification.is_some()).unwrap(),
+        "no NOTIFICATION"
+    );
     let n = s.notification.as_ref().unwrap();
     assert_eq!((n.code, n.subcode), (code, subcode), "NOTIFICATION {n:?}");
 }
@@ -54,10 +61,14 @@ const GOOD_ATTRS: [u8; 14] = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 100, 64, 0,
 
 #[test]
 fn nlri_with_impossible_prefix_length_resets_with_invalid_network_field() {
-    let r = Reflector::start(&[NeighborSpec::client("127.0.0.11"), NeighborSpec::client("127.0.0.12")]);
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
     let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
     let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
-    a.send_raw(&raw_update(&GOOD_ATTRS, &[33, 10, 0, 0, 0, 0])).unwrap();
+    a.send_raw(&raw_update(&GOOD_ATTRS, &[33, 10, 0, 0, 0, 0]))
+        .unwrap();
     expect_notification(&mut a, notif::UPDATE_MESSAGE, notif::INVALID_NETWORK_FIELD);
     // The other session is untouched.
     assert!(b.poll(Duration::from_millis(300)).unwrap());
@@ -76,16 +87,29 @@ fn bad_message_length_resets_with_message_header_error() {
 
 #[test]
 fn bad_origin_is_treated_as_withdraw_and_the_session_stays_up() {
-    let r = Reflector::start(&[NeighborSpec::client("127.0.0.11"), NeighborSpec::client("127.0.0.12")]);
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
     let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
     let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
-    a.send_raw(&raw_update(&GOOD_ATTRS, &[24, 10, 9, 9])).unwrap();
-    assert!(b.wait_until(WAIT, |s| s.route("10.9.9.0/24").is_some()).unwrap());
+    a.send_raw(&raw_update(&GOOD_ATTRS, &[24, 10, 9, 9]))
+        .unwrap();
+    assert!(b
+        .wait_until(WAIT, |s| s.route("10.9.9.0/24").is_some())
+        .unwrap());
     let mut bad = GOOD_ATTRS;
     bad[3] = 7; // ORIGIN 7 does not exist (RFC 7606 §7.1: treat-as-withdraw)
     a.send_raw(&raw_update(&bad, &[24, 10, 9, 9])).unwrap();
-    assert!(b.wait_until(WAIT, |s| s.route("10.9.9.0/24").is_none()).unwrap(), "treat-as-withdraw");
-    assert!(a.poll(Duration::from_millis(300)).unwrap(), "session stays up");
+    assert!(
+        b.wait_until(WAIT, |s| s.route("10.9.9.0/24").is_none())
+            .unwrap(),
+        "treat-as-withdraw"
+    );
+    assert!(
+        a.poll(Duration::from_millis(300)).unwrap(),
+        "session stays up"
+    );
     assert!(a.notification.is_none());
 }
 
@@ -97,7 +121,10 @@ fn wrong_peer_as_is_refused_with_bad_peer_as() {
         Ok(_) => panic!("session with a wrong AS must not establish"),
         Err(e) => e.to_string(),
     };
-    assert!(err.contains("NOTIFICATION") || err.contains("Notification") || err.contains("code: 2"), "{err}");
+    assert!(
+        err.contains("NOTIFICATION") || err.contains("Notification") || err.contains("code: 2"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,25 +137,49 @@ fn reflector_dials_a_non_passive_neighbor() {
     let _r = Reflector::start(&[spec]);
     let cfg = SpeakerConfig::new(ip("127.0.0.31"), ASN, Ipv4Addr::new(31, 31, 31, 31));
     let mut s = Speaker::accept(&listener, &cfg, WAIT).expect("reflectd connects to us");
-    assert!(s.wait_until(WAIT, |s| s.end_of_rib.contains(Family::Ipv4Unicast)).unwrap());
+    assert!(s
+        .wait_until(WAIT, |s| s.end_of_rib.contains(Family::Ipv4Unicast))
+        .unwrap());
 }
 
 #[test]
 fn reload_adds_and_removes_neighbors_without_touching_others() {
-    let mut r = Reflector::start(&[NeighborSpec::client("127.0.0.11"), NeighborSpec::client("127.0.0.12")]);
+    let mut r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
     let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
     let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
-    let text = config_text(r.port, r.api, r.metrics, &[NeighborSpec::client("127.0.0.11"), NeighborSpec::client("127.0.0.13")]);
+    let text = config_text(
+        r.port,
+        r.api,
+        r.metrics,
+        &[
+            NeighborSpec::client("127.0.0.11"),
+            NeighborSpec::client("127.0.0.13"),
+        ],
+    );
     std::fs::write(&r.config, text).unwrap();
     r.signal("HUP");
     expect_notification(&mut b, notif::CEASE, notif::CEASE_PEER_DECONFIGURED);
     let mut c = r.speaker("127.0.0.13", [3, 3, 3, 3]);
-    c.announce(&[p4("10.13.0.0/24")], &attrs([100, 64, 0, 13])).unwrap();
-    assert!(a.wait_until(WAIT, |s| s.route("10.13.0.0/24").is_some()).unwrap(), "the untouched session keeps working");
+    c.announce(&[p4("10.13.0.0/24")], &attrs([100, 64, 0, 13]))
+        .unwrap();
+    assert!(
+        a.wait_until(WAIT, |s| s.route("10.13.0.0/24").is_some())
+            .unwrap(),
+        "the untouched session keeps working"
+    );
     assert!(a.notification.is_none() && !a.closed);
     let neighbors = r.http(r.api, "/neighbors");
-    assert!(neighbors.contains("\"established_transitions\": 1"), "{neighbors}");
-    assert!(!neighbors.contains("127.0.0.12"), "removed neighbor is gone: {neighbors}");
+    assert!(
+        neighbors.contains("\"established_transitions\": 1"),
+        "{neighbors}"
+    );
+    assert!(
+        !neighbors.contains("127.0.0.12"),
+        "removed neighbor is gone: {neighbors}"
+    );
     // A broken config on reload is refused and the running one stays.
     std::fs::write(&r.config, "asn: [not a number\n").unwrap();
     r.signal("HUP");
@@ -146,5 +197,8 @@ fn shutdown_sends_cease_with_message_and_exits_zero() {
     assert!(status.success());
     expect_notification(&mut a, notif::CEASE, notif::CEASE_ADMIN_SHUTDOWN);
     let data = &a.notification.as_ref().unwrap().data;
-    assert!(!data.is_empty() && data[0] as usize == data.len() - 1, "RFC 8203 shutdown communication");
+    assert!(
+        !data.is_empty() && data[0] as usize == data.len() - 1,
+        "RFC 8203 shutdown communication"
+    );
 }

@@ -44,16 +44,21 @@ pub fn spawn(addr: SocketAddr, state: ApiState) -> std::io::Result<ApiServer> {
         .map_err(|e| std::io::Error::other(format!("cannot listen on {addr} for the API: {e}")))?;
     let server = Arc::new(server);
     let s = server.clone();
-    let join = std::thread::Builder::new().name("api".into()).spawn(move || {
-        for req in s.incoming_requests() {
-            let (code, body) = route(&state, req.method(), req.url());
-            let header = tiny_http::Header::from_bytes("Content-Type", "application/json").expect("static header");
-            let resp = tiny_http::Response::from_string(body).with_status_code(code).with_header(header);
-            if let Err(e) = req.respond(resp) {
-                warn!("API response failed: {e}");
+    let join = std::thread::Builder::new()
+        .name("api".into())
+        .spawn(move || {
+            for req in s.incoming_requests() {
+                let (code, body) = route(&state, req.method(), req.url());
+                let header = tiny_http::Header::from_bytes("Content-Type", "application/json")
+                    .expect("static header");
+                let resp = tiny_http::Response::from_string(body)
+                    .with_status_code(code)
+                    .with_header(header);
+                if let Err(e) = req.respond(resp) {
+                    warn!("API response failed: {e}");
+                }
             }
-        }
-    })?;
+        })?;
     Ok(ApiServer { server, join })
 }
 
@@ -72,7 +77,12 @@ fn route(state: &ApiState, method: &tiny_http::Method, url: &str) -> (u16, Strin
                 Err((code, msg)) => return (code, error_json(&msg)),
             }
         }
-        _ => return (404, error_json("unknown path; try /neighbors, /routes, /summary")),
+        _ => {
+            return (
+                404,
+                error_json("unknown path; try /neighbors, /routes, /summary"),
+            )
+        }
     };
     match result {
         Ok(body) => (200, body),
@@ -136,21 +146,35 @@ pub fn summary(rib: &RibSnapshot) -> SummaryJson {
         families: rib
             .families
             .iter()
-            .map(|f| FamilySummary { family: f.family.name().to_string(), prefixes: f.prefixes, paths: f.paths })
+            .map(|f| FamilySummary {
+                family: f.family.name().to_string(),
+                prefixes: f.prefixes,
+                paths: f.paths,
+            })
             .collect(),
         rib_queue_depth: rib.queue_depth,
     }
 }
 
 fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16, String)> {
-    let filter = filter.map(|f| f.replace("%2F", "/").replace("%2f", "/").replace("%3A", ":").replace("%3a", ":"));
+    let filter = filter.map(|f| {
+        f.replace("%2F", "/")
+            .replace("%2f", "/")
+            .replace("%3A", ":")
+            .replace("%3a", ":")
+    });
     let want = match filter.as_deref() {
         None => None,
-        Some(f) => Some(Filter::parse(f).ok_or((400, format!("{f:?} is neither a prefix nor an address")))?),
+        Some(f) => Some(
+            Filter::parse(f).ok_or((400, format!("{f:?} is neither a prefix nor an address")))?,
+        ),
     };
     // Ask the RIB thread for a fresh list and wait (bounded) until it is published.
     let before = state.rib.load().routes_generation;
-    state.rib_tx.send(ToRib::PublishRoutes).map_err(|_| (503, "RIB thread is not running".to_string()))?;
+    state
+        .rib_tx
+        .send(ToRib::PublishRoutes)
+        .map_err(|_| (503, "RIB thread is not running".to_string()))?;
     let deadline = Instant::now() + ROUTES_WAIT;
     let snap = loop {
         let snap = state.rib.load_full();
@@ -162,7 +186,9 @@ fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16
         }
         std::thread::sleep(Duration::from_millis(5));
     };
-    let Some(all) = snap.routes.as_ref() else { return Ok(Vec::new()) };
+    let Some(all) = snap.routes.as_ref() else {
+        return Ok(Vec::new());
+    };
     let selected: Vec<&RouteView> = match &want {
         None => all.iter().collect(),
         Some(Filter::Exact(p)) => all.iter().filter(|r| r.prefix == *p).collect(),
@@ -200,8 +226,12 @@ fn prefix_len(p: &AnyPrefix) -> u8 {
 
 fn prefix_contains(p: &AnyPrefix, ip: IpAddr) -> bool {
     match (p, ip) {
-        (AnyPrefix::V4(p), IpAddr::V4(a)) => crate::wire::Prefix4::new(a, 32).is_some_and(|h| p.contains(&h)),
-        (AnyPrefix::V6(p), IpAddr::V6(a)) => crate::wire::Prefix6::new(a, 128).is_some_and(|h| p.contains(&h)),
+        (AnyPrefix::V4(p), IpAddr::V4(a)) => {
+            crate::wire::Prefix4::new(a, 32).is_some_and(|h| p.contains(&h))
+        }
+        (AnyPrefix::V6(p), IpAddr::V6(a)) => {
+            crate::wire::Prefix6::new(a, 128).is_some_and(|h| p.contains(&h))
+        }
         _ => false,
     }
 }
@@ -224,8 +254,14 @@ pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
         next_hop: match a.next_hop {
             NextHop::None => "-".to_string(),
             NextHop::V4(a) => a.to_string(),
-            NextHop::V6 { global, link_local: None } => global.to_string(),
-            NextHop::V6 { global, link_local: Some(ll) } => format!("{global} ({ll})"),
+            NextHop::V6 {
+                global,
+                link_local: None,
+            } => global.to_string(),
+            NextHop::V6 {
+                global,
+                link_local: Some(ll),
+            } => format!("{global} ({ll})"),
         },
         as_path: a.as_path.to_string(),
         origin: match a.origin {
@@ -236,9 +272,17 @@ pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
         .to_string(),
         local_pref: a.local_pref,
         med: a.med,
-        communities: a.communities.iter().map(|c| format!("{}:{}", c >> 16, c & 0xffff)).collect(),
+        communities: a
+            .communities
+            .iter()
+            .map(|c| format!("{}:{}", c >> 16, c & 0xffff))
+            .collect(),
         ext_communities: a.ext_communities.iter().map(ext_community).collect(),
-        large_communities: a.large_communities.iter().map(|l| format!("{}:{}:{}", l[0], l[1], l[2])).collect(),
+        large_communities: a
+            .large_communities
+            .iter()
+            .map(|l| format!("{}:{}:{}", l[0], l[1], l[2]))
+            .collect(),
         originator_id: a.originator_id.map(|o| o.to_string()),
         cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
     }
@@ -252,9 +296,24 @@ fn ext_community(c: &[u8; 8]) -> String {
         _ => return c.iter().map(|b| format!("{b:02x}")).collect(),
     };
     match c[0] & 0x3f {
-        0x00 => format!("{kind} {}:{}", u16::from_be_bytes([c[2], c[3]]), u32::from_be_bytes([c[4], c[5], c[6], c[7]])),
-        0x01 => format!("{kind} {}.{}.{}.{}:{}", c[2], c[3], c[4], c[5], u16::from_be_bytes([c[6], c[7]])),
-        0x02 => format!("{kind} {}:{}", u32::from_be_bytes([c[2], c[3], c[4], c[5]]), u16::from_be_bytes([c[6], c[7]])),
+        0x00 => format!(
+            "{kind} {}:{}",
+            u16::from_be_bytes([c[2], c[3]]),
+            u32::from_be_bytes([c[4], c[5], c[6], c[7]])
+        ),
+        0x01 => format!(
+            "{kind} {}.{}.{}.{}:{}",
+            c[2],
+            c[3],
+            c[4],
+            c[5],
+            u16::from_be_bytes([c[6], c[7]])
+        ),
+        0x02 => format!(
+            "{kind} {}:{}",
+            u32::from_be_bytes([c[2], c[3], c[4], c[5]]),
+            u16::from_be_bytes([c[6], c[7]])
+        ),
         _ => c.iter().map(|b| format!("{b:02x}")).collect(),
     }
 }

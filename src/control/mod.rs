@@ -8,6 +8,7 @@
 //! ```
 
 pub mod api;
+mod gauges;
 pub mod table;
 pub mod view;
 
@@ -52,6 +53,7 @@ pub struct Reflector {
     next_peer: PeerId,
     listener: Option<Listener>,
     api: Option<api::ApiServer>,
+    gauges: Option<gauges::Gauges>,
     pub statuses: Vec<Arc<ArcSwap<Vec<NeighborStatus>>>>,
     pub rib_snapshot: Arc<ArcSwap<RibSnapshot>>,
     log: Option<LogControl>,
@@ -71,14 +73,22 @@ impl Reflector {
         let mut statuses = Vec::new();
         for index in 0..cfg.workers {
             let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
-            let wcfg = WorkerConfig { index, local_asn: cfg.asn, local_id: cfg.router_id };
+            let wcfg = WorkerConfig {
+                index,
+                local_asn: cfg.asn,
+                local_id: cfg.router_id,
+            };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let (handle, join) = worker::spawn(wcfg, rib_tx.clone(), status.clone(), core)?;
             workers.push(handle);
             worker_joins.push(join);
             statuses.push(status);
         }
-        let rcfg = rib::RibConfig { asn: cfg.asn, router_id: cfg.router_id, cluster_id: cfg.cluster_id };
+        let rcfg = rib::RibConfig {
+            asn: cfg.asn,
+            router_id: cfg.router_id,
+            cluster_id: cfg.cluster_id,
+        };
         let (w, snap) = (workers.clone(), rib_snapshot.clone());
         let rib_join = std::thread::Builder::new()
             .name("rib".into())
@@ -96,6 +106,7 @@ impl Reflector {
             next_peer: 1,
             listener: None,
             api: None,
+            gauges: None,
             statuses,
             rib_snapshot,
             log,
@@ -107,8 +118,15 @@ impl Reflector {
         let l = listener::spawn(&cfg.listen, r.index.clone(), r.workers.clone())?;
         info!(listen = ?l.bound, workers = cfg.workers, neighbors = cfg.neighbors.len(), "reflectd running");
         r.listener = Some(l);
+        if cfg.metrics.is_some() {
+            r.gauges = Some(gauges::spawn(r.rib_snapshot.clone(), r.statuses.clone())?);
+        }
         if let Some(addr) = cfg.api {
-            let state = api::ApiState { statuses: r.statuses.clone(), rib: r.rib_snapshot.clone(), rib_tx: r.rib_tx.clone() };
+            let state = api::ApiState {
+                statuses: r.statuses.clone(),
+                rib: r.rib_snapshot.clone(),
+                rib_tx: r.rib_tx.clone(),
+            };
             r.api = Some(api::spawn(addr, state)?);
         }
         Ok(r)
@@ -120,12 +138,17 @@ impl Reflector {
 
     fn add_neighbor(&mut self, n: Neighbor) {
         // Least-loaded worker keeps shards even as neighbors come and go.
-        let w = (0..self.load.len()).min_by_key(|i| self.load[*i]).unwrap_or(0);
+        let w = (0..self.load.len())
+            .min_by_key(|i| self.load[*i])
+            .unwrap_or(0);
         let id = self.next_peer;
         self.next_peer += 1;
         self.load[w] += 1;
         self.peers.insert(n.address, (id, w));
-        self.workers[w].send(ToWorker::AddPeer { peer: id, neighbor: Arc::new(n) });
+        self.workers[w].send(ToWorker::AddPeer {
+            peer: id,
+            neighbor: Arc::new(n),
+        });
     }
 
     fn remove_neighbor(&mut self, addr: IpAddr, subcode: u8) {
@@ -151,7 +174,10 @@ impl Reflector {
         };
         let d = config::diff(&self.cfg, &new);
         for key in &d.needs_restart {
-            warn!(key, "changed in the config file; takes effect after a restart");
+            warn!(
+                key,
+                "changed in the config file; takes effect after a restart"
+            );
         }
         for addr in &d.removed {
             info!(neighbor = %addr, "reload: removing neighbor");
@@ -175,7 +201,12 @@ impl Reflector {
         // Global keys that need a restart keep their running values.
         self.cfg.neighbors = new.neighbors;
         self.cfg.log = new.log;
-        info!(added = d.added.len(), removed = d.removed.len(), changed = d.changed.len(), "config reloaded");
+        info!(
+            added = d.added.len(),
+            removed = d.removed.len(),
+            changed = d.changed.len(),
+            "config reloaded"
+        );
     }
 
     /// Cease (RFC 8203 message) to every peer, then stop every thread.
@@ -187,8 +218,13 @@ impl Reflector {
         if let Some(a) = self.api.take() {
             a.shutdown();
         }
+        if let Some(g) = self.gauges.take() {
+            g.shutdown();
+        }
         for w in &self.workers {
-            w.send(ToWorker::Shutdown { message: message.to_string() });
+            w.send(ToWorker::Shutdown {
+                message: message.to_string(),
+            });
         }
         for j in self.worker_joins.drain(..) {
             let _ = j.join();
@@ -216,13 +252,21 @@ impl Reflector {
 
 fn install_metrics(addr: std::net::SocketAddr) -> Result<(), StartError> {
     use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    let buckets = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0];
+    let buckets = [
+        0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
+    ];
     PrometheusBuilder::new()
         .with_http_listener(addr)
-        .set_buckets_for_metric(Matcher::Full(crate::metrics::RIB_BATCH_SECONDS.to_string()), &buckets)
+        .set_buckets_for_metric(
+            Matcher::Full(crate::metrics::RIB_BATCH_SECONDS.to_string()),
+            &buckets,
+        )
         .map_err(|e| StartError::Metrics(e.to_string()))?
         // Series of removed neighbors disappear instead of lingering forever.
-        .idle_timeout(metrics_util::MetricKindMask::ALL, Some(Duration::from_secs(120)))
+        .idle_timeout(
+            metrics_util::MetricKindMask::ALL,
+            Some(Duration::from_secs(120)),
+        )
         .install()
         .map_err(|e| StartError::Metrics(format!("cannot serve /metrics on {addr}: {e}")))
 }

@@ -14,9 +14,14 @@ fn duration(secs: u64) -> String {
 
 pub fn neighbors(list: &[NeighborView]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{:<24} {:>10} {:<6} {:<12} {:>10} {:>9} {:>9} {:>9}  {}", "Peer", "AS", "Client", "State", "Up/Down", "Received", "Accepted", "Advert", "Description");
+    let _ = writeln!(
+        out,
+        "{:<24} {:>10} {:<6} {:<12} {:>10} {:>9} {:>9} {:>9}  Description",
+        "Peer", "AS", "Client", "State", "Up/Down", "Received", "Accepted", "Advert"
+    );
     for n in list {
-        let sum = |f: fn(&super::view::FamilyPrefixes) -> u64| n.prefixes.iter().map(f).sum::<u64>();
+        let sum =
+            |f: fn(&super::view::FamilyPrefixes) -> u64| n.prefixes.iter().map(f).sum::<u64>();
         let _ = writeln!(
             out,
             "{:<24} {:>10} {:<6} {:<12} {:>10} {:>9} {:>9} {:>9}  {}",
@@ -41,7 +46,11 @@ pub fn neighbors(list: &[NeighborView]) -> String {
 
 pub fn routes(list: &[RouteJson]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "   {:<24} {:<20} {:<20} {:>7} {:>6} {:<3} {:<16} {}", "Network", "Next Hop", "AS_PATH", "LocPrf", "MED", "Org", "From", "Reflection");
+    let _ = writeln!(
+        out,
+        "   {:<24} {:<20} {:<20} {:>7} {:>6} {:<3} {:<16} Reflection",
+        "Network", "Next Hop", "AS_PATH", "LocPrf", "MED", "Org", "From"
+    );
     for r in list {
         for (i, p) in r.paths.iter().enumerate() {
             let net = if i == 0 { r.prefix.as_str() } else { "" };
@@ -56,15 +65,28 @@ pub fn routes(list: &[RouteJson]) -> String {
                 if p.best { "*>" } else { "*" },
                 net,
                 p.next_hop,
-                if p.as_path.is_empty() { "-" } else { &p.as_path },
+                if p.as_path.is_empty() {
+                    "-"
+                } else {
+                    &p.as_path
+                },
                 p.local_pref.map(|v| v.to_string()).unwrap_or_default(),
                 p.med.map(|v| v.to_string()).unwrap_or_default(),
                 p.origin,
                 p.from,
                 refl,
             );
-            if !p.communities.is_empty() || !p.large_communities.is_empty() || !p.ext_communities.is_empty() {
-                let all: Vec<&str> = p.communities.iter().chain(&p.ext_communities).chain(&p.large_communities).map(String::as_str).collect();
+            if !p.communities.is_empty()
+                || !p.large_communities.is_empty()
+                || !p.ext_communities.is_empty()
+            {
+                let all: Vec<&str> = p
+                    .communities
+                    .iter()
+                    .chain(&p.ext_communities)
+                    .chain(&p.large_communities)
+                    .map(String::as_str)
+                    .collect();
                 let _ = writeln!(out, "   {:<24} communities: {}", "", all.join(" "));
             }
         }

@@ -105,7 +105,10 @@ pub struct GracefulRestart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Capability {
     /// RFC 4760; (AFI, SAFI) raw so unknown families are still visible.
-    Multiprotocol { afi: u16, safi: u8 },
+    Multiprotocol {
+        afi: u16,
+        safi: u8,
+    },
     /// RFC 2918 (code 2).
     RouteRefresh,
     /// RFC 8654 (code 6).
@@ -118,7 +121,10 @@ pub enum Capability {
     AddPath(Vec<(u16, u8, AddPathMode)>),
     /// RFC 7313 (code 70).
     EnhancedRouteRefresh,
-    Unknown { code: u8, data: Vec<u8> },
+    Unknown {
+        code: u8,
+        data: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,7 +202,10 @@ pub enum NlriSet {
     Ipv4Unicast(Vec<Prefix4>),
     Ipv6Unicast(Vec<Prefix6>),
     /// A family we parse the header of but do not carry yet; its NLRI bytes are skipped.
-    Other { afi: u16, safi: u8 },
+    Other {
+        afi: u16,
+        safi: u8,
+    },
 }
 
 impl NlriSet {

@@ -41,7 +41,9 @@ impl Family {
     }
 
     pub fn from_afi_safi(afi: u16, safi: u8) -> Option<Family> {
-        Family::ALL.into_iter().find(|f| f.afi_safi() == (afi, safi))
+        Family::ALL
+            .into_iter()
+            .find(|f| f.afi_safi() == (afi, safi))
     }
 
     /// The name used in the config file and the CLI (`ipv4-unicast`, ...).
@@ -196,7 +198,9 @@ macro_rules! prefix_fmt_parse {
                     .split_once('/')
                     .ok_or_else(|| format!("{s:?} is not ADDRESS/LENGTH"))?;
                 let addr: $addr = a.parse().map_err(|_| format!("{a:?} is not an address"))?;
-                let len: u8 = l.parse().map_err(|_| format!("{l:?} is not a prefix length"))?;
+                let len: u8 = l
+                    .parse()
+                    .map_err(|_| format!("{l:?} is not a prefix length"))?;
                 <$t>::new(addr, len).ok_or_else(|| format!("prefix length {len} is too long"))
             }
         }
@@ -287,7 +291,11 @@ impl fmt::Display for AsPath {
             f.write_str(open)?;
             for (i, a) in s.asns.iter().enumerate() {
                 if i > 0 {
-                    f.write_str(if s.kind == SegmentKind::Sequence { " " } else { "," })?;
+                    f.write_str(if s.kind == SegmentKind::Sequence {
+                        " "
+                    } else {
+                        ","
+                    })?;
                 }
                 write!(f, "{a}")?;
             }
@@ -359,8 +367,14 @@ mod tests {
     fn as_path_length_counts_set_as_one() {
         let p = AsPath {
             segments: vec![
-                AsSegment { kind: SegmentKind::Sequence, asns: vec![1, 2, 3] },
-                AsSegment { kind: SegmentKind::Set, asns: vec![4, 5] },
+                AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![1, 2, 3],
+                },
+                AsSegment {
+                    kind: SegmentKind::Set,
+                    asns: vec![4, 5],
+                },
             ],
         };
         assert_eq!(p.route_len(), 4);

@@ -39,7 +39,13 @@ pub enum ReadOutcome {
 }
 
 impl Conn {
-    pub fn new(peer: PeerId, stream: TcpStream, outbound: bool, connecting: bool, session: Session) -> Conn {
+    pub fn new(
+        peer: PeerId,
+        stream: TcpStream,
+        outbound: bool,
+        connecting: bool,
+        session: Session,
+    ) -> Conn {
         Conn {
             peer,
             stream,

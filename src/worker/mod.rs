@@ -65,12 +65,18 @@ pub fn spawn(
 ) -> io::Result<(WorkerHandle, std::thread::JoinHandle<()>)> {
     let poller = Arc::new(Poller::new()?);
     let (tx, inbox) = crossbeam_channel::unbounded();
-    let handle = WorkerHandle { tx, poller: poller.clone() };
+    let handle = WorkerHandle {
+        tx,
+        poller: poller.clone(),
+    };
     let name = format!("worker-{}", cfg.index);
     let join = std::thread::Builder::new().name(name).spawn(move || {
         if let Some(core) = core {
             if !core_affinity::set_for_current(core) {
-                warn!(worker = cfg.index, "could not pin worker to core {}", core.id);
+                warn!(
+                    worker = cfg.index,
+                    "could not pin worker to core {}", core.id
+                );
             }
         }
         Worker::new(cfg, poller, inbox, rib, status).run();
@@ -185,12 +191,22 @@ impl Worker {
     }
 
     fn remove_peer(&mut self, id: PeerId, subcode: u8, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&id) else { return };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
         peer.removing = true;
         peer.next_connect = None;
         info!(neighbor = %peer.neighbor.address, "neighbor removed");
         for key in peer.conns.clone() {
-            self.stop_conn(key, Notification { code: notif::CEASE, subcode, data: Vec::new() }, now);
+            self.stop_conn(
+                key,
+                Notification {
+                    code: notif::CEASE,
+                    subcode,
+                    data: Vec::new(),
+                },
+                now,
+            );
         }
         self.reap_peer(id);
         self.status_dirty = true;
@@ -198,14 +214,25 @@ impl Worker {
 
     /// Forgets a removed peer once its connections are gone.
     fn reap_peer(&mut self, id: PeerId) {
-        if self.peers.get(&id).is_some_and(|p| p.removing && p.conns.is_empty()) {
+        if self
+            .peers
+            .get(&id)
+            .is_some_and(|p| p.removing && p.conns.is_empty())
+        {
             self.peers.remove(&id);
         }
     }
 
     fn accepted(&mut self, id: PeerId, stream: TcpStream, now: Instant) {
-        let Some(peer) = self.peers.get(&id) else { return };
-        if peer.removing || peer.conns.iter().any(|k| self.conn(*k).is_some_and(|c| !c.outbound)) {
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
+        if peer.removing
+            || peer
+                .conns
+                .iter()
+                .any(|k| self.conn(*k).is_some_and(|c| !c.outbound))
+        {
             // One inbound connection at a time; a second one is a peer retrying too fast.
             debug!(neighbor = %peer.neighbor.address, "extra inbound connection closed");
             return;
@@ -215,18 +242,26 @@ impl Worker {
             return;
         }
         let conn = Conn::new(id, stream, false, false, Session::new(cfg));
-        let Some(key) = self.register(conn) else { return };
+        let Some(key) = self.register(conn) else {
+            return;
+        };
         self.with_session(key, now, |s, now, out| s.connected(now, out));
     }
 
     fn start_connect(&mut self, id: PeerId, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&id) else { return };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
         peer.next_connect = None;
         let n = peer.neighbor.clone();
         let cfg = peer.session_cfg.clone();
         let remote = SocketAddr::new(n.address, n.port);
         let dial = || -> io::Result<(TcpStream, bool)> {
-            let sock = Socket::new(Domain::for_address(remote), Type::STREAM, Some(Protocol::TCP))?;
+            let sock = Socket::new(
+                Domain::for_address(remote),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
             sock.set_nonblocking(true)?;
             sock.set_tcp_nodelay(true)?;
             if let Some(local) = n.local_address {
@@ -234,7 +269,10 @@ impl Worker {
             }
             match sock.connect(&remote.into()) {
                 Ok(()) => Ok((sock.into(), false)),
-                Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) || e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e)
+                    if e.raw_os_error() == Some(libc::EINPROGRESS)
+                        || e.kind() == io::ErrorKind::WouldBlock =>
+                {
                     Ok((sock.into(), true))
                 }
                 Err(e) => Err(e),
@@ -256,7 +294,9 @@ impl Worker {
     }
 
     fn connect_failed(&mut self, id: PeerId, why: &str, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&id) else { return };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            return;
+        };
         debug!(neighbor = %peer.neighbor.address, "connect failed: {why}");
         peer.last_error = Some(format!("connect: {why}"));
         if peer.conns.is_empty() && !peer.neighbor.passive && !peer.removing {
@@ -268,11 +308,18 @@ impl Worker {
 
     fn register(&mut self, conn: Conn) -> Option<usize> {
         let key = self.free_keys.pop().unwrap_or(self.conns.len());
-        let interest = if conn.connecting { Event::writable(key) } else { Event::readable(key) };
+        let interest = if conn.connecting {
+            Event::writable(key)
+        } else {
+            Event::readable(key)
+        };
         // SAFETY: the stream stays owned by `self.conns[key]` and is removed from the poller
         // in `close_conn` before it is dropped, as `Poller::add` requires.
         #[allow(unsafe_code)]
-        let added = unsafe { self.poller.add_with_mode(&conn.stream, interest, PollMode::Level) };
+        let added = unsafe {
+            self.poller
+                .add_with_mode(&conn.stream, interest, PollMode::Level)
+        };
         if let Err(e) = added {
             warn!("cannot poll socket: {e}");
             self.free_keys.push(key);
@@ -300,7 +347,12 @@ impl Worker {
     }
 
     /// Runs one session call and then the actions it produced.
-    fn with_session(&mut self, key: usize, now: Instant, f: impl FnOnce(&mut Session, Instant, &mut Vec<Action>)) {
+    fn with_session(
+        &mut self,
+        key: usize,
+        now: Instant,
+        f: impl FnOnce(&mut Session, Instant, &mut Vec<Action>),
+    ) {
         let mut actions = std::mem::take(&mut self.actions);
         if let Some(c) = self.conn_mut(key) {
             f(&mut c.session, now, &mut actions);
@@ -376,7 +428,9 @@ impl Worker {
     /// Returns false once the connection is closed.
     fn parse(&mut self, key: usize, now: Instant) -> bool {
         let mut actions = std::mem::take(&mut self.actions);
-        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return false };
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
+            return false;
+        };
         let peer = self.peers.get_mut(&c.peer);
         let mut counters = peer.map(|p| &mut p.counters);
         let mut pos = 0;
@@ -386,13 +440,16 @@ impl Worker {
             match wire::frame(buf, ctx.max_message_len()) {
                 Ok(Some(n)) => {
                     let res = wire::decode(&buf[..n], &ctx);
-                    if let (Some(cn), Some(i)) = (counters.as_deref_mut(), msg_type_index(buf[18])) {
+                    if let (Some(cn), Some(i)) = (counters.as_deref_mut(), msg_type_index(buf[18]))
+                    {
                         cn.msgs_in[i] += 1;
                     }
                     pos += n;
                     match res {
                         Ok(msg) => {
-                            if let (Message::Notification(nt), Some(cn)) = (&msg, counters.as_deref_mut()) {
+                            if let (Message::Notification(nt), Some(cn)) =
+                                (&msg, counters.as_deref_mut())
+                            {
                                 *cn.notif_in.entry((nt.code, nt.subcode)).or_default() += 1;
                             }
                             c.session.receive(msg, now, &mut actions);
@@ -419,7 +476,9 @@ impl Worker {
 
     fn run_actions(&mut self, key: usize, actions: &mut Vec<Action>, now: Instant) {
         for action in actions.drain(..) {
-            let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return };
+            let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
+                return;
+            };
             let peer_id = c.peer;
             match action {
                 Action::Send(msg) => {
@@ -441,7 +500,9 @@ impl Worker {
                     if let Some(p) = self.peers.get_mut(&peer_id) {
                         for e in &u.attr_errors {
                             match e.action {
-                                wire::AttrAction::TreatAsWithdraw => p.counters.treat_as_withdraw += 1,
+                                wire::AttrAction::TreatAsWithdraw => {
+                                    p.counters.treat_as_withdraw += 1
+                                }
                                 wire::AttrAction::Discard => p.counters.attr_discard += 1,
                             }
                             warn!(neighbor = %p.neighbor.address, attribute = e.code, action = ?e.action, "malformed attribute: {}", e.reason);
@@ -451,7 +512,10 @@ impl Worker {
                 }
                 Action::RouteRefresh(family) => {
                     self.send_batch(key);
-                    let _ = self.rib.send(ToRib::RouteRefresh { peer: peer_id, family });
+                    let _ = self.rib.send(ToRib::RouteRefresh {
+                        peer: peer_id,
+                        family,
+                    });
                 }
                 Action::Close(reason) => {
                     // Deliver what was read before the close, then tear down.
@@ -462,14 +526,20 @@ impl Worker {
                 }
             }
         }
-        self.next_due = self.next_due.min(self.conn(key).and_then(|c| c.session.next_deadline()).unwrap_or(self.next_due));
+        self.next_due = self.next_due.min(
+            self.conn(key)
+                .and_then(|c| c.session.next_deadline())
+                .unwrap_or(self.next_due),
+        );
         self.check_collision(key, now);
     }
 
     fn established(&mut self, key: usize, neg: crate::fsm::Negotiated, now: Instant) {
         let Some(c) = self.conn(key) else { return };
         let peer_id = c.peer;
-        let Some(p) = self.peers.get_mut(&peer_id) else { return };
+        let Some(p) = self.peers.get_mut(&peer_id) else {
+            return;
+        };
         info!(neighbor = %p.neighbor.address, remote_id = %neg.remote_id, hold = neg.hold_time, "session established");
         p.established = Some(key);
         p.since = now;
@@ -490,7 +560,11 @@ impl Worker {
         p.negotiated = Some(neg);
         let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
         for other in others {
-            let n = Notification { code: notif::CEASE, subcode: notif::CEASE_COLLISION_RESOLUTION, data: Vec::new() };
+            let n = Notification {
+                code: notif::CEASE,
+                subcode: notif::CEASE_COLLISION_RESOLUTION,
+                data: Vec::new(),
+            };
             self.stop_conn(other, n, now);
         }
         let _ = self.rib.send(ToRib::PeerUp(up));
@@ -502,19 +576,35 @@ impl Worker {
     fn check_collision(&mut self, key: usize, now: Instant) {
         let Some(c) = self.conn(key) else { return };
         let (peer_id, new_local) = (c.peer, c.outbound);
-        let Some(remote_id) = c.session.remote_id() else { return };
+        let Some(remote_id) = c.session.remote_id() else {
+            return;
+        };
         if c.session.state() != State::OpenConfirm {
             return;
         }
-        let Some(p) = self.peers.get(&peer_id) else { return };
-        let Some(&other) = p.conns.iter().find(|k| **k != key) else { return };
+        let Some(p) = self.peers.get(&peer_id) else {
+            return;
+        };
+        let Some(&other) = p.conns.iter().find(|k| **k != key) else {
+            return;
+        };
         let Some(o) = self.conn(other) else { return };
         let other_state = o.session.state();
         if !matches!(other_state, State::OpenConfirm | State::Established) {
             return;
         }
-        let survivor = collision::resolve_collision(&p.session_cfg, remote_id, other_state, o.outbound, new_local);
-        let loser = if survivor == collision::Survivor::Existing { key } else { other };
+        let survivor = collision::resolve_collision(
+            &p.session_cfg,
+            remote_id,
+            other_state,
+            o.outbound,
+            new_local,
+        );
+        let loser = if survivor == collision::Survivor::Existing {
+            key
+        } else {
+            other
+        };
         debug!(neighbor = %p.neighbor.address, "connection collision resolved");
         self.stop_conn(loser, collision::collision_notification(), now);
     }
@@ -532,11 +622,15 @@ impl Worker {
     }
 
     fn close_conn(&mut self, key: usize, reason: Option<String>, now: Instant) {
-        let Some(c) = self.conns.get_mut(key).and_then(|c| c.take()) else { return };
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.take()) else {
+            return;
+        };
         let _ = self.poller.delete(&c.stream);
         self.free_keys.push(key);
         let _ = c.stream.shutdown(std::net::Shutdown::Both);
-        let Some(p) = self.peers.get_mut(&c.peer) else { return };
+        let Some(p) = self.peers.get_mut(&c.peer) else {
+            return;
+        };
         p.conns.retain(|k| *k != key);
         if let Some(r) = &reason {
             p.last_error = Some(r.clone());
@@ -583,9 +677,13 @@ impl Worker {
     fn send_shared(&mut self, peers: &[PeerId], data: Bytes, now: Instant) {
         let (messages, updates) = count_messages(&data);
         for id in peers {
-            let Some(p) = self.peers.get_mut(id) else { continue };
+            let Some(p) = self.peers.get_mut(id) else {
+                continue;
+            };
             // Bytes the RIB produced for a session that has since gone down are stale.
-            let Some(key) = p.established.filter(|_| p.awaiting_down_ack == 0) else { continue };
+            let Some(key) = p.established.filter(|_| p.awaiting_down_ack == 0) else {
+                continue;
+            };
             p.counters.msgs_out[1] += updates;
             p.counters.msgs_out[3] += messages - updates;
             if let Some(c) = self.conn_mut(key) {
@@ -604,12 +702,19 @@ impl Worker {
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.counters.bytes_out += n as u64;
                 }
-                let established = self.peers.get(&peer).is_some_and(|p| p.established == Some(key));
+                let established = self
+                    .peers
+                    .get(&peer)
+                    .is_some_and(|p| p.established == Some(key));
                 if established && !xoff && queued > HIGH_WATER {
-                    self.conn_mut(key).map(|c| c.xoff = true);
+                    if let Some(c) = self.conn_mut(key) {
+                        c.xoff = true;
+                    }
                     let _ = self.rib.send(ToRib::Xoff { peer });
                 } else if established && xoff && queued < LOW_WATER {
-                    self.conn_mut(key).map(|c| c.xoff = false);
+                    if let Some(c) = self.conn_mut(key) {
+                        c.xoff = false;
+                    }
                     let _ = self.rib.send(ToRib::Xon { peer });
                 }
                 self.sync_interest(key);
@@ -622,7 +727,9 @@ impl Worker {
     }
 
     fn sync_interest(&mut self, key: usize) {
-        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else { return };
+        let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
+            return;
+        };
         let want_write = c.connecting || c.queued_bytes() > 0;
         if want_write != c.write_interest {
             c.write_interest = want_write;
@@ -649,7 +756,9 @@ impl Worker {
         let dial: Vec<PeerId> = self
             .peers
             .values()
-            .filter(|p| p.conns.is_empty() && !p.removing && p.next_connect.is_some_and(|t| t <= now))
+            .filter(|p| {
+                p.conns.is_empty() && !p.removing && p.next_connect.is_some_and(|t| t <= now)
+            })
             .map(|p| p.id)
             .collect();
         for id in dial {
@@ -664,14 +773,21 @@ impl Worker {
             self.status_dirty = true;
             self.next_publish = now + PUBLISH_EVERY;
         }
-        self.next_due = next.min(self.next_publish).max(now + Duration::from_millis(1));
+        self.next_due = next
+            .min(self.next_publish)
+            .max(now + Duration::from_millis(1));
     }
 
     fn peer_state(&self, p: &Peer) -> State {
         if p.established.is_some() {
             return State::Established;
         }
-        let best = p.conns.iter().filter_map(|k| self.conn(*k)).map(|c| c.session.state()).max_by_key(|s| s.as_u8());
+        let best = p
+            .conns
+            .iter()
+            .filter_map(|k| self.conn(*k))
+            .map(|c| c.session.state())
+            .max_by_key(|s| s.as_u8());
         match best {
             Some(s) => s,
             None if p.neighbor.passive => State::Active,
@@ -706,12 +822,18 @@ impl Worker {
         let mut data = vec![text.len() as u8];
         data.extend_from_slice(&text);
         for key in 0..self.conns.len() {
-            let Some(c) = self.conn_mut(key) else { continue };
+            let Some(c) = self.conn_mut(key) else {
+                continue;
+            };
             if c.connecting {
                 continue;
             }
             let mut actions = Vec::new();
-            let n = Notification { code: notif::CEASE, subcode: notif::CEASE_ADMIN_SHUTDOWN, data: data.clone() };
+            let n = Notification {
+                code: notif::CEASE,
+                subcode: notif::CEASE_ADMIN_SHUTDOWN,
+                data: data.clone(),
+            };
             c.session.stop(n, &mut actions);
             for a in actions {
                 if let Action::Send(msg) = a {

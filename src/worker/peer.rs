@@ -13,7 +13,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Message type index for counters: open, update, notification, keepalive, route_refresh.
-pub const MSG_TYPES: [&str; 5] = ["open", "update", "notification", "keepalive", "route_refresh"];
+pub const MSG_TYPES: [&str; 5] = [
+    "open",
+    "update",
+    "notification",
+    "keepalive",
+    "route_refresh",
+];
 
 pub fn msg_type_index(t: u8) -> Option<usize> {
     (1..=5).contains(&t).then(|| t as usize - 1)
@@ -95,7 +101,12 @@ pub struct Peer {
 }
 
 impl Peer {
-    pub fn new(id: PeerId, neighbor: Arc<Neighbor>, session_cfg: Arc<SessionConfig>, now: Instant) -> Peer {
+    pub fn new(
+        id: PeerId,
+        neighbor: Arc<Neighbor>,
+        session_cfg: Arc<SessionConfig>,
+        now: Instant,
+    ) -> Peer {
         let handles = Handles::new(&neighbor.address.to_string());
         let backoff = Backoff::new(neighbor.connect_retry, u64::from(id));
         Peer {
@@ -122,7 +133,11 @@ impl Peer {
         let h = &self.handles;
         h.state.set(f64::from(state.as_u8()));
         h.established.absolute(c.established);
-        let up = if self.established.is_some() { now.duration_since(self.since).as_secs_f64() } else { 0.0 };
+        let up = if self.established.is_some() {
+            now.duration_since(self.since).as_secs_f64()
+        } else {
+            0.0
+        };
         h.uptime.set(up);
         for i in 0..5 {
             h.msgs_in[i].absolute(c.msgs_in[i]);
@@ -155,7 +170,11 @@ impl Peer {
             state: state.name(),
             state_seconds: now.duration_since(self.since).as_secs(),
             remote_id: self.negotiated.as_ref().map(|x| x.remote_id),
-            families: self.negotiated.as_ref().map(|x| x.families.iter().map(|f| f.name()).collect()).unwrap_or_default(),
+            families: self
+                .negotiated
+                .as_ref()
+                .map(|x| x.families.iter().map(|f| f.name()).collect())
+                .unwrap_or_default(),
             hold_time: self.negotiated.as_ref().map(|x| x.hold_time),
             established_transitions: c.established,
             messages_received: c.msgs_in.iter().sum(),

@@ -18,7 +18,10 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 /// A port nobody listens on right now (the kernel picks it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 pub fn ip(s: &str) -> IpAddr {
@@ -36,10 +39,20 @@ pub struct NeighborSpec {
 
 impl NeighborSpec {
     pub fn client(address: &'static str) -> NeighborSpec {
-        NeighborSpec { address, rr_client: true, passive: true, port: 179, families: "[ipv4-unicast, ipv6-unicast]", hold_time: 90 }
+        NeighborSpec {
+            address,
+            rr_client: true,
+            passive: true,
+            port: 179,
+            families: "[ipv4-unicast, ipv6-unicast]",
+            hold_time: 90,
+        }
     }
     pub fn non_client(address: &'static str) -> NeighborSpec {
-        NeighborSpec { rr_client: false, ..NeighborSpec::client(address) }
+        NeighborSpec {
+            rr_client: false,
+            ..NeighborSpec::client(address)
+        }
     }
 }
 
@@ -86,7 +99,14 @@ impl Reflector {
             .stderr(log)
             .spawn()
             .expect("start reflectd");
-        let r = Reflector { child, port, api, metrics, dir, config };
+        let r = Reflector {
+            child,
+            port,
+            api,
+            metrics,
+            dir,
+            config,
+        };
         r.wait_api();
         r
     }
@@ -125,7 +145,11 @@ impl Reflector {
                     let _ = e;
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                Err(e) => panic!("speaker {} could not establish: {e}; log:\n{}", cfg.local, self.log()),
+                Err(e) => panic!(
+                    "speaker {} could not establish: {e}; log:\n{}",
+                    cfg.local,
+                    self.log()
+                ),
             }
         }
     }
@@ -137,11 +161,18 @@ impl Reflector {
         write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
         let mut body = String::new();
         let _ = s.read_to_string(&mut body);
-        body.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or(body)
+        body.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or(body)
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").arg(format!("-{sig}")).arg(self.child.id().to_string()).status().expect("kill").success();
+        let ok = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill")
+            .success();
         assert!(ok, "kill -{sig} failed");
     }
 
