@@ -54,8 +54,16 @@ fn simulate(
         match Speaker::connect(&sc, target, Duration::from_secs(3)) {
             Ok(mut sp) => {
                 info!(router = name, "demo router connected");
-                if let Err(e) = run_router(&mut sp, &sc, idx, client, stop) {
-                    warn!(router = name, "demo router session ended: {e}");
+                match run_router(&mut sp, &sc, idx, client, stop) {
+                    Err(e) => warn!(router = name, "demo router session ended: {e}"),
+                    Ok(()) => match &sp.notification {
+                        Some(n) => info!(
+                            router = name,
+                            "reflector closed the session: {}",
+                            shutdown_text(n)
+                        ),
+                        None => info!(router = name, "demo router stopped"),
+                    },
                 }
             }
             Err(_) => std::thread::sleep(Duration::from_millis(500)),
@@ -138,4 +146,15 @@ fn run_router(
         }
     }
     Ok(())
+}
+
+/// "Cease 6/2: <RFC 8203 message>" for the log.
+fn shutdown_text(n: &Notification) -> String {
+    let msg = n
+        .data
+        .split_first()
+        .and_then(|(len, rest)| rest.get(..usize::from(*len)))
+        .map(String::from_utf8_lossy)
+        .unwrap_or_default();
+    format!("NOTIFICATION {}/{} {msg}", n.code, n.subcode)
 }

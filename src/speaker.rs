@@ -219,6 +219,12 @@ impl Speaker {
         }
     }
 
+    /// Hands over the socket for raw use (load generation); the speaker is done after this.
+    pub fn take_stream(&mut self) -> TcpStream {
+        self.closed = true;
+        self.stream.try_clone().expect("clone socket")
+    }
+
     pub fn route(&self, prefix: &str) -> Option<&PathAttrs> {
         let p = parse_any_prefix(prefix)?;
         self.routes.get(&p)
