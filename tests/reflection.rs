@@ -262,3 +262,49 @@ fn ipv6_routes_are_reflected_with_their_next_hop() {
     a.withdraw(&pfx[..50]).unwrap();
     assert!(b.wait_until(WAIT, |s| s.routes.len() == 50).unwrap());
 }
+
+#[test]
+fn four_octet_as_path_reaches_a_two_octet_peer_through_as4_path() {
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
+    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
+    let mut old =
+        reflectd::speaker::SpeakerConfig::new(ip("127.0.0.12"), ASN, Ipv4Addr::new(2, 2, 2, 2));
+    old.four_octet_as = false;
+    let mut b = r.speaker_with(&old);
+    assert!(
+        !b.ctx.four_octet_as,
+        "the old speaker negotiated 2-octet ASNs"
+    );
+    let mut sent = attrs([100, 64, 0, 1]);
+    sent.as_path = AsPath {
+        segments: vec![AsSegment {
+            kind: SegmentKind::Sequence,
+            asns: vec![4_200_000_001, 64512, 70000],
+        }],
+    };
+    sent.aggregator = Some((4_200_000_001, Ipv4Addr::new(1, 1, 1, 1)));
+    a.announce(&[p4("10.44.0.0/24")], &sent).unwrap();
+    assert!(b
+        .wait_until(WAIT, |s| s.route("10.44.0.0/24").is_some())
+        .unwrap());
+    // The 2-octet speaker decodes AS_PATH (AS_TRANS) + AS4_PATH back into the real path.
+    let got = b.route("10.44.0.0/24").unwrap();
+    assert_eq!(got.as_path, sent.as_path);
+    assert_eq!(got.aggregator, sent.aggregator);
+    // And the other way: a 2-octet speaker's path arrives intact at a 4-octet one.
+    let mut from_old = attrs([100, 64, 0, 2]);
+    from_old.as_path = AsPath {
+        segments: vec![AsSegment {
+            kind: SegmentKind::Sequence,
+            asns: vec![64512, 65001],
+        }],
+    };
+    b.announce(&[p4("10.45.0.0/24")], &from_old).unwrap();
+    assert!(a
+        .wait_until(WAIT, |s| s.route("10.45.0.0/24").is_some())
+        .unwrap());
+    assert_eq!(a.route("10.45.0.0/24").unwrap().as_path, from_old.as_path);
+}
