@@ -227,16 +227,29 @@ impl Worker {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
-        if peer.removing
-            || peer
-                .conns
-                .iter()
-                .any(|k| self.conn(*k).is_some_and(|c| !c.outbound))
-        {
-            // One inbound connection at a time; a second one is a peer retrying too fast.
-            debug!(neighbor = %peer.neighbor.address, "extra inbound connection closed");
+        if peer.removing {
             return;
         }
+        // A peer dialling again has given up on its previous inbound connection: the newer
+        // one wins (fsm::collision, same direction). An Established one stays, and the RFC
+        // 4271 §6.8 check closes the newcomer once its OPEN arrives.
+        let stale: Vec<usize> = peer
+            .conns
+            .iter()
+            .copied()
+            .filter(|k| {
+                self.conn(*k)
+                    .is_some_and(|c| !c.outbound && c.session.state() != State::Established)
+            })
+            .collect();
+        let address = peer.neighbor.address;
+        for key in stale {
+            debug!(neighbor = %address, "older inbound connection replaced");
+            self.stop_conn(key, collision::collision_notification(), now);
+        }
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
         let cfg = peer.session_cfg.clone();
         if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
             return;
@@ -282,10 +295,12 @@ impl Worker {
             Ok((stream, pending)) => {
                 debug!(neighbor = %n.address, "connecting");
                 let conn = Conn::new(id, stream, true, pending, Session::new(cfg));
-                if let Some(key) = self.register(conn) {
-                    if !pending {
-                        self.with_session(key, now, |s, now, out| s.connected(now, out));
+                match self.register(conn) {
+                    Some(key) if !pending => {
+                        self.with_session(key, now, |s, now, out| s.connected(now, out))
                     }
+                    Some(_) => {}
+                    None => self.connect_failed(id, "cannot poll the socket", now),
                 }
             }
             Err(e) => self.connect_failed(id, &e.to_string(), now),
@@ -299,7 +314,12 @@ impl Worker {
         };
         debug!(neighbor = %peer.neighbor.address, "connect failed: {why}");
         peer.last_error = Some(format!("connect: {why}"));
-        if peer.conns.is_empty() && !peer.neighbor.passive && !peer.removing {
+        // close_conn may already have scheduled the retry: one failure, one back-off step.
+        if peer.conns.is_empty()
+            && !peer.neighbor.passive
+            && !peer.removing
+            && peer.next_connect.is_none()
+        {
             let at = now + peer.backoff.next_delay();
             peer.next_connect = Some(at);
             self.next_due = self.next_due.min(at);
@@ -542,6 +562,7 @@ impl Worker {
         };
         info!(neighbor = %p.neighbor.address, remote_id = %neg.remote_id, hold = neg.hold_time, "session established");
         p.established = Some(key);
+        p.next_connect = None;
         p.since = now;
         p.counters.established += 1;
         p.backoff.reset();
@@ -764,7 +785,9 @@ impl Worker {
         for id in dial {
             self.start_connect(id, now);
         }
-        for p in self.peers.values() {
+        // A dial time only matters while there is no connection (a stale one in the past
+        // would otherwise make the loop spin).
+        for p in self.peers.values().filter(|p| p.conns.is_empty()) {
             if let Some(t) = p.next_connect {
                 next = next.min(t);
             }
@@ -883,3 +906,6 @@ fn count_messages(data: &[u8]) -> (u64, u64) {
     }
     (msgs, updates)
 }
+
+#[cfg(test)]
+mod tests;
