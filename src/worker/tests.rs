@@ -4,7 +4,10 @@ use super::*;
 use std::net::TcpListener;
 
 fn worker() -> (Worker, Receiver<ToRib>) {
-    let (rib_tx, rib_rx) = crossbeam_channel::unbounded();
+    worker_with(crossbeam_channel::unbounded())
+}
+
+fn worker_with((rib_tx, rib_rx): (Sender<ToRib>, Receiver<ToRib>)) -> (Worker, Receiver<ToRib>) {
     let (_tx, inbox) = crossbeam_channel::unbounded();
     let cfg = WorkerConfig {
         index: 0,
@@ -64,4 +67,32 @@ fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
     assert_eq!(second.len(), 1, "one inbound connection at a time");
     assert!(w.conn(second[0]).is_some_and(|c| !c.outbound));
     assert_eq!(first.len(), 1);
+}
+
+#[test]
+fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
+    let (mut w, rib) = worker_with(crossbeam_channel::bounded(1));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let now = Instant::now();
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(1, server, now);
+    let key = w.peers[&1].conns[0];
+    w.to_rib(ToRib::Xoff { peer: 1 });
+    assert!(!w.reads_paused, "room for one");
+    w.to_rib(ToRib::Xon { peer: 1 });
+    w.to_rib(ToRib::PublishRoutes);
+    assert!(
+        w.reads_paused,
+        "inbox full: reading stops instead of the thread blocking"
+    );
+    assert!(w.conn(key).is_some_and(|c| !c.read_interest));
+    assert!(matches!(rib.try_recv(), Ok(ToRib::Xoff { .. })));
+    w.drain_rib_backlog();
+    assert!(w.reads_paused, "one slot freed, one message still waiting");
+    assert!(matches!(rib.try_recv(), Ok(ToRib::Xon { .. })));
+    w.drain_rib_backlog();
+    assert!(!w.reads_paused && w.conn(key).is_some_and(|c| c.read_interest));
+    assert!(matches!(rib.try_recv(), Ok(ToRib::PublishRoutes)));
 }
