@@ -138,7 +138,7 @@ impl Worker {
     }
 
     /// Hands a message to the RIB thread without ever blocking this thread.
-    fn to_rib(&mut self, msg: ToRib) {
+    fn tell_rib(&mut self, msg: ToRib) {
         if self.rib_backlog.is_empty() {
             match self.rib.try_send(msg) {
                 Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
@@ -585,7 +585,7 @@ impl Worker {
                 }
                 Action::RouteRefresh(family) => {
                     self.send_batch(key);
-                    self.to_rib(ToRib::RouteRefresh {
+                    self.tell_rib(ToRib::RouteRefresh {
                         peer: peer_id,
                         family,
                     });
@@ -641,7 +641,7 @@ impl Worker {
             };
             self.stop_conn(other, n, now);
         }
-        self.to_rib(ToRib::PeerUp(up));
+        self.tell_rib(ToRib::PeerUp(up));
         self.status_dirty = true;
     }
 
@@ -731,7 +731,7 @@ impl Worker {
             self.next_due = self.next_due.min(at);
         }
         if was_established {
-            self.to_rib(ToRib::PeerDown { peer: c.peer });
+            self.tell_rib(ToRib::PeerDown { peer: c.peer });
         }
         let id = c.peer;
         self.reap_peer(id);
@@ -747,7 +747,7 @@ impl Worker {
             return;
         };
         let updates = std::mem::take(&mut self.batch);
-        self.to_rib(ToRib::Updates { peer, updates });
+        self.tell_rib(ToRib::Updates { peer, updates });
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.
@@ -787,12 +787,12 @@ impl Worker {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = true;
                     }
-                    self.to_rib(ToRib::Xoff { peer });
+                    self.tell_rib(ToRib::Xoff { peer });
                 } else if established && xoff && queued < LOW_WATER {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = false;
                     }
-                    self.to_rib(ToRib::Xon { peer });
+                    self.tell_rib(ToRib::Xon { peer });
                 }
                 self.sync_interest(key);
             }

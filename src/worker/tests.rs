@@ -79,10 +79,10 @@ fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
     let (server, _) = l.accept().unwrap();
     w.accepted(1, server, now);
     let key = w.peers[&1].conns[0];
-    w.to_rib(ToRib::Xoff { peer: 1 });
+    w.tell_rib(ToRib::Xoff { peer: 1 });
     assert!(!w.reads_paused, "room for one");
-    w.to_rib(ToRib::Xon { peer: 1 });
-    w.to_rib(ToRib::PublishRoutes);
+    w.tell_rib(ToRib::Xon { peer: 1 });
+    w.tell_rib(ToRib::PublishRoutes);
     assert!(
         w.reads_paused,
         "inbox full: reading stops instead of the thread blocking"
