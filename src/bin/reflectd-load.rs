@@ -62,6 +62,17 @@ fn config(a: &Args) -> String {
     s
 }
 
+/// VmRSS bytes of a process now.
+fn rss_now(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
 /// utime+stime seconds and VmHWM bytes of a process.
 fn proc_usage(pid: u32) -> (f64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -261,6 +272,8 @@ fn main() {
         .map(|t| t.join().unwrap_or(None))
         .collect();
     let (cpu1, rss) = proc_usage(pid);
+    std::thread::sleep(Duration::from_millis(500));
+    let settled = rss_now(pid);
     let _open: Vec<_> = speaker_threads
         .into_iter()
         .filter_map(|t| t.join().ok())
@@ -293,5 +306,10 @@ fn main() {
         "reflector peak RSS: {:.1} MiB ({:.0} bytes per stored path)",
         rss as f64 / 1048576.0,
         rss as f64 / paths as f64
+    );
+    println!(
+        "reflector RSS 0.5 s after convergence: {:.1} MiB ({:.0} bytes per stored path)",
+        settled as f64 / 1048576.0,
+        settled as f64 / paths as f64
     );
 }
