@@ -35,26 +35,23 @@ impl SpeakerConfig {
         }
     }
 
+    /// The OPEN the reflector itself would send, less the 4-octet AS capability when playing
+    /// an old speaker.
     fn open(&self) -> Open {
-        let mut capabilities: Vec<Capability> = self
-            .families
-            .iter()
-            .map(|f| {
-                let (afi, safi) = f.afi_safi();
-                Capability::Multiprotocol { afi, safi }
-            })
-            .collect();
-        capabilities.push(Capability::RouteRefresh);
-        if self.four_octet_as {
-            capabilities.push(Capability::FourOctetAs(self.asn));
-        }
-        Open {
-            version: 4,
-            my_as: u16::try_from(self.asn).unwrap_or(AS_TRANS),
+        let cfg = crate::fsm::SessionConfig {
+            local_asn: self.asn,
+            local_id: self.router_id,
+            remote_asn: self.asn,
             hold_time: self.hold_time,
-            bgp_id: self.router_id,
-            capabilities,
+            families: self.families,
+            connect_retry: 1,
+        };
+        let mut open = crate::fsm::our_open(&cfg);
+        if !self.four_octet_as {
+            open.capabilities
+                .retain(|c| !matches!(c, Capability::FourOctetAs(_)));
         }
+        open
     }
 }
 
