@@ -66,7 +66,12 @@ pub fn reencodes(m: &Message, ctx: &CodecCtx) {
         // One message, except UPDATEs, which `encode` may split to fit the size limit.
         assert_eq!(n, out.len(), "re-encoded {m:?} is not one message");
     }
-    let again = match decode(&out[..n], ctx) {
+    // The receiver of what we send expects path identifiers where we send them.
+    let theirs = CodecCtx {
+        add_path_rx: ctx.add_path_tx,
+        ..*ctx
+    };
+    let again = match decode(&out[..n], &theirs) {
         Ok(again) => again,
         Err(e) => panic!("re-encoded {m:?} does not decode: {e}"),
     };
