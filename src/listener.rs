@@ -132,8 +132,10 @@ fn accept_loop(
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                     Err(e) => {
-                        // EMFILE and friends: drop this round, the level-triggered poll retries.
+                        // EMFILE and friends: the pending connection stays queued, so pause
+                        // instead of spinning on it and flooding the log.
                         warn!("accept failed: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
                         break;
                     }
                 }

@@ -143,6 +143,26 @@ fn reflector_dials_a_non_passive_neighbor() {
 }
 
 #[test]
+fn reflector_redials_after_the_session_drops() {
+    let listener = TcpListener::bind("127.0.0.32:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut spec = NeighborSpec::client("127.0.0.32");
+    spec.passive = false;
+    spec.port = port;
+    let r = Reflector::start(&[spec]);
+    let cfg = SpeakerConfig::new(ip("127.0.0.32"), ASN, Ipv4Addr::new(32, 32, 32, 32));
+    let first = Speaker::accept(&listener, &cfg, WAIT).expect("first session");
+    drop(first);
+    // The idle hold after a short-lived session is 5 s at most (jittered); WAIT covers it.
+    let mut again = Speaker::accept(&listener, &cfg, WAIT).expect("reflectd dials again");
+    assert!(again
+        .wait_until(WAIT, |s| s.end_of_rib.contains(Family::Ipv4Unicast))
+        .unwrap());
+    let n = r.http(r.api, "/neighbors");
+    assert!(n.contains("\"established_transitions\": 2"), "{n}");
+}
+
+#[test]
 fn reload_adds_and_removes_neighbors_without_touching_others() {
     let mut r = Reflector::start(&[
         NeighborSpec::client("127.0.0.11"),

@@ -32,6 +32,10 @@ struct Args {
     port: u16,
     #[arg(long, default_value_t = 2)]
     workers: u32,
+    /// Every speaker announces the same prefixes (speaker 0 with the highest LOCAL_PREF, so
+    /// best path is contested); sinks wait until every prefix carries speaker 0's path.
+    #[arg(long)]
+    contested: bool,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -56,6 +60,17 @@ fn config(a: &Args) -> String {
     (0..a.speakers).for_each(|i| add(speaker_ip(i), false));
     (0..a.sinks).for_each(|i| add(sink_ip(i), true));
     s
+}
+
+/// VmRSS bytes of a process now.
+fn rss_now(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+        * 1024
 }
 
 /// utime+stime seconds and VmHWM bytes of a process.
@@ -96,15 +111,33 @@ fn session(local: Ipv4Addr, target: SocketAddr) -> Speaker {
     }
 }
 
-/// Counts announced IPv4 prefixes until `expected` arrived; returns when it did.
-fn sink(mut s: Speaker, expected: u64, deadline: Instant) -> Option<Instant> {
+/// What a sink must end up with: `prefixes` /24s from `BASE`, each with next hop `want`
+/// (None: any next hop will do, as with unique prefixes per speaker).
+#[derive(Clone, Copy)]
+struct Expect {
+    prefixes: u32,
+    want: Option<NextHop>,
+}
+
+const BASE: u32 = 1 << 24;
+
+/// Index of a /24 in the generated table, if it is one of ours.
+fn index(p: &Prefix4, total: u32) -> Option<usize> {
+    let a = u32::from(p.addr());
+    let i = a.checked_sub(BASE)? >> 8;
+    (p.len() == 24 && i < total).then_some(i as usize)
+}
+
+/// Tracks every prefix's state until all are as expected; returns when they are.
+fn sink(mut s: Speaker, exp: Expect, deadline: Instant) -> Option<Instant> {
     let ctx = s.ctx;
     let mut stream = s.take_stream();
     stream
         .set_read_timeout(Some(Duration::from_millis(200)))
         .ok()?;
     let mut buf = vec![0u8; 1 << 20];
-    let (mut have, mut count) = (0usize, 0u64);
+    let mut ok = vec![false; exp.prefixes as usize];
+    let (mut have, mut good) = (0usize, 0u32);
     while Instant::now() < deadline {
         let n = match stream.read(&mut buf[have..]) {
             Ok(0) => return None,
@@ -115,13 +148,29 @@ fn sink(mut s: Speaker, expected: u64, deadline: Instant) -> Option<Instant> {
         let mut pos = 0;
         while let Ok(Some(len)) = wire::frame(&buf[pos..have], MAX_EXTENDED_MESSAGE_LEN) {
             if let Ok(Message::Update(u)) = wire::decode(&buf[pos..pos + len], &ctx) {
-                count += u.nlri.len() as u64;
+                let right = match (exp.want, &u.attrs) {
+                    (None, _) => true,
+                    (Some(w), Some(a)) => a.next_hop == w,
+                    (Some(_), None) => false,
+                };
+                let mut set = |p: &Prefix4, v: bool| {
+                    if let Some(i) = index(p, exp.prefixes) {
+                        match (ok[i], v) {
+                            (false, true) => good += 1,
+                            (true, false) => good -= 1,
+                            _ => {}
+                        }
+                        ok[i] = v;
+                    }
+                };
+                u.withdrawn.iter().for_each(|p| set(p, false));
+                u.nlri.iter().for_each(|p| set(p, right));
             }
             pos += len;
         }
         buf.copy_within(pos..have, 0);
         have -= pos;
-        if count >= expected {
+        if good == exp.prefixes {
             return Some(Instant::now());
         }
     }
@@ -152,6 +201,8 @@ fn main() {
     let sessions_up = t0.elapsed();
 
     // Encode before the clock starts.
+    let next_hop =
+        |i: u32| NextHop::V4(Ipv4Addr::new(100, 64, (i >> 8) as u8, 1 + (i & 0xff) as u8));
     let attrs = |i: u32| PathAttrs {
         as_path: AsPath {
             segments: vec![AsSegment {
@@ -159,20 +210,16 @@ fn main() {
                 asns: vec![64512 + i, 174, 3356],
             }],
         },
-        next_hop: NextHop::V4(Ipv4Addr::new(100, 64, 0, 1 + i as u8)),
-        local_pref: Some(100),
+        next_hop: next_hop(i),
+        local_pref: Some(if a.contested && i == 0 { 200 } else { 100 }),
         communities: vec![(65000 << 16) | i],
         ..PathAttrs::default()
     };
     let payloads: Vec<Vec<u8>> = (0..a.speakers)
         .map(|i| {
-            let p: Vec<Prefix4> = (0..a.prefixes)
-                .filter_map(|j| {
-                    Prefix4::new(
-                        Ipv4Addr::from((1u32 << 24) + ((i * a.prefixes + j) << 8)),
-                        24,
-                    )
-                })
+            let first = if a.contested { 0 } else { i * a.prefixes };
+            let p: Vec<Prefix4> = (first..first + a.prefixes)
+                .filter_map(|j| Prefix4::new(Ipv4Addr::from(BASE + (j << 8)), 24))
                 .collect();
             let mut out = Vec::new();
             wire::encode_announce(&speakers[i as usize].ctx, &attrs(i), &p, &mut out);
@@ -180,7 +227,18 @@ fn main() {
             out
         })
         .collect();
-    let expected = u64::from(a.speakers) * u64::from(a.prefixes);
+    let paths = u64::from(a.speakers) * u64::from(a.prefixes);
+    let exp = if a.contested {
+        Expect {
+            prefixes: a.prefixes,
+            want: Some(next_hop(0)),
+        }
+    } else {
+        Expect {
+            prefixes: a.speakers * a.prefixes,
+            want: None,
+        }
+    };
     let (cpu0, _) = proc_usage(pid);
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
     let start = Arc::new(Barrier::new((a.sinks + a.speakers + 1) as usize));
@@ -190,7 +248,7 @@ fn main() {
             let b = start.clone();
             std::thread::spawn(move || {
                 b.wait();
-                sink(s, expected, deadline)
+                sink(s, exp, deadline)
             })
         })
         .collect();
@@ -214,6 +272,8 @@ fn main() {
         .map(|t| t.join().unwrap_or(None))
         .collect();
     let (cpu1, rss) = proc_usage(pid);
+    std::thread::sleep(Duration::from_millis(500));
+    let settled = rss_now(pid);
     let _open: Vec<_> = speaker_threads
         .into_iter()
         .filter_map(|t| t.join().ok())
@@ -228,9 +288,10 @@ fn main() {
     }
     let last = done.iter().flatten().max().copied().unwrap_or(clock);
     let conv = last.duration_since(clock).as_secs_f64();
-    let deliveries = expected * u64::from(a.sinks);
+    let deliveries = u64::from(exp.prefixes) * u64::from(a.sinks);
+    let mode = if a.contested { "contested" } else { "unique" };
     println!(
-        "speakers={} prefixes/speaker={} sinks={} workers={}",
+        "speakers={} prefixes/speaker={} ({mode}) sinks={} workers={}",
         a.speakers, a.prefixes, a.sinks, a.workers
     );
     println!("sessions up:        {:.3} s", sessions_up.as_secs_f64());
@@ -239,11 +300,16 @@ fn main() {
     println!(
         "reflector CPU:      {:.2} s ({:.2} s per million input paths)",
         cpu1 - cpu0,
-        (cpu1 - cpu0) / (expected as f64 / 1e6)
+        (cpu1 - cpu0) / (paths as f64 / 1e6)
     );
     println!(
         "reflector peak RSS: {:.1} MiB ({:.0} bytes per stored path)",
         rss as f64 / 1048576.0,
-        rss as f64 / expected as f64
+        rss as f64 / paths as f64
+    );
+    println!(
+        "reflector RSS 0.5 s after convergence: {:.1} MiB ({:.0} bytes per stored path)",
+        settled as f64 / 1048576.0,
+        settled as f64 / paths as f64
     );
 }

@@ -2,7 +2,8 @@
 //! workers' and the RIB's `arc-swap` snapshots, never by asking a worker.
 //!
 //! `GET /neighbors`, `GET /routes[?prefix=P]` (exact prefix, or the longest match for a bare
-//! address), `GET /summary`. Bind it to loopback unless it is behind something that
+//! address), `GET /summary`. A route list may be up to max(250 ms, 10x its build time) old:
+//! building one costs the RIB thread O(table), so polling clients share recent lists. Bind it to loopback unless it is behind something that
 //! authenticates: it has no authentication of its own.
 
 use super::view::*;
@@ -25,6 +26,15 @@ pub struct ApiState {
     pub statuses: Vec<Arc<ArcSwap<Vec<NeighborStatus>>>>,
     pub rib: Arc<ArcSwap<RibSnapshot>>,
     pub rib_tx: Sender<ToRib>,
+    /// When the last fresh route list was asked for and how long it took to arrive.
+    pub last_routes: Arc<std::sync::Mutex<Option<(Instant, Duration)>>>,
+}
+
+/// A route list younger than this is served again instead of asking the RIB thread, so a
+/// client polling `/routes` cannot keep the RIB thread busy building lists: at most one
+/// build per max(250 ms, 10 × the last build's wait).
+fn reuse_window(last_wait: Duration) -> Duration {
+    (last_wait * 10).max(Duration::from_millis(250))
 }
 
 pub struct ApiServer {
@@ -169,23 +179,7 @@ fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16
             Filter::parse(f).ok_or((400, format!("{f:?} is neither a prefix nor an address")))?,
         ),
     };
-    // Ask the RIB thread for a fresh list and wait (bounded) until it is published.
-    let before = state.rib.load().routes_generation;
-    state
-        .rib_tx
-        .send(ToRib::PublishRoutes)
-        .map_err(|_| (503, "RIB thread is not running".to_string()))?;
-    let deadline = Instant::now() + ROUTES_WAIT;
-    let snap = loop {
-        let snap = state.rib.load_full();
-        if snap.routes_generation > before {
-            break snap;
-        }
-        if Instant::now() >= deadline {
-            return Err((503, "RIB thread did not publish routes in time".to_string()));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let snap = fresh_routes(state)?;
     let Some(all) = snap.routes.as_ref() else {
         return Ok(Vec::new());
     };
@@ -200,6 +194,35 @@ fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16
             .collect(),
     };
     Ok(selected.into_iter().map(route_json).collect())
+}
+
+/// A route list no older than the reuse window: the RIB thread is asked for a new one and
+/// waited for (bounded) only when the last one is too old.
+fn fresh_routes(state: &ApiState) -> Result<Arc<RibSnapshot>, (u16, String)> {
+    let mut last = state.last_routes.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((at, wait)) = *last {
+        let snap = state.rib.load_full();
+        if snap.routes.is_some() && at.elapsed() < reuse_window(wait) {
+            return Ok(snap);
+        }
+    }
+    let before = state.rib.load().routes_generation;
+    let asked = Instant::now();
+    state
+        .rib_tx
+        .send(ToRib::PublishRoutes)
+        .map_err(|_| (503, "RIB thread is not running".to_string()))?;
+    loop {
+        let snap = state.rib.load_full();
+        if snap.routes_generation > before {
+            *last = Some((asked, asked.elapsed()));
+            return Ok(snap);
+        }
+        if asked.elapsed() >= ROUTES_WAIT {
+            return Err((503, "RIB thread did not publish routes in time".to_string()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 enum Filter {

@@ -126,6 +126,7 @@ impl Reflector {
                 statuses: r.statuses.clone(),
                 rib: r.rib_snapshot.clone(),
                 rib_tx: r.rib_tx.clone(),
+                last_routes: Default::default(),
             };
             r.api = Some(api::spawn(addr, state)?);
         }

@@ -216,6 +216,7 @@ impl Rib {
             xoff: false,
             syncing: true,
             dump: up.families,
+            initial: true,
         };
         tracing::debug!(peer = up.peer, group, "rib: peer up");
         self.peers.insert(

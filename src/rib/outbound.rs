@@ -62,9 +62,9 @@ impl Rib {
                 .iter()
                 .copied()
                 .filter(|p| {
-                    peers
-                        .get(p)
-                        .is_some_and(|x| !x.out.active() && !x.out.dump.contains(N::FAMILY))
+                    peers.get(p).is_some_and(|x| {
+                        !(x.out.active() || x.out.initial && x.out.dump.contains(N::FAMILY))
+                    })
                 })
                 .collect();
             works.push(Work {
@@ -212,14 +212,20 @@ impl Rib {
             if let Some(g) = self.groups.get_mut(group) {
                 g.invalidate();
             }
-            if out.dump.contains(Family::Ipv4Unicast) {
+            // An initial dump covers everything; otherwise catch up first (withdrawals
+            // included), and a refresh dump, planned after it, re-sends the rest.
+            if out.initial && out.dump.contains(Family::Ipv4Unicast) {
                 self.fams.v4.pending.take(id);
-            } else if out.syncing && families.contains(Family::Ipv4Unicast) {
+            } else if (out.syncing || out.dump.contains(Family::Ipv4Unicast))
+                && families.contains(Family::Ipv4Unicast)
+            {
                 self.plan_catch_up::<Prefix4>(plan, id);
             }
-            if out.dump.contains(Family::Ipv6Unicast) {
+            if out.initial && out.dump.contains(Family::Ipv6Unicast) {
                 self.fams.v6.pending.take(id);
-            } else if out.syncing && families.contains(Family::Ipv6Unicast) {
+            } else if (out.syncing || out.dump.contains(Family::Ipv6Unicast))
+                && families.contains(Family::Ipv6Unicast)
+            {
                 self.plan_catch_up::<Prefix6>(plan, id);
             }
         }

@@ -18,6 +18,10 @@ pub struct OutState {
     pub syncing: bool,
     /// Families to send in full, followed by End-of-RIB (PeerUp, ROUTE-REFRESH).
     pub dump: FamilySet,
+    /// The dump is the session's first: the peer holds nothing of ours yet, so nothing it
+    /// missed needs withdrawing. A ROUTE-REFRESH dump goes to a peer that already holds
+    /// routes, so what changed while it was throttled must still be caught up.
+    pub initial: bool,
 }
 
 impl OutState {

@@ -1053,3 +1053,60 @@ fn a_stop_for_a_session_that_went_down_in_the_same_batch_is_dropped() {
     r.handle(ToRib::PeerDown { peer: 1 });
     assert!(stops(&mut r).is_empty());
 }
+
+/// Withdrawals a throttled peer missed survive its ROUTE-REFRESH: the refresh dump only
+/// announces, so they must be caught up too.
+fn withdrawn_at(r: &mut Rib, peer: PeerId) -> Vec<Prefix4> {
+    v4(&r.plan())
+        .iter()
+        .filter(|s| s.peers.contains(&peer))
+        .flat_map(|s| s.withdraw.clone())
+        .collect()
+}
+
+#[test]
+fn route_refresh_while_throttled_keeps_the_missed_withdrawals() {
+    let mut r = rib_with(&[(1, true), (2, true)]);
+    r.handle(announce(
+        1,
+        &["10.0.0.0/8", "10.9.0.0/16"],
+        attrs([192, 0, 2, 1]),
+    ));
+    r.plan();
+    r.handle(ToRib::Xoff { peer: 2 });
+    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.plan();
+    r.handle(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::Ipv4Unicast,
+    });
+    r.plan();
+    r.handle(ToRib::Xon { peer: 2 });
+    assert!(
+        withdrawn_at(&mut r, 2).contains(&p4("10.0.0.0/8")),
+        "stale route left at peer 2"
+    );
+}
+
+#[test]
+fn route_refresh_in_the_same_batch_as_xon_keeps_the_missed_withdrawals() {
+    let mut r = rib_with(&[(1, true), (2, true)]);
+    r.handle(announce(
+        1,
+        &["10.0.0.0/8", "10.9.0.0/16"],
+        attrs([192, 0, 2, 1]),
+    ));
+    r.plan();
+    r.handle(ToRib::Xoff { peer: 2 });
+    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.plan();
+    r.handle(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::Ipv4Unicast,
+    });
+    r.handle(ToRib::Xon { peer: 2 });
+    assert!(
+        withdrawn_at(&mut r, 2).contains(&p4("10.0.0.0/8")),
+        "stale route left at peer 2"
+    );
+}

@@ -25,8 +25,9 @@ pub struct Conn {
     /// Bytes of `wqueue.front()` already written.
     woff: usize,
     wbytes: usize,
-    /// Poller interest currently includes writability.
+    /// Poller interest currently includes writability / readability.
     pub write_interest: bool,
+    pub read_interest: bool,
     /// We told the RIB to stop sending group updates to this peer (queue above high mark).
     pub xoff: bool,
 }
@@ -57,6 +58,7 @@ impl Conn {
             woff: 0,
             wbytes: 0,
             write_interest: connecting,
+            read_interest: !connecting,
             xoff: false,
         }
     }

@@ -46,6 +46,8 @@ const LOW_WATER: usize = 1 << 20;
 const READS_PER_EVENT: usize = 8;
 /// How often counters go to metrics and status to readers when nothing else happens.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// How often a worker retries handing the RIB thread what its full inbox refused.
+const RIB_RETRY: Duration = Duration::from_millis(5);
 /// How long shutdown waits for Cease NOTIFICATIONs to drain.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
@@ -100,6 +102,11 @@ struct Worker {
     next_due: Instant,
     next_publish: Instant,
     status_dirty: bool,
+    /// Messages the RIB thread's (bounded) inbox had no room for, in order. While any wait
+    /// here, sockets are not read: TCP pushes back on the peers, and timers and writes go
+    /// on, so a busy RIB thread never stops this worker's keepalives.
+    rib_backlog: std::collections::VecDeque<ToRib>,
+    reads_paused: bool,
 }
 
 impl Worker {
@@ -125,13 +132,57 @@ impl Worker {
             next_due: now,
             next_publish: now,
             status_dirty: true,
+            rib_backlog: std::collections::VecDeque::new(),
+            reads_paused: false,
+        }
+    }
+
+    /// Hands a message to the RIB thread without ever blocking this thread.
+    fn tell_rib(&mut self, msg: ToRib) {
+        if self.rib_backlog.is_empty() {
+            match self.rib.try_send(msg) {
+                Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
+                Err(crossbeam_channel::TrySendError::Full(msg)) => self.rib_backlog.push_back(msg),
+            }
+            self.set_reads_paused(true);
+        } else {
+            self.rib_backlog.push_back(msg);
+        }
+    }
+
+    /// Retries the backlog; reading resumes once it is empty.
+    fn drain_rib_backlog(&mut self) {
+        while let Some(msg) = self.rib_backlog.pop_front() {
+            match self.rib.try_send(msg) {
+                Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => {}
+                Err(crossbeam_channel::TrySendError::Full(msg)) => {
+                    self.rib_backlog.push_front(msg);
+                    return;
+                }
+            }
+        }
+        self.set_reads_paused(false);
+    }
+
+    fn set_reads_paused(&mut self, paused: bool) {
+        if self.reads_paused != paused {
+            self.reads_paused = paused;
+            for key in 0..self.conns.len() {
+                self.sync_interest(key);
+            }
         }
     }
 
     fn run(mut self) {
         let mut events = Events::new();
         loop {
-            let timeout = self.next_due.saturating_duration_since(Instant::now());
+            if !self.rib_backlog.is_empty() {
+                self.drain_rib_backlog();
+            }
+            let mut timeout = self.next_due.saturating_duration_since(Instant::now());
+            if !self.rib_backlog.is_empty() {
+                timeout = timeout.min(RIB_RETRY);
+            }
             events.clear();
             if let Err(e) = self.poller.wait(&mut events, Some(timeout)) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -270,17 +321,29 @@ impl Worker {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
-        if peer.removing
-            || peer.is_held_down(now)
-            || peer
-                .conns
-                .iter()
-                .any(|k| self.conn(*k).is_some_and(|c| !c.outbound))
-        {
-            // One inbound connection at a time; a second one is a peer retrying too fast.
-            debug!(neighbor = %peer.neighbor.address, "extra inbound connection closed");
+        if peer.removing || peer.is_held_down(now) {
             return;
         }
+        // A peer dialling again has given up on its previous inbound connection: the newer
+        // one wins (fsm::collision, same direction). An Established one stays, and the RFC
+        // 4271 §6.8 check closes the newcomer once its OPEN arrives.
+        let stale: Vec<usize> = peer
+            .conns
+            .iter()
+            .copied()
+            .filter(|k| {
+                self.conn(*k)
+                    .is_some_and(|c| !c.outbound && c.session.state() != State::Established)
+            })
+            .collect();
+        let address = peer.neighbor.address;
+        for key in stale {
+            debug!(neighbor = %address, "older inbound connection replaced");
+            self.stop_conn(key, collision::collision_notification(), now);
+        }
+        let Some(peer) = self.peers.get(&id) else {
+            return;
+        };
         let cfg = peer.session_cfg.clone();
         if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
             return;
@@ -326,10 +389,12 @@ impl Worker {
             Ok((stream, pending)) => {
                 debug!(neighbor = %n.address, "connecting");
                 let conn = Conn::new(id, stream, true, pending, Session::new(cfg));
-                if let Some(key) = self.register(conn) {
-                    if !pending {
-                        self.with_session(key, now, |s, now, out| s.connected(now, out));
+                match self.register(conn) {
+                    Some(key) if !pending => {
+                        self.with_session(key, now, |s, now, out| s.connected(now, out))
                     }
+                    Some(_) => {}
+                    None => self.connect_failed(id, "cannot poll the socket", now),
                 }
             }
             Err(e) => self.connect_failed(id, &e.to_string(), now),
@@ -343,7 +408,12 @@ impl Worker {
         };
         debug!(neighbor = %peer.neighbor.address, "connect failed: {why}");
         peer.last_error = Some(format!("connect: {why}"));
-        if peer.conns.is_empty() && !peer.neighbor.passive && !peer.removing {
+        // close_conn may already have scheduled the retry: one failure, one back-off step.
+        if peer.conns.is_empty()
+            && !peer.neighbor.passive
+            && !peer.removing
+            && peer.next_connect.is_none()
+        {
             let at = now + peer.backoff.next_delay();
             peer.next_connect = Some(at);
             self.next_due = self.next_due.min(at);
@@ -378,6 +448,8 @@ impl Worker {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.conns.push(key);
         }
+        // Registered with reads on; a paused worker turns them off here.
+        self.sync_interest(key);
         self.status_dirty = true;
         Some(key)
     }
@@ -415,7 +487,7 @@ impl Worker {
                 self.flush(key, now);
             }
         }
-        if ev.readable {
+        if ev.readable && !self.reads_paused {
             self.on_readable(key, now);
         }
     }
@@ -556,7 +628,7 @@ impl Worker {
                 }
                 Action::RouteRefresh(family) => {
                     self.send_batch(key);
-                    let _ = self.rib.send(ToRib::RouteRefresh {
+                    self.tell_rib(ToRib::RouteRefresh {
                         peer: peer_id,
                         family,
                     });
@@ -586,6 +658,7 @@ impl Worker {
         };
         info!(neighbor = %p.neighbor.address, remote_id = %neg.remote_id, hold = neg.hold_time, "session established");
         p.established = Some(key);
+        p.next_connect = None;
         p.since = now;
         p.counters.established += 1;
         p.backoff.reset();
@@ -612,7 +685,7 @@ impl Worker {
             };
             self.stop_conn(other, n, now);
         }
-        let _ = self.rib.send(ToRib::PeerUp(up));
+        self.tell_rib(ToRib::PeerUp(up));
         self.status_dirty = true;
     }
 
@@ -680,14 +753,14 @@ impl Worker {
         if let Some(r) = &reason {
             p.last_error = Some(r.clone());
         }
-        if p.established == Some(key) {
+        let was_established = p.established == Some(key);
+        if was_established {
             let uptime = now.duration_since(p.since);
             p.established = None;
             p.negotiated = None;
             p.since = now;
             p.awaiting_down_ack += 1;
             info!(neighbor = %p.neighbor.address, reason = reason.as_deref().unwrap_or(""), "session down");
-            let _ = self.rib.send(ToRib::PeerDown { peer: c.peer });
             // A session that failed waits before dialling again, longer the more it flaps
             // (RFC 4271 §8.1.1, DampPeerOscillations in spirit).
             if !p.neighbor.passive && !p.removing {
@@ -700,6 +773,9 @@ impl Worker {
             let at = now + p.backoff.next_delay();
             p.next_connect = Some(at);
             self.next_due = self.next_due.min(at);
+        }
+        if was_established {
+            self.tell_rib(ToRib::PeerDown { peer: c.peer });
         }
         let id = c.peer;
         self.reap_peer(id);
@@ -715,7 +791,7 @@ impl Worker {
             return;
         };
         let updates = std::mem::take(&mut self.batch);
-        let _ = self.rib.send(ToRib::Updates { peer, updates });
+        self.tell_rib(ToRib::Updates { peer, updates });
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.
@@ -755,12 +831,12 @@ impl Worker {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = true;
                     }
-                    let _ = self.rib.send(ToRib::Xoff { peer });
+                    self.tell_rib(ToRib::Xoff { peer });
                 } else if established && xoff && queued < LOW_WATER {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = false;
                     }
-                    let _ = self.rib.send(ToRib::Xon { peer });
+                    self.tell_rib(ToRib::Xon { peer });
                 }
                 self.sync_interest(key);
             }
@@ -772,16 +848,20 @@ impl Worker {
     }
 
     fn sync_interest(&mut self, key: usize) {
+        let paused = self.reads_paused;
         let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
             return;
         };
         let want_write = c.connecting || c.queued_bytes() > 0;
-        if want_write != c.write_interest {
+        let want_read = !c.connecting && !paused;
+        if want_write != c.write_interest || want_read != c.read_interest {
             c.write_interest = want_write;
-            let ev = match (c.connecting, want_write) {
-                (true, _) => Event::writable(key),
-                (false, true) => Event::all(key),
-                (false, false) => Event::readable(key),
+            c.read_interest = want_read;
+            let ev = match (want_read, want_write) {
+                (true, true) => Event::all(key),
+                (true, false) => Event::readable(key),
+                (false, true) => Event::writable(key),
+                (false, false) => Event::none(key),
             };
             let _ = self.poller.modify_with_mode(&c.stream, ev, PollMode::Level);
         }
@@ -812,7 +892,9 @@ impl Worker {
         for id in dial {
             self.start_connect(id, now);
         }
-        for p in self.peers.values() {
+        // A dial time only matters while there is no connection (a stale one in the past
+        // would otherwise make the loop spin).
+        for p in self.peers.values().filter(|p| p.conns.is_empty()) {
             if let Some(t) = p.next_connect {
                 next = next.min(t);
             }
@@ -931,3 +1013,6 @@ fn count_messages(data: &[u8]) -> (u64, u64) {
     }
     (msgs, updates)
 }
+
+#[cfg(test)]
+mod tests;
