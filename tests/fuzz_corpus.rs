@@ -55,7 +55,11 @@ fn session_corpus_replays_without_a_broken_invariant() {
 
 #[test]
 fn hand_made_session_seeds_reach_established() {
-    for (name, closed) in [("established", false), ("hold-expires", true), ("lost", true)] {
+    for (name, closed) in [
+        ("established", false),
+        ("hold-expires", true),
+        ("lost", true),
+    ] {
         let data = std::fs::read(corpus_dir("session").join(format!("seed-{name}"))).unwrap();
         let reached = reflectd::fsm::fuzzing::session(&data);
         assert!(reached.established, "seed-{name} never established");

@@ -896,12 +896,7 @@ mod tests {
         let e = error(&second_neighbor(&format!(
             "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
         )));
-        assert_error(
-            &e,
-            8,
-            "neighbors[1].md5_password",
-            &["81 bytes", "1 to 80"],
-        );
+        assert_error(&e, 8, "neighbors[1].md5_password", &["81 bytes", "1 to 80"]);
     }
 
     #[test]

@@ -195,7 +195,8 @@ impl Rib {
         // After the acks: a stop here is for the peer's current session (`peer_down`
         // dropped any meant for an earlier one).
         for (worker, peer, notification) in self.stops.drain(..) {
-            out.msgs.push((worker, ToWorker::StopPeer { peer, notification }));
+            out.msgs
+                .push((worker, ToWorker::StopPeer { peer, notification }));
         }
         let plan = self.plan();
         plan::encode(plan, out);

@@ -983,7 +983,13 @@ fn held(r: &Rib, peer: PeerId) -> u64 {
 fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored() {
     let mut r = rib_with(&[(2, true)]);
     r.handle(limited(1, 3));
-    let five = ["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24", "10.0.4.0/24", "10.0.5.0/24"];
+    let five = [
+        "10.0.1.0/24",
+        "10.0.2.0/24",
+        "10.0.3.0/24",
+        "10.0.4.0/24",
+        "10.0.5.0/24",
+    ];
     r.handle(announce(1, &five, attrs([192, 0, 2, 1])));
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
@@ -1008,7 +1014,11 @@ fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored
 fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
     let mut r = rib_with(&[]);
     r.handle(limited(1, 2));
-    r.handle(announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
     assert!(stops(&mut r).is_empty());
     let mut a = attrs([192, 0, 2, 1]);
     a.next_hop = NextHop::V6 {
@@ -1035,8 +1045,16 @@ fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
 fn re_announcing_held_prefixes_at_the_limit_is_not_an_excess() {
     let mut r = rib_with(&[]);
     r.handle(limited(1, 2));
-    r.handle(announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])));
-    r.handle(announce(1, &["10.0.1.0/24", "10.0.2.0/24"], lp([192, 0, 2, 1], 200)));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        lp([192, 0, 2, 1], 200),
+    ));
     assert!(stops(&mut r).is_empty());
     // A withdrawal makes room again.
     r.handle(withdraw(1, &["10.0.1.0/24"]));
@@ -1049,7 +1067,11 @@ fn re_announcing_held_prefixes_at_the_limit_is_not_an_excess() {
 fn a_stop_for_a_session_that_went_down_in_the_same_batch_is_dropped() {
     let mut r = rib_with(&[]);
     r.handle(limited(1, 1));
-    r.handle(announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
     r.handle(ToRib::PeerDown { peer: 1 });
     assert!(stops(&mut r).is_empty());
 }
