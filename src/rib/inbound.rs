@@ -114,7 +114,7 @@ fn set_path<N: RibNlri>(
 impl Rib {
     pub(super) fn update(&mut self, peer: PeerId, u: Update) {
         // A peer over its limit is being stopped: nothing more of its is stored.
-        if !self.peers.get(&peer).is_some_and(|p| !p.over_limit) {
+        if self.peers.get(&peer).is_none_or(|p| p.over_limit) {
             return;
         }
         if let Some(family) = u.end_of_rib() {
@@ -208,10 +208,10 @@ impl Rib {
             // At the limit, a prefix not held yet would be one too many (RFC 4486 §4);
             // replacing a held one is fine. The lookup is only paid at the limit.
             if limit.is_some_and(|l| held >= l)
-                && !fam
+                && fam
                     .table
                     .get(&prefix)
-                    .is_some_and(|ps| ps.position(peer).is_some())
+                    .is_none_or(|ps| ps.position(peer).is_none())
             {
                 exceeded = true;
                 break;
