@@ -241,8 +241,7 @@ neighbors:
     families: [ipv6-unicast, ipv4-unicast]
     max_prefixes: 1000
     max_prefixes_restart: 60
-    md5_password: s3cret
-    ttl_security: true
+    ttl_security: false
 ";
 
     fn ip(s: &str) -> IpAddr {
@@ -295,8 +294,8 @@ neighbors:
                     families: vec![Family::Ipv6Unicast, Family::Ipv4Unicast],
                     max_prefixes: Some(1000),
                     max_prefixes_restart: Some(60),
-                    md5_password: Some(Password("s3cret".into())),
-                    ttl_security: true,
+                    md5_password: None,
+                    ttl_security: false,
                 },
             ],
         };

@@ -465,8 +465,26 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
                     ),
                 );
             }
-            Some(super::Password(p.value.clone()))
+            // Refused rather than ignored until the sockets carry it (issue #5): a session
+            // the operator believes signed must not run unsigned.
+            return cx.err(
+                line(p),
+                key("md5_password"),
+                "TCP MD5 signatures (RFC 2385) are not supported yet: remove the key",
+            );
         }
+    };
+
+    let ttl_security = match n.ttl_security {
+        Some(true) => {
+            // Same reason as md5_password: no silent downgrade of a protection.
+            return cx.err(
+                line(&n.address),
+                key("ttl_security"),
+                "GTSM (RFC 5082) is not supported yet: remove the key or set it to false",
+            );
+        }
+        _ => false,
     };
 
     Ok(Neighbor {
@@ -483,7 +501,7 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
         max_prefixes,
         max_prefixes_restart,
         md5_password,
-        ttl_security: n.ttl_security.unwrap_or(false),
+        ttl_security,
     })
 }
 
@@ -897,6 +915,21 @@ mod tests {
             "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
         )));
         assert_error(&e, 8, "neighbors[1].md5_password", &["81 bytes", "1 to 80"]);
+    }
+
+    #[test]
+    fn md5_password_and_ttl_security_are_refused_until_the_sockets_carry_them() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret",
+        ));
+        assert_error(&e, 8, "neighbors[1].md5_password", &["not supported yet"]);
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nttl_security: true",
+        ));
+        assert_error(&e, 6, "neighbors[1].ttl_security", &["not supported yet"]);
+        // `false` is what happens anyway, so it is accepted.
+        let ok = second_neighbor("address: 192.0.2.2\nasn: 65000\nttl_security: false");
+        assert!(crate::config::parse(&ok, std::path::Path::new("t.yaml")).is_ok());
     }
 
     #[test]
