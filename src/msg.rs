@@ -3,10 +3,10 @@
 //!
 //! ```text
 //!  listener ──Accepted──▶ worker k ──ToRib (Updates per read, PeerUp/Down)──▶ RIB thread
-//!  control  ──Add/Remove/Shutdown──▶ worker k ◀──ToWorker::Send (Arc'd bytes)── RIB thread
+//!  control  ──Add/Remove/Shutdown──▶ worker k ◀──ToWorker::Send (Arc'd bytes), StopPeer── RIB
 //! ```
 
-use crate::wire::{CodecCtx, Family, FamilySet, Update};
+use crate::wire::{CodecCtx, Family, FamilySet, Notification, Update};
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -33,6 +33,9 @@ pub struct PeerUp {
     pub codec: CodecCtx,
     /// The peer may send ROUTE-REFRESH (we advertised it; it asked for it).
     pub route_refresh: bool,
+    /// The neighbor's `max_prefixes`: the RIB holds at most this many of its prefixes
+    /// (summed over families) and asks the worker to end the session beyond it.
+    pub max_prefixes: Option<u64>,
 }
 
 /// Worker (or control) -> RIB thread.
@@ -80,6 +83,14 @@ pub enum ToWorker {
     },
     /// Stop a neighbor: Cease NOTIFICATION with `subcode` (RFC 4486) and forget it.
     RemovePeer { peer: PeerId, subcode: u8 },
+    /// End the peer's established session with `notification` but keep the neighbor: it
+    /// reconnects as after any session failure (the RIB sends this when the peer exceeds
+    /// `max_prefixes`; the worker then applies `max_prefixes_restart`). Ignored when the
+    /// session it was meant for is already down (a PeerDown is awaiting its ack).
+    StopPeer {
+        peer: PeerId,
+        notification: Notification,
+    },
     /// An inbound connection accepted by the listener for a neighbor this worker owns.
     Accepted {
         peer: PeerId,

@@ -62,7 +62,26 @@ pub struct Neighbor {
     pub connect_retry: u16,
     /// Non-empty; default `[ipv4-unicast]`.
     pub families: Vec<Family>,
+    /// Prefixes held from this neighbor, summed over its families (looped ones included:
+    /// they cost memory too); one more ends the session with Cease 1 (RFC 4486 §4).
     pub max_prefixes: Option<u64>,
+    /// After a max_prefixes Cease: seconds to stay down (0: until the next reload).
+    /// None: reconnect at once, with the usual back-off.
+    pub max_prefixes_restart: Option<u32>,
+    /// TCP MD5 signature key (RFC 2385), on the listening and the outbound sockets.
+    pub md5_password: Option<Password>,
+    /// GTSM (RFC 5082): send with TTL 255 and accept only TTL >= 254 (one hop).
+    pub ttl_security: bool,
+}
+
+/// A secret from the config: compared like a string, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(pub String);
+
+impl std::fmt::Debug for Password {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Password(..)")
+    }
 }
 
 /// A config that cannot be used. `Display` gives `FILE:LINE: KEY: message`.
@@ -221,6 +240,8 @@ neighbors:
     connect_retry: 5
     families: [ipv6-unicast, ipv4-unicast]
     max_prefixes: 1000
+    max_prefixes_restart: 60
+    ttl_security: false
 ";
 
     fn ip(s: &str) -> IpAddr {
@@ -256,6 +277,9 @@ neighbors:
                     connect_retry: 30,
                     families: vec![Family::Ipv4Unicast],
                     max_prefixes: None,
+                    max_prefixes_restart: None,
+                    md5_password: None,
+                    ttl_security: false,
                 },
                 Neighbor {
                     address: ip("2001:db8::20"),
@@ -269,6 +293,9 @@ neighbors:
                     connect_retry: 5,
                     families: vec![Family::Ipv6Unicast, Family::Ipv4Unicast],
                     max_prefixes: Some(1000),
+                    max_prefixes_restart: Some(60),
+                    md5_password: None,
+                    ttl_security: false,
                 },
             ],
         };

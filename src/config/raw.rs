@@ -61,6 +61,12 @@ pub(super) struct RawNeighbor {
     pub families: Option<Spanned<Vec<Spanned<String>>>>,
     #[serde(default)]
     pub max_prefixes: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub max_prefixes_restart: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub md5_password: Option<Spanned<String>>,
+    #[serde(default)]
+    pub ttl_security: Option<bool>,
 }
 
 /// `workers: auto` or `workers: N`; the range is checked in `validate`.

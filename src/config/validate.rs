@@ -15,6 +15,8 @@ pub const DEFAULT_HOLD_TIME: u16 = 90;
 pub const DEFAULT_CONNECT_RETRY: u16 = 30;
 pub const MAX_WORKERS: u64 = 256;
 pub const MAX_DESCRIPTION: usize = 80;
+/// TCP_MD5SIG_MAXKEYLEN in <linux/tcp.h>.
+pub const MAX_MD5_KEY: usize = 80;
 /// RFC 6793 §9: AS_TRANS stands in for a 4-byte AS in 2-byte fields; never a real AS.
 pub const AS_TRANS: u64 = 23456;
 /// Families the RIB and codec carry today; the others parse but are refused.
@@ -419,6 +421,72 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
         Some(m) => Some(m.value),
     };
 
+    let max_prefixes_restart = match &n.max_prefixes_restart {
+        None => None,
+        Some(r) if max_prefixes.is_none() => {
+            return cx.err(
+                line(r),
+                key("max_prefixes_restart"),
+                format!(
+                    "has no effect without `max_prefixes`: add a limit, or remove this key \
+                     (was {})",
+                    r.value
+                ),
+            )
+        }
+        Some(r) => match u32::try_from(r.value) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                return cx.err(
+                    line(r),
+                    key("max_prefixes_restart"),
+                    format!(
+                        "{} seconds is out of range: use 0 (stay down until reload) to {}",
+                        r.value,
+                        u32::MAX
+                    ),
+                )
+            }
+        },
+    };
+
+    let md5_password = match &n.md5_password {
+        None => None,
+        Some(p) => {
+            let len = p.value.len();
+            // Linux TCP_MD5SIG_MAXKEYLEN; RFC 2385 itself sets no limit.
+            if len == 0 || len > MAX_MD5_KEY {
+                return cx.err(
+                    line(p),
+                    key("md5_password"),
+                    format!(
+                        "{len} bytes: use 1 to {MAX_MD5_KEY} bytes (the kernel's limit), \
+                         the same on both routers"
+                    ),
+                );
+            }
+            // Refused rather than ignored until the sockets carry it (issue #5): a session
+            // the operator believes signed must not run unsigned.
+            return cx.err(
+                line(p),
+                key("md5_password"),
+                "TCP MD5 signatures (RFC 2385) are not supported yet: remove the key",
+            );
+        }
+    };
+
+    let ttl_security = match n.ttl_security {
+        Some(true) => {
+            // Same reason as md5_password: no silent downgrade of a protection.
+            return cx.err(
+                line(&n.address),
+                key("ttl_security"),
+                "GTSM (RFC 5082) is not supported yet: remove the key or set it to false",
+            );
+        }
+        _ => false,
+    };
+
     Ok(Neighbor {
         address,
         asn,
@@ -431,6 +499,9 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
         connect_retry,
         families,
         max_prefixes,
+        max_prefixes_restart,
+        md5_password,
+        ttl_security,
     })
 }
 
@@ -822,6 +893,49 @@ mod tests {
             "address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0",
         ));
         assert_error(&e, 8, "neighbors[1].max_prefixes", &["at least 1"]);
+    }
+
+    #[test]
+    fn max_prefixes_restart_without_a_limit_is_refused() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmax_prefixes_restart: 30",
+        ));
+        assert_error(
+            &e,
+            8,
+            "neighbors[1].max_prefixes_restart",
+            &["no effect without `max_prefixes`"],
+        );
+    }
+
+    #[test]
+    fn an_md5_password_longer_than_the_kernel_allows_is_refused() {
+        let long = "x".repeat(81);
+        let e = error(&second_neighbor(&format!(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
+        )));
+        assert_error(&e, 8, "neighbors[1].md5_password", &["81 bytes", "1 to 80"]);
+    }
+
+    #[test]
+    fn md5_password_and_ttl_security_are_refused_until_the_sockets_carry_them() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret",
+        ));
+        assert_error(&e, 8, "neighbors[1].md5_password", &["not supported yet"]);
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nttl_security: true",
+        ));
+        assert_error(&e, 6, "neighbors[1].ttl_security", &["not supported yet"]);
+        // `false` is what happens anyway, so it is accepted.
+        let ok = second_neighbor("address: 192.0.2.2\nasn: 65000\nttl_security: false");
+        assert!(crate::config::parse(&ok, std::path::Path::new("t.yaml")).is_ok());
+    }
+
+    #[test]
+    fn an_md5_password_never_shows_in_debug_output() {
+        let p = super::super::Password("hunter2".into());
+        assert!(!format!("{p:?}").contains("hunter2"));
     }
 
     #[test]

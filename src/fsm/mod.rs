@@ -17,6 +17,9 @@
 
 pub mod backoff;
 pub mod collision;
+// Fuzz harness: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 mod open;
 mod session;
 

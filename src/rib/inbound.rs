@@ -6,7 +6,7 @@ use super::attrs::{AttrId, AttrTable};
 use super::decide::{self, Candidate};
 use super::reflect;
 use super::table::{FamilyRib, PathEntry, Paths, RibNlri};
-use super::{adv_of, PeerMap, Rib};
+use super::{adv_of, limit, PeerMap, Rib};
 use crate::msg::PeerId;
 use crate::wire::{NlriSet, PathAttrs, Update};
 use hashbrown::hash_map::Entry;
@@ -113,7 +113,8 @@ fn set_path<N: RibNlri>(
 
 impl Rib {
     pub(super) fn update(&mut self, peer: PeerId, u: Update) {
-        if !self.peers.contains_key(&peer) {
+        // A peer over its limit is being stopped: nothing more of its is stored.
+        if self.peers.get(&peer).is_none_or(|p| p.over_limit) {
             return;
         }
         if let Some(family) = u.end_of_rib() {
@@ -197,10 +198,24 @@ impl Rib {
         if prefixes.is_empty() || !p.up.families.contains(N::FAMILY) {
             return;
         }
+        let limit = p.up.max_prefixes.filter(|_| new.is_some());
+        let mut held = limit::held(p);
+        let mut exceeded = false;
         let fam = N::rib_mut(&mut self.fams);
         let (mut received, mut accepted) = (0i64, 0i64);
         let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected()) as i64;
         for &prefix in prefixes {
+            // At the limit, a prefix not held yet would be one too many (RFC 4486 §4);
+            // replacing a held one is fine. The lookup is only paid at the limit.
+            if limit.is_some_and(|l| held >= l)
+                && fam
+                    .table
+                    .get(&prefix)
+                    .is_none_or(|ps| ps.position(peer).is_none())
+            {
+                exceeded = true;
+                break;
+            }
             if let Some(a) = new.filter(|a| !a.is_rejected()) {
                 self.attrs.retain(a);
             }
@@ -215,13 +230,22 @@ impl Rib {
             ) else {
                 continue;
             };
-            received += new.is_some() as i64 - old.is_some() as i64;
+            let change = new.is_some() as i64 - old.is_some() as i64;
+            received += change;
+            held = held.saturating_add_signed(change);
             accepted += eligible(new) - eligible(old);
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             let i = N::FAMILY as usize;
             p.received[i] = p.received[i].saturating_add_signed(received);
             p.accepted[i] = p.accepted[i].saturating_add_signed(accepted);
+            limit::warn_if_near(p);
+            if let (true, Some(l)) = (exceeded, limit) {
+                tracing::warn!(neighbor = %p.up.address, limit = l, family = %N::FAMILY, "max_prefixes exceeded: stopping the session");
+                p.over_limit = true;
+                let n = limit::max_prefixes_cease(N::FAMILY, l);
+                self.stops.push((p.up.worker, peer, n));
+            }
         }
     }
 }

@@ -89,6 +89,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
                 ..CodecCtx::default()
             },
             route_refresh: true,
+            max_prefixes: None,
         }));
     }
     rib.plan();
@@ -161,6 +162,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             ..CodecCtx::default()
         },
         route_refresh: true,
+        max_prefixes: None,
     }));
     let mut out = Outbox::default();
     rib.flush(&mut out);

@@ -19,6 +19,7 @@
 pub mod attrs;
 pub mod decide;
 mod inbound;
+pub mod limit;
 mod outbound;
 pub mod pending;
 pub mod plan;
@@ -35,7 +36,7 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{Family, FamilySet, PathAttrs, Prefix4, Prefix6};
+use crate::wire::{Family, FamilySet, Notification, PathAttrs, Prefix4, Prefix6};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
@@ -78,6 +79,10 @@ struct Peer {
     accepted: [u64; NFAM],
     out: OutState,
     eor_received: FamilySet,
+    /// The 90% `max_prefixes` warning was logged for this session.
+    limit_warned: bool,
+    /// Over `max_prefixes`: a StopPeer was sent and the peer's UPDATEs are ignored.
+    over_limit: bool,
 }
 
 type PeerMap = HashMap<PeerId, Peer>;
@@ -99,6 +104,8 @@ pub struct Rib {
     peer_down_scans: u64,
     /// PeerDowns applied since the last flush: (worker, peer) to acknowledge.
     down_acks: Vec<(usize, PeerId)>,
+    /// Sessions to end (peers over `max_prefixes`): (worker, peer, NOTIFICATION).
+    stops: Vec<(usize, PeerId, Notification)>,
 }
 
 /// The advertisement of a table entry: its attributes and what we know of its source.
@@ -128,6 +135,7 @@ impl Rib {
             routes_requested: false,
             peer_down_scans: 0,
             down_acks: Vec::new(),
+            stops: Vec::new(),
         }
     }
 
@@ -184,6 +192,12 @@ impl Rib {
         for (worker, peer) in self.down_acks.drain(..) {
             out.msgs.push((worker, ToWorker::PeerDownAck { peer }));
         }
+        // After the acks: a stop here is for the peer's current session (`peer_down`
+        // dropped any meant for an earlier one).
+        for (worker, peer, notification) in self.stops.drain(..) {
+            out.msgs
+                .push((worker, ToWorker::StopPeer { peer, notification }));
+        }
         let plan = self.plan();
         plan::encode(plan, out);
     }
@@ -215,6 +229,8 @@ impl Rib {
                 accepted: [0; NFAM],
                 out,
                 eor_received: FamilySet::EMPTY,
+                limit_warned: false,
+                over_limit: false,
             },
         );
     }
@@ -236,6 +252,7 @@ impl Rib {
         self.fams.v6.pending.take(peer);
         self.groups.leave(group, peer);
         self.peers.remove(&peer);
+        self.stops.retain(|s| s.1 != peer);
         tracing::debug!(peer, removed, elapsed = ?start.elapsed(), "rib: peer down");
     }
 

@@ -47,6 +47,7 @@ fn peer_up(peer: PeerId, client: bool) -> PeerUp {
         families: both(),
         codec: codec(),
         route_refresh: true,
+        max_prefixes: None,
     }
 }
 
@@ -952,6 +953,127 @@ fn run_sends_reflected_updates_to_the_owning_workers() {
             (1, vec![2], vec![p4("10.0.0.0/8")])
         ]
     );
+}
+
+fn limited(peer: PeerId, limit: u64) -> ToRib {
+    ToRib::PeerUp(PeerUp {
+        max_prefixes: Some(limit),
+        ..peer_up(peer, true)
+    })
+}
+
+/// The StopPeer messages of one flush: (peer, notification).
+fn stops(r: &mut Rib) -> Vec<(PeerId, crate::wire::Notification)> {
+    let mut out = Outbox::default();
+    r.flush(&mut out);
+    out.msgs
+        .into_iter()
+        .filter_map(|(_, m)| match m {
+            ToWorker::StopPeer { peer, notification } => Some((peer, notification)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn held(r: &Rib, peer: PeerId) -> u64 {
+    r.peers.get(&peer).map_or(0, limit::held)
+}
+
+#[test]
+fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored() {
+    let mut r = rib_with(&[(2, true)]);
+    r.handle(limited(1, 3));
+    let five = [
+        "10.0.1.0/24",
+        "10.0.2.0/24",
+        "10.0.3.0/24",
+        "10.0.4.0/24",
+        "10.0.5.0/24",
+    ];
+    r.handle(announce(1, &five, attrs([192, 0, 2, 1])));
+    let s = stops(&mut r);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, 1);
+    // RFC 4486 §4: AFI 1, SAFI 1, limit 3.
+    let n = &s[0].1;
+    assert_eq!((n.code, n.subcode), (6, 1));
+    assert_eq!(n.data, [0, 1, 1, 0, 0, 0, 3]);
+    assert_eq!(held(&r, 1), 3);
+    assert!(r.best(p4("10.0.4.0/24")).is_none());
+    // Everything else the peer sends is ignored, and it is not stopped twice.
+    r.handle(announce(1, &["10.0.9.0/24"], attrs([192, 0, 2, 1])));
+    assert!(r.best(p4("10.0.9.0/24")).is_none());
+    assert!(stops(&mut r).is_empty());
+    // Other peers are untouched.
+    r.handle(announce(2, &five, attrs([192, 0, 2, 2])));
+    assert_eq!(held(&r, 2), 5);
+    assert!(stops(&mut r).is_empty());
+}
+
+#[test]
+fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
+    let mut r = rib_with(&[]);
+    r.handle(limited(1, 2));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
+    assert!(stops(&mut r).is_empty());
+    let mut a = attrs([192, 0, 2, 1]);
+    a.next_hop = NextHop::V6 {
+        global: "2001:db8::1".parse().unwrap(),
+        link_local: None,
+    };
+    r.handle(ToRib::Updates {
+        peer: 1,
+        updates: vec![Update {
+            attrs: Some(a.clone()),
+            mp_reach: Some(MpReach {
+                next_hop: a.next_hop,
+                nlri: NlriSet::Ipv6Unicast(vec![p6("2001:db8:1::/48")]),
+            }),
+            ..Update::default()
+        }],
+    });
+    let s = stops(&mut r);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].1.data, [0, 2, 1, 0, 0, 0, 2]);
+}
+
+#[test]
+fn re_announcing_held_prefixes_at_the_limit_is_not_an_excess() {
+    let mut r = rib_with(&[]);
+    r.handle(limited(1, 2));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        lp([192, 0, 2, 1], 200),
+    ));
+    assert!(stops(&mut r).is_empty());
+    // A withdrawal makes room again.
+    r.handle(withdraw(1, &["10.0.1.0/24"]));
+    r.handle(announce(1, &["10.0.3.0/24"], attrs([192, 0, 2, 1])));
+    assert!(stops(&mut r).is_empty());
+    assert_eq!(held(&r, 1), 2);
+}
+
+#[test]
+fn a_stop_for_a_session_that_went_down_in_the_same_batch_is_dropped() {
+    let mut r = rib_with(&[]);
+    r.handle(limited(1, 1));
+    r.handle(announce(
+        1,
+        &["10.0.1.0/24", "10.0.2.0/24"],
+        attrs([192, 0, 2, 1]),
+    ));
+    r.handle(ToRib::PeerDown { peer: 1 });
+    assert!(stops(&mut r).is_empty());
 }
 
 /// Withdrawals a throttled peer missed survive its ROUTE-REFRESH: the refresh dump only

@@ -12,6 +12,9 @@ mod as4;
 mod attrs;
 mod attrs_encode;
 mod framing;
+// Fuzz harnesses: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
+#[doc(hidden)]
+pub mod fuzzing;
 // `Message::Update` is large by design: UPDATEs dominate and are moved, not copied.
 #[allow(clippy::large_enum_variant)]
 pub mod message;

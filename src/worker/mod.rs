@@ -28,7 +28,7 @@ use bytes::Bytes;
 use conn::{Conn, ReadOutcome};
 use crossbeam_channel::{Receiver, Sender};
 use hashbrown::HashMap;
-use peer::{msg_type_index, Peer};
+use peer::{msg_type_index, HoldDown, Peer};
 use polling::{Event, Events, PollMode, Poller};
 use socket2::{Domain, Protocol, Socket, Type};
 use status::NeighborStatus;
@@ -221,6 +221,7 @@ impl Worker {
                     p.awaiting_down_ack = p.awaiting_down_ack.saturating_sub(1);
                 }
             }
+            ToWorker::StopPeer { peer, notification } => self.stop_peer(peer, notification, now),
             ToWorker::Shutdown { .. } => unreachable!("handled by run"),
         }
     }
@@ -263,6 +264,48 @@ impl Worker {
         self.status_dirty = true;
     }
 
+    /// Ends the peer's established session on the RIB's request, keeping the neighbor.
+    fn stop_peer(&mut self, id: PeerId, n: Notification, now: Instant) {
+        let Some(p) = self.peers.get(&id) else {
+            return;
+        };
+        // Sent before the RIB saw the PeerDown of the session it was meant for: that
+        // session is gone, and the one now up (if any) has not been judged.
+        if p.awaiting_down_ack > 0 {
+            return;
+        }
+        let Some(key) = p.established else { return };
+        let max_prefixes = n.code == notif::CEASE && n.subcode == notif::CEASE_MAX_PREFIXES;
+        let restart = p.neighbor.max_prefixes_restart;
+        self.stop_conn(key, n, now);
+        let Some(p) = self.peers.get_mut(&id) else {
+            return;
+        };
+        if max_prefixes {
+            p.last_error = Some("max_prefixes exceeded".into());
+            // RFC 4486 §4 leaves when to reconnect to configuration.
+            match restart {
+                None => {}
+                Some(0) => {
+                    p.held_down = Some(HoldDown::UntilReload);
+                    p.next_connect = None;
+                }
+                Some(secs) => {
+                    let until = now + Duration::from_secs(secs.into());
+                    p.held_down = Some(HoldDown::Until(until));
+                    if !p.neighbor.passive {
+                        p.next_connect = Some(until);
+                    }
+                    self.next_due = self.next_due.min(until);
+                }
+            }
+            if let Some(h) = p.held_down {
+                info!(neighbor = %p.neighbor.address, "held down after max_prefixes: {h}");
+            }
+        }
+        self.status_dirty = true;
+    }
+
     /// Forgets a removed peer once its connections are gone.
     fn reap_peer(&mut self, id: PeerId) {
         if self
@@ -278,7 +321,7 @@ impl Worker {
         let Some(peer) = self.peers.get(&id) else {
             return;
         };
-        if peer.removing {
+        if peer.removing || peer.is_held_down(now) {
             return;
         }
         // A peer dialling again has given up on its previous inbound connection: the newer
@@ -630,6 +673,7 @@ impl Worker {
             families: neg.families,
             codec: neg.codec,
             route_refresh: neg.route_refresh,
+            max_prefixes: p.neighbor.max_prefixes,
         };
         p.negotiated = Some(neg);
         let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
@@ -838,7 +882,10 @@ impl Worker {
             .peers
             .values()
             .filter(|p| {
-                p.conns.is_empty() && !p.removing && p.next_connect.is_some_and(|t| t <= now)
+                p.conns.is_empty()
+                    && !p.removing
+                    && !p.is_held_down(now)
+                    && p.next_connect.is_some_and(|t| t <= now)
             })
             .map(|p| p.id)
             .collect();

@@ -97,7 +97,29 @@ pub struct Peer {
     /// PeerDowns sent to the RIB and not yet acknowledged: group bytes arriving meanwhile
     /// were meant for the old session and are dropped.
     pub awaiting_down_ack: u32,
+    /// Kept down after exceeding `max_prefixes` (`max_prefixes_restart`): no dialling, and
+    /// inbound connections are closed.
+    pub held_down: Option<HoldDown>,
     handles: Handles,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum HoldDown {
+    Until(Instant),
+    /// `max_prefixes_restart: 0`: until a reload restarts the neighbor.
+    UntilReload,
+}
+
+impl std::fmt::Display for HoldDown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HoldDown::Until(t) => {
+                let secs = t.saturating_duration_since(Instant::now()).as_secs();
+                write!(f, "for {secs} s")
+            }
+            HoldDown::UntilReload => f.write_str("until reload"),
+        }
+    }
 }
 
 impl Peer {
@@ -123,7 +145,16 @@ impl Peer {
             counters: Counters::default(),
             removing: false,
             awaiting_down_ack: 0,
+            held_down: None,
             handles,
+        }
+    }
+
+    pub fn is_held_down(&self, now: Instant) -> bool {
+        match self.held_down {
+            None => false,
+            Some(HoldDown::Until(t)) => now < t,
+            Some(HoldDown::UntilReload) => true,
         }
     }
 

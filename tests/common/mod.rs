@@ -35,6 +35,8 @@ pub struct NeighborSpec {
     pub port: u16,
     pub families: &'static str,
     pub hold_time: u16,
+    /// More neighbor keys, YAML lines indented by four spaces (e.g. "    max_prefixes: 3\n").
+    pub extra: &'static str,
 }
 
 impl NeighborSpec {
@@ -46,6 +48,7 @@ impl NeighborSpec {
             port: 179,
             families: "[ipv4-unicast, ipv6-unicast]",
             hold_time: 90,
+            extra: "",
         }
     }
     pub fn non_client(address: &'static str) -> NeighborSpec {
@@ -66,6 +69,7 @@ pub fn config_text(port: u16, api: u16, metrics: u16, neighbors: &[NeighborSpec]
             "  - address: {}\n    asn: {ASN}\n    rr_client: {}\n    passive: {}\n    port: {}\n    hold_time: {}\n    connect_retry: 1\n    families: {}\n",
             n.address, n.rr_client, n.passive, n.port, n.hold_time, n.families
         ));
+        s.push_str(n.extra);
     }
     s
 }

@@ -1,0 +1,130 @@
+//! Fuzz harnesses for the codec, shared by the `cargo fuzz` targets in `fuzz/` and the
+//! corpus replay under plain `cargo test` (`tests/fuzz_corpus.rs`), so a crash the fuzzer
+//! found stays a regression test on the stable toolchain.
+//!
+//! Each harness takes arbitrary bytes, must never panic on them, and panics (an assertion)
+//! only when a codec invariant is broken: what decodes must re-encode into something that
+//! frames and decodes again (ARCHITECTURE.md invariant 3).
+
+use super::*;
+
+/// A session context from one byte, so one input covers every negotiated combination:
+/// bit 0 four-octet AS, bit 1 extended messages, bits 2-3 ADD-PATH receive for IPv4/IPv6
+/// unicast, bits 4-5 ADD-PATH send.
+pub fn ctx_from_byte(b: u8) -> CodecCtx {
+    let fams = |bits: u8| {
+        let mut s = FamilySet::EMPTY;
+        if bits & 1 != 0 {
+            s.insert(Family::Ipv4Unicast);
+        }
+        if bits & 2 != 0 {
+            s.insert(Family::Ipv6Unicast);
+        }
+        s
+    };
+    CodecCtx {
+        four_octet_as: b & 1 != 0,
+        extended_message: b & 2 != 0,
+        add_path_rx: fams(b >> 2),
+        add_path_tx: fams(b >> 4),
+    }
+}
+
+/// Target `message`: the first byte picks the `CodecCtx`, the rest is a TCP byte stream cut
+/// into messages by `frame` and decoded by `decode`, as a worker does.
+pub fn message(data: &[u8]) {
+    let Some((&ctx_byte, mut stream)) = data.split_first() else {
+        return;
+    };
+    let ctx = ctx_from_byte(ctx_byte);
+    // Every iteration consumes at least the 19-byte header, so this ends.
+    while let Ok(Some(n)) = frame(stream, ctx.max_message_len()) {
+        assert!(
+            (HEADER_LEN..=stream.len()).contains(&n),
+            "frame returned {n}"
+        );
+        let (msg, rest) = stream.split_at(n);
+        if let Ok(m) = decode(msg, &ctx) {
+            reencodes(&m, &ctx);
+        }
+        stream = rest;
+    }
+    // The whole buffer as one message too: `decode` must re-check the header itself.
+    let _ = decode(stream, &ctx);
+}
+
+/// What `decode` accepted, `encode` turns back into bytes `decode` accepts again. The
+/// messages the FSM itself sends (OPEN, KEEPALIVE, ROUTE-REFRESH) must come back equal.
+pub fn reencodes(m: &Message, ctx: &CodecCtx) {
+    let mut out = Vec::new();
+    encode(m, ctx, &mut out);
+    let n = match frame(&out, ctx.max_message_len()) {
+        Ok(Some(n)) => n,
+        other => panic!("re-encoded {m:?} does not frame: {other:?}"),
+    };
+    if !matches!(m, Message::Update(_)) {
+        // One message, except UPDATEs, which `encode` may split to fit the size limit.
+        assert_eq!(n, out.len(), "re-encoded {m:?} is not one message");
+    }
+    // The receiver of what we send expects path identifiers where we send them.
+    let theirs = CodecCtx {
+        add_path_rx: ctx.add_path_tx,
+        ..*ctx
+    };
+    let again = match decode(&out[..n], &theirs) {
+        Ok(again) => again,
+        Err(e) => panic!("re-encoded {m:?} does not decode: {e}"),
+    };
+    match (m, &again) {
+        (Message::Open(_) | Message::Keepalive | Message::RouteRefresh(_), _) => {
+            assert_eq!(m, &again, "re-encoded message decodes differently")
+        }
+        (Message::Notification(a), Message::Notification(b)) => {
+            // Only data beyond the size limit may be cut.
+            assert_eq!((a.code, a.subcode), (b.code, b.subcode));
+            assert!(a.data.starts_with(&b.data), "NOTIFICATION data changed");
+        }
+        (Message::Update(_), Message::Update(_)) => {}
+        _ => panic!("re-encoded {m:?} decodes as {again:?}"),
+    }
+}
+
+/// Target `attributes`: the first byte picks the `CodecCtx`, the rest is the path-attribute
+/// section of an UPDATE, decoded on its own (RFC 4271 §4.3, RFC 7606 verdicts) and then
+/// wrapped in an UPDATE with one IPv4 prefix so the message-level rules run over it too.
+pub fn attributes(data: &[u8]) {
+    let Some((&ctx_byte, section)) = data.split_first() else {
+        return;
+    };
+    let ctx = ctx_from_byte(ctx_byte);
+    if let Ok(d) = attrs::decode(section, &ctx) {
+        // The error list is bounded by the input: one verdict per attribute at most (plus
+        // the message-level ones), never more than one per 3-byte header.
+        assert!(
+            d.errors.len() <= section.len() / 3 + 4,
+            "{} verdicts for {} bytes",
+            d.errors.len(),
+            section.len()
+        );
+    }
+    let Ok(attr_len) = u16::try_from(section.len()) else {
+        return;
+    };
+    let mut msg = vec![0xff; 16];
+    msg.extend_from_slice(&[0, 0, MSG_UPDATE, 0, 0]);
+    msg.extend_from_slice(&attr_len.to_be_bytes());
+    msg.extend_from_slice(section);
+    if ctx.add_path_rx.contains(Family::Ipv4Unicast) {
+        msg.extend_from_slice(&[0, 0, 0, 1]);
+    }
+    msg.extend_from_slice(&[24, 10, 0, 0]);
+    let Ok(len) = u16::try_from(msg.len()) else {
+        return;
+    };
+    msg[16..18].copy_from_slice(&len.to_be_bytes());
+    if msg.len() <= ctx.max_message_len() {
+        if let Ok(m) = decode(&msg, &ctx) {
+            reencodes(&m, &ctx);
+        }
+    }
+}
