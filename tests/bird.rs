@@ -94,6 +94,7 @@ protocol static s6 {{
 }}
 protocol bgp reflector {{
   local 127.0.0.41 as {asn};
+  strict bind yes;
   neighbor 127.0.0.1 port {rr_port} as {asn};
   connect retry time 1;
   ipv4 {{ import all; export where net ~ [10.77.0.0/16+]; next hop address 100.64.0.41; }};

@@ -203,9 +203,15 @@ fn reload_adds_and_removes_neighbors_without_touching_others() {
     // A broken config on reload is refused and the running one stays.
     std::fs::write(&r.config, "asn: [not a number\n").unwrap();
     r.signal("HUP");
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(a.poll(Duration::from_millis(200)).unwrap());
+    let deadline = std::time::Instant::now() + WAIT;
+    while !r.log().contains("reload failed") && std::time::Instant::now() < deadline {
+        assert!(
+            a.poll(Duration::from_millis(100)).unwrap(),
+            "session kept through a bad reload"
+        );
+    }
     assert!(r.log().contains("reload failed"), "{}", r.log());
+    assert!(a.poll(Duration::from_millis(200)).unwrap());
     assert_eq!(r.stop().map(|s| s.success()), Some(true));
 }
 
