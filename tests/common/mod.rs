@@ -18,10 +18,16 @@ pub const WAIT: Duration = Duration::from_secs(15);
 
 /// A port nobody listens on right now (the kernel picks it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    free_ports::<1>()[0]
+}
+
+/// N distinct free ports: all are held bound until every one is chosen, so the kernel
+/// cannot hand the same one out twice.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let held: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    std::array::from_fn(|i| held[i].local_addr().expect("bound port").port())
 }
 
 pub fn ip(s: &str) -> IpAddr {
@@ -89,7 +95,7 @@ pub fn bin() -> &'static str {
 
 impl Reflector {
     pub fn start(neighbors: &[NeighborSpec]) -> Reflector {
-        let (port, api, metrics) = (free_port(), free_port(), free_port());
+        let [port, api, metrics] = free_ports::<3>();
         let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("reflectd.yaml");
