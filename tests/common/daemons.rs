@@ -800,3 +800,141 @@ impl Peer for ExaBgp {
         t.get(start..).unwrap_or("").to_string()
     }
 }
+
+// ------------------------------------------------------------------------------- OpenBGPD
+
+/// OpenBGPD 7.x cannot dial a remote port other than 179, so reflectd dials it: OpenBGPD
+/// listens on its own address and a free port, passive toward reflectd.
+pub struct OpenBgpd {
+    pub proc: Proc,
+    pub addr: String,
+    /// The port OpenBGPD listens on (reflectd's neighbor `port`).
+    pub port: u16,
+    sock: PathBuf,
+}
+
+impl OpenBgpd {
+    /// `port` from [`super::free_port`], given to reflectd's neighbor config before start.
+    /// `body` adds global config lines (`network ...`).
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        port: u16,
+        body: &str,
+    ) -> OpenBgpd {
+        // bgpd chroots its engines to the _openbgpd home, which only the (unused) packaged
+        // service would create.
+        let _ = std::fs::create_dir_all("/run/openbgpd");
+        let sock = dir.join(format!("{name}.sock"));
+        let conf = dir.join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "AS 65000\nrouter-id {router_id}\nlisten on {addr} port {port}\nsocket \"{sock}\"\n\
+                 fib-update no\nnexthop qualify via default\n{body}\n\
+                 neighbor 127.0.0.1 {{\n  remote-as 65000\n  passive\n  local-address {addr}\n  \
+                 announce IPv4 unicast\n  announce IPv6 unicast\n  descr \"reflectd\"\n}}\n\
+                 allow from any\nallow to any\n",
+                sock = sock.display()
+            ),
+        )
+        .expect("openbgpd config");
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
+        let proc = Proc::spawn(
+            name,
+            Command::new("bgpd").arg("-d").arg("-f").arg(&conf),
+            dir.join(format!("{name}.log")),
+        );
+        let o = OpenBgpd {
+            proc,
+            addr: addr.to_string(),
+            port,
+            sock,
+        };
+        let up = eventually(Duration::from_secs(15), || {
+            o.bgpctl(&["show", "neighbor"]).contains("reflectd").then_some(())
+        });
+        assert!(up.is_some(), "OpenBGPD {name} did not come up");
+        o
+    }
+
+    pub fn bgpctl(&self, args: &[&str]) -> String {
+        run(Command::new("bgpctl").arg("-s").arg(&self.sock).args(args))
+    }
+
+    /// `bgpctl network add PREFIX [nexthop X localpref N ...]`.
+    pub fn announce(&self, prefix: &str, set: &str) {
+        let mut a = vec!["network", "add", prefix];
+        a.extend(set.split_whitespace());
+        let out = self.bgpctl(&a);
+        assert!(out.contains("request sent"), "bgpctl network add {prefix}: {out}");
+    }
+
+    pub fn withdraw(&self, prefix: &str) {
+        self.bgpctl(&["network", "delete", prefix]);
+    }
+
+    pub fn established(&self) -> bool {
+        self.bgpctl(&["-j", "show", "neighbor"])
+            .contains("\"state\": \"Established\"")
+    }
+}
+
+fn openbgpd_seen(p: &Value) -> Seen {
+    // ORIGINATOR_ID and CLUSTER_LIST come as entries of an "attributes" list.
+    let first = |k: &str| {
+        p["attributes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|a| a.get(k))
+            .cloned()
+    };
+    Seen {
+        next_hop: p["exit_nexthop"].as_str().unwrap_or("").to_string(),
+        local_pref: u32_of(&p["localpref"]),
+        med: u32_of(&p["metric"]),
+        as_path: words(&p["aspath"])
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect(),
+        originator_id: first("originator").and_then(|v| v.as_str().map(str::to_string)),
+        cluster_list: first("cluster_list")
+            .map(|v| strings(&v))
+            .unwrap_or_default(),
+        communities: strings(&p["communities"]),
+        ext_communities: strings(&p["extended_communities"])
+            .into_iter()
+            .map(|c| c.trim_start_matches("rt ").to_string())
+            .collect(),
+        large_communities: strings(&p["large_communities"]),
+    }
+}
+
+impl Peer for OpenBgpd {
+    fn name(&self) -> String {
+        format!("OpenBGPD {} ({})", self.proc.name, self.addr)
+    }
+
+    fn route(&self, prefix: &str) -> Option<Seen> {
+        let out = self.bgpctl(&["-j", "show", "rib", "detail", prefix]);
+        let v: Value = serde_json::from_str(out.trim()).ok()?;
+        let paths = v["rib"].as_array()?;
+        let best = paths
+            .iter()
+            .find(|p| p["best"].as_bool() == Some(true))
+            .or(paths.first())?;
+        Some(openbgpd_seen(best))
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.bgpctl(&["show", "neighbor"]),
+            self.bgpctl(&["-j", "show", "rib", "detail"])
+        )
+    }
+}
