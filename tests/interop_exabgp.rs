@@ -129,3 +129,94 @@ fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
     let raw = g.cli(&["neighbor", "127.0.0.1", "-j"]);
     assert!(raw.contains("\"flops\":0") || !raw.contains("flops"), "{raw}");
 }
+
+/// Counter of the first event matching `f`.
+fn first_counter(e: &ExaBgp, f: impl Fn(&serde_json::Value) -> bool) -> Option<u64> {
+    e.events()
+        .iter()
+        .find(|ev| f(ev))
+        .and_then(|ev| ev["counter"].as_u64())
+}
+
+fn announces(ev: &serde_json::Value, prefix: &str) -> bool {
+    ev["type"] == "update" && ev.to_string().contains(&format!("\"nlri\":\"{prefix}\""))
+}
+
+fn eor(ev: &serde_json::Value, afi: &str) -> bool {
+    ev["type"] == "update" && ev["neighbor"]["message"]["eor"]["afi"] == afi
+}
+
+/// Scenario 5: the initial dump ends with End-of-RIB for each family, after the routes; a
+/// ROUTE-REFRESH brings the whole Adj-RIB-Out back.
+#[test]
+fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh() {
+    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.6.5"),
+        NeighborSpec::client("127.0.6.6"),
+    ]);
+    let g = GoBgp::start(&r.dir, "g6", "127.0.6.6", "10.0.6.6", r.port);
+    g.announce("10.6.6.0/24", "origin igp nexthop 100.64.6.6");
+    g.announce("2001:db8:6:6::/64", "origin igp nexthop 2001:db8:ffff::66");
+    // ExaBGP connects once the routes are in reflectd, so they are part of its initial dump.
+    let sp = r.speaker("127.0.6.5", [10, 0, 6, 99]);
+    let mut sp = sp;
+    assert!(sp
+        .wait_until(WAIT, |s| s.route("2001:db8:6:6::/64").is_some())
+        .unwrap());
+    drop(sp);
+    let e = ExaBgp::start(&r.dir, "e5", "127.0.6.5", "10.0.6.5", ASN, r.port, true);
+    e.wait_established();
+    wait_route(&e, "10.6.6.0/24", |_| true);
+    wait_route(&e, "2001:db8:6:6::/64", |_| true);
+    let eor4 = eventually(ROUTE_WAIT, || first_counter(&e, |ev| eor(ev, "ipv4")));
+    let eor6 = eventually(ROUTE_WAIT, || first_counter(&e, |ev| eor(ev, "ipv6")));
+    let r4 = first_counter(&e, |ev| announces(ev, "10.6.6.0/24"));
+    let r6 = first_counter(&e, |ev| announces(ev, "2001:db8:6:6::/64"));
+    assert!(
+        r4 < eor4 && r6 < eor6 && r4.is_some() && r6.is_some(),
+        "End-of-RIB before the dump's routes: {}",
+        e.dump()
+    );
+
+    let count = |p: &str| e.events().iter().filter(|ev| announces(ev, p)).count();
+    assert_eq!(count("10.6.6.0/24"), 1);
+    e.send("announce route-refresh ipv4 unicast");
+    let again = eventually(ROUTE_WAIT, || (count("10.6.6.0/24") >= 2).then_some(()));
+    assert!(again.is_some(), "no re-advertisement: {}", e.dump());
+    assert_eq!(count("2001:db8:6:6::/64"), 1, "refresh of ipv4 only");
+    e.send("announce route-refresh ipv6 unicast");
+    let again = eventually(ROUTE_WAIT, || (count("2001:db8:6:6::/64") >= 2).then_some(()));
+    assert!(again.is_some(), "no re-advertisement: {}", e.dump());
+    assert_eq!(e.notifications(), vec![]);
+}
+
+/// Scenario 6: 4-octet AS numbers cross a 2-octet-only peer (ExaBGP without the capability)
+/// both ways: reflectd sends it AS_TRANS in AS_PATH plus AS4_PATH, and rebuilds the real path
+/// from what it sends for the 4-octet GoBGP.
+#[test]
+fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
+    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.6.7"),
+        NeighborSpec::client("127.0.6.8"),
+    ]);
+    let e = ExaBgp::start(&r.dir, "e7", "127.0.6.7", "10.0.6.7", ASN, r.port, false);
+    let g = GoBgp::start(&r.dir, "g8", "127.0.6.8", "10.0.6.8", r.port);
+    e.wait_established();
+    g.announce(
+        "10.6.8.0/24",
+        "origin igp nexthop 100.64.6.8 aspath 4200000008,65010",
+    );
+    e.send("announce route 10.6.7.0/24 next-hop 100.64.6.7 as-path [ 4200000007 65010 ]");
+    let at_e = wait_route(&e, "10.6.8.0/24", |_| true);
+    let at_g = wait_route(&g, "10.6.7.0/24", |_| true);
+    assert_eq!(at_g.as_path, vec![4_200_000_007, 65010], "{}", g.dump());
+    // On the 2-octet session the 4-octet AS can only travel in AS4_PATH (AS_PATH carries
+    // AS_TRANS); ExaBGP merges the two into the path it reports.
+    assert_eq!(at_e.as_path, vec![4_200_000_008, 65010], "{}", e.dump());
+}

@@ -88,3 +88,67 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
     assert!(c1.established() && n1.established() && n2.established());
     assert!(c1.route("10.3.3.0/24").is_some());
 }
+
+/// Scenario 3: two clients announce the same prefixes with different LOCAL_PREF, AS_PATH
+/// length and MED; every receiver (a GoBGP client, an ExaBGP non-client) ends with the path
+/// RFC 4271 §9.1.2.2 selects. The loser each time has the lower router id, so a wrong
+/// decision would fall through to the router-id tie-break and pick it.
+#[test]
+fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
+    if !have("gobgpd", "gobgpd") || !have("exabgp", "exabgp") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.3.11"),
+        NeighborSpec::client("127.0.3.12"),
+        NeighborSpec::client("127.0.3.13"),
+        NeighborSpec::non_client("127.0.3.14"),
+    ]);
+    let a1 = GoBgp::start(&r.dir, "a1", "127.0.3.11", "10.0.3.11", r.port);
+    let a2 = GoBgp::start(&r.dir, "a2", "127.0.3.12", "10.0.3.12", r.port);
+    let r3 = GoBgp::start(&r.dir, "r3", "127.0.3.13", "10.0.3.13", r.port);
+    let e4 = ExaBgp::start(&r.dir, "e4", "127.0.3.14", "10.0.3.14", ASN, r.port, true);
+    // (prefix, a1's attributes, a2's attributes, winner's router id)
+    let cases = [
+        (
+            "10.3.21.0/24",
+            "local-pref 100 med 0",
+            "local-pref 200 med 50 aspath 65010,65020",
+            "10.0.3.12",
+        ),
+        (
+            "10.3.22.0/24",
+            "aspath 65010,65020 med 0",
+            "aspath 65010 med 50",
+            "10.0.3.12",
+        ),
+        (
+            "10.3.23.0/24",
+            "aspath 65010 med 20",
+            "aspath 65010 med 10",
+            "10.0.3.12",
+        ),
+        (
+            "10.3.24.0/24",
+            "local-pref 300 aspath 65010,65020,65030",
+            "local-pref 100 aspath 65010",
+            "10.0.3.11",
+        ),
+    ];
+    for (prefix, x1, x2, _) in cases {
+        a1.announce(prefix, &format!("origin igp nexthop 100.64.3.11 {x1}"));
+        a2.announce(prefix, &format!("origin igp nexthop 100.64.3.12 {x2}"));
+    }
+    for (prefix, _, _, winner) in cases {
+        for p in [&r3 as &dyn Peer, &e4] {
+            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
+        }
+    }
+    // Still the winners once everything has settled.
+    for (prefix, _, _, winner) in cases {
+        for p in [&r3 as &dyn Peer, &e4] {
+            let got = p.route(prefix).and_then(|s| s.originator_id);
+            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
+        }
+    }
+}
