@@ -219,4 +219,8 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
     // On the 2-octet session the 4-octet AS can only travel in AS4_PATH (AS_PATH carries
     // AS_TRANS); ExaBGP merges the two into the path it reports.
     assert_eq!(at_e.as_path, vec![4_200_000_008, 65010], "{}", e.dump());
+    // On the wire: AS_PATH [AS_TRANS 65010] and AS4_PATH [4200000008 65010].
+    let raw = e.dump().to_uppercase();
+    assert!(raw.contains("02025BA0FDF2"), "AS_PATH with AS_TRANS: {raw}");
+    assert!(raw.contains("C0110A0202FA56EA080000FDF2"), "AS4_PATH: {raw}");
 }

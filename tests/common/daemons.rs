@@ -617,10 +617,12 @@ impl ExaBgp {
                  family {{\n    ipv4 unicast;\n    ipv6 unicast;\n  }}\n  \
                  api {{\n    processes [ cmd ];\n  }}\n  \
                  api {{\n    processes [ recv ];\n    neighbor-changes;\n    \
-                 receive {{\n      parsed;\n      update;\n      notification;\n      refresh;\n    }}\n  }}\n}}\n",
+                 receive {{\n      parsed;\n      {packets}update;\n      notification;\n      refresh;\n    }}\n  }}\n}}\n",
                 cmd_sh = cmd_sh.display(),
                 recv_sh = recv_sh.display(),
                 asn4 = if asn4 { "enable" } else { "disable" },
+                // The 2-octet case also shows the raw bytes (AS_TRANS on the wire).
+                packets = if asn4 { "" } else { "packets;\n      " },
             ),
         )
         .expect("exabgp config");
