@@ -91,3 +91,92 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
     }
     assert!(f1.established() && f3.established() && g4.established());
 }
+
+/// Scenario 7: reflectd (cluster A) is a client of two FRR route reflectors, F1 (cluster B)
+/// and F2 (cluster C); F1 and F2 peer as non-clients, and F2 prefers what F1 sends (LOCAL_PREF
+/// 500 inbound). A route from reflectd's client goes up to F1, across to F2 with
+/// CLUSTER_LIST [B, A], and F2 reflects that path back down to reflectd with [C, B, A]:
+/// reflectd must recognise its own cluster and drop it, so its clients keep the original.
+/// A route F1 originates comes down to reflectd's clients with ORIGINATOR_ID F1.
+#[test]
+fn reflectd_as_client_of_frr_reflectors_passes_routes_and_drops_its_own_loops() {
+    if !have(FRR_BGPD, "frr") || !have("gobgpd", "gobgpd") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.4.61"),
+        NeighborSpec::client("127.0.4.62"),
+        NeighborSpec::non_client("127.0.4.71"),
+        NeighborSpec::non_client("127.0.4.72"),
+    ]);
+    let f2_port = free_port();
+    let rr_client = " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n  \
+                     neighbor 127.0.0.1 route-reflector-client\n";
+    let f1 = Frr::start(
+        &r.dir,
+        "f1",
+        "127.0.4.71",
+        "10.0.7.1",
+        r.port,
+        &format!(
+            " bgp cluster-id 10.0.7.11\n neighbor 127.0.4.72 remote-as 65000\n \
+             neighbor 127.0.4.72 port {f2_port}\n neighbor 127.0.4.72 update-source 127.0.4.71\n \
+             neighbor 127.0.4.72 timers connect 1\n neighbor 127.0.4.72 advertisement-interval 0\n\
+             {rr_client}  neighbor 127.0.4.72 activate\n  network 10.7.1.0/24 route-map NH\n \
+             exit-address-family\n"
+        ),
+        "route-map NH permit 10\n set ip next-hop 100.64.7.1\n!\n",
+    );
+    let f2 = Frr::start_with(
+        &r.dir,
+        "f2",
+        "127.0.4.72",
+        "10.0.7.2",
+        r.port,
+        &format!(
+            " bgp cluster-id 10.0.7.22\n neighbor 127.0.4.71 remote-as 65000\n \
+             neighbor 127.0.4.71 passive\n neighbor 127.0.4.71 advertisement-interval 0\n\
+             {rr_client}  neighbor 127.0.4.71 activate\n  neighbor 127.0.4.71 route-map LP500 in\n \
+             exit-address-family\n"
+        ),
+        "route-map LP500 permit 10\n set local-preference 500\n!\n\
+         route-map NH permit 10\n set ip next-hop 100.64.7.2\n!\n",
+        Some(f2_port),
+    );
+    let c1 = GoBgp::start(&r.dir, "c1", "127.0.4.61", "10.0.4.61", r.port);
+    let c2 = GoBgp::start(&r.dir, "c2", "127.0.4.62", "10.0.4.62", r.port);
+
+    // Down the hierarchy: F1's own route reaches reflectd directly and through F2 (which
+    // raised its LOCAL_PREF): reflectd's clients end with the better one, via cluster C.
+    let down = wait_route(&c2, "10.7.1.0/24", |s| s.local_pref == Some(500));
+    assert_eq!(down.originator_id.as_deref(), Some("10.0.7.1"));
+    assert_eq!(
+        down.cluster_list,
+        vec![CLUSTER_ID.to_string(), "10.0.7.22".to_string()]
+    );
+
+    // Up and across: F2's best path for c1's route came through F1, with both clusters.
+    c1.announce("10.7.61.0/24", "origin igp nexthop 100.64.7.61");
+    let across = wait_route(&f2, "10.7.61.0/24", |s| s.local_pref == Some(500));
+    assert_eq!(across.originator_id.as_deref(), Some("10.0.4.61"));
+    assert_eq!(
+        across.cluster_list,
+        vec!["10.0.7.11".to_string(), CLUSTER_ID.to_string()]
+    );
+    // F2 reflects that path back to reflectd (its client)...
+    let sent_back = eventually(ROUTE_WAIT, || {
+        let out = f2.vtysh(&["show bgp ipv4 unicast neighbors 127.0.0.1 advertised-routes"]);
+        out.contains("10.7.61.0/24").then_some(out)
+    });
+    assert!(sent_back.is_some(), "F2 never sent the loop back");
+    // ...then a marker after it: once c2 has the marker, reflectd has read the looped path.
+    f2.configure("ipv4", &["network 10.7.2.0/24 route-map NH"]);
+    wait_route(&c2, "10.7.2.0/24", |_| true);
+    let kept = c2.route("10.7.61.0/24").expect("c1's route at c2");
+    assert_eq!(
+        (kept.local_pref, kept.cluster_list.clone()),
+        (Some(100), vec![CLUSTER_ID.to_string()]),
+        "reflectd accepted its own route back: {kept:?}"
+    );
+    assert!(f1.established() && f2.established());
+}

@@ -425,6 +425,21 @@ impl Frr {
         body: &str,
         tail: &str,
     ) -> Frr {
+        Frr::start_with(dir, name, addr, router_id, rr_port, body, tail, None)
+    }
+
+    /// As [`Frr::start`]; with `listen` set, bgpd also accepts BGP on `addr`:`listen`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        body: &str,
+        tail: &str,
+        listen: Option<u16>,
+    ) -> Frr {
         let vty = dir.join(format!("{name}-vty"));
         std::fs::create_dir_all(&vty).expect("frr vty dir");
         let conf = dir.join(format!("{name}.conf"));
@@ -449,7 +464,11 @@ impl Frr {
                 .arg(dir.join(format!("{name}.pid")))
                 .arg("--vty_socket")
                 .arg(&vty)
-                .args(["-P", "0", "-p", "0", "-Z", "-n", "-S"]),
+                .args(["-P", "0", "-Z", "-n", "-S"])
+                .args(match listen {
+                    Some(port) => vec!["-p".to_string(), port.to_string(), "-l".into(), addr.into()],
+                    None => vec!["-p".to_string(), "0".to_string()],
+                }),
             dir.join(format!("{name}.log")),
         );
         let f = Frr {
