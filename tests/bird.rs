@@ -3,28 +3,12 @@
 //! RIB with ORIGINATOR_ID and CLUSTER_LIST, read back with `birdc`.
 
 mod common;
+use common::daemons::have;
 use common::*;
 use reflectd::wire::*;
 use std::net::Ipv4Addr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// Locally a missing daemon skips the test with a message; under CI it is a failure.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {tool}"))
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "{tool} is not installed (CI must install bird2)"
-        );
-        eprintln!("SKIPPED: {tool} is not installed (apt-get install bird2)");
-    }
-    found
-}
 
 struct Bird {
     child: Child,
@@ -121,7 +105,7 @@ protocol bgp reflector {{
 
 #[test]
 fn bird_client_exchanges_reflected_routes_in_both_directions() {
-    if !have("bird") {
+    if !have("bird", "bird2") {
         return;
     }
     let r = Reflector::start(&[

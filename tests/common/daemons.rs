@@ -959,3 +959,144 @@ impl Peer for OpenBgpd {
         )
     }
 }
+
+// ----------------------------------------------------------------------------------- BIRD
+
+/// BIRD 2 dialing reflectd from its own address; `statics` are BIRD `route` lines (with
+/// per-route attribute blocks) exported to reflectd with next hop `next_hop4`/`next_hop6`.
+pub struct Bird {
+    pub proc: Proc,
+    pub addr: String,
+    sock: PathBuf,
+}
+
+impl Bird {
+    #[allow(clippy::too_many_arguments)]
+    pub fn start(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        statics4: &str,
+        statics6: &str,
+        next_hops: (&str, &str),
+    ) -> Bird {
+        let conf = dir.join(format!("{name}.conf"));
+        let sock = dir.join(format!("{name}.ctl"));
+        std::fs::write(
+            &conf,
+            format!(
+                r#"router id {router_id};
+log "{log}" all;
+protocol device {{ }}
+# Next hops of received routes resolve through these (nothing is forwarded).
+protocol static nh4 {{ ipv4; route 100.64.0.0/10 blackhole; }}
+protocol static nh6 {{ ipv6; route 2001:db8:ffff::/48 blackhole; }}
+protocol static s4 {{ ipv4; {statics4} }}
+protocol static s6 {{ ipv6; {statics6} }}
+protocol bgp reflector {{
+  local {addr} as 65000;
+  neighbor 127.0.0.1 port {rr_port} as 65000;
+  connect retry time 1;
+  ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
+  ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
+}}
+"#,
+                log = dir.join(format!("{name}.birdlog")).display(),
+                nh4 = next_hops.0,
+                nh6 = next_hops.1,
+            ),
+        )
+        .expect("bird config");
+        let proc = Proc::spawn(
+            name,
+            Command::new("bird")
+                .arg("-f")
+                .arg("-c")
+                .arg(&conf)
+                .arg("-s")
+                .arg(&sock),
+            dir.join(format!("{name}.log")),
+        );
+        let b = Bird {
+            proc,
+            addr: addr.to_string(),
+            sock,
+        };
+        let up = eventually(Duration::from_secs(15), || {
+            b.birdc("show status").contains("Daemon is up").then_some(())
+        });
+        assert!(up.is_some(), "BIRD {name} did not come up");
+        b
+    }
+
+    pub fn birdc(&self, cmd: &str) -> String {
+        run(Command::new("birdc")
+            .arg("-s")
+            .arg(&self.sock)
+            .args(cmd.split(' ')))
+    }
+}
+
+/// `(65000,91) (65000,92)` or `(rt, 65000, 91)` -> `65000:91`, ...
+fn bird_tuples(s: &str) -> Vec<String> {
+    s.split(')')
+        .filter_map(|t| {
+            let inner = t.trim().trim_start_matches('(');
+            let parts: Vec<&str> = inner
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty() && *p != "rt")
+                .collect();
+            (!parts.is_empty()).then(|| parts.join(":"))
+        })
+        .collect()
+}
+
+impl Peer for Bird {
+    fn name(&self) -> String {
+        format!("BIRD {} ({})", self.proc.name, self.addr)
+    }
+
+    fn route(&self, prefix: &str) -> Option<Seen> {
+        let out = self.birdc(&format!("show route {prefix} all"));
+        if !out.lines().any(|l| l.starts_with(prefix)) {
+            return None;
+        }
+        // The first (best) route's block: up to the next line that starts a route.
+        let mut s = Seen::default();
+        for line in out
+            .lines()
+            .skip_while(|l| !l.starts_with(prefix))
+            .skip(1)
+            .take_while(|l| l.starts_with([' ', '\t']))
+        {
+            let Some((k, v)) = line.trim().split_once(": ") else {
+                continue;
+            };
+            let v = v.trim();
+            match k {
+                "BGP.next_hop" => s.next_hop = v.split_whitespace().next().unwrap_or("").into(),
+                "BGP.local_pref" => s.local_pref = v.parse().ok(),
+                "BGP.med" => s.med = v.parse().ok(),
+                "BGP.as_path" => s.as_path = v.split_whitespace().filter_map(|a| a.parse().ok()).collect(),
+                "BGP.originator_id" => s.originator_id = Some(v.to_string()),
+                "BGP.cluster_list" => s.cluster_list = v.split_whitespace().map(str::to_string).collect(),
+                "BGP.community" => s.communities = bird_tuples(v),
+                "BGP.ext_community" => s.ext_communities = bird_tuples(v),
+                "BGP.large_community" => s.large_communities = bird_tuples(v),
+                _ => {}
+            }
+        }
+        Some(s)
+    }
+
+    fn dump(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.birdc("show protocols all reflector"),
+            self.birdc("show route all")
+        )
+    }
+}

@@ -1,0 +1,163 @@
+//! Scenario 1 across implementations: one reflectd with a client of every kind (BIRD 2,
+//! GoBGP, FRR, OpenBGPD, ExaBGP). Each announces its own IPv4 and IPv6 prefix with
+//! LOCAL_PREF, MED and standard, extended and large communities; every other client must hold
+//! each one, read from its own RIB, with ORIGINATOR_ID = the announcer, CLUSTER_LIST = [ours]
+//! and everything else unchanged.
+
+mod common;
+use common::daemons::*;
+use common::*;
+
+/// What client `n` (1..=5) announces.
+fn sent(n: u32, v6: bool) -> Seen {
+    let t = 90 + n;
+    Seen {
+        next_hop: if v6 {
+            format!("2001:db8:ffff::{t}")
+        } else {
+            format!("100.64.9.{n}")
+        },
+        local_pref: Some(100 + n),
+        med: Some(t),
+        communities: vec![format!("65000:{t}")],
+        ext_communities: vec![format!("65000:{t}")],
+        large_communities: vec![format!("65000:{t}:1")],
+        ..Seen::default()
+    }
+}
+
+fn prefix(n: u32, v6: bool) -> String {
+    if v6 {
+        format!("2001:db8:9:{n}::/64")
+    } else {
+        format!("10.9.{n}.0/24")
+    }
+}
+
+#[test]
+fn clients_of_every_kind_receive_each_others_routes_unchanged() {
+    let all = have("bird", "bird2")
+        & have("gobgpd", "gobgpd")
+        & have(FRR_BGPD, "frr")
+        & have("bgpd", "openbgpd")
+        & have("exabgp", "exabgp");
+    if !all {
+        return;
+    }
+    let o_port = free_port();
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.9.1"),
+        NeighborSpec::client("127.0.9.2"),
+        NeighborSpec::client("127.0.9.3"),
+        NeighborSpec {
+            passive: false,
+            port: o_port,
+            ..NeighborSpec::client("127.0.9.4")
+        },
+        NeighborSpec::client("127.0.9.5"),
+    ]);
+
+    // 1: BIRD.
+    let bird_static = |v6: bool| {
+        let s = sent(1, v6);
+        format!(
+            "route {} blackhole {{ bgp_local_pref = {}; bgp_med = {}; bgp_community.add((65000,91)); \
+             bgp_ext_community.add((rt,65000,91)); bgp_large_community.add((65000,91,1)); }};",
+            prefix(1, v6),
+            s.local_pref.unwrap(),
+            s.med.unwrap()
+        )
+    };
+    let b = Bird::start(
+        &r.dir,
+        "b1",
+        "127.0.9.1",
+        "10.0.9.1",
+        r.port,
+        &bird_static(false),
+        &bird_static(true),
+        ("100.64.9.1", "2001:db8:ffff::91"),
+    );
+    // 2: GoBGP.
+    let g = GoBgp::start(&r.dir, "g2", "127.0.9.2", "10.0.9.2", r.port);
+    for v6 in [false, true] {
+        let s = sent(2, v6);
+        g.announce(
+            &prefix(2, v6),
+            &format!(
+                "origin igp nexthop {} local-pref {} med {} community 65000:92 rt 65000:92 large-community 65000:92:1",
+                s.next_hop,
+                s.local_pref.unwrap(),
+                s.med.unwrap()
+            ),
+        );
+    }
+    // 3: FRR.
+    let frr_set = "set local-preference 103\n set metric 93\n set community 65000:93\n \
+                   set extcommunity rt 65000:93\n set large-community 65000:93:1\n";
+    let f = Frr::start(
+        &r.dir,
+        "f3",
+        "127.0.9.3",
+        "10.0.9.3",
+        r.port,
+        &format!(
+            " address-family ipv4 unicast\n  network {} route-map S4\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
+             address-family ipv6 unicast\n  network {} route-map S6\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
+            prefix(3, false),
+            prefix(3, true)
+        ),
+        &format!(
+            "route-map S4 permit 10\n set ip next-hop 100.64.9.3\n {frr_set}!\n\
+             route-map S6 permit 10\n set ipv6 next-hop global 2001:db8:ffff::93\n {frr_set}!\n"
+        ),
+    );
+    // 4: OpenBGPD (reflectd dials it).
+    let obgp_set = |v6: bool| {
+        let s = sent(4, v6);
+        format!(
+            "network {} set {{ nexthop {} localpref 104 med 94 community 65000:94 \
+             ext-community rt 65000:94 large-community 65000:94:1 }}",
+            prefix(4, v6),
+            s.next_hop
+        )
+    };
+    let o = OpenBgpd::start(
+        &r.dir,
+        "o4",
+        "127.0.9.4",
+        "10.0.9.4",
+        o_port,
+        &format!("{}\n{}", obgp_set(false), obgp_set(true)),
+    );
+    // 5: ExaBGP.
+    let e = ExaBgp::start(&r.dir, "e5", "127.0.9.5", "10.0.9.5", ASN, r.port, true);
+    for v6 in [false, true] {
+        let s = sent(5, v6);
+        e.send(&format!(
+            "announce route {} next-hop {} local-preference 105 med 95 community [65000:95] \
+             extended-community [target:65000:95] large-community [65000:95:1]",
+            prefix(5, v6),
+            s.next_hop
+        ));
+    }
+
+    let peers: [&dyn Peer; 5] = [&b, &g, &f, &o, &e];
+    for (i, announcer) in peers.iter().enumerate() {
+        let n = i as u32 + 1;
+        for (j, receiver) in peers.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for v6 in [false, true] {
+                eprintln!("{} -> {}: {}", announcer.name(), receiver.name(), prefix(n, v6));
+                assert_reflected(
+                    *receiver,
+                    &prefix(n, v6),
+                    &sent(n, v6),
+                    &format!("10.0.9.{n}"),
+                );
+            }
+        }
+    }
+}
