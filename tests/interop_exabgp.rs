@@ -30,7 +30,11 @@ fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
 
     // Treat-as-withdraw: a valid route is replaced by a malformed one; it must disappear.
     let withdrawn = [
-        ("10.6.11.0/24", "bad ORIGIN value", "attribute [0x01 0x40 0x05]"),
+        (
+            "10.6.11.0/24",
+            "bad ORIGIN value",
+            "attribute [0x01 0x40 0x05]",
+        ),
         (
             "10.6.12.0/24",
             "bad AS_PATH segment type",
@@ -127,7 +131,10 @@ fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
     assert!(g.established());
     assert!(g.route("10.6.5.0/24").is_none());
     let raw = g.cli(&["neighbor", "127.0.0.1", "-j"]);
-    assert!(raw.contains("\"flops\":0") || !raw.contains("flops"), "{raw}");
+    assert!(
+        raw.contains("\"flops\":0") || !raw.contains("flops"),
+        "{raw}"
+    );
 }
 
 /// Counter of the first event matching `f`.
@@ -188,7 +195,9 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
     assert!(again.is_some(), "no re-advertisement: {}", e.dump());
     assert_eq!(count("2001:db8:6:6::/64"), 1, "refresh of ipv4 only");
     e.send("announce route-refresh ipv6 unicast");
-    let again = eventually(ROUTE_WAIT, || (count("2001:db8:6:6::/64") >= 2).then_some(()));
+    let again = eventually(ROUTE_WAIT, || {
+        (count("2001:db8:6:6::/64") >= 2).then_some(())
+    });
     assert!(again.is_some(), "no re-advertisement: {}", e.dump());
     assert_eq!(e.notifications(), vec![]);
 }
@@ -222,5 +231,8 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
     // On the wire: AS_PATH [AS_TRANS 65010] and AS4_PATH [4200000008 65010].
     let raw = e.dump().to_uppercase();
     assert!(raw.contains("02025BA0FDF2"), "AS_PATH with AS_TRANS: {raw}");
-    assert!(raw.contains("C0110A0202FA56EA080000FDF2"), "AS4_PATH: {raw}");
+    assert!(
+        raw.contains("C0110A0202FA56EA080000FDF2"),
+        "AS4_PATH: {raw}"
+    );
 }

@@ -150,7 +150,12 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
                 continue;
             }
             for v6 in [false, true] {
-                eprintln!("{} -> {}: {}", announcer.name(), receiver.name(), prefix(n, v6));
+                eprintln!(
+                    "{} -> {}: {}",
+                    announcer.name(),
+                    receiver.name(),
+                    prefix(n, v6)
+                );
                 assert_reflected(
                     *receiver,
                     &prefix(n, v6),

@@ -325,7 +325,8 @@ impl GoBgp {
 
     /// Whether the session with reflectd is Established.
     pub fn established(&self) -> bool {
-        self.cli(&["neighbor", "-j"]).contains("\"session_state\":6")
+        self.cli(&["neighbor", "-j"])
+            .contains("\"session_state\":6")
     }
 }
 
@@ -335,8 +336,13 @@ fn gobgp_seen(path: &Value) -> Seen {
         match a["type"].as_u64() {
             Some(2) => {
                 for seg in a["as_paths"].as_array().into_iter().flatten() {
-                    s.as_path
-                        .extend(seg["asns"].as_array().into_iter().flatten().filter_map(u32_of));
+                    s.as_path.extend(
+                        seg["asns"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(u32_of),
+                    );
                 }
             }
             Some(3) => s.next_hop = a["nexthop"].as_str().unwrap_or("").to_string(),
@@ -466,7 +472,9 @@ impl Frr {
                 .arg(&vty)
                 .args(["-P", "0", "-Z", "-n", "-S"])
                 .args(match listen {
-                    Some(port) => vec!["-p".to_string(), port.to_string(), "-l".into(), addr.into()],
+                    Some(port) => {
+                        vec!["-p".to_string(), port.to_string(), "-l".into(), addr.into()]
+                    }
                     None => vec!["-p".to_string(), "0".to_string()],
                 }),
             dir.join(format!("{name}.log")),
@@ -876,7 +884,9 @@ impl OpenBgpd {
             sock,
         };
         let up = eventually(Duration::from_secs(15), || {
-            o.bgpctl(&["show", "neighbor"]).contains("reflectd").then_some(())
+            o.bgpctl(&["show", "neighbor"])
+                .contains("reflectd")
+                .then_some(())
         });
         assert!(up.is_some(), "OpenBGPD {name} did not come up");
         o
@@ -891,7 +901,10 @@ impl OpenBgpd {
         let mut a = vec!["network", "add", prefix];
         a.extend(set.split_whitespace());
         let out = self.bgpctl(&a);
-        assert!(out.contains("request sent"), "bgpctl network add {prefix}: {out}");
+        assert!(
+            out.contains("request sent"),
+            "bgpctl network add {prefix}: {out}"
+        );
     }
 
     pub fn withdraw(&self, prefix: &str) {
@@ -1025,7 +1038,9 @@ protocol bgp reflector {{
             sock,
         };
         let up = eventually(Duration::from_secs(15), || {
-            b.birdc("show status").contains("Daemon is up").then_some(())
+            b.birdc("show status")
+                .contains("Daemon is up")
+                .then_some(())
         });
         assert!(up.is_some(), "BIRD {name} did not come up");
         b
@@ -1080,9 +1095,16 @@ impl Peer for Bird {
                 "BGP.next_hop" => s.next_hop = v.split_whitespace().next().unwrap_or("").into(),
                 "BGP.local_pref" => s.local_pref = v.parse().ok(),
                 "BGP.med" => s.med = v.parse().ok(),
-                "BGP.as_path" => s.as_path = v.split_whitespace().filter_map(|a| a.parse().ok()).collect(),
+                "BGP.as_path" => {
+                    s.as_path = v
+                        .split_whitespace()
+                        .filter_map(|a| a.parse().ok())
+                        .collect()
+                }
                 "BGP.originator_id" => s.originator_id = Some(v.to_string()),
-                "BGP.cluster_list" => s.cluster_list = v.split_whitespace().map(str::to_string).collect(),
+                "BGP.cluster_list" => {
+                    s.cluster_list = v.split_whitespace().map(str::to_string).collect()
+                }
                 "BGP.community" => s.communities = bird_tuples(v),
                 "BGP.ext_community" => s.ext_communities = bird_tuples(v),
                 "BGP.large_community" => s.large_communities = bird_tuples(v),
