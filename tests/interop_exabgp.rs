@@ -236,3 +236,42 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
         "AS4_PATH: {raw}"
     );
 }
+
+/// RFC 8654: a route whose UPDATE only fits an extended message (from an ExaBGP that has
+/// them) reaches the other ExaBGP that has them, is withdrawn from a GoBGP without them, and
+/// disturbs no session. (Found here: reflectd's RIB thread used to panic on it.)
+#[test]
+fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
+    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.6.9"),
+        NeighborSpec::client("127.0.6.10"),
+        NeighborSpec::client("127.0.6.11"),
+    ]);
+    let e = ExaBgp::start(&r.dir, "e9", "127.0.6.9", "10.0.6.9", ASN, r.port, true);
+    let g = GoBgp::start(&r.dir, "g10", "127.0.6.10", "10.0.6.10", r.port);
+    let e2 = ExaBgp::start(&r.dir, "e11", "127.0.6.11", "10.0.6.11", ASN, r.port, true);
+    e.wait_established();
+    e2.wait_established();
+    // A small version first, which GoBGP holds...
+    e.send("announce route 10.6.31.0/24 next-hop 100.64.6.9 community [65000:1]");
+    wait_route(&g, "10.6.31.0/24", |_| true);
+    // ...replaced by one with 1,100 communities (4,400 bytes): GoBGP must lose the route
+    // (RFC 8654 §4: withdrawn for a peer that cannot take it), not keep the stale version.
+    let many: Vec<String> = (1..=1100).map(|i| format!("65000:{i}")).collect();
+    e.send(&format!(
+        "announce route 10.6.31.0/24 next-hop 100.64.6.9 community [{}]",
+        many.join(" ")
+    ));
+    let big = wait_route(&e2, "10.6.31.0/24", |s| s.communities.len() == 1100);
+    assert_eq!(big.originator_id.as_deref(), Some("10.0.6.9"));
+    wait_gone(&g, "10.6.31.0/24");
+    e.send("announce route 10.6.32.0/24 next-hop 100.64.6.9");
+    wait_route(&g, "10.6.32.0/24", |_| true);
+    wait_route(&e2, "10.6.32.0/24", |_| true);
+    assert!(g.established() && e.established() && e2.established());
+    assert_eq!(e.notifications(), vec![]);
+    assert_eq!(e2.notifications(), vec![]);
+}

@@ -640,7 +640,7 @@ impl ExaBgp {
                  process recv {{\n  run /usr/bin/python3 {recv_sh};\n  encoder json;\n}}\n\
                  neighbor 127.0.0.1 {{\n  router-id {router_id};\n  local-address {addr};\n  \
                  local-as {asn};\n  peer-as {asn};\n  connect {rr_port};\n  hold-time 30;\n  \
-                 capability {{\n    route-refresh;\n    asn4 {asn4};\n  }}\n  \
+                 capability {{\n    route-refresh;\n    asn4 {asn4};\n    extended-message enable;\n  }}\n  \
                  family {{\n    ipv4 unicast;\n    ipv6 unicast;\n  }}\n  \
                  api {{\n    processes [ cmd ];\n  }}\n  \
                  api {{\n    processes [ recv ];\n    neighbor-changes;\n    \
