@@ -275,3 +275,49 @@ fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
     assert_eq!(e.notifications(), vec![]);
     assert_eq!(e2.notifications(), vec![]);
 }
+
+/// An oversized message (4,200 bytes, no extended messages negotiated) cannot be made with
+/// ExaBGP, so the project speaker sends it: RFC 4271 §6.1 Bad Message Length resets that
+/// session, and an ExaBGP session beside it is undisturbed.
+#[test]
+fn oversized_message_resets_only_its_session() {
+    if !have("exabgp", "exabgp") {
+        return;
+    }
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.6.12"),
+        NeighborSpec::client("127.0.6.13"),
+    ]);
+    let e = ExaBgp::start(&r.dir, "e12", "127.0.6.12", "10.0.6.12", ASN, r.port, true);
+    e.wait_established();
+    let mut sp = r.speaker("127.0.6.13", [10, 0, 6, 13]);
+    assert!(!sp.ctx.extended_message);
+    sp.announce(&[p4("10.6.13.0/24")], &attrs([100, 64, 6, 13]))
+        .unwrap();
+    wait_route(&e, "10.6.13.0/24", |_| true);
+    e.send("announce route 10.6.12.0/24 next-hop 100.64.6.12");
+    assert!(sp
+        .wait_until(WAIT, |s| s.route("10.6.12.0/24").is_some())
+        .unwrap());
+
+    let len: u16 = 4200;
+    let attr_len = usize::from(len) - 19 - 4 - 4;
+    let mut m = vec![0xff; 16];
+    m.extend_from_slice(&len.to_be_bytes());
+    m.push(2);
+    m.extend_from_slice(&[0, 0]);
+    m.extend_from_slice(&((attr_len + 4) as u16).to_be_bytes());
+    m.extend_from_slice(&[0xd0, 0xf1]); // optional transitive, extended length, code 241
+    m.extend_from_slice(&(attr_len as u16).to_be_bytes());
+    m.resize(usize::from(len), 0);
+    sp.send_raw(&m).unwrap();
+    assert!(sp.wait_until(WAIT, |s| s.notification.is_some()).unwrap());
+    let n = sp.notification.clone().unwrap();
+    assert_eq!((n.code, n.subcode), (1, 2), "{n:?}");
+    assert_eq!(n.data, len.to_be_bytes().to_vec());
+
+    // The speaker's route is gone from ExaBGP; ExaBGP's session never moved.
+    wait_gone(&e, "10.6.13.0/24");
+    assert_eq!(e.events_of("state").len(), 2, "{}", e.dump());
+    assert_eq!(e.notifications(), vec![]);
+}
