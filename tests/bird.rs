@@ -77,7 +77,8 @@ protocol static s6 {{
   route 2001:db8:ffff::/48 blackhole;
 }}
 protocol bgp reflector {{
-  local 127.0.0.41 as {asn};
+  local 127.0.0.41 port {listen} as {asn};
+  strict bind yes;
   neighbor 127.0.0.1 port {rr_port} as {asn};
   connect retry time 1;
   ipv4 {{ import all; export where net ~ [10.77.0.0/16+]; next hop address 100.64.0.41; }};
@@ -86,6 +87,8 @@ protocol bgp reflector {{
 "#,
             log = dir.join("bird.log").display(),
             asn = ASN,
+            // BIRD always listens: on its own address and a free port, never *:179.
+            listen = free_port(),
         ),
     )
     .unwrap();

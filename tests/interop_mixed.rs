@@ -166,3 +166,94 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
         }
     }
 }
+
+/// Scenario 3 for the other implementations: two GoBGP clients announce the same prefixes
+/// with different LOCAL_PREF / AS_PATH length / MED; a BIRD, an FRR and an OpenBGPD client
+/// each end with the RFC 4271 best path (the loser always has the lower router id).
+#[test]
+fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
+    let all = have("bird", "bird2")
+        & have("gobgpd", "gobgpd")
+        & have(FRR_BGPD, "frr")
+        & have("bgpd", "openbgpd");
+    if !all {
+        return;
+    }
+    let o_port = free_port();
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.9.11"),
+        NeighborSpec::client("127.0.9.12"),
+        NeighborSpec::client("127.0.9.21"),
+        NeighborSpec::client("127.0.9.22"),
+        NeighborSpec {
+            passive: false,
+            port: o_port,
+            ..NeighborSpec::client("127.0.9.23")
+        },
+    ]);
+    let a1 = GoBgp::start(&r.dir, "a1", "127.0.9.11", "10.0.9.11", r.port);
+    let a2 = GoBgp::start(&r.dir, "a2", "127.0.9.12", "10.0.9.12", r.port);
+    let b = Bird::start(
+        &r.dir,
+        "b21",
+        "127.0.9.21",
+        "10.0.9.21",
+        r.port,
+        "",
+        "",
+        ("100.64.9.21", "2001:db8:ffff::921"),
+    );
+    let f = Frr::start(
+        &r.dir,
+        "f22",
+        "127.0.9.22",
+        "10.0.9.22",
+        r.port,
+        " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
+        "",
+    );
+    let o = OpenBgpd::start(&r.dir, "o23", "127.0.9.23", "10.0.9.23", o_port, "");
+    // (prefix, a1's attributes, a2's attributes, winner's router id)
+    let cases = [
+        (
+            "10.9.21.0/24",
+            "local-pref 100 med 0",
+            "local-pref 200 med 50 aspath 65010,65020",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.22.0/24",
+            "aspath 65010,65020 med 0",
+            "aspath 65010 med 50",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.23.0/24",
+            "aspath 65010 med 20",
+            "aspath 65010 med 10",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.24.0/24",
+            "local-pref 300 aspath 65010,65020,65030",
+            "local-pref 100 aspath 65010",
+            "10.0.9.11",
+        ),
+    ];
+    for (prefix, x1, x2, _) in cases {
+        a1.announce(prefix, &format!("origin igp nexthop 100.64.9.11 {x1}"));
+        a2.announce(prefix, &format!("origin igp nexthop 100.64.9.12 {x2}"));
+    }
+    let receivers: [&dyn Peer; 3] = [&b, &f, &o];
+    for (prefix, _, _, winner) in cases {
+        for p in receivers {
+            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
+        }
+    }
+    for (prefix, _, _, winner) in cases {
+        for p in receivers {
+            let got = p.route(prefix).and_then(|s| s.originator_id);
+            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
+        }
+    }
+}

@@ -275,7 +275,9 @@ impl GoBgp {
                 .arg("--api-hosts")
                 .arg(format!("{addr}:{api_port}"))
                 .arg("--log-plain")
-                .arg("--disable-stdlog"),
+                .arg("--disable-stdlog")
+                // Its profiler would listen on 127.0.0.1:6060, shared by every gobgpd.
+                .arg("--pprof-disable"),
             dir.join(format!("{name}.log")),
         );
         let g = GoBgp {
@@ -1009,7 +1011,9 @@ protocol static nh6 {{ ipv6; route 2001:db8:ffff::/48 blackhole; }}
 protocol static s4 {{ ipv4; {statics4} }}
 protocol static s6 {{ ipv6; {statics6} }}
 protocol bgp reflector {{
-  local {addr} as 65000;
+  # BIRD always listens: on its own address and a free port, never *:179.
+  local {addr} port {listen} as 65000;
+  strict bind yes;
   neighbor 127.0.0.1 port {rr_port} as 65000;
   connect retry time 1;
   ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
@@ -1019,6 +1023,7 @@ protocol bgp reflector {{
                 log = dir.join(format!("{name}.birdlog")).display(),
                 nh4 = next_hops.0,
                 nh6 = next_hops.1,
+                listen = super::free_port(),
             ),
         )
         .expect("bird config");
