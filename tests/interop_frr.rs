@@ -76,6 +76,20 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
     wait_route(&g4, "10.4.9.0/24", |_| true);
     assert_eq!(g4.route("10.4.3.0/24"), None, "non-client to non-client");
 
+    // 5: FRR's ROUTE-REFRESH (`clear ... soft in`) brings reflectd's Adj-RIB-Out back:
+    // f1 receives its IPv4 routes (f2's, f3's and its own marker) again.
+    let updates = |f: &Frr| {
+        let out = f.vtysh(&["show bgp neighbors 127.0.0.1 json"]);
+        serde_json::from_str::<serde_json::Value>(out.trim()).ok()?["127.0.0.1"]["messageStats"]
+            ["updatesRecv"]
+            .as_u64()
+    };
+    let before = updates(&f1).expect("FRR neighbor stats");
+    f1.vtysh(&["clear bgp ipv4 unicast 127.0.0.1 soft in"]);
+    let after = eventually(ROUTE_WAIT, || updates(&f1).filter(|n| *n >= before + 2));
+    assert!(after.is_some(), "no re-advertisement after ROUTE-REFRESH");
+    assert!(f1.route("10.4.2.0/24").is_some() && f1.route("10.4.3.0/24").is_some());
+
     // 4: withdrawal removes the route everywhere...
     f1.configure("ipv4", &["no network 10.4.1.0/24 route-map SET4"]);
     f1.configure("ipv6", &["no network 2001:db8:4:1::/64 route-map SET6"]);
