@@ -39,7 +39,7 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
     let all = have("bird", "bird2")
         & have("gobgpd", "gobgpd")
         & have(FRR_BGPD, "frr")
-        & have("bgpd", "openbgpd")
+        & have(OPENBGPD, "openbgpd")
         & have("exabgp", "exabgp");
     if !all {
         return;
@@ -175,7 +175,7 @@ fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
     let all = have("bird", "bird2")
         & have("gobgpd", "gobgpd")
         & have(FRR_BGPD, "frr")
-        & have("bgpd", "openbgpd");
+        & have(OPENBGPD, "openbgpd");
     if !all {
         return;
     }

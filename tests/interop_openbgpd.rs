@@ -39,7 +39,7 @@ fn dialed(address: &'static str, port: u16, rr_client: bool) -> NeighborSpec {
 /// Scenarios 1, 2 and 4 with OpenBGPD clients and non-client, and a GoBGP non-client.
 #[test]
 fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have("bgpd", "openbgpd") || !have("gobgpd", "gobgpd") {
+    if !have(OPENBGPD, "openbgpd") || !have("gobgpd", "gobgpd") {
         return;
     }
     let ports = [free_port(), free_port(), free_port()];

@@ -834,6 +834,9 @@ impl Peer for ExaBgp {
 
 // ------------------------------------------------------------------------------- OpenBGPD
 
+/// OpenBGPD's daemon (FRR's is also called `bgpd`, elsewhere).
+pub const OPENBGPD: &str = "/usr/sbin/bgpd";
+
 /// OpenBGPD 7.x cannot dial a remote port other than 179, so reflectd dials it: OpenBGPD
 /// listens on its own address and a free port, passive toward reflectd.
 pub struct OpenBgpd {
@@ -876,7 +879,7 @@ impl OpenBgpd {
         let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
         let proc = Proc::spawn(
             name,
-            Command::new("bgpd").arg("-d").arg("-f").arg(&conf),
+            Command::new(OPENBGPD).arg("-d").arg("-f").arg(&conf),
             dir.join(format!("{name}.log")),
         );
         let o = OpenBgpd {
