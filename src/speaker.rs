@@ -19,6 +19,8 @@ pub struct SpeakerConfig {
     pub families: FamilySet,
     /// Advertise the 4-octet AS capability (false plays an old 2-octet speaker).
     pub four_octet_as: bool,
+    /// Advertise the Extended Message capability (RFC 8654).
+    pub extended_message: bool,
 }
 
 impl SpeakerConfig {
@@ -32,11 +34,11 @@ impl SpeakerConfig {
                 .with(Family::Ipv4Unicast)
                 .with(Family::Ipv6Unicast),
             four_octet_as: true,
+            extended_message: true,
         }
     }
 
-    /// The OPEN the reflector itself would send, less the 4-octet AS capability when playing
-    /// an old speaker.
+    /// The OPEN the reflector itself would send, less the capabilities switched off.
     fn open(&self) -> Open {
         let cfg = crate::fsm::SessionConfig {
             local_asn: self.asn,
@@ -47,10 +49,11 @@ impl SpeakerConfig {
             connect_retry: 1,
         };
         let mut open = crate::fsm::our_open(&cfg);
-        if !self.four_octet_as {
-            open.capabilities
-                .retain(|c| !matches!(c, Capability::FourOctetAs(_)));
-        }
+        open.capabilities.retain(|c| match c {
+            Capability::FourOctetAs(_) => self.four_octet_as,
+            Capability::ExtendedMessage => self.extended_message,
+            _ => true,
+        });
         open
     }
 }

@@ -68,12 +68,10 @@ pub(crate) fn announce<N: Nlri>(
     while !rest.is_empty() {
         let (n, used) = fit(rest, path_id, room);
         if n == 0 {
-            // The attributes leave no room for a single prefix: nothing can be sent.
-            debug_assert!(
-                false,
-                "path attributes of {} bytes leave no room",
-                head.len() + tail.len()
-            );
+            // The attributes leave no room for a single prefix: a path learned over extended
+            // messages, for a peer without them. RFC 8654 §4: treat the route as withdrawn
+            // for this peer, so no earlier version of it stays there either.
+            withdraw(ctx, rest, out);
             return;
         }
         let (now, later) = rest.split_at(n);
@@ -239,6 +237,29 @@ mod tests {
         let msgs = split(&out, 65535);
         assert_eq!(msgs.len(), 2);
         assert!(msgs[0].len() > 60_000);
+    }
+
+    #[test]
+    fn path_too_big_for_4096_bytes_is_withdrawn_without_extended_messages() {
+        let mut a = attrs(nh4());
+        a.communities = (0..1100).collect(); // 4,400 bytes
+        let ps = v4_prefixes(3);
+        for extended_message in [false, true] {
+            let c = CodecCtx {
+                extended_message,
+                ..CodecCtx::default()
+            };
+            let mut out = Vec::new();
+            encode_announce(&c, &a, &ps, &mut out);
+            let msgs = split(&out, c.max_message_len());
+            assert_eq!(msgs.len(), 1);
+            let u = decode_update(msgs[0], &c).unwrap();
+            if extended_message {
+                assert_eq!((u.nlri, u.attrs), (ps.clone(), Some(a.clone())));
+            } else {
+                assert_eq!((u.withdrawn, u.attrs), (ps.clone(), None));
+            }
+        }
     }
 
     #[test]

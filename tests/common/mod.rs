@@ -3,6 +3,8 @@
 //! stopped by its PID when the handle drops.
 #![allow(dead_code)]
 
+pub mod daemons;
+
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
 use std::io::Read;

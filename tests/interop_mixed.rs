@@ -1,0 +1,259 @@
+//! Scenario 1 across implementations: one reflectd with a client of every kind (BIRD 2,
+//! GoBGP, FRR, OpenBGPD, ExaBGP). Each announces its own IPv4 and IPv6 prefix with
+//! LOCAL_PREF, MED and standard, extended and large communities; every other client must hold
+//! each one, read from its own RIB, with ORIGINATOR_ID = the announcer, CLUSTER_LIST = [ours]
+//! and everything else unchanged.
+
+mod common;
+use common::daemons::*;
+use common::*;
+
+/// What client `n` (1..=5) announces.
+fn sent(n: u32, v6: bool) -> Seen {
+    let t = 90 + n;
+    Seen {
+        next_hop: if v6 {
+            format!("2001:db8:ffff::{t}")
+        } else {
+            format!("100.64.9.{n}")
+        },
+        local_pref: Some(100 + n),
+        med: Some(t),
+        communities: vec![format!("65000:{t}")],
+        ext_communities: vec![format!("65000:{t}")],
+        large_communities: vec![format!("65000:{t}:1")],
+        ..Seen::default()
+    }
+}
+
+fn prefix(n: u32, v6: bool) -> String {
+    if v6 {
+        format!("2001:db8:9:{n}::/64")
+    } else {
+        format!("10.9.{n}.0/24")
+    }
+}
+
+#[test]
+fn clients_of_every_kind_receive_each_others_routes_unchanged() {
+    let all = have("bird", "bird2")
+        & have("gobgpd", "gobgpd")
+        & have(FRR_BGPD, "frr")
+        & have(OPENBGPD, "openbgpd")
+        & have("exabgp", "exabgp");
+    if !all {
+        return;
+    }
+    let o_port = free_port();
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.9.1"),
+        NeighborSpec::client("127.0.9.2"),
+        NeighborSpec::client("127.0.9.3"),
+        NeighborSpec {
+            passive: false,
+            port: o_port,
+            ..NeighborSpec::client("127.0.9.4")
+        },
+        NeighborSpec::client("127.0.9.5"),
+    ]);
+
+    // 1: BIRD.
+    let bird_static = |v6: bool| {
+        let s = sent(1, v6);
+        format!(
+            "route {} blackhole {{ bgp_local_pref = {}; bgp_med = {}; bgp_community.add((65000,91)); \
+             bgp_ext_community.add((rt,65000,91)); bgp_large_community.add((65000,91,1)); }};",
+            prefix(1, v6),
+            s.local_pref.unwrap(),
+            s.med.unwrap()
+        )
+    };
+    let b = Bird::start(
+        &r.dir,
+        "b1",
+        "127.0.9.1",
+        "10.0.9.1",
+        r.port,
+        &bird_static(false),
+        &bird_static(true),
+        ("100.64.9.1", "2001:db8:ffff::91"),
+    );
+    // 2: GoBGP.
+    let g = GoBgp::start(&r.dir, "g2", "127.0.9.2", "10.0.9.2", r.port);
+    for v6 in [false, true] {
+        let s = sent(2, v6);
+        g.announce(
+            &prefix(2, v6),
+            &format!(
+                "origin igp nexthop {} local-pref {} med {} community 65000:92 rt 65000:92 large-community 65000:92:1",
+                s.next_hop,
+                s.local_pref.unwrap(),
+                s.med.unwrap()
+            ),
+        );
+    }
+    // 3: FRR.
+    let frr_set = "set local-preference 103\n set metric 93\n set community 65000:93\n \
+                   set extcommunity rt 65000:93\n set large-community 65000:93:1\n";
+    let f = Frr::start(
+        &r.dir,
+        "f3",
+        "127.0.9.3",
+        "10.0.9.3",
+        r.port,
+        &format!(
+            " address-family ipv4 unicast\n  network {} route-map S4\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
+             address-family ipv6 unicast\n  network {} route-map S6\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
+            prefix(3, false),
+            prefix(3, true)
+        ),
+        &format!(
+            "route-map S4 permit 10\n set ip next-hop 100.64.9.3\n {frr_set}!\n\
+             route-map S6 permit 10\n set ipv6 next-hop global 2001:db8:ffff::93\n {frr_set}!\n"
+        ),
+    );
+    // 4: OpenBGPD (reflectd dials it).
+    let obgp_set = |v6: bool| {
+        let s = sent(4, v6);
+        format!(
+            "network {} set {{ nexthop {} localpref 104 med 94 community 65000:94 \
+             ext-community rt 65000:94 large-community 65000:94:1 }}",
+            prefix(4, v6),
+            s.next_hop
+        )
+    };
+    let o = OpenBgpd::start(
+        &r.dir,
+        "o4",
+        "127.0.9.4",
+        "10.0.9.4",
+        o_port,
+        &format!("{}\n{}", obgp_set(false), obgp_set(true)),
+    );
+    // 5: ExaBGP.
+    let e = ExaBgp::start(&r.dir, "e5", "127.0.9.5", "10.0.9.5", ASN, r.port, true);
+    for v6 in [false, true] {
+        let s = sent(5, v6);
+        e.send(&format!(
+            "announce route {} next-hop {} local-preference 105 med 95 community [65000:95] \
+             extended-community [target:65000:95] large-community [65000:95:1]",
+            prefix(5, v6),
+            s.next_hop
+        ));
+    }
+
+    let peers: [&dyn Peer; 5] = [&b, &g, &f, &o, &e];
+    for (i, announcer) in peers.iter().enumerate() {
+        let n = i as u32 + 1;
+        for (j, receiver) in peers.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for v6 in [false, true] {
+                eprintln!(
+                    "{} -> {}: {}",
+                    announcer.name(),
+                    receiver.name(),
+                    prefix(n, v6)
+                );
+                assert_reflected(
+                    *receiver,
+                    &prefix(n, v6),
+                    &sent(n, v6),
+                    &format!("10.0.9.{n}"),
+                );
+            }
+        }
+    }
+}
+
+/// Scenario 3 for the other implementations: two GoBGP clients announce the same prefixes
+/// with different LOCAL_PREF / AS_PATH length / MED; a BIRD, an FRR and an OpenBGPD client
+/// each end with the RFC 4271 best path (the loser always has the lower router id).
+#[test]
+fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
+    let all = have("bird", "bird2")
+        & have("gobgpd", "gobgpd")
+        & have(FRR_BGPD, "frr")
+        & have(OPENBGPD, "openbgpd");
+    if !all {
+        return;
+    }
+    let o_port = free_port();
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.9.11"),
+        NeighborSpec::client("127.0.9.12"),
+        NeighborSpec::client("127.0.9.21"),
+        NeighborSpec::client("127.0.9.22"),
+        NeighborSpec {
+            passive: false,
+            port: o_port,
+            ..NeighborSpec::client("127.0.9.23")
+        },
+    ]);
+    let a1 = GoBgp::start(&r.dir, "a1", "127.0.9.11", "10.0.9.11", r.port);
+    let a2 = GoBgp::start(&r.dir, "a2", "127.0.9.12", "10.0.9.12", r.port);
+    let b = Bird::start(
+        &r.dir,
+        "b21",
+        "127.0.9.21",
+        "10.0.9.21",
+        r.port,
+        "",
+        "",
+        ("100.64.9.21", "2001:db8:ffff::921"),
+    );
+    let f = Frr::start(
+        &r.dir,
+        "f22",
+        "127.0.9.22",
+        "10.0.9.22",
+        r.port,
+        " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
+        "",
+    );
+    let o = OpenBgpd::start(&r.dir, "o23", "127.0.9.23", "10.0.9.23", o_port, "");
+    // (prefix, a1's attributes, a2's attributes, winner's router id)
+    let cases = [
+        (
+            "10.9.21.0/24",
+            "local-pref 100 med 0",
+            "local-pref 200 med 50 aspath 65010,65020",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.22.0/24",
+            "aspath 65010,65020 med 0",
+            "aspath 65010 med 50",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.23.0/24",
+            "aspath 65010 med 20",
+            "aspath 65010 med 10",
+            "10.0.9.12",
+        ),
+        (
+            "10.9.24.0/24",
+            "local-pref 300 aspath 65010,65020,65030",
+            "local-pref 100 aspath 65010",
+            "10.0.9.11",
+        ),
+    ];
+    for (prefix, x1, x2, _) in cases {
+        a1.announce(prefix, &format!("origin igp nexthop 100.64.9.11 {x1}"));
+        a2.announce(prefix, &format!("origin igp nexthop 100.64.9.12 {x2}"));
+    }
+    let receivers: [&dyn Peer; 3] = [&b, &f, &o];
+    for (prefix, _, _, winner) in cases {
+        for p in receivers {
+            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
+        }
+    }
+    for (prefix, _, _, winner) in cases {
+        for p in receivers {
+            let got = p.route(prefix).and_then(|s| s.originator_id);
+            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
+        }
+    }
+}
