@@ -77,39 +77,6 @@ fn hand_made_seeds_decode_cleanly() {
     }
 }
 
-fn attrs() -> PathAttrs {
-    PathAttrs {
-        as_path: AsPath {
-            segments: vec![
-                AsSegment {
-                    kind: SegmentKind::Sequence,
-                    asns: vec![65001, 400_000],
-                },
-                AsSegment {
-                    kind: SegmentKind::Set,
-                    asns: vec![1, 2],
-                },
-            ],
-        },
-        next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        med: Some(5),
-        local_pref: Some(100),
-        atomic_aggregate: true,
-        aggregator: Some((400_000, Ipv4Addr::new(1, 2, 3, 4))),
-        communities: vec![1, 2],
-        ext_communities: vec![[3; 8]],
-        large_communities: vec![[1, 2, 3]],
-        originator_id: Some(Ipv4Addr::new(1, 1, 1, 1)),
-        cluster_list: vec![Ipv4Addr::new(2, 2, 2, 2)],
-        unknown: vec![RawAttr {
-            flags: 0xc0,
-            code: 99,
-            data: vec![1, 2, 3],
-        }],
-        ..PathAttrs::default()
-    }
-}
-
 fn peer_open() -> Open {
     Open {
         version: 4,
@@ -148,9 +115,9 @@ fn messages(ctx: &CodecCtx) -> Vec<Vec<u8>> {
         .collect();
     let mut v = Vec::new();
     let mut out = Vec::new();
-    encode_announce(ctx, &attrs(), &v4, &mut out);
+    encode_announce(ctx, &fuzzing::sample_attrs(), &v4, &mut out);
     v.push(out);
-    let mut a6 = attrs();
+    let mut a6 = fuzzing::sample_attrs();
     a6.next_hop = NextHop::V6 {
         global: "2001:db8::1".parse().unwrap(),
         link_local: Some("fe80::1".parse().unwrap()),

@@ -7,7 +7,7 @@ use super::plan::{Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::reflect::Adv;
 use super::table::{Paths, RibNlri};
 use super::update_group::{self, GroupId};
-use super::{adv_of, Rib, NFAM};
+use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
 use hashbrown::HashMap;
@@ -51,12 +51,7 @@ impl Rib {
             if g.fresh || !g.key.families.contains(N::FAMILY) {
                 continue;
             }
-            let targets = g.targets(|p| {
-                peers
-                    .get(&p)
-                    .filter(|x| x.out.active())
-                    .map(|x| x.up.worker)
-            });
+            let targets = active_targets(g, peers);
             let inactive = g
                 .members
                 .iter()
@@ -117,12 +112,7 @@ impl Rib {
             if w.announce.is_empty() && w.withdraw.is_empty() {
                 continue;
             }
-            let targets = g.targets(|p| {
-                peers
-                    .get(&p)
-                    .filter(|x| x.out.active())
-                    .map(|x| x.up.worker)
-            });
+            let targets = active_targets(g, peers);
             let announce = w
                 .announce
                 .into_iter()
@@ -345,4 +335,18 @@ impl Rib {
             }),
         });
     }
+}
+
+/// The send lists of a group's members that take deltas directly (neither throttled nor
+/// waiting for a dump or catch-up).
+fn active_targets(
+    g: &mut update_group::Group,
+    peers: &HashMap<PeerId, Peer>,
+) -> update_group::Targets {
+    g.targets(|p| {
+        peers
+            .get(&p)
+            .filter(|x| x.out.active())
+            .map(|x| x.up.worker)
+    })
 }

@@ -128,3 +128,39 @@ pub fn attributes(data: &[u8]) {
         }
     }
 }
+
+/// A path-attribute set with every attribute the codec knows (AS_SET, 4-octet ASNs,
+/// aggregator, every community kind, reflection attributes, an unknown transitive one): the
+/// seed material for the corpus and the robustness test.
+pub fn sample_attrs() -> PathAttrs {
+    PathAttrs {
+        as_path: AsPath {
+            segments: vec![
+                AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![65001, 400_000],
+                },
+                AsSegment {
+                    kind: SegmentKind::Set,
+                    asns: vec![1, 2],
+                },
+            ],
+        },
+        next_hop: NextHop::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)),
+        med: Some(5),
+        local_pref: Some(100),
+        atomic_aggregate: true,
+        aggregator: Some((400_000, std::net::Ipv4Addr::new(1, 2, 3, 4))),
+        communities: vec![1, 2],
+        ext_communities: vec![[3; 8]],
+        large_communities: vec![[1, 2, 3]],
+        originator_id: Some(std::net::Ipv4Addr::new(1, 1, 1, 1)),
+        cluster_list: vec![std::net::Ipv4Addr::new(2, 2, 2, 2)],
+        unknown: vec![RawAttr {
+            flags: 0xc0,
+            code: 99,
+            data: vec![1, 2, 3],
+        }],
+        ..PathAttrs::default()
+    }
+}

@@ -32,36 +32,7 @@ fn corpus() -> Vec<Vec<u8>> {
         ..CodecCtx::default()
     };
     let ctx2 = CodecCtx::default();
-    let attrs = PathAttrs {
-        as_path: AsPath {
-            segments: vec![
-                AsSegment {
-                    kind: SegmentKind::Sequence,
-                    asns: vec![65001, 400_000],
-                },
-                AsSegment {
-                    kind: SegmentKind::Set,
-                    asns: vec![1, 2],
-                },
-            ],
-        },
-        next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        med: Some(5),
-        local_pref: Some(100),
-        atomic_aggregate: true,
-        aggregator: Some((400_000, Ipv4Addr::new(1, 2, 3, 4))),
-        communities: vec![1, 2],
-        ext_communities: vec![[3; 8]],
-        large_communities: vec![[1, 2, 3]],
-        originator_id: Some(Ipv4Addr::new(1, 1, 1, 1)),
-        cluster_list: vec![Ipv4Addr::new(2, 2, 2, 2)],
-        unknown: vec![RawAttr {
-            flags: 0xc0,
-            code: 99,
-            data: vec![1, 2, 3],
-        }],
-        ..PathAttrs::default()
-    };
+    let attrs = fuzzing::sample_attrs();
     let v4: Vec<Prefix4> = ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "1.2.3.4/32"]
         .iter()
         .map(|s| s.parse().unwrap())
