@@ -1,0 +1,494 @@
+//! One measured run: N speakers (non-clients) announce the synthetic table through a
+//! reflector to K sinks (clients) that check every prefix's next hop; or, as the floor,
+//! the same bytes written straight to the sinks with no reflector in between.
+//!
+//! ```text
+//!  speaker threads ──pre-encoded UPDATEs──▶ reflector ──▶ sink threads (exact check)
+//!        ▲ "withdraw now" (mpsc)                               │ converged / withdrawn
+//!        └──────────────────── main thread ◀───────────────────┘ (mpsc)
+//! ```
+
+use crate::procs;
+use crate::table::{self, Table};
+use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::{self, *};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+pub const ASN: u32 = 65000;
+const KEEPALIVE: [u8; 19] = {
+    let mut k = [0xffu8; 19];
+    k[16] = 0;
+    k[17] = 19;
+    k[18] = 4;
+    k
+};
+
+/// The workload: sizes are flags so small and full runs share the code.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub speakers: u32,
+    /// Prefixes per speaker (unique) or in the one shared table (contested).
+    pub prefixes: u32,
+    pub sinks: u32,
+    /// Every speaker announces the same table; speaker 0 has LOCAL_PREF 200, the others
+    /// 100, so every sink must end with speaker 0's next hop on every prefix.
+    pub contested: bool,
+    /// After convergence every speaker withdraws everything; sinks wait for an empty table.
+    pub withdraw: bool,
+    /// Distinct attribute sets per speaker (0: one per run of prefixes).
+    pub attr_sets: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Opts {
+    /// Session starts are spread over this long.
+    pub stagger: Duration,
+    /// Wait after every session is up, then check none was reset (and redo those).
+    pub settle: Duration,
+    pub hold_time: u16,
+    pub timeout: Duration,
+}
+
+pub fn speaker_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+}
+
+pub fn sink_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(127, 2, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub sessions_up: f64,
+    /// Seconds from the first UPDATE written to the last sink complete (None: timed out).
+    pub convergence: Option<f64>,
+    /// Fraction of the expected prefixes the slowest sink had when time ran out.
+    pub progress: f64,
+    pub withdraw: Option<f64>,
+    pub input_paths: u64,
+    pub deliveries: u64,
+    /// Reflector process tree (None for the floor or when no pid is known).
+    pub cpu: Option<f64>,
+    pub cpu_withdraw: Option<f64>,
+    pub peak_rss: Option<u64>,
+    pub base_rss: Option<u64>,
+    pub procs: usize,
+    /// Sessions that had to be redone after a reset, and how sinks failed.
+    pub retries: u32,
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    pub fn deliveries_per_s(&self) -> Option<f64> {
+        self.convergence.map(|c| self.deliveries as f64 / c)
+    }
+
+    pub fn bytes_per_path(&self) -> Option<f64> {
+        let (peak, base) = (self.peak_rss?, self.base_rss?);
+        Some(peak.saturating_sub(base) as f64 / self.input_paths as f64)
+    }
+}
+
+/// Establishes one session from `local`, retrying with bounded exponential back-off.
+fn session(local: Ipv4Addr, target: SocketAddr, hold: u16, give_up: Instant) -> Result<(Speaker, u32), String> {
+    let mut cfg = SpeakerConfig::new(IpAddr::V4(local), ASN, local);
+    cfg.hold_time = hold;
+    cfg.families = FamilySet::EMPTY.with(Family::Ipv4Unicast);
+    let mut backoff = Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match Speaker::connect(&cfg, target, Duration::from_secs(10)) {
+            Ok(s) => return Ok((s, tries)),
+            Err(e) if Instant::now() + backoff > give_up => {
+                return Err(format!("{local}: no session after {} tries: {e}", tries + 1))
+            }
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Opens every session, starts spread over `stagger`, each in its own thread.
+fn sessions(ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<(Vec<Speaker>, u32), String> {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let n = ips.len().max(1) as u32;
+    let threads: Vec<_> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, &ip)| {
+            let delay = o.stagger * i as u32 / n;
+            let hold = o.hold_time;
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                session(ip, target, hold, give_up)
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut retries = 0;
+    for t in threads {
+        let (s, r) = t.join().map_err(|_| "session thread panicked")??;
+        out.push(s);
+        retries += r;
+    }
+    Ok((out, retries))
+}
+
+/// Redoes sessions the reflector reset during the settle time (bounded: three rounds).
+fn check_alive(ss: &mut [Speaker], ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<u32, String> {
+    let mut redone = 0;
+    for _round in 0..3 {
+        let mut bad = Vec::new();
+        for (i, s) in ss.iter_mut().enumerate() {
+            // Reads what is pending (KEEPALIVE, End-of-RIB, or a NOTIFICATION).
+            let _ = s.poll(Duration::from_millis(1));
+            if s.closed || s.notification.is_some() {
+                bad.push(i);
+            }
+        }
+        if bad.is_empty() {
+            return Ok(redone);
+        }
+        for i in bad {
+            std::thread::sleep(Duration::from_millis(200));
+            let give_up = Instant::now() + Duration::from_secs(30);
+            ss[i] = session(ips[i], target, o.hold_time, give_up)?.0;
+            redone += 1;
+        }
+        std::thread::sleep(o.settle);
+    }
+    Err("sessions kept being reset after three rounds".into())
+}
+
+/// Which prefixes a sink must see and with which next hop.
+struct Expect {
+    table: Arc<Table>,
+    /// Unique mode: entry j belongs to speaker j / per_speaker. Contested: speaker 0.
+    per_speaker: Option<u32>,
+}
+
+impl Expect {
+    fn want(&self, j: usize) -> NextHop {
+        table::next_hop(self.per_speaker.map_or(0, |p| j as u32 / p))
+    }
+}
+
+enum SinkEvent {
+    Converged(Instant),
+    Withdrawn(Instant),
+    Failed(String, f64),
+}
+
+/// Reads one sink's session, tracking every prefix: 0 absent, 1 present with a wrong next
+/// hop, 2 present and right. Reports when all are right, then (if asked) when all are gone.
+fn sink(
+    mut stream: TcpStream,
+    ctx: CodecCtx,
+    exp: Arc<Expect>,
+    withdraw: bool,
+    deadline: Instant,
+    keepalive: Option<Duration>,
+    tx: mpsc::Sender<SinkEvent>,
+) -> TcpStream {
+    let total = exp.table.len() as usize;
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    let mut buf = vec![0u8; 1 << 20];
+    let mut state = vec![0u8; total];
+    let (mut have, mut good, mut present) = (0usize, 0usize, 0usize);
+    let mut converged = false;
+    let mut last_ka = Instant::now();
+    let fail = |why: String, good: usize, stream: TcpStream| {
+        let _ = tx.send(SinkEvent::Failed(why, good as f64 / total as f64));
+        stream
+    };
+    loop {
+        if Instant::now() >= deadline {
+            return fail("timed out".into(), good, stream);
+        }
+        if let Some(k) = keepalive {
+            if last_ka.elapsed() >= k {
+                let _ = stream.write_all(&KEEPALIVE);
+                last_ka = Instant::now();
+            }
+        }
+        let n = match stream.read(&mut buf[have..]) {
+            Ok(0) => return fail("session closed by the reflector".into(), good, stream),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return fail(format!("read: {e}"), good, stream),
+        };
+        have += n;
+        let mut pos = 0;
+        while let Ok(Some(len)) = wire::frame(&buf[pos..have], MAX_EXTENDED_MESSAGE_LEN) {
+            match wire::decode(&buf[pos..pos + len], &ctx) {
+                Ok(Message::Update(u)) => {
+                    let mut set = |p: &Prefix4, to: u8| {
+                        if let Some(j) = exp.table.index(p) {
+                            let from = state[j];
+                            good = good + usize::from(to == 2) - usize::from(from == 2);
+                            present = present + usize::from(to > 0) - usize::from(from > 0);
+                            state[j] = to;
+                        }
+                    };
+                    u.withdrawn.iter().for_each(|p| set(p, 0));
+                    for p in &u.nlri {
+                        let right = u.attrs.as_ref().is_some_and(|a| {
+                            exp.table.index(p).is_some_and(|j| a.next_hop == exp.want(j))
+                        });
+                        set(p, if right { 2 } else { 1 });
+                    }
+                }
+                Ok(Message::Notification(n)) => {
+                    return fail(format!("NOTIFICATION {n:?}"), good, stream);
+                }
+                _ => {}
+            }
+            pos += len;
+        }
+        if pos == 0 && have == buf.len() {
+            return fail("message larger than the read buffer".into(), good, stream);
+        }
+        buf.copy_within(pos..have, 0);
+        have -= pos;
+        if !converged && good == total {
+            converged = true;
+            let _ = tx.send(SinkEvent::Converged(Instant::now()));
+            if !withdraw {
+                return stream; // kept open until the run ends
+            }
+        }
+        if converged && present == 0 {
+            let _ = tx.send(SinkEvent::Withdrawn(Instant::now()));
+            return stream;
+        }
+    }
+}
+
+/// Encoded announcements (and withdrawals) of speaker `s`.
+fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u8>) {
+    let (lo, hi) = if sc.contested {
+        (0, t.len())
+    } else {
+        (s * sc.prefixes, (s + 1) * sc.prefixes)
+    };
+    let lp = if sc.contested && s == 0 { 200 } else { 100 };
+    let mut ann = Vec::new();
+    for &(a, b) in &t.runs {
+        let (a, b) = (a.max(lo), b.min(hi));
+        if a < b {
+            let attrs = table::attrs(s, a, lp, sc.attr_sets);
+            wire::encode_announce(ctx, &attrs, &t.prefixes[a as usize..b as usize], &mut ann);
+        }
+    }
+    wire::encode_end_of_rib(Family::Ipv4Unicast, &mut ann);
+    let mut wd = Vec::new();
+    wire::encode_withdraw(ctx, &t.prefixes[lo as usize..hi as usize], &mut wd);
+    (ann, wd)
+}
+
+/// A writer: sends `ann`, then on request `wd`, keeping the session open (with keepalives)
+/// until `stop`.
+fn writer(
+    mut stream: TcpStream,
+    ann: Vec<u8>,
+    wd: Vec<u8>,
+    go: Arc<Barrier>,
+    withdraw: mpsc::Receiver<()>,
+    keepalive: Option<Duration>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), String> {
+    go.wait();
+    stream.write_all(&ann).map_err(|e| format!("write: {e}"))?;
+    let mut last = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if withdraw.recv_timeout(Duration::from_millis(50)).is_ok() {
+            stream.write_all(&wd).map_err(|e| format!("write: {e}"))?;
+        }
+        if keepalive.is_some_and(|k| last.elapsed() >= k) {
+            let _ = stream.write_all(&KEEPALIVE);
+            last = Instant::now();
+        }
+    }
+    Ok(())
+}
+
+/// Runs the scenario against the reflector at `target` (measuring `pid`'s process tree if
+/// given), or with `target` None as the floor: each sink fed directly what a reflector
+/// would send it.
+pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts) -> Result<Report, String> {
+    let per_speaker = (!sc.contested).then_some(sc.prefixes);
+    let table_len = if sc.contested {
+        sc.prefixes
+    } else {
+        sc.speakers
+            .checked_mul(sc.prefixes)
+            .ok_or("table too large")?
+    };
+    let t = Arc::new(Table::new(table_len)?);
+    let mut rep = Report {
+        input_paths: u64::from(sc.speakers) * u64::from(sc.prefixes),
+        deliveries: u64::from(table_len) * u64::from(sc.sinks),
+        ..Report::default()
+    };
+    let exp = Arc::new(Expect {
+        table: t.clone(),
+        per_speaker,
+    });
+    let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
+    // (sink streams and their ctx), (writer streams with their payloads).
+    let mut sink_streams: Vec<(TcpStream, CodecCtx)> = Vec::new();
+    let mut writers: Vec<(TcpStream, Vec<u8>, Vec<u8>)> = Vec::new();
+    let t0 = Instant::now();
+    match target {
+        Some(addr) => {
+            let sink_ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
+            let spk_ips: Vec<_> = (0..sc.speakers).map(speaker_ip).collect();
+            let (mut sinks, r1) = sessions(&sink_ips, addr, o)?;
+            let (mut spks, r2) = sessions(&spk_ips, addr, o)?;
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+            std::thread::sleep(o.settle);
+            rep.retries = r1 + r2;
+            rep.retries += check_alive(&mut sinks, &sink_ips, addr, o)?;
+            rep.retries += check_alive(&mut spks, &spk_ips, addr, o)?;
+            for mut s in sinks {
+                let ctx = s.ctx;
+                sink_streams.push((s.take_stream(), ctx));
+            }
+            for (i, mut s) in spks.into_iter().enumerate() {
+                let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx);
+                writers.push((s.take_stream(), ann, wd));
+            }
+        }
+        None => {
+            let ctx = CodecCtx {
+                four_octet_as: true,
+                ..CodecCtx::default()
+            };
+            let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            let enc: Vec<_> = (0..sc.speakers).map(|s| payloads(sc, &t, s, &ctx)).collect();
+            for _ in 0..sc.sinks {
+                let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+                let (r, _) = l.accept().map_err(|e| e.to_string())?;
+                let _ = w.set_nodelay(true);
+                // What a reflector would send this sink: every speaker's routes (unique)
+                // or the best path only, speaker 0's (contested).
+                let from = if sc.contested { &enc[..1] } else { &enc[..] };
+                let ann: Vec<u8> = from.iter().flat_map(|(a, _)| a.iter().copied()).collect();
+                let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
+                sink_streams.push((r, ctx));
+                writers.push((w, ann, wd));
+            }
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+        }
+    }
+
+    let before = pid.map(procs::usage);
+    let deadline = Instant::now() + o.timeout;
+    let go = Arc::new(Barrier::new(writers.len() + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let sink_threads: Vec<_> = sink_streams
+        .into_iter()
+        .map(|(s, ctx)| {
+            let (exp, tx) = (exp.clone(), tx.clone());
+            let w = sc.withdraw;
+            std::thread::spawn(move || sink(s, ctx, exp, w, deadline, keepalive, tx))
+        })
+        .collect();
+    drop(tx);
+    let mut wd_tx = Vec::new();
+    let writer_threads: Vec<_> = writers
+        .into_iter()
+        .map(|(s, ann, wd)| {
+            let (go, stop) = (go.clone(), stop.clone());
+            let (wtx, wrx) = mpsc::channel();
+            wd_tx.push(wtx);
+            std::thread::spawn(move || writer(s, ann, wd, go, wrx, keepalive, stop))
+        })
+        .collect();
+    go.wait();
+    let clock = Instant::now();
+
+    let mut last = clock;
+    let mut converged = 0;
+    let mut worst = 1.0f64;
+    while converged < sc.sinks {
+        match rx.recv() {
+            Ok(SinkEvent::Converged(at)) => {
+                converged += 1;
+                last = last.max(at);
+            }
+            Ok(SinkEvent::Failed(why, p)) => {
+                worst = worst.min(p);
+                rep.errors.push(why);
+                converged += 1; // counted, so the loop ends; the run is marked failed
+            }
+            Ok(SinkEvent::Withdrawn(_)) | Err(_) => break,
+        }
+    }
+    let after = pid.map(procs::usage);
+    if rep.errors.is_empty() {
+        rep.convergence = Some(last.duration_since(clock).as_secs_f64());
+        rep.progress = 1.0;
+    } else {
+        rep.progress = worst;
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        rep.cpu = Some(a.cpu - b.cpu);
+        rep.peak_rss = Some(a.peak_rss);
+        rep.base_rss = Some(b.rss);
+        rep.procs = a.procs;
+    }
+    if sc.withdraw && rep.errors.is_empty() {
+        let wclock = Instant::now();
+        wd_tx.iter().for_each(|w| {
+            let _ = w.send(());
+        });
+        let mut done = 0;
+        let mut wlast = wclock;
+        while done < sc.sinks {
+            match rx.recv() {
+                Ok(SinkEvent::Withdrawn(at)) => {
+                    done += 1;
+                    wlast = wlast.max(at);
+                }
+                Ok(SinkEvent::Failed(why, _)) => {
+                    rep.errors.push(format!("withdraw phase: {why}"));
+                    break;
+                }
+                Ok(SinkEvent::Converged(_)) | Err(_) => break,
+            }
+        }
+        if done == sc.sinks {
+            rep.withdraw = Some(wlast.duration_since(wclock).as_secs_f64());
+            if let (Some(a), Some(pid)) = (after, pid) {
+                rep.cpu_withdraw = Some(procs::usage(pid).cpu - a.cpu);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let open: Vec<_> = sink_threads.into_iter().filter_map(|t| t.join().ok()).collect();
+    for t in writer_threads {
+        if let Ok(Err(e)) = t.join() {
+            rep.errors.push(e);
+        }
+    }
+    drop(open);
+    Ok(rep)
+}
