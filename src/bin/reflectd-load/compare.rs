@@ -200,7 +200,7 @@ pub fn main(a: CompareArgs) -> i32 {
                 };
                 match &r {
                     Ok(r) => eprintln!(
-                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s, rss {} MiB{}",
+                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s, rss {} MiB ({} procs){}",
                         n.name,
                         run + 1,
                         kind.name(),
@@ -208,6 +208,7 @@ pub fn main(a: CompareArgs) -> i32 {
                         fmt(r.convergence, 3),
                         fmt(r.cpu, 2),
                         fmt(r.peak_rss.map(|b| b as f64 / 1048576.0), 1),
+                        r.procs,
                         if r.errors.is_empty() {
                             String::new()
                         } else {

@@ -94,8 +94,8 @@ pub fn bird_config(port: u16, p: Peers, log: &Path) -> String {
         "router id {ROUTER_ID};\nlog \"{}\" {{ warning, error, fatal, bug }};\n\
          ipv4 table igp4;\n\
          protocol device {{ }}\n\
-         protocol static igp {{ ipv4 {{ table igp4; }}; route 100.64.0.0/10 blackhole; }}\n\
-         template bgp rr {{\n  local 127.0.0.1 port {port} as 65000;\n  passive;\n  \
+         protocol static nexthops {{ ipv4 {{ table igp4; }}; route 100.64.0.0/10 blackhole; }}\n\
+         template bgp peer {{\n  local 127.0.0.1 port {port} as 65000;\n  passive;\n  \
          hold time 90;\n  rr cluster id {ROUTER_ID};\n  \
          ipv4 {{ import all; export all; next hop keep; igp table igp4; }};\n}}\n",
         log.display()
@@ -104,7 +104,7 @@ pub fn bird_config(port: u16, p: Peers, log: &Path) -> String {
         let rr = if client { " rr client;" } else { "" };
         let _ = writeln!(
             s,
-            "protocol bgp n{i} from rr {{ neighbor {ip} as 65000;{rr} }}"
+            "protocol bgp n{i} from peer {{ neighbor {ip} as 65000;{rr} }}"
         );
     }
     s
@@ -167,7 +167,7 @@ pub fn openbgpd_config(port: u16, p: Peers, sock: &Path) -> String {
         };
         let _ = writeln!(s, "group \"{name}\" {{\n  remote-as 65000\n  passive\n{rr}");
         for (ip, client) in p.each().filter(|&(_, c)| c == want_client) {
-            let _ = writeln!(s, "  neighbor {ip} {{ }}");
+            let _ = writeln!(s, "  neighbor {ip}");
             debug_assert_eq!(client, want_client);
         }
         s.push_str("}\n\n");
