@@ -145,35 +145,41 @@ fn update_groups(c: &mut Criterion) {
     g.sample_size(20);
     g.throughput(Throughput::Elements(u64::from(n)));
     for clients in [1u32, 50] {
-        g.bench_function(BenchmarkId::new("handle_10k_prefixes_clients", clients), |b| {
-            b.iter_batched(
-                || (rib_with(clients), batches(n)),
-                |(mut rib, msgs)| {
-                    for m in msgs {
-                        rib.handle(m);
-                    }
-                    rib
-                },
-                BatchSize::LargeInput,
-            )
-        });
-        g.bench_function(BenchmarkId::new("flush_10k_prefixes_clients", clients), |b| {
-            b.iter_batched(
-                || {
-                    let mut rib = rib_with(clients);
-                    for m in batches(n) {
-                        rib.handle(m);
-                    }
-                    rib
-                },
-                |mut rib| {
-                    let mut out = Outbox::default();
-                    rib.flush(&mut out);
-                    (rib, out)
-                },
-                BatchSize::LargeInput,
-            )
-        });
+        g.bench_function(
+            BenchmarkId::new("handle_10k_prefixes_clients", clients),
+            |b| {
+                b.iter_batched(
+                    || (rib_with(clients), batches(n)),
+                    |(mut rib, msgs)| {
+                        for m in msgs {
+                            rib.handle(m);
+                        }
+                        rib
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("flush_10k_prefixes_clients", clients),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let mut rib = rib_with(clients);
+                        for m in batches(n) {
+                            rib.handle(m);
+                        }
+                        rib
+                    },
+                    |mut rib| {
+                        let mut out = Outbox::default();
+                        rib.flush(&mut out);
+                        (rib, out)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
     }
     g.finish();
 }

@@ -16,9 +16,13 @@ pub struct CompareArgs {
     #[arg(long, default_value = "target/release/reflectd")]
     reflectd: PathBuf,
     /// Reflectors to compare (the floor is always run too).
-    #[arg(long, value_delimiter = ',', default_value = "reflectd,bird,gobgp,frr,openbgpd")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "reflectd,bird,gobgp,frr,openbgpd"
+    )]
     daemons: Vec<String>,
-    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested], repeatable. Default: the small set
+    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh], repeatable. Default: the small set
     /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20.
     #[arg(long)]
     scenario: Vec<String>,
@@ -59,15 +63,16 @@ struct Named {
 }
 
 fn parse_scenario(s: &str, withdraw: bool, attr_sets: u32) -> Result<Named, String> {
-    let bad = || format!("bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested]");
+    let bad = || format!("bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh]");
     let f: Vec<&str> = s.split(':').collect();
     if f.len() < 3 || f.len() > 4 {
         return Err(bad());
     }
     let (sp, pf) = f[1].split_once('x').ok_or_else(bad)?;
-    let contested = match f.get(3) {
-        None => false,
-        Some(&"contested") => true,
+    let (contested, mesh) = match f.get(3) {
+        None => (false, false),
+        Some(&"contested") => (true, false),
+        Some(&"mesh") => (false, true),
         Some(_) => return Err(bad()),
     };
     Ok(Named {
@@ -79,6 +84,7 @@ fn parse_scenario(s: &str, withdraw: bool, attr_sets: u32) -> Result<Named, Stri
             contested,
             withdraw,
             attr_sets,
+            mesh,
         },
     })
 }
@@ -97,11 +103,24 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 }
 
 fn med_of(rs: &[Report], f: impl Fn(&Report) -> Option<f64>) -> Option<f64> {
-    median(rs.iter().filter(|r| r.convergence.is_some()).filter_map(f).collect())
+    median(
+        rs.iter()
+            .filter(|r| r.convergence.is_some())
+            .filter_map(f)
+            .collect(),
+    )
 }
 
 fn fmt(v: Option<f64>, prec: usize) -> String {
     v.map_or("–".into(), |x| format!("{x:.prec$}"))
+}
+
+fn timeout_of(a: &CompareArgs, kind: Kind) -> u64 {
+    if kind == Kind::Gobgp {
+        a.gobgp_timeout
+    } else {
+        a.timeout
+    }
 }
 
 /// FRR's update-group coalesce time for `peers` peers: min(10 s, 1 s + 50 ms × peers).
@@ -159,11 +178,7 @@ pub fn main(a: CompareArgs) -> i32 {
             for step in 0..kinds.len() {
                 let ki = (step + run) % kinds.len();
                 let kind = kinds[ki];
-                let timeout = if kind == Kind::Gobgp {
-                    a.gobgp_timeout
-                } else {
-                    a.timeout
-                };
+                let timeout = timeout_of(&a, kind);
                 let opts = Opts {
                     stagger: Duration::from_millis(a.stagger_ms),
                     settle: Duration::from_millis(a.settle_ms),
@@ -176,19 +191,21 @@ pub fn main(a: CompareArgs) -> i32 {
                     next_dir += 1;
                     let dir = root.join(format!("{next_dir}-{}", kind.name()));
                     port = port.wrapping_add(10).max(1024);
-                    let peers = Peers {
-                        speakers: n.sc.speakers,
-                        sinks: n.sc.sinks,
-                    };
+                    let peers = Peers::of(&n.sc);
                     let r = std::fs::create_dir_all(&dir)
                         .map_err(|e| e.to_string())
-                        .and_then(|()| Daemon::start(kind, &a.reflectd, &a.workers, port, peers, &dir))
+                        .and_then(|()| {
+                            Daemon::start(kind, &a.reflectd, &a.workers, port, peers, &dir)
+                        })
                         .and_then(|d| {
                             let target = SocketAddr::from(([127, 0, 0, 1], port));
                             let r = load::run(&n.sc, Some(target), Some(d.pid), &opts);
                             match r {
                                 Ok(mut r) if r.convergence.is_none() => {
-                                    r.errors.push(format!("daemon log: {}", d.log_tail()));
+                                    r.errors.dedup();
+                                    if r.errors.iter().any(|e| e != "timed out") {
+                                        r.errors.push(format!("daemon log: {}", d.log_tail()));
+                                    }
                                     Ok(r)
                                 }
                                 Err(e) => Err(format!("{e}; daemon log: {}", d.log_tail())),
@@ -270,7 +287,13 @@ fn render(
             n.name,
             sc.speakers,
             sc.prefixes,
-            if sc.contested { " contested" } else { "" },
+            if sc.contested {
+                " contested"
+            } else if sc.mesh {
+                " mesh"
+            } else {
+                ""
+            },
             sc.sinks
         );
         for (ki, &kind) in kinds.iter().enumerate() {
@@ -303,8 +326,9 @@ fn render(
                 .filter_map(|r| match r {
                     Err(e) => Some(e.clone()),
                     Ok(r) if r.convergence.is_none() => Some(format!(
-                        "{:.0}% done: {}",
+                        "slowest sink {:.0}% done (≥{:.0} deliveries/s): {}",
                         r.progress * 100.0,
+                        r.progress * r.deliveries as f64 / timeout_of(a, kind) as f64,
                         r.errors.first().cloned().unwrap_or_default()
                     )),
                     Ok(_) => None,
@@ -347,6 +371,12 @@ mod tests {
         assert_eq!((n.sc.speakers, n.sc.prefixes, n.sc.sinks), (4, 100_000, 10));
         assert!(n.sc.contested);
         assert!(parse_scenario("B:4:10", false, 0).is_err());
+        assert!(
+            parse_scenario("D:1000x100:1000:mesh", false, 0)
+                .unwrap()
+                .sc
+                .mesh
+        );
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert!((frr_coalesce(500) - 10.0).abs() < 1e-9);
     }

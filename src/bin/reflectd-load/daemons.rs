@@ -65,6 +65,14 @@ pub struct Peers {
 }
 
 impl Peers {
+    /// In a mesh every session is a client (a speaker and a sink at once).
+    pub fn of(sc: &crate::load::Scenario) -> Peers {
+        Peers {
+            speakers: if sc.mesh { 0 } else { sc.speakers },
+            sinks: sc.sinks,
+        }
+    }
+
     fn each(self) -> impl Iterator<Item = (Ipv4Addr, bool)> {
         (0..self.speakers)
             .map(|i| (speaker_ip(i), false))
@@ -225,7 +233,11 @@ impl Daemon {
             Kind::Bird => {
                 let c = w("bird.conf", bird_config(port, p, &dir.join("bird.log")))?;
                 let mut cmd = Command::new("bird");
-                cmd.arg("-f").arg("-c").arg(c).arg("-s").arg(dir.join("bird.ctl"));
+                cmd.arg("-f")
+                    .arg("-c")
+                    .arg(c)
+                    .arg("-s")
+                    .arg(dir.join("bird.ctl"));
                 cmd
             }
             Kind::Gobgp => {
@@ -264,7 +276,10 @@ impl Daemon {
                 cmd
             }
             Kind::Openbgpd => {
-                let c = w("bgpd.conf", openbgpd_config(port, p, &dir.join("bgpd.sock")))?;
+                let c = w(
+                    "bgpd.conf",
+                    openbgpd_config(port, p, &dir.join("bgpd.sock")),
+                )?;
                 use std::os::unix::fs::PermissionsExt;
                 std::fs::set_permissions(&c, std::fs::Permissions::from_mode(0o600))
                     .map_err(|e| e.to_string())?;
@@ -295,7 +310,11 @@ impl Daemon {
                 return Err(format!("{} exited ({st}): {}", kind.name(), d.log_tail()));
             }
             if Instant::now() >= deadline {
-                return Err(format!("{} not listening on {port} after 20 s: {}", kind.name(), d.log_tail()));
+                return Err(format!(
+                    "{} not listening on {port} after 20 s: {}",
+                    kind.name(),
+                    d.log_tail()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }

@@ -42,6 +42,9 @@ pub struct Scenario {
     pub withdraw: bool,
     /// Distinct attribute sets per speaker (0: one per run of prefixes).
     pub attr_sets: u32,
+    /// Every session is a client that both announces its own `prefixes` and sinks
+    /// everyone else's (scenario D); `speakers` must equal `sinks`.
+    pub mesh: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -95,7 +98,12 @@ impl Report {
 }
 
 /// Establishes one session from `local`, retrying with bounded exponential back-off.
-fn session(local: Ipv4Addr, target: SocketAddr, hold: u16, give_up: Instant) -> Result<(Speaker, u32), String> {
+fn session(
+    local: Ipv4Addr,
+    target: SocketAddr,
+    hold: u16,
+    give_up: Instant,
+) -> Result<(Speaker, u32), String> {
     let mut cfg = SpeakerConfig::new(IpAddr::V4(local), ASN, local);
     cfg.hold_time = hold;
     cfg.families = FamilySet::EMPTY.with(Family::Ipv4Unicast);
@@ -105,7 +113,10 @@ fn session(local: Ipv4Addr, target: SocketAddr, hold: u16, give_up: Instant) -> 
         match Speaker::connect(&cfg, target, Duration::from_secs(10)) {
             Ok(s) => return Ok((s, tries)),
             Err(e) if Instant::now() + backoff > give_up => {
-                return Err(format!("{local}: no session after {} tries: {e}", tries + 1))
+                return Err(format!(
+                    "{local}: no session after {} tries: {e}",
+                    tries + 1
+                ))
             }
             Err(_) => {
                 tries += 1;
@@ -143,7 +154,12 @@ fn sessions(ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<(Vec<Speak
 }
 
 /// Redoes sessions the reflector reset during the settle time (bounded: three rounds).
-fn check_alive(ss: &mut [Speaker], ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<u32, String> {
+fn check_alive(
+    ss: &mut [Speaker],
+    ips: &[Ipv4Addr],
+    target: SocketAddr,
+    o: &Opts,
+) -> Result<u32, String> {
     let mut redone = 0;
     for _round in 0..3 {
         let mut bad = Vec::new();
@@ -173,11 +189,32 @@ struct Expect {
     table: Arc<Table>,
     /// Unique mode: entry j belongs to speaker j / per_speaker. Contested: speaker 0.
     per_speaker: Option<u32>,
+    /// Mesh mode: this sink's own speaker, whose prefixes are not reflected back to it.
+    exclude: Option<u32>,
 }
 
 impl Expect {
+    fn owner(&self, j: usize) -> u32 {
+        self.per_speaker.map_or(0, |p| j as u32 / p)
+    }
+
     fn want(&self, j: usize) -> NextHop {
-        table::next_hop(self.per_speaker.map_or(0, |p| j as u32 / p))
+        table::next_hop(self.owner(j))
+    }
+
+    /// Index of `p` if this sink must see it.
+    fn index(&self, p: &Prefix4) -> Option<usize> {
+        self.table
+            .index(p)
+            .filter(|&j| self.exclude != Some(self.owner(j)))
+    }
+
+    fn total(&self) -> usize {
+        let own = match (self.exclude, self.per_speaker) {
+            (Some(_), Some(p)) => p as usize,
+            _ => 0,
+        };
+        self.table.len() as usize - own
     }
 }
 
@@ -198,10 +235,11 @@ fn sink(
     keepalive: Option<Duration>,
     tx: mpsc::Sender<SinkEvent>,
 ) -> TcpStream {
-    let total = exp.table.len() as usize;
+    let total = exp.total();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    let mut buf = vec![0u8; 1 << 20];
-    let mut state = vec![0u8; total];
+    // Big reads for few sinks; many sinks (mesh) must not cost a MiB each.
+    let mut buf = vec![0u8; if total > 1 << 20 { 1 << 20 } else { 1 << 18 }];
+    let mut state = vec![0u8; exp.table.len() as usize];
     let (mut have, mut good, mut present) = (0usize, 0usize, 0usize);
     let mut converged = false;
     let mut last_ka = Instant::now();
@@ -238,7 +276,7 @@ fn sink(
             match wire::decode(&buf[pos..pos + len], &ctx) {
                 Ok(Message::Update(u)) => {
                     let mut set = |p: &Prefix4, to: u8| {
-                        if let Some(j) = exp.table.index(p) {
+                        if let Some(j) = exp.index(p) {
                             let from = state[j];
                             good = good + usize::from(to == 2) - usize::from(from == 2);
                             present = present + usize::from(to > 0) - usize::from(from > 0);
@@ -248,7 +286,7 @@ fn sink(
                     u.withdrawn.iter().for_each(|p| set(p, 0));
                     for p in &u.nlri {
                         let right = u.attrs.as_ref().is_some_and(|a| {
-                            exp.table.index(p).is_some_and(|j| a.next_hop == exp.want(j))
+                            exp.index(p).is_some_and(|j| a.next_hop == exp.want(j))
                         });
                         set(p, if right { 2 } else { 1 });
                     }
@@ -330,7 +368,17 @@ fn writer(
 /// Runs the scenario against the reflector at `target` (measuring `pid`'s process tree if
 /// given), or with `target` None as the floor: each sink fed directly what a reflector
 /// would send it.
-pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts) -> Result<Report, String> {
+pub fn run(
+    sc: &Scenario,
+    target: Option<SocketAddr>,
+    pid: Option<u32>,
+    o: &Opts,
+) -> Result<Report, String> {
+    if sc.mesh && (sc.contested || sc.speakers != sc.sinks) {
+        return Err(
+            "mesh: every session is a speaker and a sink (speakers = sinks, unique)".into(),
+        );
+    }
     let per_speaker = (!sc.contested).then_some(sc.prefixes);
     let table_len = if sc.contested {
         sc.prefixes
@@ -342,19 +390,38 @@ pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts
     let t = Arc::new(Table::new(table_len)?);
     let mut rep = Report {
         input_paths: u64::from(sc.speakers) * u64::from(sc.prefixes),
-        deliveries: u64::from(table_len) * u64::from(sc.sinks),
+        deliveries: u64::from(table_len - if sc.mesh { sc.prefixes } else { 0 })
+            * u64::from(sc.sinks),
         ..Report::default()
     };
-    let exp = Arc::new(Expect {
-        table: t.clone(),
-        per_speaker,
-    });
+    let exp = |exclude: Option<u32>| {
+        Arc::new(Expect {
+            table: t.clone(),
+            per_speaker,
+            exclude,
+        })
+    };
     let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
     // (sink streams and their ctx), (writer streams with their payloads).
-    let mut sink_streams: Vec<(TcpStream, CodecCtx)> = Vec::new();
+    let mut sink_streams: Vec<(TcpStream, CodecCtx, Arc<Expect>)> = Vec::new();
     let mut writers: Vec<(TcpStream, Vec<u8>, Vec<u8>)> = Vec::new();
     let t0 = Instant::now();
     match target {
+        Some(addr) if sc.mesh => {
+            let ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
+            let (mut ss, r) = sessions(&ips, addr, o)?;
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+            std::thread::sleep(o.settle);
+            rep.retries = r + check_alive(&mut ss, &ips, addr, o)?;
+            for (i, mut s) in ss.into_iter().enumerate() {
+                let ctx = s.ctx;
+                let stream = s.take_stream();
+                let w = stream.try_clone().map_err(|e| e.to_string())?;
+                let (ann, wd) = payloads(sc, &t, i as u32, &ctx);
+                sink_streams.push((stream, ctx, exp(Some(i as u32))));
+                writers.push((w, ann, wd));
+            }
+        }
         Some(addr) => {
             let sink_ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
             let spk_ips: Vec<_> = (0..sc.speakers).map(speaker_ip).collect();
@@ -367,7 +434,7 @@ pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts
             rep.retries += check_alive(&mut spks, &spk_ips, addr, o)?;
             for mut s in sinks {
                 let ctx = s.ctx;
-                sink_streams.push((s.take_stream(), ctx));
+                sink_streams.push((s.take_stream(), ctx, exp(None)));
             }
             for (i, mut s) in spks.into_iter().enumerate() {
                 let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx);
@@ -381,17 +448,28 @@ pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts
             };
             let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let addr = l.local_addr().map_err(|e| e.to_string())?;
-            let enc: Vec<_> = (0..sc.speakers).map(|s| payloads(sc, &t, s, &ctx)).collect();
-            for _ in 0..sc.sinks {
+            let enc: Vec<_> = (0..sc.speakers)
+                .map(|s| payloads(sc, &t, s, &ctx))
+                .collect();
+            for k in 0..sc.sinks {
                 let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
                 let (r, _) = l.accept().map_err(|e| e.to_string())?;
                 let _ = w.set_nodelay(true);
                 // What a reflector would send this sink: every speaker's routes (unique)
                 // or the best path only, speaker 0's (contested).
-                let from = if sc.contested { &enc[..1] } else { &enc[..] };
+                // Mesh: everyone's but the sink's own.
+                let from: Vec<_> = match (sc.contested, sc.mesh) {
+                    (true, _) => enc[..1].iter().collect(),
+                    (false, true) => (enc.iter().enumerate())
+                        .filter(|&(s, _)| s != k as usize)
+                        .map(|(_, e)| e)
+                        .collect(),
+                    (false, false) => enc.iter().collect(),
+                };
                 let ann: Vec<u8> = from.iter().flat_map(|(a, _)| a.iter().copied()).collect();
                 let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
-                sink_streams.push((r, ctx));
+                let excl = sc.mesh.then_some(k);
+                sink_streams.push((r, ctx, exp(excl)));
                 writers.push((w, ann, wd));
             }
             rep.sessions_up = t0.elapsed().as_secs_f64();
@@ -405,10 +483,12 @@ pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts
     let (tx, rx) = mpsc::channel();
     let sink_threads: Vec<_> = sink_streams
         .into_iter()
-        .map(|(s, ctx)| {
-            let (exp, tx) = (exp.clone(), tx.clone());
+        .map(|(s, ctx, exp)| {
+            let tx = tx.clone();
             let w = sc.withdraw;
-            std::thread::spawn(move || sink(s, ctx, exp, w, deadline, keepalive, tx))
+            // In mesh mode the writer owns keepalives on the shared socket.
+            let ka = if sc.mesh { None } else { keepalive };
+            std::thread::spawn(move || sink(s, ctx, exp, w, deadline, ka, tx))
         })
         .collect();
     drop(tx);
@@ -483,7 +563,10 @@ pub fn run(sc: &Scenario, target: Option<SocketAddr>, pid: Option<u32>, o: &Opts
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let open: Vec<_> = sink_threads.into_iter().filter_map(|t| t.join().ok()).collect();
+    let open: Vec<_> = sink_threads
+        .into_iter()
+        .filter_map(|t| t.join().ok())
+        .collect();
     for t in writer_threads {
         if let Ok(Err(e)) = t.join() {
             rep.errors.push(e);

@@ -78,6 +78,10 @@ pub struct ScenarioArgs {
     /// After convergence, withdraw everything and time until every sink is empty.
     #[arg(long)]
     withdraw: bool,
+    /// Every session is a client announcing its own --prefixes and sinking everyone
+    /// else's (set --speakers equal to --sinks).
+    #[arg(long, conflicts_with = "contested")]
+    mesh: bool,
     /// Distinct attribute sets per speaker (0: a new one per run of 1-8 prefixes).
     #[arg(long, default_value_t = 0)]
     attr_sets: u32,
@@ -101,6 +105,7 @@ impl ScenarioArgs {
             contested: self.contested,
             withdraw: self.withdraw,
             attr_sets: self.attr_sets,
+            mesh: self.mesh,
         }
     }
 
@@ -115,12 +120,19 @@ impl ScenarioArgs {
 }
 
 fn print(sc: &Scenario, r: &Report) {
-    let mode = if sc.contested { "contested" } else { "unique" };
+    let mode = match (sc.contested, sc.mesh) {
+        (true, _) => "contested",
+        (_, true) => "mesh",
+        _ => "unique",
+    };
     println!(
         "speakers={} prefixes/speaker={} ({mode}) sinks={}",
         sc.speakers, sc.prefixes, sc.sinks
     );
-    println!("sessions up:        {:.3} s (retries {})", r.sessions_up, r.retries);
+    println!(
+        "sessions up:        {:.3} s (retries {})",
+        r.sessions_up, r.retries
+    );
     match r.convergence {
         Some(c) => {
             println!("convergence:        {c:.3} s");
@@ -165,10 +177,7 @@ fn main() {
     } else if let Some(bin) = &a.reflectd {
         let dir = std::env::temp_dir().join(format!("reflectd-load-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
-        let peers = Peers {
-            speakers: sc.speakers,
-            sinks: sc.sinks,
-        };
+        let peers = Peers::of(&sc);
         let r = Daemon::start(Kind::Reflectd, bin, &a.workers, a.port, peers, &dir).and_then(|d| {
             let target = SocketAddr::from(([127, 0, 0, 1], a.port));
             load::run(&sc, Some(target), Some(d.pid), &opts)

@@ -56,9 +56,8 @@ impl Table {
                 return Err(format!("{len} prefixes do not fit below 127.0.0.0"));
             }
             slot.push(j);
-            prefixes.push(
-                Prefix4::new(Ipv4Addr::from(addr as u32), l).ok_or("bad generated prefix")?,
-            );
+            prefixes
+                .push(Prefix4::new(Ipv4Addr::from(addr as u32), l).ok_or("bad generated prefix")?);
         }
         let mut runs = Vec::new();
         let mut first = 0u32;
@@ -89,9 +88,7 @@ impl Table {
             return None;
         }
         let n = (off >> (32 - l)) as usize;
-        self.by_len[usize::from(l - 16)]
-            .get(n)
-            .map(|&j| j as usize)
+        self.by_len[usize::from(l - 16)].get(n).map(|&j| j as usize)
     }
 }
 
