@@ -23,10 +23,11 @@ pub struct CompareArgs {
     )]
     daemons: Vec<String>,
     /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh], repeatable. Default: the small set
-    /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20.
+    /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh.
     #[arg(long)]
     scenario: Vec<String>,
-    /// The full-size set instead: A:10x100000:2 B:4x1000000:50:contested C:1x1000000:200.
+    /// The full-size set instead: A:10x100000:2 B:4x1000000:50:contested C:1x1000000:200
+    /// D:1000x100:1000:mesh.
     #[arg(long)]
     full: bool,
     #[arg(long, default_value_t = 3)]
@@ -136,12 +137,14 @@ pub fn main(a: CompareArgs) -> i32 {
             "A:10x100000:2".into(),
             "B:4x1000000:50:contested".into(),
             "C:1x1000000:200".into(),
+            "D:1000x100:1000:mesh".into(),
         ]
     } else {
         vec![
             "A:10x20000:2".into(),
             "B:4x100000:10:contested".into(),
             "C:1x100000:20".into(),
+            "D:200x100:200:mesh".into(),
         ]
     };
     let scenarios: Vec<Named> = match specs
@@ -310,7 +313,7 @@ fn render(
             }
             if kind == Kind::Frr {
                 notes.push(format!(
-                    "coalesce timer {:.1} s: compare CPU",
+                    "update-group coalesce timer up to {:.1} s: compare CPU",
                     frr_coalesce(sc.speakers + sc.sinks)
                 ));
             }
