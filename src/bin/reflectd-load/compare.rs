@@ -23,11 +23,12 @@ pub struct CompareArgs {
     )]
     daemons: Vec<String>,
     /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh], repeatable. Default: the small set
-    /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh.
+    /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh
+    /// E:10x20000:2:churn.
     #[arg(long)]
     scenario: Vec<String>,
     /// The full-size set instead: A:10x100000:2 B:4x1000000:50:contested C:1x1000000:200
-    /// D:1000x100:1000:mesh.
+    /// D:1000x100:1000:mesh E:10x100000:2:churn.
     #[arg(long)]
     full: bool,
     #[arg(long, default_value_t = 3)]
@@ -40,6 +41,12 @@ pub struct CompareArgs {
     gobgp_timeout: u64,
     #[arg(long)]
     withdraw: bool,
+    /// Changes a `:churn` scenario sends after convergence (one prefix each).
+    #[arg(long, default_value_t = 2000)]
+    churn: u32,
+    /// Churn changes per second.
+    #[arg(long, default_value_t = 500)]
+    churn_rate: u32,
     #[arg(long, default_value_t = 0)]
     attr_sets: u32,
     /// reflectd worker threads.
@@ -63,19 +70,36 @@ struct Named {
     sc: Scenario,
 }
 
-fn parse_scenario(s: &str, withdraw: bool, attr_sets: u32) -> Result<Named, String> {
-    let bad = || format!("bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh]");
+/// Per-run options every scenario shares.
+#[derive(Clone, Copy)]
+struct Common {
+    withdraw: bool,
+    attr_sets: u32,
+    churn: u32,
+    churn_rate: u32,
+}
+
+fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
+    let bad = || {
+        format!("bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn]")
+    };
     let f: Vec<&str> = s.split(':').collect();
-    if f.len() < 3 || f.len() > 4 {
+    if f.len() < 3 {
         return Err(bad());
     }
     let (sp, pf) = f[1].split_once('x').ok_or_else(bad)?;
-    let (contested, mesh) = match f.get(3) {
-        None => (false, false),
-        Some(&"contested") => (true, false),
-        Some(&"mesh") => (false, true),
-        Some(_) => return Err(bad()),
-    };
+    let (mut contested, mut mesh, mut churn) = (false, false, false);
+    for o in &f[3..] {
+        match *o {
+            "contested" => contested = true,
+            "mesh" => mesh = true,
+            "churn" => churn = true,
+            _ => return Err(bad()),
+        }
+    }
+    if contested && mesh {
+        return Err(bad());
+    }
     Ok(Named {
         name: f[0].to_owned(),
         sc: Scenario {
@@ -83,9 +107,11 @@ fn parse_scenario(s: &str, withdraw: bool, attr_sets: u32) -> Result<Named, Stri
             prefixes: pf.parse().map_err(|_| bad())?,
             sinks: f[2].parse().map_err(|_| bad())?,
             contested,
-            withdraw,
-            attr_sets,
+            withdraw: c.withdraw,
+            attr_sets: c.attr_sets,
             mesh,
+            churn: if churn { c.churn } else { 0 },
+            churn_rate: c.churn_rate,
         },
     })
 }
@@ -138,6 +164,7 @@ pub fn main(a: CompareArgs) -> i32 {
             "B:4x1000000:50:contested".into(),
             "C:1x1000000:200".into(),
             "D:1000x100:1000:mesh".into(),
+            "E:10x100000:2:churn".into(),
         ]
     } else {
         vec![
@@ -145,11 +172,22 @@ pub fn main(a: CompareArgs) -> i32 {
             "B:4x100000:10:contested".into(),
             "C:1x100000:20".into(),
             "D:200x100:200:mesh".into(),
+            "E:10x20000:2:churn".into(),
         ]
     };
     let scenarios: Vec<Named> = match specs
         .iter()
-        .map(|s| parse_scenario(s, a.withdraw, a.attr_sets))
+        .map(|s| {
+            parse_scenario(
+                s,
+                Common {
+                    withdraw: a.withdraw,
+                    attr_sets: a.attr_sets,
+                    churn: a.churn,
+                    churn_rate: a.churn_rate,
+                },
+            )
+        })
         .collect()
     {
         Ok(v) => v,
@@ -265,15 +303,18 @@ fn render(
          every prefix with the expected next hop.\n",
         a.runs
     );
+    let churn = scenarios.iter().any(|n| n.sc.churn > 0);
     let _ = writeln!(
         t,
-        "| scenario | reflector | runs ok | sessions up s | convergence s | CPU s | peak RSS MiB | bytes/path | deliveries/s |{} notes |",
-        if a.withdraw { " withdraw-all s |" } else { "" }
+        "| scenario | reflector | runs ok | sessions up s | convergence s | CPU s | peak RSS MiB | bytes/path | deliveries/s |{}{} notes |",
+        if a.withdraw { " withdraw-all s |" } else { "" },
+        if churn { " churn p50 / p99 ms |" } else { "" }
     );
     let _ = writeln!(
         t,
-        "|---|---|---|---|---|---|---|---|---|{}---|",
-        if a.withdraw { "---|" } else { "" }
+        "|---|---|---|---|---|---|---|---|---|{}{}---|",
+        if a.withdraw { "---|" } else { "" },
+        if churn { "---|" } else { "" }
     );
     for (si, n) in scenarios.iter().enumerate() {
         let floor_i = kinds.iter().position(|&k| k == Kind::Floor);
@@ -286,7 +327,7 @@ fn render(
         let floor_conv = floor_i.and_then(|fi| med_of(&ok_reports(fi), |r| r.convergence));
         let sc = &n.sc;
         let desc = format!(
-            "{}: {}×{}{} → {}",
+            "{}: {}×{}{} → {}{}",
             n.name,
             sc.speakers,
             sc.prefixes,
@@ -297,7 +338,12 @@ fn render(
             } else {
                 ""
             },
-            sc.sinks
+            sc.sinks,
+            if sc.churn > 0 {
+                format!(", churn {} @ {}/s", sc.churn, sc.churn_rate)
+            } else {
+                String::new()
+            }
         );
         for (ki, &kind) in kinds.iter().enumerate() {
             let rs = ok_reports(ki);
@@ -343,7 +389,7 @@ fn render(
             }
             let _ = writeln!(
                 t,
-                "| {desc} | {} | {ok}/{} | {} | {} | {} | {} | {} | {} |{} {} |",
+                "| {desc} | {} | {ok}/{} | {} | {} | {} | {} | {} | {} |{}{} {} |",
                 kind.name(),
                 results[si][ki].len(),
                 fmt(med_of(&rs, |r| Some(r.sessions_up)), 2),
@@ -354,6 +400,15 @@ fn render(
                 fmt(med_of(&rs, Report::deliveries_per_s), 0),
                 if a.withdraw {
                     format!(" {} |", fmt(med_of(&rs, |r| r.withdraw), 3))
+                } else {
+                    String::new()
+                },
+                if churn {
+                    format!(
+                        " {} / {} |",
+                        fmt(med_of(&rs, |r| r.churn_p50.map(|x| x * 1e3)), 2),
+                        fmt(med_of(&rs, |r| r.churn_p99.map(|x| x * 1e3)), 2)
+                    )
                 } else {
                     String::new()
                 },
@@ -370,16 +425,18 @@ mod tests {
 
     #[test]
     fn scenarios_parse_from_flags() {
-        let n = parse_scenario("B:4x100000:10:contested", false, 0).unwrap();
+        let c = Common {
+            withdraw: false,
+            attr_sets: 0,
+            churn: 10,
+            churn_rate: 100,
+        };
+        let n = parse_scenario("B:4x100000:10:contested", c).unwrap();
         assert_eq!((n.sc.speakers, n.sc.prefixes, n.sc.sinks), (4, 100_000, 10));
         assert!(n.sc.contested);
-        assert!(parse_scenario("B:4:10", false, 0).is_err());
-        assert!(
-            parse_scenario("D:1000x100:1000:mesh", false, 0)
-                .unwrap()
-                .sc
-                .mesh
-        );
+        assert!(parse_scenario("B:4:10", c).is_err());
+        assert_eq!(parse_scenario("E:1x10:2:churn", c).unwrap().sc.churn, 10);
+        assert!(parse_scenario("D:1000x100:1000:mesh", c).unwrap().sc.mesh);
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert!((frr_coalesce(500) - 10.0).abs() < 1e-9);
     }

@@ -45,7 +45,14 @@ pub struct Scenario {
     /// Every session is a client that both announces its own `prefixes` and sinks
     /// everyone else's (scenario D); `speakers` must equal `sinks`.
     pub mesh: bool,
+    /// After convergence speaker 0 re-announces this many of its prefixes one at a time
+    /// (each with a new MED), `churn_rate` per second; sinks time each change (scenario E).
+    pub churn: u32,
+    pub churn_rate: u32,
 }
+
+/// MED of churn change k: far above the table's MEDs, so a sink knows which change it saw.
+const CHURN_MED: u32 = 1 << 30;
 
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -73,6 +80,10 @@ pub struct Report {
     /// Fraction of the expected prefixes the slowest sink had when time ran out.
     pub progress: f64,
     pub withdraw: Option<f64>,
+    /// Churn: per-change latency (sent -> seen by a sink) over every sink, seconds.
+    pub churn_p50: Option<f64>,
+    pub churn_p99: Option<f64>,
+    pub churn_max: Option<f64>,
     pub input_paths: u64,
     pub deliveries: u64,
     /// Reflector process tree (None for the floor or when no pid is known).
@@ -220,21 +231,36 @@ impl Expect {
 
 enum SinkEvent {
     Converged(Instant),
+    Churned,
     Withdrawn(Instant),
     Failed(String, f64),
 }
 
+/// What a sink waits for after convergence, and its limits.
+#[derive(Clone, Copy)]
+struct Phases {
+    churn: u32,
+    withdraw: bool,
+    deadline: Instant,
+    keepalive: Option<Duration>,
+}
+
 /// Reads one sink's session, tracking every prefix: 0 absent, 1 present with a wrong next
-/// hop, 2 present and right. Reports when all are right, then (if asked) when all are gone.
+/// hop, 2 present and right. Reports when all are right, then when every churn change was
+/// seen, then (if asked) when all are gone.
 fn sink(
     mut stream: TcpStream,
     ctx: CodecCtx,
     exp: Arc<Expect>,
-    withdraw: bool,
-    deadline: Instant,
-    keepalive: Option<Duration>,
+    ph: Phases,
     tx: mpsc::Sender<SinkEvent>,
-) -> TcpStream {
+) -> (TcpStream, Vec<Option<Instant>>) {
+    let Phases {
+        churn,
+        withdraw,
+        deadline,
+        keepalive,
+    } = ph;
     let total = exp.total();
     let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
     // Big reads for few sinks; many sinks (mesh) must not cost a MiB each.
@@ -243,13 +269,20 @@ fn sink(
     let (mut have, mut good, mut present) = (0usize, 0usize, 0usize);
     let mut converged = false;
     let mut last_ka = Instant::now();
-    let fail = |why: String, good: usize, stream: TcpStream| {
-        let _ = tx.send(SinkEvent::Failed(why, good as f64 / total as f64));
-        stream
-    };
+    // Changes this sink must see: none of its own (mesh, session 0 is the churner).
+    let churn_want = if exp.exclude == Some(0) { 0 } else { churn };
+    let mut seen = vec![None; churn_want as usize];
+    let mut churned = 0u32;
+    let mut churn_reported = false;
+    macro_rules! fail {
+        ($why:expr) => {{
+            let _ = tx.send(SinkEvent::Failed($why, good as f64 / total as f64));
+            return (stream, seen);
+        }};
+    }
     loop {
         if Instant::now() >= deadline {
-            return fail("timed out".into(), good, stream);
+            fail!("timed out".into());
         }
         if let Some(k) = keepalive {
             if last_ka.elapsed() >= k {
@@ -258,7 +291,7 @@ fn sink(
             }
         }
         let n = match stream.read(&mut buf[have..]) {
-            Ok(0) => return fail("session closed by the reflector".into(), good, stream),
+            Ok(0) => fail!("session closed by the reflector".into()),
             Ok(n) => n,
             Err(e)
                 if matches!(
@@ -268,7 +301,7 @@ fn sink(
             {
                 continue
             }
-            Err(e) => return fail(format!("read: {e}"), good, stream),
+            Err(e) => fail!(format!("read: {e}")),
         };
         have += n;
         let mut pos = 0;
@@ -284,6 +317,13 @@ fn sink(
                         }
                     };
                     u.withdrawn.iter().for_each(|p| set(p, 0));
+                    if let Some(med) = u.attrs.as_ref().and_then(|a| a.med) {
+                        let k = med.wrapping_sub(CHURN_MED) as usize;
+                        if let Some(slot @ None) = seen.get_mut(k) {
+                            *slot = Some(Instant::now());
+                            churned += 1;
+                        }
+                    }
                     for p in &u.nlri {
                         let right = u.attrs.as_ref().is_some_and(|a| {
                             exp.index(p).is_some_and(|j| a.next_hop == exp.want(j))
@@ -292,27 +332,33 @@ fn sink(
                     }
                 }
                 Ok(Message::Notification(n)) => {
-                    return fail(format!("NOTIFICATION {n:?}"), good, stream);
+                    fail!(format!("NOTIFICATION {n:?}"));
                 }
                 _ => {}
             }
             pos += len;
         }
         if pos == 0 && have == buf.len() {
-            return fail("message larger than the read buffer".into(), good, stream);
+            fail!("message larger than the read buffer".into());
         }
         buf.copy_within(pos..have, 0);
         have -= pos;
         if !converged && good == total {
             converged = true;
             let _ = tx.send(SinkEvent::Converged(Instant::now()));
+        }
+        if converged && !churn_reported && churned == churn_want {
+            churn_reported = true;
+            if churn > 0 {
+                let _ = tx.send(SinkEvent::Churned);
+            }
             if !withdraw {
-                return stream; // kept open until the run ends
+                return (stream, seen); // kept open until the run ends
             }
         }
-        if converged && present == 0 {
+        if churn_reported && present == 0 {
             let _ = tx.send(SinkEvent::Withdrawn(Instant::now()));
-            return stream;
+            return (stream, seen);
         }
     }
 }
@@ -339,30 +385,77 @@ fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u
     (ann, wd)
 }
 
-/// A writer: sends `ann`, then on request `wd`, keeping the session open (with keepalives)
+/// Churn change k of speaker 0: one prefix of its own re-announced with MED `CHURN_MED + k`.
+fn churn_updates(sc: &Scenario, t: &Table, ctx: &CodecCtx) -> Vec<Vec<u8>> {
+    let own = sc.prefixes.min(t.len()).max(1);
+    let lp = if sc.contested { 200 } else { 100 };
+    (0..sc.churn)
+        .map(|k| {
+            let j = (u64::from(k) * 7919 % u64::from(own)) as usize;
+            let mut a = table::attrs(0, j as u32, lp, sc.attr_sets);
+            a.med = Some(CHURN_MED + k);
+            let mut out = Vec::new();
+            wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out);
+            out
+        })
+        .collect()
+}
+
+enum Cmd {
+    Churn,
+    Withdraw,
+}
+
+/// What one writer sends: the table, churn changes (speaker 0 only), the withdrawals.
+struct Out {
+    ann: Vec<u8>,
+    churn: Vec<Vec<u8>>,
+    wd: Vec<u8>,
+}
+
+/// A writer: sends `ann`, then on request the churn changes (paced at `rate` per second;
+/// returns when each was written) or `wd`, keeping the session open (with keepalives)
 /// until `stop`.
 fn writer(
     mut stream: TcpStream,
-    ann: Vec<u8>,
-    wd: Vec<u8>,
+    out: Out,
+    rate: u32,
     go: Arc<Barrier>,
-    withdraw: mpsc::Receiver<()>,
+    cmds: mpsc::Receiver<Cmd>,
     keepalive: Option<Duration>,
     stop: Arc<AtomicBool>,
-) -> Result<(), String> {
+) -> Result<(Instant, Vec<Instant>), String> {
     go.wait();
-    stream.write_all(&ann).map_err(|e| format!("write: {e}"))?;
+    let first = Instant::now();
+    stream
+        .write_all(&out.ann)
+        .map_err(|e| format!("write: {e}"))?;
     let mut last = Instant::now();
+    let mut sent = Vec::new();
     while !stop.load(Ordering::Relaxed) {
-        if withdraw.recv_timeout(Duration::from_millis(50)).is_ok() {
-            stream.write_all(&wd).map_err(|e| format!("write: {e}"))?;
+        match cmds.recv_timeout(Duration::from_millis(50)) {
+            Ok(Cmd::Withdraw) => stream
+                .write_all(&out.wd)
+                .map_err(|e| format!("write: {e}"))?,
+            Ok(Cmd::Churn) => {
+                let start = Instant::now();
+                let gap = Duration::from_secs(1) / rate.max(1);
+                for (k, u) in out.churn.iter().enumerate() {
+                    let due = start + gap * k as u32;
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    stream.write_all(u).map_err(|e| format!("write: {e}"))?;
+                    sent.push(Instant::now());
+                }
+                last = Instant::now();
+            }
+            Err(_) => {}
         }
         if keepalive.is_some_and(|k| last.elapsed() >= k) {
             let _ = stream.write_all(&KEEPALIVE);
             last = Instant::now();
         }
     }
-    Ok(())
+    Ok((first, sent))
 }
 
 /// Runs the scenario against the reflector at `target` (measuring `pid`'s process tree if
@@ -404,7 +497,14 @@ pub fn run(
     let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
     // (sink streams and their ctx), (writer streams with their payloads).
     let mut sink_streams: Vec<(TcpStream, CodecCtx, Arc<Expect>)> = Vec::new();
-    let mut writers: Vec<(TcpStream, Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut writers: Vec<(TcpStream, Out)> = Vec::new();
+    let churn_of = |ctx: &CodecCtx, yes: bool| {
+        if yes {
+            churn_updates(sc, &t, ctx)
+        } else {
+            Vec::new()
+        }
+    };
     let t0 = Instant::now();
     match target {
         Some(addr) if sc.mesh => {
@@ -419,7 +519,8 @@ pub fn run(
                 let w = stream.try_clone().map_err(|e| e.to_string())?;
                 let (ann, wd) = payloads(sc, &t, i as u32, &ctx);
                 sink_streams.push((stream, ctx, exp(Some(i as u32))));
-                writers.push((w, ann, wd));
+                let churn = churn_of(&ctx, i == 0);
+                writers.push((w, Out { ann, churn, wd }));
             }
         }
         Some(addr) => {
@@ -438,7 +539,8 @@ pub fn run(
             }
             for (i, mut s) in spks.into_iter().enumerate() {
                 let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx);
-                writers.push((s.take_stream(), ann, wd));
+                let churn = churn_of(&s.ctx, i == 0);
+                writers.push((s.take_stream(), Out { ann, churn, wd }));
             }
         }
         None => {
@@ -470,7 +572,8 @@ pub fn run(
                 let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
                 let excl = sc.mesh.then_some(k);
                 sink_streams.push((r, ctx, exp(excl)));
-                writers.push((w, ann, wd));
+                let churn = churn_of(&ctx, true);
+                writers.push((w, Out { ann, churn, wd }));
             }
             rep.sessions_up = t0.elapsed().as_secs_f64();
         }
@@ -485,29 +588,38 @@ pub fn run(
         .into_iter()
         .map(|(s, ctx, exp)| {
             let tx = tx.clone();
-            let w = sc.withdraw;
-            // In mesh mode the writer owns keepalives on the shared socket.
-            let ka = if sc.mesh { None } else { keepalive };
-            std::thread::spawn(move || sink(s, ctx, exp, w, deadline, ka, tx))
+            let ph = Phases {
+                churn: sc.churn,
+                withdraw: sc.withdraw,
+                deadline,
+                // In mesh mode the writer owns keepalives on the shared socket.
+                keepalive: if sc.mesh { None } else { keepalive },
+            };
+            std::thread::spawn(move || sink(s, ctx, exp, ph, tx))
         })
         .collect();
     drop(tx);
-    let mut wd_tx = Vec::new();
+    let mut cmd_tx = Vec::new();
     let writer_threads: Vec<_> = writers
         .into_iter()
-        .map(|(s, ann, wd)| {
+        .map(|(s, out)| {
             let (go, stop) = (go.clone(), stop.clone());
             let (wtx, wrx) = mpsc::channel();
-            wd_tx.push(wtx);
-            std::thread::spawn(move || writer(s, ann, wd, go, wrx, keepalive, stop))
+            cmd_tx.push(wtx);
+            let rate = sc.churn_rate;
+            std::thread::spawn(move || writer(s, out, rate, go, wrx, keepalive, stop))
         })
         .collect();
     go.wait();
+    // Provisional: the writers' own start times replace it once they are joined (this
+    // thread may be scheduled out after the barrier on a loaded machine).
     let clock = Instant::now();
 
     let mut last = clock;
     let mut converged = 0;
     let mut worst = 1.0f64;
+    // A sink with no churn to wait for (mesh: the churner's own) reports it at once.
+    let mut churned = 0;
     while converged < sc.sinks {
         match rx.recv() {
             Ok(SinkEvent::Converged(at)) => {
@@ -519,12 +631,12 @@ pub fn run(
                 rep.errors.push(why);
                 converged += 1; // counted, so the loop ends; the run is marked failed
             }
+            Ok(SinkEvent::Churned) => churned += 1,
             Ok(SinkEvent::Withdrawn(_)) | Err(_) => break,
         }
     }
     let after = pid.map(procs::usage);
     if rep.errors.is_empty() {
-        rep.convergence = Some(last.duration_since(clock).as_secs_f64());
         rep.progress = 1.0;
     } else {
         rep.progress = worst;
@@ -535,10 +647,25 @@ pub fn run(
         rep.base_rss = Some(b.rss);
         rep.procs = a.procs;
     }
+    if sc.churn > 0 && rep.errors.is_empty() {
+        cmd_tx.iter().for_each(|w| {
+            let _ = w.send(Cmd::Churn);
+        });
+        while churned < sc.sinks {
+            match rx.recv() {
+                Ok(SinkEvent::Churned) => churned += 1,
+                Ok(SinkEvent::Failed(why, _)) => {
+                    rep.errors.push(format!("churn phase: {why}"));
+                    break;
+                }
+                Ok(_) | Err(_) => break,
+            }
+        }
+    }
     if sc.withdraw && rep.errors.is_empty() {
         let wclock = Instant::now();
-        wd_tx.iter().for_each(|w| {
-            let _ = w.send(());
+        cmd_tx.iter().for_each(|w| {
+            let _ = w.send(Cmd::Withdraw);
         });
         let mut done = 0;
         let mut wlast = wclock;
@@ -552,7 +679,7 @@ pub fn run(
                     rep.errors.push(format!("withdraw phase: {why}"));
                     break;
                 }
-                Ok(SinkEvent::Converged(_)) | Err(_) => break,
+                Ok(_) | Err(_) => break,
             }
         }
         if done == sc.sinks {
@@ -563,15 +690,49 @@ pub fn run(
         }
     }
     stop.store(true, Ordering::Relaxed);
-    let open: Vec<_> = sink_threads
+    let sunk: Vec<_> = sink_threads
         .into_iter()
         .filter_map(|t| t.join().ok())
         .collect();
+    let mut sent = Vec::new();
+    let mut first = clock;
     for t in writer_threads {
-        if let Ok(Err(e)) = t.join() {
-            rep.errors.push(e);
+        match t.join() {
+            Ok(Ok((f, s))) => {
+                first = first.min(f);
+                sent.push(s);
+            }
+            Ok(Err(e)) => {
+                rep.errors.push(e);
+                sent.push(Vec::new());
+            }
+            Err(_) => sent.push(Vec::new()),
         }
     }
-    drop(open);
+    if rep.progress == 1.0 {
+        // From the first byte any writer wrote to the last sink complete.
+        rep.convergence = Some(last.saturating_duration_since(first).as_secs_f64());
+    }
+    if sc.churn > 0 && rep.errors.is_empty() {
+        // Floor: sink i is fed by writer i; otherwise every change comes from speaker 0.
+        let mut lat: Vec<f64> = Vec::new();
+        for (i, (_, seen)) in sunk.iter().enumerate() {
+            let from = if target.is_none() { i } else { 0 };
+            for (k, at) in seen.iter().enumerate() {
+                if let (Some(at), Some(s)) = (at, sent.get(from).and_then(|v| v.get(k))) {
+                    lat.push(at.saturating_duration_since(*s).as_secs_f64());
+                }
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        let q = |f: f64| {
+            lat.get(((lat.len() as f64 - 1.0) * f).round() as usize)
+                .copied()
+        };
+        rep.churn_p50 = q(0.5);
+        rep.churn_p99 = q(0.99);
+        rep.churn_max = lat.last().copied();
+    }
+    drop(sunk);
     Ok(rep)
 }

@@ -82,6 +82,13 @@ pub struct ScenarioArgs {
     /// else's (set --speakers equal to --sinks).
     #[arg(long, conflicts_with = "contested")]
     mesh: bool,
+    /// After convergence speaker 0 re-announces this many prefixes one by one (new MED
+    /// each); sinks time every change (p50/p99 latency).
+    #[arg(long, default_value_t = 0)]
+    churn: u32,
+    /// Churn changes per second.
+    #[arg(long, default_value_t = 1000)]
+    churn_rate: u32,
     /// Distinct attribute sets per speaker (0: a new one per run of 1-8 prefixes).
     #[arg(long, default_value_t = 0)]
     attr_sets: u32,
@@ -106,6 +113,8 @@ impl ScenarioArgs {
             withdraw: self.withdraw,
             attr_sets: self.attr_sets,
             mesh: self.mesh,
+            churn: self.churn,
+            churn_rate: self.churn_rate,
         }
     }
 
@@ -144,8 +153,19 @@ fn print(sc: &Scenario, r: &Report) {
             r.errors.join("; ")
         ),
     }
+    if let (Some(p50), Some(p99), Some(max)) = (r.churn_p50, r.churn_p99, r.churn_max) {
+        println!(
+            "churn latency:      p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            p50 * 1e3,
+            p99 * 1e3,
+            max * 1e3
+        );
+    }
     if let Some(w) = r.withdraw {
         println!("withdraw-all:       {w:.3} s");
+    }
+    if r.convergence.is_some() && !r.errors.is_empty() {
+        println!("errors after convergence: {}", r.errors.join("; "));
     }
     if let Some(cpu) = r.cpu {
         println!(
