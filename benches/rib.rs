@@ -1,0 +1,188 @@
+//! RIB hot paths, reported per prefix (criterion "elements"): attribute interning (hits on
+//! a populated table and misses into a fresh one), best-path selection over 1 to 16
+//! candidates, applying UPDATEs (`Rib::handle`) and update-group encoding (`Rib::flush`:
+//! plan + encode once per group) to 1 and to 50 clients in one group.
+
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
+use reflectd::msg::{PeerUp, ToRib};
+use reflectd::rib::attrs::{AttrTable, Rank};
+use reflectd::rib::decide::{self, Candidate};
+use reflectd::rib::plan::Outbox;
+use reflectd::rib::{Rib, RibConfig};
+use reflectd::wire::*;
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+const ASN: u32 = 65000;
+
+fn attrs(i: u32) -> PathAttrs {
+    PathAttrs {
+        as_path: AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentKind::Sequence,
+                asns: (0..1 + i % 6).map(|k| 64512 + (i * 7 + k) % 1000).collect(),
+            }],
+        },
+        next_hop: NextHop::V4(Ipv4Addr::new(100, 64, (i >> 8) as u8, i as u8)),
+        local_pref: Some(100 + i % 3),
+        med: Some(i % 5),
+        communities: vec![(ASN << 16) | (i & 0xffff), (ASN << 16) | 1],
+        ..PathAttrs::default()
+    }
+}
+
+fn intern(c: &mut Criterion) {
+    let mut g = c.benchmark_group("attr_intern");
+    let n = 10_000u32;
+    g.throughput(Throughput::Elements(u64::from(n)));
+    let sets: Vec<PathAttrs> = (0..n).map(attrs).collect();
+    g.bench_function("miss_10k_distinct", |b| {
+        b.iter_batched(
+            || (AttrTable::new(ASN), sets.clone()),
+            |(mut t, sets)| {
+                for a in sets {
+                    black_box(t.intern(a));
+                }
+                t
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    let mut table = AttrTable::new(ASN);
+    for a in &sets {
+        table.intern(a.clone());
+    }
+    g.bench_function("hit_10k_of_10k", |b| {
+        b.iter_batched(
+            || sets.clone(),
+            |sets| {
+                for a in sets {
+                    let id = table.intern(a);
+                    table.release(id);
+                }
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn best_path(c: &mut Criterion) {
+    let mut g = c.benchmark_group("best_path");
+    g.throughput(Throughput::Elements(1));
+    for n in [1u32, 2, 4, 8, 16] {
+        let cands: Vec<Candidate> = (0..n)
+            .map(|i| {
+                let rank = Rank::of(&attrs(i * 13 + 1), ASN);
+                let addr = Ipv4Addr::new(10, 0, 0, 1 + i as u8);
+                Candidate::new(&rank, i + 1, addr, IpAddr::V4(addr))
+            })
+            .collect();
+        g.bench_with_input(BenchmarkId::new("candidates", n), &cands, |b, c| {
+            b.iter(|| black_box(decide::best(black_box(c))))
+        });
+    }
+    g.finish();
+}
+
+fn up(peer: u32, client: bool) -> ToRib {
+    ToRib::PeerUp(PeerUp {
+        peer,
+        worker: 0,
+        address: IpAddr::from([192, 0, 2, peer as u8]),
+        remote_asn: ASN,
+        remote_id: Ipv4Addr::new(10, 0, (peer >> 8) as u8, peer as u8),
+        rr_client: client,
+        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+        codec: CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        },
+        route_refresh: true,
+    })
+}
+
+/// A RIB with one non-client speaker (peer 1) and `clients` clients, all up and flushed.
+fn rib_with(clients: u32) -> Rib {
+    let mut rib = Rib::new(RibConfig {
+        asn: ASN,
+        router_id: Ipv4Addr::new(10, 255, 0, 1),
+        cluster_id: Ipv4Addr::new(10, 255, 0, 1),
+    });
+    rib.handle(up(1, false));
+    for c in 0..clients {
+        rib.handle(up(100 + c, true));
+    }
+    rib.flush(&mut Outbox::default());
+    rib
+}
+
+/// `n` /24s from peer 1, four prefixes per attribute set, 100 prefixes per message.
+fn batches(n: u32) -> Vec<ToRib> {
+    let prefixes: Vec<Prefix4> = (0..n)
+        .filter_map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24))
+        .collect();
+    prefixes
+        .chunks(100)
+        .map(|chunk| ToRib::Updates {
+            peer: 1,
+            updates: chunk
+                .chunks(4)
+                .enumerate()
+                .map(|(k, nlri)| Update {
+                    attrs: Some(attrs(k as u32 + u32::from(nlri[0].addr()) / 1024)),
+                    nlri: nlri.to_vec(),
+                    ..Update::default()
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn update_groups(c: &mut Criterion) {
+    let n = 10_000u32;
+    let mut g = c.benchmark_group("rib");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(u64::from(n)));
+    for clients in [1u32, 50] {
+        g.bench_function(
+            BenchmarkId::new("handle_10k_prefixes_clients", clients),
+            |b| {
+                b.iter_batched(
+                    || (rib_with(clients), batches(n)),
+                    |(mut rib, msgs)| {
+                        for m in msgs {
+                            rib.handle(m);
+                        }
+                        rib
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+        g.bench_function(
+            BenchmarkId::new("flush_10k_prefixes_clients", clients),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let mut rib = rib_with(clients);
+                        for m in batches(n) {
+                            rib.handle(m);
+                        }
+                        rib
+                    },
+                    |mut rib| {
+                        let mut out = Outbox::default();
+                        rib.flush(&mut out);
+                        (rib, out)
+                    },
+                    BatchSize::LargeInput,
+                )
+            },
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, intern, best_path, update_groups);
+criterion_main!(benches);

@@ -1,0 +1,738 @@
+//! One measured run: N speakers (non-clients) announce the synthetic table through a
+//! reflector to K sinks (clients) that check every prefix's next hop; or, as the floor,
+//! the same bytes written straight to the sinks with no reflector in between.
+//!
+//! ```text
+//!  speaker threads ──pre-encoded UPDATEs──▶ reflector ──▶ sink threads (exact check)
+//!        ▲ "withdraw now" (mpsc)                               │ converged / withdrawn
+//!        └──────────────────── main thread ◀───────────────────┘ (mpsc)
+//! ```
+
+use crate::procs;
+use crate::table::{self, Table};
+use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::{self, *};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+pub const ASN: u32 = 65000;
+const KEEPALIVE: [u8; 19] = {
+    let mut k = [0xffu8; 19];
+    k[16] = 0;
+    k[17] = 19;
+    k[18] = 4;
+    k
+};
+
+/// The workload: sizes are flags so small and full runs share the code.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub speakers: u32,
+    /// Prefixes per speaker (unique) or in the one shared table (contested).
+    pub prefixes: u32,
+    pub sinks: u32,
+    /// Every speaker announces the same table; speaker 0 has LOCAL_PREF 200, the others
+    /// 100, so every sink must end with speaker 0's next hop on every prefix.
+    pub contested: bool,
+    /// After convergence every speaker withdraws everything; sinks wait for an empty table.
+    pub withdraw: bool,
+    /// Distinct attribute sets per speaker (0: one per run of prefixes).
+    pub attr_sets: u32,
+    /// Every session is a client that both announces its own `prefixes` and sinks
+    /// everyone else's (scenario D); `speakers` must equal `sinks`.
+    pub mesh: bool,
+    /// After convergence speaker 0 re-announces this many of its prefixes one at a time
+    /// (each with a new MED), `churn_rate` per second; sinks time each change (scenario E).
+    pub churn: u32,
+    pub churn_rate: u32,
+}
+
+/// MED of churn change k: far above the table's MEDs, so a sink knows which change it saw.
+const CHURN_MED: u32 = 1 << 30;
+
+#[derive(Clone, Debug)]
+pub struct Opts {
+    /// Session starts are spread over this long.
+    pub stagger: Duration,
+    /// Wait after every session is up, then check none was reset (and redo those).
+    pub settle: Duration,
+    pub hold_time: u16,
+    pub timeout: Duration,
+}
+
+pub fn speaker_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+}
+
+pub fn sink_ip(i: u32) -> Ipv4Addr {
+    Ipv4Addr::new(127, 2, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Report {
+    pub sessions_up: f64,
+    /// Seconds from the first UPDATE written to the last sink complete (None: timed out).
+    pub convergence: Option<f64>,
+    /// Fraction of the expected prefixes the slowest sink had when time ran out.
+    pub progress: f64,
+    pub withdraw: Option<f64>,
+    /// Churn: per-change latency (sent -> seen by a sink) over every sink, seconds.
+    pub churn_p50: Option<f64>,
+    pub churn_p99: Option<f64>,
+    pub churn_max: Option<f64>,
+    pub input_paths: u64,
+    pub deliveries: u64,
+    /// Reflector process tree (None for the floor or when no pid is known).
+    pub cpu: Option<f64>,
+    pub cpu_withdraw: Option<f64>,
+    pub peak_rss: Option<u64>,
+    pub base_rss: Option<u64>,
+    pub procs: usize,
+    /// Sessions that had to be redone after a reset, and how sinks failed.
+    pub retries: u32,
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    pub fn deliveries_per_s(&self) -> Option<f64> {
+        self.convergence.map(|c| self.deliveries as f64 / c)
+    }
+
+    pub fn bytes_per_path(&self) -> Option<f64> {
+        let (peak, base) = (self.peak_rss?, self.base_rss?);
+        Some(peak.saturating_sub(base) as f64 / self.input_paths as f64)
+    }
+}
+
+/// Establishes one session from `local`, retrying with bounded exponential back-off.
+fn session(
+    local: Ipv4Addr,
+    target: SocketAddr,
+    hold: u16,
+    give_up: Instant,
+) -> Result<(Speaker, u32), String> {
+    let mut cfg = SpeakerConfig::new(IpAddr::V4(local), ASN, local);
+    cfg.hold_time = hold;
+    cfg.families = FamilySet::EMPTY.with(Family::Ipv4Unicast);
+    let mut backoff = Duration::from_millis(100);
+    let mut tries = 0;
+    loop {
+        match Speaker::connect(&cfg, target, Duration::from_secs(10)) {
+            Ok(s) => return Ok((s, tries)),
+            Err(e) if Instant::now() + backoff > give_up => {
+                return Err(format!(
+                    "{local}: no session after {} tries: {e}",
+                    tries + 1
+                ))
+            }
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// Opens every session, starts spread over `stagger`, each in its own thread.
+fn sessions(ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<(Vec<Speaker>, u32), String> {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    let n = ips.len().max(1) as u32;
+    let threads: Vec<_> = ips
+        .iter()
+        .enumerate()
+        .map(|(i, &ip)| {
+            let delay = o.stagger * i as u32 / n;
+            let hold = o.hold_time;
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                session(ip, target, hold, give_up)
+            })
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut retries = 0;
+    for t in threads {
+        let (s, r) = t.join().map_err(|_| "session thread panicked")??;
+        out.push(s);
+        retries += r;
+    }
+    Ok((out, retries))
+}
+
+/// Redoes sessions the reflector reset during the settle time (bounded: three rounds).
+fn check_alive(
+    ss: &mut [Speaker],
+    ips: &[Ipv4Addr],
+    target: SocketAddr,
+    o: &Opts,
+) -> Result<u32, String> {
+    let mut redone = 0;
+    for _round in 0..3 {
+        let mut bad = Vec::new();
+        for (i, s) in ss.iter_mut().enumerate() {
+            // Reads what is pending (KEEPALIVE, End-of-RIB, or a NOTIFICATION).
+            let _ = s.poll(Duration::from_millis(1));
+            if s.closed || s.notification.is_some() {
+                bad.push(i);
+            }
+        }
+        if bad.is_empty() {
+            return Ok(redone);
+        }
+        for i in bad {
+            std::thread::sleep(Duration::from_millis(200));
+            let give_up = Instant::now() + Duration::from_secs(30);
+            ss[i] = session(ips[i], target, o.hold_time, give_up)?.0;
+            redone += 1;
+        }
+        std::thread::sleep(o.settle);
+    }
+    Err("sessions kept being reset after three rounds".into())
+}
+
+/// Which prefixes a sink must see and with which next hop.
+struct Expect {
+    table: Arc<Table>,
+    /// Unique mode: entry j belongs to speaker j / per_speaker. Contested: speaker 0.
+    per_speaker: Option<u32>,
+    /// Mesh mode: this sink's own speaker, whose prefixes are not reflected back to it.
+    exclude: Option<u32>,
+}
+
+impl Expect {
+    fn owner(&self, j: usize) -> u32 {
+        self.per_speaker.map_or(0, |p| j as u32 / p)
+    }
+
+    fn want(&self, j: usize) -> NextHop {
+        table::next_hop(self.owner(j))
+    }
+
+    /// Index of `p` if this sink must see it.
+    fn index(&self, p: &Prefix4) -> Option<usize> {
+        self.table
+            .index(p)
+            .filter(|&j| self.exclude != Some(self.owner(j)))
+    }
+
+    fn total(&self) -> usize {
+        let own = match (self.exclude, self.per_speaker) {
+            (Some(_), Some(p)) => p as usize,
+            _ => 0,
+        };
+        self.table.len() as usize - own
+    }
+}
+
+enum SinkEvent {
+    Converged(Instant),
+    Churned,
+    Withdrawn(Instant),
+    Failed(String, f64),
+}
+
+/// What a sink waits for after convergence, and its limits.
+#[derive(Clone, Copy)]
+struct Phases {
+    churn: u32,
+    withdraw: bool,
+    deadline: Instant,
+    keepalive: Option<Duration>,
+}
+
+/// Reads one sink's session, tracking every prefix: 0 absent, 1 present with a wrong next
+/// hop, 2 present and right. Reports when all are right, then when every churn change was
+/// seen, then (if asked) when all are gone.
+fn sink(
+    mut stream: TcpStream,
+    ctx: CodecCtx,
+    exp: Arc<Expect>,
+    ph: Phases,
+    tx: mpsc::Sender<SinkEvent>,
+) -> (TcpStream, Vec<Option<Instant>>) {
+    let Phases {
+        churn,
+        withdraw,
+        deadline,
+        keepalive,
+    } = ph;
+    let total = exp.total();
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    // Big reads for few sinks; many sinks (mesh) must not cost a MiB each.
+    let mut buf = vec![0u8; if total > 1 << 20 { 1 << 20 } else { 1 << 18 }];
+    let mut state = vec![0u8; exp.table.len() as usize];
+    let (mut have, mut good, mut present) = (0usize, 0usize, 0usize);
+    let mut converged = false;
+    let mut last_ka = Instant::now();
+    // Changes this sink must see: none of its own (mesh, session 0 is the churner).
+    let churn_want = if exp.exclude == Some(0) { 0 } else { churn };
+    let mut seen = vec![None; churn_want as usize];
+    let mut churned = 0u32;
+    let mut churn_reported = false;
+    macro_rules! fail {
+        ($why:expr) => {{
+            let _ = tx.send(SinkEvent::Failed($why, good as f64 / total as f64));
+            return (stream, seen);
+        }};
+    }
+    loop {
+        if Instant::now() >= deadline {
+            fail!("timed out".into());
+        }
+        if let Some(k) = keepalive {
+            if last_ka.elapsed() >= k {
+                let _ = stream.write_all(&KEEPALIVE);
+                last_ka = Instant::now();
+            }
+        }
+        let n = match stream.read(&mut buf[have..]) {
+            Ok(0) => fail!("session closed by the reflector".into()),
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                continue
+            }
+            Err(e) => fail!(format!("read: {e}")),
+        };
+        have += n;
+        let mut pos = 0;
+        while let Ok(Some(len)) = wire::frame(&buf[pos..have], MAX_EXTENDED_MESSAGE_LEN) {
+            match wire::decode(&buf[pos..pos + len], &ctx) {
+                Ok(Message::Update(u)) => {
+                    let mut set = |p: &Prefix4, to: u8| {
+                        if let Some(j) = exp.index(p) {
+                            let from = state[j];
+                            good = good + usize::from(to == 2) - usize::from(from == 2);
+                            present = present + usize::from(to > 0) - usize::from(from > 0);
+                            state[j] = to;
+                        }
+                    };
+                    u.withdrawn.iter().for_each(|p| set(p, 0));
+                    if let Some(med) = u.attrs.as_ref().and_then(|a| a.med) {
+                        let k = med.wrapping_sub(CHURN_MED) as usize;
+                        if let Some(slot @ None) = seen.get_mut(k) {
+                            *slot = Some(Instant::now());
+                            churned += 1;
+                        }
+                    }
+                    for p in &u.nlri {
+                        let right = u.attrs.as_ref().is_some_and(|a| {
+                            exp.index(p).is_some_and(|j| a.next_hop == exp.want(j))
+                        });
+                        set(p, if right { 2 } else { 1 });
+                    }
+                }
+                Ok(Message::Notification(n)) => {
+                    fail!(format!("NOTIFICATION {n:?}"));
+                }
+                _ => {}
+            }
+            pos += len;
+        }
+        if pos == 0 && have == buf.len() {
+            fail!("message larger than the read buffer".into());
+        }
+        buf.copy_within(pos..have, 0);
+        have -= pos;
+        if !converged && good == total {
+            converged = true;
+            let _ = tx.send(SinkEvent::Converged(Instant::now()));
+        }
+        if converged && !churn_reported && churned == churn_want {
+            churn_reported = true;
+            if churn > 0 {
+                let _ = tx.send(SinkEvent::Churned);
+            }
+            if !withdraw {
+                return (stream, seen); // kept open until the run ends
+            }
+        }
+        if churn_reported && present == 0 {
+            let _ = tx.send(SinkEvent::Withdrawn(Instant::now()));
+            return (stream, seen);
+        }
+    }
+}
+
+/// Encoded announcements (and withdrawals) of speaker `s`.
+fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u8>) {
+    let (lo, hi) = if sc.contested {
+        (0, t.len())
+    } else {
+        (s * sc.prefixes, (s + 1) * sc.prefixes)
+    };
+    let lp = if sc.contested && s == 0 { 200 } else { 100 };
+    let mut ann = Vec::new();
+    for &(a, b) in &t.runs {
+        let (a, b) = (a.max(lo), b.min(hi));
+        if a < b {
+            let attrs = table::attrs(s, a, lp, sc.attr_sets);
+            wire::encode_announce(ctx, &attrs, &t.prefixes[a as usize..b as usize], &mut ann);
+        }
+    }
+    wire::encode_end_of_rib(Family::Ipv4Unicast, &mut ann);
+    let mut wd = Vec::new();
+    wire::encode_withdraw(ctx, &t.prefixes[lo as usize..hi as usize], &mut wd);
+    (ann, wd)
+}
+
+/// Churn change k of speaker 0: one prefix of its own re-announced with MED `CHURN_MED + k`.
+fn churn_updates(sc: &Scenario, t: &Table, ctx: &CodecCtx) -> Vec<Vec<u8>> {
+    let own = sc.prefixes.min(t.len()).max(1);
+    let lp = if sc.contested { 200 } else { 100 };
+    (0..sc.churn)
+        .map(|k| {
+            let j = (u64::from(k) * 7919 % u64::from(own)) as usize;
+            let mut a = table::attrs(0, j as u32, lp, sc.attr_sets);
+            a.med = Some(CHURN_MED + k);
+            let mut out = Vec::new();
+            wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out);
+            out
+        })
+        .collect()
+}
+
+enum Cmd {
+    Churn,
+    Withdraw,
+}
+
+/// What one writer sends: the table, churn changes (speaker 0 only), the withdrawals.
+struct Out {
+    ann: Vec<u8>,
+    churn: Vec<Vec<u8>>,
+    wd: Vec<u8>,
+}
+
+/// A writer: sends `ann`, then on request the churn changes (paced at `rate` per second;
+/// returns when each was written) or `wd`, keeping the session open (with keepalives)
+/// until `stop`.
+fn writer(
+    mut stream: TcpStream,
+    out: Out,
+    rate: u32,
+    go: Arc<Barrier>,
+    cmds: mpsc::Receiver<Cmd>,
+    keepalive: Option<Duration>,
+    stop: Arc<AtomicBool>,
+) -> Result<(Instant, Vec<Instant>), String> {
+    go.wait();
+    let first = Instant::now();
+    stream
+        .write_all(&out.ann)
+        .map_err(|e| format!("write: {e}"))?;
+    let mut last = Instant::now();
+    let mut sent = Vec::new();
+    while !stop.load(Ordering::Relaxed) {
+        match cmds.recv_timeout(Duration::from_millis(50)) {
+            Ok(Cmd::Withdraw) => stream
+                .write_all(&out.wd)
+                .map_err(|e| format!("write: {e}"))?,
+            Ok(Cmd::Churn) => {
+                let start = Instant::now();
+                let gap = Duration::from_secs(1) / rate.max(1);
+                for (k, u) in out.churn.iter().enumerate() {
+                    let due = start + gap * k as u32;
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                    stream.write_all(u).map_err(|e| format!("write: {e}"))?;
+                    sent.push(Instant::now());
+                }
+                last = Instant::now();
+            }
+            Err(_) => {}
+        }
+        if keepalive.is_some_and(|k| last.elapsed() >= k) {
+            let _ = stream.write_all(&KEEPALIVE);
+            last = Instant::now();
+        }
+    }
+    Ok((first, sent))
+}
+
+/// Runs the scenario against the reflector at `target` (measuring `pid`'s process tree if
+/// given), or with `target` None as the floor: each sink fed directly what a reflector
+/// would send it.
+pub fn run(
+    sc: &Scenario,
+    target: Option<SocketAddr>,
+    pid: Option<u32>,
+    o: &Opts,
+) -> Result<Report, String> {
+    if sc.mesh && (sc.contested || sc.speakers != sc.sinks) {
+        return Err(
+            "mesh: every session is a speaker and a sink (speakers = sinks, unique)".into(),
+        );
+    }
+    let per_speaker = (!sc.contested).then_some(sc.prefixes);
+    let table_len = if sc.contested {
+        sc.prefixes
+    } else {
+        sc.speakers
+            .checked_mul(sc.prefixes)
+            .ok_or("table too large")?
+    };
+    let t = Arc::new(Table::new(table_len)?);
+    let mut rep = Report {
+        input_paths: u64::from(sc.speakers) * u64::from(sc.prefixes),
+        deliveries: u64::from(table_len - if sc.mesh { sc.prefixes } else { 0 })
+            * u64::from(sc.sinks),
+        ..Report::default()
+    };
+    let exp = |exclude: Option<u32>| {
+        Arc::new(Expect {
+            table: t.clone(),
+            per_speaker,
+            exclude,
+        })
+    };
+    let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
+    // (sink streams and their ctx), (writer streams with their payloads).
+    let mut sink_streams: Vec<(TcpStream, CodecCtx, Arc<Expect>)> = Vec::new();
+    let mut writers: Vec<(TcpStream, Out)> = Vec::new();
+    let churn_of = |ctx: &CodecCtx, yes: bool| {
+        if yes {
+            churn_updates(sc, &t, ctx)
+        } else {
+            Vec::new()
+        }
+    };
+    let t0 = Instant::now();
+    match target {
+        Some(addr) if sc.mesh => {
+            let ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
+            let (mut ss, r) = sessions(&ips, addr, o)?;
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+            std::thread::sleep(o.settle);
+            rep.retries = r + check_alive(&mut ss, &ips, addr, o)?;
+            for (i, mut s) in ss.into_iter().enumerate() {
+                let ctx = s.ctx;
+                let stream = s.take_stream();
+                let w = stream.try_clone().map_err(|e| e.to_string())?;
+                let (ann, wd) = payloads(sc, &t, i as u32, &ctx);
+                sink_streams.push((stream, ctx, exp(Some(i as u32))));
+                let churn = churn_of(&ctx, i == 0);
+                writers.push((w, Out { ann, churn, wd }));
+            }
+        }
+        Some(addr) => {
+            let sink_ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
+            let spk_ips: Vec<_> = (0..sc.speakers).map(speaker_ip).collect();
+            let (mut sinks, r1) = sessions(&sink_ips, addr, o)?;
+            let (mut spks, r2) = sessions(&spk_ips, addr, o)?;
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+            std::thread::sleep(o.settle);
+            rep.retries = r1 + r2;
+            rep.retries += check_alive(&mut sinks, &sink_ips, addr, o)?;
+            rep.retries += check_alive(&mut spks, &spk_ips, addr, o)?;
+            for mut s in sinks {
+                let ctx = s.ctx;
+                sink_streams.push((s.take_stream(), ctx, exp(None)));
+            }
+            for (i, mut s) in spks.into_iter().enumerate() {
+                let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx);
+                let churn = churn_of(&s.ctx, i == 0);
+                writers.push((s.take_stream(), Out { ann, churn, wd }));
+            }
+        }
+        None => {
+            let ctx = CodecCtx {
+                four_octet_as: true,
+                ..CodecCtx::default()
+            };
+            let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let addr = l.local_addr().map_err(|e| e.to_string())?;
+            let enc: Vec<_> = (0..sc.speakers)
+                .map(|s| payloads(sc, &t, s, &ctx))
+                .collect();
+            for k in 0..sc.sinks {
+                let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
+                let (r, _) = l.accept().map_err(|e| e.to_string())?;
+                let _ = w.set_nodelay(true);
+                // What a reflector would send this sink: every speaker's routes (unique)
+                // or the best path only, speaker 0's (contested).
+                // Mesh: everyone's but the sink's own.
+                let from: Vec<_> = match (sc.contested, sc.mesh) {
+                    (true, _) => enc[..1].iter().collect(),
+                    (false, true) => (enc.iter().enumerate())
+                        .filter(|&(s, _)| s != k as usize)
+                        .map(|(_, e)| e)
+                        .collect(),
+                    (false, false) => enc.iter().collect(),
+                };
+                let ann: Vec<u8> = from.iter().flat_map(|(a, _)| a.iter().copied()).collect();
+                let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
+                let excl = sc.mesh.then_some(k);
+                sink_streams.push((r, ctx, exp(excl)));
+                let churn = churn_of(&ctx, true);
+                writers.push((w, Out { ann, churn, wd }));
+            }
+            rep.sessions_up = t0.elapsed().as_secs_f64();
+        }
+    }
+
+    let before = pid.map(procs::usage);
+    let deadline = Instant::now() + o.timeout;
+    let go = Arc::new(Barrier::new(writers.len() + 1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let sink_threads: Vec<_> = sink_streams
+        .into_iter()
+        .map(|(s, ctx, exp)| {
+            let tx = tx.clone();
+            let ph = Phases {
+                churn: sc.churn,
+                withdraw: sc.withdraw,
+                deadline,
+                // In mesh mode the writer owns keepalives on the shared socket.
+                keepalive: if sc.mesh { None } else { keepalive },
+            };
+            std::thread::spawn(move || sink(s, ctx, exp, ph, tx))
+        })
+        .collect();
+    drop(tx);
+    let mut cmd_tx = Vec::new();
+    let writer_threads: Vec<_> = writers
+        .into_iter()
+        .map(|(s, out)| {
+            let (go, stop) = (go.clone(), stop.clone());
+            let (wtx, wrx) = mpsc::channel();
+            cmd_tx.push(wtx);
+            let rate = sc.churn_rate;
+            std::thread::spawn(move || writer(s, out, rate, go, wrx, keepalive, stop))
+        })
+        .collect();
+    go.wait();
+    // Provisional: the writers' own start times replace it once they are joined (this
+    // thread may be scheduled out after the barrier on a loaded machine).
+    let clock = Instant::now();
+
+    let mut last = clock;
+    let mut converged = 0;
+    let mut worst = 1.0f64;
+    // A sink with no churn to wait for (mesh: the churner's own) reports it at once.
+    let mut churned = 0;
+    while converged < sc.sinks {
+        match rx.recv() {
+            Ok(SinkEvent::Converged(at)) => {
+                converged += 1;
+                last = last.max(at);
+            }
+            Ok(SinkEvent::Failed(why, p)) => {
+                worst = worst.min(p);
+                rep.errors.push(why);
+                converged += 1; // counted, so the loop ends; the run is marked failed
+            }
+            Ok(SinkEvent::Churned) => churned += 1,
+            Ok(SinkEvent::Withdrawn(_)) | Err(_) => break,
+        }
+    }
+    let after = pid.map(procs::usage);
+    if rep.errors.is_empty() {
+        rep.progress = 1.0;
+    } else {
+        rep.progress = worst;
+    }
+    if let (Some(b), Some(a)) = (before, after) {
+        rep.cpu = Some(a.cpu - b.cpu);
+        rep.peak_rss = Some(a.peak_rss);
+        rep.base_rss = Some(b.rss);
+        rep.procs = a.procs;
+    }
+    if sc.churn > 0 && rep.errors.is_empty() {
+        cmd_tx.iter().for_each(|w| {
+            let _ = w.send(Cmd::Churn);
+        });
+        while churned < sc.sinks {
+            match rx.recv() {
+                Ok(SinkEvent::Churned) => churned += 1,
+                Ok(SinkEvent::Failed(why, _)) => {
+                    rep.errors.push(format!("churn phase: {why}"));
+                    break;
+                }
+                Ok(_) | Err(_) => break,
+            }
+        }
+    }
+    if sc.withdraw && rep.errors.is_empty() {
+        let wclock = Instant::now();
+        cmd_tx.iter().for_each(|w| {
+            let _ = w.send(Cmd::Withdraw);
+        });
+        let mut done = 0;
+        let mut wlast = wclock;
+        while done < sc.sinks {
+            match rx.recv() {
+                Ok(SinkEvent::Withdrawn(at)) => {
+                    done += 1;
+                    wlast = wlast.max(at);
+                }
+                Ok(SinkEvent::Failed(why, _)) => {
+                    rep.errors.push(format!("withdraw phase: {why}"));
+                    break;
+                }
+                Ok(_) | Err(_) => break,
+            }
+        }
+        if done == sc.sinks {
+            rep.withdraw = Some(wlast.duration_since(wclock).as_secs_f64());
+            if let (Some(a), Some(pid)) = (after, pid) {
+                rep.cpu_withdraw = Some(procs::usage(pid).cpu - a.cpu);
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let sunk: Vec<_> = sink_threads
+        .into_iter()
+        .filter_map(|t| t.join().ok())
+        .collect();
+    let mut sent = Vec::new();
+    let mut first = clock;
+    for t in writer_threads {
+        match t.join() {
+            Ok(Ok((f, s))) => {
+                first = first.min(f);
+                sent.push(s);
+            }
+            Ok(Err(e)) => {
+                rep.errors.push(e);
+                sent.push(Vec::new());
+            }
+            Err(_) => sent.push(Vec::new()),
+        }
+    }
+    if rep.progress == 1.0 {
+        // From the first byte any writer wrote to the last sink complete.
+        rep.convergence = Some(last.saturating_duration_since(first).as_secs_f64());
+    }
+    if sc.churn > 0 && rep.errors.is_empty() {
+        // Floor: sink i is fed by writer i; otherwise every change comes from speaker 0.
+        let mut lat: Vec<f64> = Vec::new();
+        for (i, (_, seen)) in sunk.iter().enumerate() {
+            let from = if target.is_none() { i } else { 0 };
+            for (k, at) in seen.iter().enumerate() {
+                if let (Some(at), Some(s)) = (at, sent.get(from).and_then(|v| v.get(k))) {
+                    lat.push(at.saturating_duration_since(*s).as_secs_f64());
+                }
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        let q = |f: f64| {
+            lat.get(((lat.len() as f64 - 1.0) * f).round() as usize)
+                .copied()
+        };
+        rep.churn_p50 = q(0.5);
+        rep.churn_p99 = q(0.99);
+        rep.churn_max = lat.last().copied();
+    }
+    drop(sunk);
+    Ok(rep)
+}

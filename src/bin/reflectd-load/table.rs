@@ -1,0 +1,155 @@
+//! The deterministic synthetic table: a realistic prefix-length mix (/16../24, mostly /24),
+//! prefixes grouped in runs that share one attribute set (1 to 8 prefixes a run), AS paths
+//! of 1 to 6 ASNs and 0 to 4 communities, all derived from a hash of the indexes so every
+//! run of the tool announces the same table. Prefixes of different lengths may overlap, as
+//! in the real table; every (address, length) pair is unique.
+
+use reflectd::wire::{AsPath, AsSegment, NextHop, PathAttrs, Prefix4, SegmentKind};
+use std::net::Ipv4Addr;
+
+/// Every length's prefixes start here and stay below 127.0.0.0.
+const BASE: u32 = 1 << 24;
+const LIMIT: u32 = 127 << 24;
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64: a fixed, well-spread hash of the index.
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// Prefix length of entry `j`: about 60% /24, 10% /23, 12% /22, 6% /21, 5% /20, 3% /19,
+/// 2% /18, 1% /17, 1% /16 (roughly today's IPv4 table between /16 and /24).
+fn length_of(j: u32) -> u8 {
+    match mix(u64::from(j)) % 1000 {
+        0..600 => 24,
+        600..700 => 23,
+        700..820 => 22,
+        820..880 => 21,
+        880..930 => 20,
+        930..960 => 19,
+        960..980 => 18,
+        980..990 => 17,
+        _ => 16,
+    }
+}
+
+/// A table of `len` prefixes and the way back from a prefix to its index.
+pub struct Table {
+    pub prefixes: Vec<Prefix4>,
+    /// Runs of consecutive entries sharing one attribute set: (first, end).
+    pub runs: Vec<(u32, u32)>,
+    /// Per length 16..=24: the n-th prefix of that length -> its index.
+    by_len: [Vec<u32>; 9],
+}
+
+impl Table {
+    pub fn new(len: u32) -> Result<Table, String> {
+        let mut by_len: [Vec<u32>; 9] = Default::default();
+        let mut prefixes = Vec::with_capacity(len as usize);
+        for j in 0..len {
+            let l = length_of(j);
+            let slot = &mut by_len[usize::from(l - 16)];
+            let addr = u64::from(BASE) + ((slot.len() as u64) << (32 - l));
+            if addr >= u64::from(LIMIT) {
+                return Err(format!("{len} prefixes do not fit below 127.0.0.0"));
+            }
+            slot.push(j);
+            prefixes
+                .push(Prefix4::new(Ipv4Addr::from(addr as u32), l).ok_or("bad generated prefix")?);
+        }
+        let mut runs = Vec::new();
+        let mut first = 0u32;
+        while first < len {
+            let end = (first + 1 + (mix(u64::from(first) ^ 0x5eed) % 8) as u32).min(len);
+            runs.push((first, end));
+            first = end;
+        }
+        Ok(Table {
+            prefixes,
+            runs,
+            by_len,
+        })
+    }
+
+    pub fn len(&self) -> u32 {
+        self.prefixes.len() as u32
+    }
+
+    /// Index of `p` in the table, if it is one of ours.
+    pub fn index(&self, p: &Prefix4) -> Option<usize> {
+        let l = p.len();
+        if !(16..=24).contains(&l) {
+            return None;
+        }
+        let off = u32::from(p.addr()).checked_sub(BASE)?;
+        if off & ((1u32 << (32 - l)) - 1) != 0 {
+            return None;
+        }
+        let n = (off >> (32 - l)) as usize;
+        self.by_len[usize::from(l - 16)].get(n).map(|&j| j as usize)
+    }
+}
+
+/// Next hop of speaker `s`.
+pub fn next_hop(s: u32) -> NextHop {
+    NextHop::V4(Ipv4Addr::new(100, 64, (s >> 8) as u8, 1 + (s & 0xff) as u8))
+}
+
+/// The attribute set speaker `s` sends with run `r` (the run's first index): an AS path of
+/// 1 to 6 ASNs starting with the speaker's neighbor AS, 0 to 4 communities, a MED on some.
+/// With `sets` > 0 runs cycle through that many distinct sets per speaker.
+pub fn attrs(s: u32, run_first: u32, local_pref: u32, sets: u32) -> PathAttrs {
+    let key = if sets > 0 {
+        run_first % sets
+    } else {
+        run_first
+    };
+    let h = mix(u64::from(key) << 20 | u64::from(s));
+    let hops = 1 + (h % 6) as usize;
+    let mut asns = vec![64512 + (s % 1000)];
+    asns.extend((1..hops).map(|k| 1 + (mix(h ^ k as u64) % 64000) as u32));
+    let ncomm = ((h >> 8) % 5) as u32;
+    PathAttrs {
+        as_path: AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentKind::Sequence,
+                asns,
+            }],
+        },
+        next_hop: next_hop(s),
+        local_pref: Some(local_pref),
+        med: ((h >> 16) % 4 == 0).then_some(((h >> 20) % 1000) as u32),
+        communities: (0..ncomm)
+            .map(|c| (65000 << 16) | ((h >> (24 + 4 * c)) & 0xffff) as u32)
+            .collect(),
+        ..PathAttrs::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_generated_prefix_maps_back_to_its_index() {
+        let t = Table::new(50_000).unwrap();
+        for (j, p) in t.prefixes.iter().enumerate() {
+            assert_eq!(t.index(p), Some(j));
+        }
+        let n24 = t.prefixes.iter().filter(|p| p.len() == 24).count();
+        assert!((27_000..33_000).contains(&n24), "{n24} /24s");
+        assert_eq!(t.runs.last().unwrap().1, 50_000);
+    }
+
+    #[test]
+    fn paths_have_one_to_six_asns() {
+        for r in 0..1000 {
+            let a = attrs(3, r, 100, 0);
+            let n = a.as_path.segments[0].asns.len();
+            assert!((1..=6).contains(&n));
+            assert!(a.communities.len() <= 4);
+        }
+    }
+}
