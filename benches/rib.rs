@@ -99,6 +99,7 @@ fn up(peer: u32, client: bool) -> ToRib {
             ..CodecCtx::default()
         },
         route_refresh: true,
+        max_prefixes: None,
     })
 }
 
