@@ -128,10 +128,8 @@ fn run_router(
     let mut next = Instant::now() + Duration::from_secs(15);
     while !stop.load(Ordering::Relaxed) {
         if !sp.poll(Duration::from_millis(200))? {
-            return Err(std::io::Error::other(format!(
-                "closed by reflector: {:?}",
-                sp.notification
-            )));
+            // The reflector ended the session; `simulate` logs why.
+            return Ok(());
         }
         if Instant::now() >= next {
             if let Some(p) = flap {
