@@ -105,14 +105,7 @@ fn peer_open() -> Open {
 
 /// One of each message kind, each a separate buffer.
 fn messages(ctx: &CodecCtx) -> Vec<Vec<u8>> {
-    let v4: Vec<Prefix4> = ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "1.2.3.4/32"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let v6: Vec<Prefix6> = ["2001:db8::/32", "::/0", "2001:db8::1/128"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let (v4, v6) = fuzzing::sample_prefixes();
     let mut v = Vec::new();
     let mut out = Vec::new();
     encode_announce(ctx, &fuzzing::sample_attrs(), &v4, &mut out);

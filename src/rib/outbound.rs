@@ -112,26 +112,12 @@ impl Rib {
             if w.announce.is_empty() && w.withdraw.is_empty() {
                 continue;
             }
-            let targets = active_targets(g, peers);
-            let announce = w
-                .announce
-                .into_iter()
-                .map(|((attr, source_id), ps)| {
-                    let adv = Adv {
-                        attr,
-                        source_id,
-                        from_client: false,
-                    };
-                    (
-                        self.out_cache.get(&self.attrs, &adv, self.cfg.cluster_id),
-                        ps,
-                    )
-                })
-                .collect();
+            let (targets, ctx) = (active_targets(g, &self.peers), g.key.codec);
+            let announce = self.announce_sets(w.announce);
             plan.sends.push(PlannedSend {
                 kind: SendKind::Delta(w.gid),
                 targets,
-                ctx: g.key.codec,
+                ctx,
                 routes: N::routes(RouteSet {
                     announce,
                     withdraw: w.withdraw,

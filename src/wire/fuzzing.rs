@@ -164,3 +164,16 @@ pub fn sample_attrs() -> PathAttrs {
         ..PathAttrs::default()
     }
 }
+
+/// Prefixes covering the edge lengths (default route, host routes) for the seed messages.
+pub fn sample_prefixes() -> (Vec<Prefix4>, Vec<Prefix6>) {
+    let v4 = ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "1.2.3.4/32"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let v6 = ["2001:db8::/32", "::/0", "2001:db8::1/128"]
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    (v4, v6)
+}

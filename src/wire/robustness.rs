@@ -33,14 +33,7 @@ fn corpus() -> Vec<Vec<u8>> {
     };
     let ctx2 = CodecCtx::default();
     let attrs = fuzzing::sample_attrs();
-    let v4: Vec<Prefix4> = ["10.0.0.0/8", "192.168.1.0/24", "0.0.0.0/0", "1.2.3.4/32"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
-    let v6: Vec<Prefix6> = ["2001:db8::/32", "::/0", "2001:db8::1/128"]
-        .iter()
-        .map(|s| s.parse().unwrap())
-        .collect();
+    let (v4, v6) = fuzzing::sample_prefixes();
     let mut v = Vec::new();
     for ctx in [ctx2, ctx4] {
         let mut out = Vec::new();
