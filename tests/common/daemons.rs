@@ -6,6 +6,7 @@
 //! Each daemon reads back its *own* RIB into a [`Seen`] so scenarios can be written once and
 //! asserted against any of them.
 
+use super::netns::{host_port, Net};
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -230,6 +231,7 @@ pub struct GoBgp {
     pub proc: Proc,
     pub addr: String,
     api_port: u16,
+    net: Net,
 }
 
 /// One neighbor in a GoBGP config: reflectd on 127.0.0.1:`port` (GoBGP dials it).
@@ -253,12 +255,26 @@ impl GoBgp {
         asn: u32,
         rr_port: u16,
     ) -> GoBgp {
+        GoBgp::start_in(&Net::loopback(), dir, name, addr, router_id, asn, rr_port)
+    }
+
+    /// As [`GoBgp::start_with`], run where `net` says and dialing reflectd at `net.rr`.
+    pub fn start_in(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        asn: u32,
+        rr_port: u16,
+    ) -> GoBgp {
         let conf = dir.join(format!("{name}.toml"));
         let mut text = format!(
             "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  port = -1\n\
-             [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"127.0.0.1\"\n    peer-as = {asn}\n\
+             [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{rr}\"\n    peer-as = {asn}\n\
              \x20 [neighbors.transport.config]\n    local-address = \"{addr}\"\n    remote-port = {rr_port}\n\
-             \x20 [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    keepalive-interval = 10\n"
+             \x20 [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    keepalive-interval = 10\n",
+            rr = net.rr()
         );
         for f in ["ipv4-unicast", "ipv6-unicast"] {
             text.push_str(&format!(
@@ -269,11 +285,11 @@ impl GoBgp {
         let api_port = super::free_port();
         let proc = Proc::spawn(
             name,
-            Command::new("gobgpd")
+            net.command("gobgpd")
                 .arg("-f")
                 .arg(&conf)
                 .arg("--api-hosts")
-                .arg(format!("{addr}:{api_port}"))
+                .arg(host_port(addr, api_port))
                 .arg("--log-plain")
                 .arg("--disable-stdlog")
                 // Its profiler would listen on 127.0.0.1:6060, shared by every gobgpd.
@@ -284,6 +300,7 @@ impl GoBgp {
             proc,
             addr: addr.to_string(),
             api_port,
+            net: net.clone(),
         };
         let up = eventually(Duration::from_secs(15), || {
             g.cli(&["global"]).contains("AS").then_some(())
@@ -293,7 +310,9 @@ impl GoBgp {
     }
 
     pub fn cli(&self, args: &[&str]) -> String {
-        run(Command::new("gobgp")
+        run(self
+            .net
+            .command("gobgp")
             .arg("-u")
             .arg(&self.addr)
             .arg("-p")
@@ -418,6 +437,7 @@ pub struct Frr {
     pub proc: Proc,
     pub addr: String,
     vty: PathBuf,
+    net: Net,
 }
 
 impl Frr {
@@ -448,6 +468,26 @@ impl Frr {
         tail: &str,
         listen: Option<u16>,
     ) -> Frr {
+        let net = Net::loopback();
+        Frr::start_in(
+            &net, dir, name, addr, router_id, rr_port, body, tail, listen,
+        )
+    }
+
+    /// As [`Frr::start_with`], run where `net` says and dialing reflectd at `net.rr`
+    /// (`body` names it as the neighbor: `net.rr()`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_in(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        body: &str,
+        tail: &str,
+        listen: Option<u16>,
+    ) -> Frr {
         let vty = dir.join(format!("{name}-vty"));
         std::fs::create_dir_all(&vty).expect("frr vty dir");
         let conf = dir.join(format!("{name}.conf"));
@@ -456,16 +496,17 @@ impl Frr {
             format!(
                 "hostname {name}\nlog file {log}\n!\nrouter bgp 65000\n bgp router-id {router_id}\n \
                  no bgp network import-check\n no bgp default ipv4-unicast\n \
-                 neighbor 127.0.0.1 remote-as 65000\n neighbor 127.0.0.1 port {rr_port}\n \
-                 neighbor 127.0.0.1 update-source {addr}\n neighbor 127.0.0.1 timers connect 1\n \
-                 neighbor 127.0.0.1 advertisement-interval 0\n{body}\n!\n{tail}\n",
-                log = dir.join(format!("{name}.frrlog")).display()
+                 neighbor {rr} remote-as 65000\n neighbor {rr} port {rr_port}\n \
+                 neighbor {rr} update-source {addr}\n neighbor {rr} timers connect 1\n \
+                 neighbor {rr} advertisement-interval 0\n{body}\n!\n{tail}\n",
+                log = dir.join(format!("{name}.frrlog")).display(),
+                rr = net.rr()
             ),
         )
         .expect("frr config");
         let proc = Proc::spawn(
             name,
-            Command::new(FRR_BGPD)
+            net.command(FRR_BGPD)
                 .arg("-f")
                 .arg(&conf)
                 .arg("-i")
@@ -485,6 +526,7 @@ impl Frr {
             proc,
             addr: addr.to_string(),
             vty,
+            net: net.clone(),
         };
         let up = eventually(Duration::from_secs(15), || {
             f.vtysh(&["show bgp summary"])
@@ -517,7 +559,7 @@ impl Frr {
     }
 
     pub fn established(&self) -> bool {
-        self.vtysh(&["show bgp neighbors 127.0.0.1 json"])
+        self.vtysh(&[&format!("show bgp neighbors {} json", self.net.rr())])
             .contains("\"bgpState\":\"Established\"")
     }
 }
@@ -610,6 +652,22 @@ impl ExaBgp {
         rr_port: u16,
         asn4: bool,
     ) -> ExaBgp {
+        let net = Net::loopback();
+        ExaBgp::start_in(&net, dir, name, addr, router_id, asn, rr_port, asn4)
+    }
+
+    /// As [`ExaBgp::start`], run where `net` says and dialing reflectd at `net.rr`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_in(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        asn: u32,
+        rr_port: u16,
+        asn4: bool,
+    ) -> ExaBgp {
         let cmd = dir.join(format!("{name}.cmd"));
         let recv = dir.join(format!("{name}.recv.json"));
         std::fs::write(&cmd, "").expect("exabgp command file");
@@ -640,7 +698,7 @@ impl ExaBgp {
             format!(
                 "process cmd {{\n  run /bin/sh {cmd_sh};\n  encoder text;\n}}\n\
                  process recv {{\n  run /usr/bin/python3 {recv_sh};\n  encoder json;\n}}\n\
-                 neighbor 127.0.0.1 {{\n  router-id {router_id};\n  local-address {addr};\n  \
+                 neighbor {rr} {{\n  router-id {router_id};\n  local-address {addr};\n  \
                  local-as {asn};\n  peer-as {asn};\n  connect {rr_port};\n  hold-time 30;\n  \
                  capability {{\n    route-refresh;\n    asn4 {asn4};\n    extended-message enable;\n  }}\n  \
                  family {{\n    ipv4 unicast;\n    ipv6 unicast;\n  }}\n  \
@@ -652,12 +710,13 @@ impl ExaBgp {
                 asn4 = if asn4 { "enable" } else { "disable" },
                 // The 2-octet case also shows the raw bytes (AS_TRANS on the wire).
                 packets = if asn4 { "" } else { "packets;\n      " },
+                rr = net.rr(),
             ),
         )
         .expect("exabgp config");
         let proc = Proc::spawn(
             name,
-            Command::new("exabgp")
+            net.command("exabgp")
                 .arg(&conf)
                 .env("exabgp.daemon.user", "root")
                 .env("exabgp.daemon.drop", "false")
@@ -858,6 +917,19 @@ impl OpenBgpd {
         port: u16,
         body: &str,
     ) -> OpenBgpd {
+        OpenBgpd::start_in(&Net::loopback(), dir, name, addr, router_id, port, body)
+    }
+
+    /// As [`OpenBgpd::start`], run where `net` says, with reflectd at `net.rr`.
+    pub fn start_in(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        port: u16,
+        body: &str,
+    ) -> OpenBgpd {
         // bgpd chroots its engines to the _openbgpd home, which only the (unused) packaged
         // service would create.
         let _ = std::fs::create_dir_all("/run/openbgpd");
@@ -868,10 +940,11 @@ impl OpenBgpd {
             format!(
                 "AS 65000\nrouter-id {router_id}\nlisten on {addr} port {port}\nsocket \"{sock}\"\n\
                  fib-update no\nnexthop qualify via default\n{body}\n\
-                 neighbor 127.0.0.1 {{\n  remote-as 65000\n  passive\n  local-address {addr}\n  \
+                 neighbor {rr} {{\n  remote-as 65000\n  passive\n  local-address {addr}\n  \
                  announce IPv4 unicast\n  announce IPv6 unicast\n  descr \"reflectd\"\n}}\n\
                  allow from any\nallow to any\n",
-                sock = sock.display()
+                sock = sock.display(),
+                rr = net.rr()
             ),
         )
         .expect("openbgpd config");
@@ -879,7 +952,7 @@ impl OpenBgpd {
         let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
         let proc = Proc::spawn(
             name,
-            Command::new(OPENBGPD).arg("-d").arg("-f").arg(&conf),
+            net.command(OPENBGPD).arg("-d").arg("-f").arg(&conf),
             dir.join(format!("{name}.log")),
         );
         let o = OpenBgpd {
@@ -1000,6 +1073,25 @@ impl Bird {
         statics6: &str,
         next_hops: (&str, &str),
     ) -> Bird {
+        let net = Net::loopback();
+        Bird::start_in(
+            &net, dir, name, addr, router_id, rr_port, statics4, statics6, next_hops,
+        )
+    }
+
+    /// As [`Bird::start`], run where `net` says and dialing reflectd at `net.rr`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_in(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        statics4: &str,
+        statics6: &str,
+        next_hops: (&str, &str),
+    ) -> Bird {
         let conf = dir.join(format!("{name}.conf"));
         let sock = dir.join(format!("{name}.ctl"));
         std::fs::write(
@@ -1017,7 +1109,7 @@ protocol bgp reflector {{
   # BIRD always listens: on its own address and a free port, never *:179.
   local {addr} port {listen} as 65000;
   strict bind yes;
-  neighbor 127.0.0.1 port {rr_port} as 65000;
+  neighbor {rr} port {rr_port} as 65000;
   connect retry time 1;
   ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
   ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
@@ -1027,12 +1119,13 @@ protocol bgp reflector {{
                 nh4 = next_hops.0,
                 nh6 = next_hops.1,
                 listen = super::free_port(),
+                rr = net.rr(),
             ),
         )
         .expect("bird config");
         let proc = Proc::spawn(
             name,
-            Command::new("bird")
+            net.command("bird")
                 .arg("-f")
                 .arg("-c")
                 .arg(&conf)

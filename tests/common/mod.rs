@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod daemons;
+pub mod netns;
 
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
@@ -68,8 +69,19 @@ impl NeighborSpec {
 }
 
 pub fn config_text(port: u16, api: u16, metrics: u16, neighbors: &[NeighborSpec]) -> String {
+    config_text_at("127.0.0.1", port, api, metrics, neighbors)
+}
+
+/// As [`config_text`], listening for BGP on `listen` (API and metrics stay on 127.0.0.1).
+pub fn config_text_at(
+    listen: &str,
+    port: u16,
+    api: u16,
+    metrics: u16,
+    neighbors: &[NeighborSpec],
+) -> String {
     let mut s = format!(
-        "asn: {ASN}\nrouter_id: {ROUTER_ID}\ncluster_id: {CLUSTER_ID}\nlisten:\n  - address: 127.0.0.1\n    port: {port}\n\
+        "asn: {ASN}\nrouter_id: {ROUTER_ID}\ncluster_id: {CLUSTER_ID}\nlisten:\n  - address: {listen}\n    port: {port}\n\
          workers: 2\napi: 127.0.0.1:{api}\nmetrics: 127.0.0.1:{metrics}\nlog: debug\nneighbors:\n"
     );
     for n in neighbors {
