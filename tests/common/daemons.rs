@@ -1204,13 +1204,14 @@ impl Peer for Bird {
         if !out.lines().any(|l| l.starts_with(prefix)) {
             return None;
         }
-        // The first (best) route's block: up to the next line that starts a route.
+        // The first (best) route's block: its attributes are tab-indented; the next path
+        // of the same prefix starts with spaces.
         let mut s = Seen::default();
         for line in out
             .lines()
             .skip_while(|l| !l.starts_with(prefix))
             .skip(1)
-            .take_while(|l| l.starts_with([' ', '\t']))
+            .take_while(|l| l.starts_with('\t'))
         {
             let Some((k, v)) = line.trim().split_once(": ") else {
                 continue;
