@@ -537,6 +537,48 @@ impl Frr {
         f
     }
 
+    /// Starts FRR's bgpd (no zebra) with a whole config written by the test: `{log}` in it
+    /// becomes the log file. With `listen`, bgpd accepts BGP on `addr`:`listen`; else on nothing.
+    pub fn start_conf(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        config: &str,
+        listen: Option<u16>,
+    ) -> Frr {
+        let vty = dir.join(format!("{name}-vty"));
+        std::fs::create_dir_all(&vty).expect("frr vty dir");
+        let conf = dir.join(format!("{name}.conf"));
+        let log = dir.join(format!("{name}.frrlog"));
+        std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
+            .expect("frr config");
+        let port = listen.map_or("0".to_string(), |p| p.to_string());
+        let mut cmd = Command::new(FRR_BGPD);
+        cmd.arg("-f")
+            .arg(&conf)
+            .arg("-i")
+            .arg(dir.join(format!("{name}.pid")))
+            .arg("--vty_socket")
+            .arg(&vty)
+            .args(["-P", "0", "-Z", "-n", "-S", "-p", &port]);
+        if listen.is_some() {
+            cmd.args(["-l", addr]);
+        }
+        let proc = Proc::spawn(name, &mut cmd, dir.join(format!("{name}.log")));
+        let f = Frr {
+            proc,
+            addr: addr.to_string(),
+            vty,
+        };
+        let up = eventually(Duration::from_secs(15), || {
+            f.vtysh(&["show bgp summary"])
+                .contains("router identifier")
+                .then_some(())
+        });
+        assert!(up.is_some(), "FRR {name} vty did not come up");
+        f
+    }
+
     pub fn vtysh(&self, cmds: &[&str]) -> String {
         let mut c = Command::new("vtysh");
         c.arg("--vty_socket").arg(&self.vty).args(["-d", "bgpd"]);
@@ -970,6 +1012,42 @@ impl OpenBgpd {
         o
     }
 
+    /// Starts OpenBGPD with a whole config written by the test (listening on `addr`:`port`,
+    /// which this adds, as it adds the control socket).
+    pub fn start_conf(dir: &Path, name: &str, addr: &str, port: u16, config: &str) -> OpenBgpd {
+        let _ = std::fs::create_dir_all("/run/openbgpd");
+        let sock = dir.join(format!("{name}.sock"));
+        let conf = dir.join(format!("{name}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "listen on {addr} port {port}\nsocket \"{}\"\n{config}\n",
+                sock.display()
+            ),
+        )
+        .expect("openbgpd config");
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
+        let proc = Proc::spawn(
+            name,
+            Command::new(OPENBGPD).arg("-d").arg("-f").arg(&conf),
+            dir.join(format!("{name}.log")),
+        );
+        let o = OpenBgpd {
+            proc,
+            addr: addr.to_string(),
+            port,
+            sock,
+        };
+        let up = eventually(Duration::from_secs(15), || {
+            o.bgpctl(&["show", "summary"])
+                .contains("Neighbor")
+                .then_some(())
+        });
+        assert!(up.is_some(), "OpenBGPD {name} did not come up");
+        o
+    }
+
     pub fn bgpctl(&self, args: &[&str]) -> String {
         run(Command::new("bgpctl").arg("-s").arg(&self.sock).args(args))
     }
@@ -1147,6 +1225,45 @@ protocol bgp reflector {{
         b
     }
 
+    /// Starts BIRD with a whole config written by the test: `{log}` in it becomes BIRD's
+    /// log file (see [`Bird::log_text`]).
+    pub fn start_conf(dir: &Path, name: &str, addr: &str, config: &str) -> Bird {
+        let conf = dir.join(format!("{name}.conf"));
+        let sock = dir.join(format!("{name}.ctl"));
+        let log = dir.join(format!("{name}.birdlog"));
+        std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
+            .expect("bird config");
+        let proc = Proc::spawn(
+            name,
+            Command::new("bird")
+                .arg("-f")
+                .arg("-c")
+                .arg(&conf)
+                .arg("-s")
+                .arg(&sock),
+            dir.join(format!("{name}.log")),
+        );
+        let b = Bird {
+            proc,
+            addr: addr.to_string(),
+            sock,
+        };
+        let up = eventually(Duration::from_secs(15), || {
+            b.birdc("show status")
+                .contains("Daemon is up")
+                .then_some(())
+        });
+        assert!(up.is_some(), "BIRD {name} did not come up");
+        b
+    }
+
+    /// BIRD's own log (`log "..." all` in its config): with `debug { packets; }` it records
+    /// every message it received.
+    pub fn log_text(&self) -> String {
+        let conf = self.proc.log.with_extension("birdlog");
+        std::fs::read_to_string(conf).unwrap_or_default()
+    }
+
     pub fn birdc(&self, cmd: &str) -> String {
         run(Command::new("birdc")
             .arg("-s")
@@ -1180,13 +1297,14 @@ impl Peer for Bird {
         if !out.lines().any(|l| l.starts_with(prefix)) {
             return None;
         }
-        // The first (best) route's block: up to the next line that starts a route.
+        // The first (best) route's block: its attributes are tab-indented; the next path
+        // of the same prefix starts with spaces.
         let mut s = Seen::default();
         for line in out
             .lines()
             .skip_while(|l| !l.starts_with(prefix))
             .skip(1)
-            .take_while(|l| l.starts_with([' ', '\t']))
+            .take_while(|l| l.starts_with('\t'))
         {
             let Some((k, v)) = line.trim().split_once(": ") else {
                 continue;

@@ -109,11 +109,18 @@ pub fn bin() -> &'static str {
 
 impl Reflector {
     pub fn start(neighbors: &[NeighborSpec]) -> Reflector {
+        Reflector::start_as(ASN, neighbors)
+    }
+
+    /// As [`Reflector::start`], in AS `asn` (every neighbor too: iBGP).
+    pub fn start_as(asn: u32, neighbors: &[NeighborSpec]) -> Reflector {
         let [port, api, metrics] = free_ports::<3>();
         let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("reflectd.yaml");
-        std::fs::write(&config, config_text(port, api, metrics, neighbors)).expect("write config");
+        let text = config_text(port, api, metrics, neighbors)
+            .replace(&format!("asn: {ASN}\n"), &format!("asn: {asn}\n"));
+        std::fs::write(&config, text).expect("write config");
         let log = std::fs::File::create(dir.join("reflectd.log")).expect("log file");
         let child = Command::new(bin())
             .arg("--config")
@@ -188,6 +195,15 @@ impl Reflector {
         body.split_once("\r\n\r\n")
             .map(|(_, b)| b.to_string())
             .unwrap_or(body)
+    }
+
+    /// The value of one sample on `/metrics`: `name{labels}` exactly as exposed.
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        self.http(self.metrics, "/metrics").lines().find_map(|l| {
+            l.strip_prefix(sample)
+                .and_then(|v| v.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+        })
     }
 
     pub fn signal(&self, sig: &str) {
