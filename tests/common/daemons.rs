@@ -1000,6 +1000,24 @@ impl Bird {
         statics6: &str,
         next_hops: (&str, &str),
     ) -> Bird {
+        Bird::start_with(
+            dir, name, addr, router_id, rr_port, statics4, statics6, next_hops, "",
+        )
+    }
+
+    /// `start` with `extra` lines in the `protocol bgp` block (e.g. `password "k";`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        statics4: &str,
+        statics6: &str,
+        next_hops: (&str, &str),
+        extra: &str,
+    ) -> Bird {
         let conf = dir.join(format!("{name}.conf"));
         let sock = dir.join(format!("{name}.ctl"));
         std::fs::write(
@@ -1019,6 +1037,7 @@ protocol bgp reflector {{
   strict bind yes;
   neighbor 127.0.0.1 port {rr_port} as 65000;
   connect retry time 1;
+  {extra}
   ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
   ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
 }}
