@@ -286,19 +286,58 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv4_peer_of_a_dual_stack_socket_signs_with_its_mapped_key() {
+        // A dual-stack IPv6 socket on the v4-mapped loopback sees IPv4 peers as ::ffff:a.b.c.d.
+        let l = socket2::Socket::new(Domain::IPV6, socket2::Type::STREAM, None).unwrap();
+        l.set_only_v6(false).unwrap();
+        let at: SocketAddr = "[::ffff:127.0.0.1]:0".parse().unwrap();
+        if l.bind(&at.into()).is_err() {
+            eprintln!("SKIPPED: no dual-stack sockets");
+            return;
+        }
+        l.listen(8).unwrap();
+        let l: TcpListener = l.into();
+        set_md5_key(&l, v4("127.0.0.1"), b"mapped").unwrap();
+        let to = SocketAddr::new(v4("127.0.0.1"), l.local_addr().unwrap().port());
+        let unsigned = socket2::Socket::new(Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        assert!(unsigned
+            .connect_timeout(&to.into(), Duration::from_secs(1))
+            .is_err());
+        let signed = socket2::Socket::new(Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        set_md5_key(&signed, to.ip(), b"mapped").unwrap();
+        signed
+            .connect_timeout(&to.into(), Duration::from_secs(5))
+            .unwrap();
+        let (mut a, from) = l.accept().unwrap();
+        assert_eq!(from.ip().to_canonical(), v4("127.0.0.1"));
+        let mut c: TcpStream = signed.into();
+        c.write_all(b"ok").unwrap();
+        a.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 2];
+        a.read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"ok");
+    }
+
+    #[test]
     fn the_saved_syn_reports_the_ttl_the_client_sent() {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        save_syn(&l).unwrap();
-        let to: SocketAddr = l.local_addr().unwrap();
-        for ttl in [64u32, 255] {
-            let s = socket2::Socket::new(Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            s.set_ttl_v4(ttl).unwrap();
-            s.connect_timeout(&to.into(), Duration::from_secs(5))
-                .unwrap();
-            let (a, _) = l.accept().unwrap();
-            // Loopback delivers locally: nothing decrements the TTL on the way.
-            assert_eq!(saved_syn_ttl(&a).unwrap(), Some(ttl as u8));
-            assert_eq!(saved_syn_ttl(&a).unwrap(), None, "reading frees the copy");
+        for at in ["127.0.0.1:0", "[::1]:0"] {
+            let Ok(l) = TcpListener::bind(at) else {
+                eprintln!("SKIPPED {at}: cannot bind");
+                continue;
+            };
+            save_syn(&l).unwrap();
+            let to: SocketAddr = l.local_addr().unwrap();
+            for ttl in [64u32, 255] {
+                let s = socket2::Socket::new(Domain::for_address(to), socket2::Type::STREAM, None)
+                    .unwrap();
+                set_send_ttl(&s, to.ip(), ttl).unwrap();
+                s.connect_timeout(&to.into(), Duration::from_secs(5))
+                    .unwrap();
+                let (a, _) = l.accept().unwrap();
+                // Loopback delivers locally: nothing decrements the TTL on the way.
+                assert_eq!(saved_syn_ttl(&a).unwrap(), Some(ttl as u8), "{at}");
+                assert_eq!(saved_syn_ttl(&a).unwrap(), None, "reading frees the copy");
+            }
         }
     }
 

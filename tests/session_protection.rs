@@ -134,14 +134,14 @@ fn peers_without_or_with_a_wrong_md5_password_never_establish() {
 }
 
 #[test]
-fn md5_over_ipv6_loopback_refuses_a_wrong_key_and_accepts_the_right_one() {
+fn md5_and_gtsm_over_ipv6_loopback() {
     if TcpListener::bind("[::1]:0").is_err() {
         eprintln!("SKIPPED: no IPv6 loopback");
         return;
     }
     let r = Reflector::start_edited(
         &[
-            spec("::1", "    md5_password: v6-key\n"),
+            spec("::1", "    md5_password: v6-key\n    ttl_security: true\n"),
             spec("127.0.0.11", "    md5_password: v4-key\n"),
         ],
         |text| {
@@ -161,7 +161,13 @@ fn md5_over_ipv6_loopback_refuses_a_wrong_key_and_accepts_the_right_one() {
     let v6 = SocketAddr::new(ip("::1"), r.port);
     assert_never_establishes(&r, &speaker_cfg("::1", 6, Some("v4-key")), v6);
     assert_never_establishes(&r, &speaker_cfg("::1", 6, None), v6);
-    let mut a = Speaker::connect(&speaker_cfg("::1", 6, Some("v6-key")), v6, WAIT)
+    // The right key at the default hop limit (64): GTSM refuses it after accept.
+    assert_never_establishes(&r, &speaker_cfg("::1", 6, Some("v6-key")), v6);
+    wait_rejected(&r, "ttl_security");
+    let mut right = speaker_cfg("::1", 6, Some("v6-key"));
+    right.ttl = Some(255);
+    right.min_ttl = Some(255);
+    let mut a = Speaker::connect(&right, v6, WAIT)
         .unwrap_or_else(|e| panic!("signed IPv6 session: {e}; log:\n{}", r.log()));
     let mut b = r.speaker_with(&speaker_cfg("127.0.0.11", 11, Some("v4-key")));
     let mut attrs6 = attrs([0, 0, 0, 0]);
