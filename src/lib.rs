@@ -13,6 +13,7 @@ pub mod listener;
 pub mod metrics;
 pub mod msg;
 pub mod rib;
+pub mod sockopt;
 pub mod speaker;
 pub mod wire;
 pub mod worker;

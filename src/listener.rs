@@ -1,26 +1,56 @@
 //! Accepts BGP connections, matches the source address against the configured neighbors and
 //! hands the socket to the worker that owns that neighbor. Connections from any other
 //! address are closed at once, before a byte is read, and counted.
+//!
+//! Session protection on the accepting side:
+//! - TCP MD5 (RFC 2385): every neighbor's key sits on every listening socket of its family
+//!   (set before `listen`, so no unsigned connection can queue up first), the kernel drops
+//!   unsigned or badly signed segments, and accepted sockets inherit the key. The key is set
+//!   once more on the accepted socket, so a connection that raced a reload which added the
+//!   key still has to sign from then on.
+//! - GTSM (RFC 5082) is per neighbor, but IP_MINTTL on a listening socket would apply to
+//!   every neighbor's SYNs. So, like BIRD (`bgp_incoming_connection`) and FRR (`bgp_accept`),
+//!   the minimum goes on the accepted socket before anything reads from it. Unlike them we
+//!   also check the SYN itself (TCP_SAVE_SYN): a connection opened from further away than
+//!   one hop is closed at once, so nothing it queued before the minimum applied is ever read.
+//!   A connection whose SYN was not saved (SYN cookies) is refused too; the peer retries.
+//!   Listening sockets send with TTL 255 so that a GTSM peer that set its own minimum before
+//!   connecting accepts our SYN-ACK.
 
 use crate::msg::{PeerId, ToWorker, WorkerHandle};
+use crate::sockopt;
 use arc_swap::ArcSwap;
 use hashbrown::HashMap;
 use polling::{Event, Events, Poller};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tracing::{debug, warn};
 
-/// Neighbor address -> (peer, owning worker). Replaced whole by control on reload.
-pub type NeighborIndex = HashMap<IpAddr, (PeerId, usize)>;
+/// Neighbor address -> who owns it and how to protect its connections. Replaced whole by
+/// control on reload.
+pub type NeighborIndex = HashMap<IpAddr, Admit>;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admit {
+    pub peer: PeerId,
+    /// Index of the owning worker.
+    pub worker: usize,
+    /// GTSM: the connection must come from one hop away (TTL 255).
+    pub gtsm: bool,
+    /// TCP MD5 key.
+    pub md5: Option<Arc<[u8]>>,
+}
 
 pub struct Listener {
     pub poller: Arc<Poller>,
     pub stop: Arc<AtomicBool>,
     pub join: std::thread::JoinHandle<()>,
     pub bound: Vec<SocketAddr>,
+    /// The listening sockets (duplicated descriptors) for key changes on reload.
+    sockets: Vec<TcpListener>,
 }
 
 impl Listener {
@@ -29,9 +59,34 @@ impl Listener {
         let _ = self.poller.notify();
         let _ = self.join.join();
     }
+
+    /// Sets (`Some`) or removes (`None`) `peer`'s MD5 key on every listening socket that
+    /// can receive its connections.
+    pub fn set_md5(&self, peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
+        for l in &self.sockets {
+            set_md5_on(l, peer, key)?;
+        }
+        Ok(())
+    }
 }
 
-fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+fn set_md5_on(l: &TcpListener, peer: IpAddr, key: Option<&[u8]>) -> io::Result<()> {
+    let sock = socket2::SockRef::from(l);
+    let v6_socket = sock.domain()? == Domain::IPV6;
+    let reaches = match peer.to_canonical() {
+        IpAddr::V4(_) => !v6_socket || !sock.only_v6()?,
+        IpAddr::V6(_) => v6_socket,
+    };
+    if !reaches {
+        return Ok(());
+    }
+    match key {
+        Some(k) => sockopt::set_md5_key(l, peer, k),
+        None => sockopt::clear_md5_key(l, peer),
+    }
+}
+
+fn bind(addr: SocketAddr, keys: &[(IpAddr, Arc<[u8]>)]) -> io::Result<TcpListener> {
     let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     sock.set_reuse_address(true)?;
     if addr.is_ipv6() {
@@ -39,21 +94,40 @@ fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
         sock.set_only_v6(true)?;
     }
     sock.bind(&addr.into())?;
+    // SYN-ACKs go out with the listening socket's TTL (see the module comment).
+    if addr.is_ipv6() {
+        sock.set_unicast_hops_v6(sockopt::GTSM_TTL.into())?;
+    } else {
+        sock.set_ttl_v4(sockopt::GTSM_TTL.into())?;
+    }
+    sockopt::save_syn(&sock)?;
+    let l: TcpListener = sock.into();
+    for (peer, key) in keys {
+        set_md5_on(&l, *peer, Some(key)).map_err(|e| {
+            io::Error::new(e.kind(), format!("TCP MD5 key for neighbor {peer}: {e}"))
+        })?;
+    }
+    let sock = Socket::from(l);
     sock.listen(1024)?;
     sock.set_nonblocking(true)?;
     Ok(sock.into())
 }
 
-/// Binds every address (an unavailable IPv6 wildcard is skipped with a warning) and starts
-/// the accept thread.
+/// Binds every address (an unavailable IPv6 wildcard is skipped with a warning), keyed for
+/// the neighbors in `index` that use MD5, and starts the accept thread.
 pub fn spawn(
     addrs: &[SocketAddr],
     index: Arc<ArcSwap<NeighborIndex>>,
     workers: Vec<WorkerHandle>,
 ) -> io::Result<Listener> {
+    let keys: Vec<(IpAddr, Arc<[u8]>)> = index
+        .load()
+        .iter()
+        .filter_map(|(a, e)| Some((*a, e.md5.clone()?)))
+        .collect();
     let mut listeners = Vec::new();
     for &addr in addrs {
-        match bind(addr) {
+        match bind(addr, &keys) {
             Ok(l) => listeners.push(l),
             Err(e) if addr.ip().is_unspecified() && addr.is_ipv6() && addrs.len() > 1 => {
                 warn!("not listening on {addr}: {e} (IPv6 unavailable?)");
@@ -79,6 +153,10 @@ pub fn spawn(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
+    let sockets = listeners
+        .iter()
+        .map(TcpListener::try_clone)
+        .collect::<io::Result<Vec<_>>>()?;
     let stop = Arc::new(AtomicBool::new(false));
     let (p, s) = (poller.clone(), stop.clone());
     let join = std::thread::Builder::new()
@@ -89,6 +167,7 @@ pub fn spawn(
         stop,
         join,
         bound,
+        sockets,
     })
 }
 
@@ -117,11 +196,21 @@ fn accept_loop(
                     Ok((stream, from)) => {
                         let ip = from.ip().to_canonical();
                         match index.load().get(&ip) {
-                            Some(&(peer, w)) => {
-                                if let Some(worker) = workers.get(w) {
-                                    worker.send(ToWorker::Accepted { peer, stream });
+                            Some(admit) => match protect(&stream, ip, admit) {
+                                Ok(()) => {
+                                    if let Some(worker) = workers.get(admit.worker) {
+                                        worker.send(ToWorker::Accepted {
+                                            peer: admit.peer,
+                                            stream,
+                                        });
+                                    }
                                 }
-                            }
+                                Err(reason) => {
+                                    debug!(source = %ip, reason, "connection from a neighbor refused");
+                                    metrics::counter!(crate::metrics::CONNECTIONS_REJECTED, "reason" => reason).increment(1);
+                                    drop(stream);
+                                }
+                            },
                             None => {
                                 debug!(source = %ip, "connection from unconfigured address refused");
                                 metrics::counter!(crate::metrics::CONNECTIONS_REJECTED, "reason" => "unknown_source").increment(1);
@@ -146,4 +235,37 @@ fn accept_loop(
     for l in listeners {
         let _ = poller.delete(l);
     }
+}
+
+/// Applies the neighbor's protections to a freshly accepted connection, before any byte is
+/// read. Err is the metrics reason for closing it.
+fn protect(stream: &TcpStream, ip: IpAddr, admit: &Admit) -> Result<(), &'static str> {
+    if let Some(key) = &admit.md5 {
+        if let Err(e) = sockopt::set_md5_key(stream, ip, key) {
+            warn!(neighbor = %ip, "cannot set the TCP MD5 key on an accepted connection: {e}");
+            return Err("md5_setup");
+        }
+    }
+    if admit.gtsm {
+        if let Err(e) = sockopt::set_gtsm(stream, ip) {
+            warn!(neighbor = %ip, "cannot set GTSM on an accepted connection: {e}");
+            return Err("ttl_security");
+        }
+        match sockopt::saved_syn_ttl(stream) {
+            Ok(Some(ttl)) if ttl == sockopt::GTSM_TTL => {}
+            Ok(Some(ttl)) => {
+                debug!(neighbor = %ip, ttl, "GTSM: connection opened from more than one hop away");
+                return Err("ttl_security");
+            }
+            Ok(None) => {
+                debug!(neighbor = %ip, "GTSM: the SYN's TTL is unknown (SYN cookies?)");
+                return Err("ttl_security");
+            }
+            Err(e) => {
+                debug!(neighbor = %ip, "GTSM: cannot read the saved SYN: {e}");
+                return Err("ttl_security");
+            }
+        }
+    }
+    Ok(())
 }

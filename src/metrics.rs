@@ -32,5 +32,6 @@ pub const RIB_PATHS: &str = "reflectd_rib_paths";
 pub const RIB_QUEUE_DEPTH: &str = "reflectd_rib_queue_depth";
 /// Histogram: seconds the RIB thread spent applying one inbox message and its output.
 pub const RIB_BATCH_SECONDS: &str = "reflectd_rib_batch_duration_seconds";
-/// Counter, labels `reason` (unknown_source, ...).
+/// Counter, labels `reason`: unknown_source; ttl_security (GTSM: opened from further than
+/// one hop); md5_setup (the key could not be set on the accepted socket).
 pub const CONNECTIONS_REJECTED: &str = "reflectd_connections_rejected_total";

@@ -21,6 +21,12 @@ pub struct SpeakerConfig {
     pub four_octet_as: bool,
     /// Advertise the Extended Message capability (RFC 8654).
     pub extended_message: bool,
+    /// TCP MD5 key (RFC 2385) for the connection to the reflector; None: unsigned.
+    pub md5_password: Option<String>,
+    /// TTL / hop limit to send with; None: the system default (64 on Linux).
+    pub ttl: Option<u32>,
+    /// Minimum TTL / hop count to accept (IP_MINTTL); None: any.
+    pub min_ttl: Option<u8>,
 }
 
 impl SpeakerConfig {
@@ -35,7 +41,25 @@ impl SpeakerConfig {
                 .with(Family::Ipv6Unicast),
             four_octet_as: true,
             extended_message: true,
+            md5_password: None,
+            ttl: None,
+            min_ttl: None,
         }
+    }
+
+    /// Applies `md5_password`, `ttl` and `min_ttl` for traffic with `peer` to `sock` (the
+    /// socket about to connect, or a listening socket the reflector will dial).
+    pub fn protect<S: std::os::fd::AsFd>(&self, sock: &S, peer: IpAddr) -> io::Result<()> {
+        if let Some(p) = &self.md5_password {
+            crate::sockopt::set_md5_key(sock, peer, p.as_bytes())?;
+        }
+        if let Some(t) = self.ttl {
+            crate::sockopt::set_send_ttl(sock, peer, t)?;
+        }
+        if let Some(t) = self.min_ttl {
+            crate::sockopt::set_min_ttl(sock, peer, t)?;
+        }
+        Ok(())
     }
 
     /// The OPEN the reflector itself would send, less the capabilities switched off.
@@ -86,6 +110,7 @@ impl Speaker {
         let domain = socket2::Domain::for_address(remote);
         let sock = socket2::Socket::new(domain, socket2::Type::STREAM, None)?;
         sock.bind(&SocketAddr::new(cfg.local, 0).into())?;
+        cfg.protect(&sock, remote.ip())?;
         sock.connect_timeout(&remote.into(), timeout)?;
         Speaker::handshake(sock.into(), cfg, timeout)
     }

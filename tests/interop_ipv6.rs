@@ -107,6 +107,7 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
         &bird_static(false),
         &bird_static(true),
         (&sent(1, false).next_hop, &sent(1, true).next_hop),
+        "",
     );
     // 2: GoBGP.
     let mut g = GoBgp::start_in(&net, &r.dir, "g2", ADDRS[1], &router_id(2), ASN, r.port);

@@ -70,7 +70,7 @@ pub struct Neighbor {
     pub max_prefixes_restart: Option<u32>,
     /// TCP MD5 signature key (RFC 2385), on the listening and the outbound sockets.
     pub md5_password: Option<Password>,
-    /// GTSM (RFC 5082): send with TTL 255 and accept only TTL >= 254 (one hop).
+    /// GTSM (RFC 5082): send with TTL 255 and accept only TTL 255 (one hop).
     pub ttl_security: bool,
 }
 

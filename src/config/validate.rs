@@ -4,7 +4,7 @@
 
 use super::hint;
 use super::raw::{RawConfig, RawListen, RawNeighbor, RawWorkers};
-use super::{Config, ConfigError, LogLevel, Neighbor};
+use super::{Config, ConfigError, LogLevel, Neighbor, Password};
 use crate::wire::Family;
 use serde_saphyr::Spanned;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -16,7 +16,7 @@ pub const DEFAULT_CONNECT_RETRY: u16 = 30;
 pub const MAX_WORKERS: u64 = 256;
 pub const MAX_DESCRIPTION: usize = 80;
 /// TCP_MD5SIG_MAXKEYLEN in <linux/tcp.h>.
-pub const MAX_MD5_KEY: usize = 80;
+pub const MAX_MD5_KEY: usize = crate::sockopt::MD5_MAX_KEY;
 /// RFC 6793 §9: AS_TRANS stands in for a 4-byte AS in 2-byte fields; never a real AS.
 pub const AS_TRANS: u64 = 23456;
 /// Families the RIB and codec carry today; the others parse but are refused.
@@ -465,27 +465,11 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
                     ),
                 );
             }
-            // Refused rather than ignored until the sockets carry it (issue #5): a session
-            // the operator believes signed must not run unsigned.
-            return cx.err(
-                line(p),
-                key("md5_password"),
-                "TCP MD5 signatures (RFC 2385) are not supported yet: remove the key",
-            );
+            Some(Password(p.value.clone()))
         }
     };
 
-    let ttl_security = match n.ttl_security {
-        Some(true) => {
-            // Same reason as md5_password: no silent downgrade of a protection.
-            return cx.err(
-                line(&n.address),
-                key("ttl_security"),
-                "GTSM (RFC 5082) is not supported yet: remove the key or set it to false",
-            );
-        }
-        _ => false,
-    };
+    let ttl_security = n.ttl_security.unwrap_or(false);
 
     Ok(Neighbor {
         address,
@@ -918,18 +902,45 @@ mod tests {
     }
 
     #[test]
-    fn md5_password_and_ttl_security_are_refused_until_the_sockets_carry_them() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret",
+    fn md5_password_and_ttl_security_are_carried_to_the_neighbor() {
+        let c = crate::config::parse(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret\nttl_security: true",
+            ),
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let n = &c.neighbors[1];
+        assert_eq!(
+            n.md5_password,
+            Some(super::super::Password("s3cret".into()))
+        );
+        assert!(n.ttl_security);
+        // Both stay off unless asked for.
+        assert_eq!(c.neighbors[0].md5_password, None);
+        assert!(!c.neighbors[0].ttl_security);
+        let longest = "x".repeat(80);
+        let ok = second_neighbor(&format!(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: {longest}\nttl_security: false"
         ));
-        assert_error(&e, 8, "neighbors[1].md5_password", &["not supported yet"]);
+        let c = crate::config::parse(&ok, std::path::Path::new("t.yaml")).unwrap();
+        assert_eq!(
+            c.neighbors[1].md5_password.as_ref().map(|p| p.0.len()),
+            Some(80)
+        );
+        assert!(!c.neighbors[1].ttl_security);
+    }
+
+    #[test]
+    fn an_empty_md5_password_or_a_non_boolean_ttl_security_is_refused() {
         let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nttl_security: true",
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: \"\"",
         ));
-        assert_error(&e, 6, "neighbors[1].ttl_security", &["not supported yet"]);
-        // `false` is what happens anyway, so it is accepted.
-        let ok = second_neighbor("address: 192.0.2.2\nasn: 65000\nttl_security: false");
-        assert!(crate::config::parse(&ok, std::path::Path::new("t.yaml")).is_ok());
+        assert_error(&e, 8, "neighbors[1].md5_password", &["0 bytes", "1 to 80"]);
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nttl_security: 255",
+        ));
+        assert!(e.key.contains("ttl_security"), "{e}");
     }
 
     #[test]

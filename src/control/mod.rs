@@ -13,7 +13,7 @@ pub mod table;
 pub mod view;
 
 use crate::config::{self, Config, LogLevel, Neighbor};
-use crate::listener::{self, Listener, NeighborIndex};
+use crate::listener::{self, Admit, Listener, NeighborIndex};
 use crate::msg::{PeerId, ToRib, ToWorker, WorkerHandle};
 use crate::rib::{self, snapshot::RibSnapshot};
 use crate::wire::notif;
@@ -47,8 +47,8 @@ pub struct Reflector {
     worker_joins: Vec<std::thread::JoinHandle<()>>,
     rib_join: Option<std::thread::JoinHandle<()>>,
     index: Arc<ArcSwap<NeighborIndex>>,
-    /// Configured neighbors: address -> (peer id, worker).
-    peers: HashMap<IpAddr, (PeerId, usize)>,
+    /// Configured neighbors: address -> peer id, worker, protections.
+    peers: HashMap<IpAddr, Admit>,
     load: Vec<usize>,
     next_peer: PeerId,
     listener: Option<Listener>,
@@ -145,7 +145,15 @@ impl Reflector {
         let id = self.next_peer;
         self.next_peer += 1;
         self.load[w] += 1;
-        self.peers.insert(n.address, (id, w));
+        self.peers.insert(
+            n.address,
+            Admit {
+                peer: id,
+                worker: w,
+                gtsm: n.ttl_security,
+                md5: n.md5_password.as_ref().map(|p| Arc::from(p.0.as_bytes())),
+            },
+        );
         self.workers[w].send(ToWorker::AddPeer {
             peer: id,
             neighbor: Arc::new(n),
@@ -153,27 +161,45 @@ impl Reflector {
     }
 
     fn remove_neighbor(&mut self, addr: IpAddr, subcode: u8) {
-        if let Some((id, w)) = self.peers.remove(&addr) {
-            self.load[w] = self.load[w].saturating_sub(1);
-            self.workers[w].send(ToWorker::RemovePeer { peer: id, subcode });
+        if let Some(a) = self.peers.remove(&addr) {
+            self.load[a.worker] = self.load[a.worker].saturating_sub(1);
+            self.workers[a.worker].send(ToWorker::RemovePeer {
+                peer: a.peer,
+                subcode,
+            });
         }
     }
 
     fn publish_index(&self) {
-        let idx: NeighborIndex = self.peers.iter().map(|(a, v)| (*a, *v)).collect();
+        let idx: NeighborIndex = self.peers.iter().map(|(a, v)| (*a, v.clone())).collect();
         self.index.store(Arc::new(idx));
     }
 
     /// SIGHUP: re-read the config file; on error keep running the old one.
     pub fn reload(&mut self) {
-        let new = match config::load(&self.cfg.path) {
+        let mut new = match config::load(&self.cfg.path) {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running config: {e}");
                 return;
             }
         };
-        let d = config::diff(&self.cfg, &new);
+        let mut d = config::diff(&self.cfg, &new);
+        let (stale_keys, unkeyed) = self.rekey_listeners(&d);
+        if !unkeyed.is_empty() {
+            // Fail closed: a neighbor whose key could not be installed must not run unsigned.
+            // Dropped from the running config, it counts as added on the next reload.
+            d.added.retain(|n| !unkeyed.contains(&n.address));
+            let changed: Vec<IpAddr> = d
+                .changed
+                .iter()
+                .filter(|n| unkeyed.contains(&n.address))
+                .map(|n| n.address)
+                .collect();
+            d.changed.retain(|n| !unkeyed.contains(&n.address));
+            d.removed.extend(changed);
+            new.neighbors.retain(|n| !unkeyed.contains(&n.address));
+        }
         for key in &d.needs_restart {
             warn!(
                 key,
@@ -194,6 +220,8 @@ impl Reflector {
             self.add_neighbor(n.clone());
         }
         self.publish_index();
+        // Keys go only after the index stopped admitting their neighbors.
+        self.clear_listener_keys(&stale_keys);
         if d.log_changed {
             if let Some(set) = &self.log {
                 set(new.log);
@@ -208,6 +236,42 @@ impl Reflector {
             changed = d.changed.len(),
             "config reloaded"
         );
+    }
+
+    /// Before a reload publishes its index: installs the MD5 keys of added and changed
+    /// neighbors on the listening sockets. Returns the addresses whose key must go once the
+    /// index is published (removed neighbors, and changed ones that no longer use MD5), and
+    /// those whose key could not be installed.
+    fn rekey_listeners(&self, d: &config::ConfigDiff) -> (Vec<IpAddr>, Vec<IpAddr>) {
+        let mut stale: Vec<IpAddr> = d.removed.clone();
+        let mut failed = Vec::new();
+        let Some(l) = &self.listener else {
+            return (stale, failed);
+        };
+        for n in d.added.iter().chain(&d.changed) {
+            match &n.md5_password {
+                Some(p) => {
+                    if let Err(e) = l.set_md5(n.address, Some(p.0.as_bytes())) {
+                        error!(neighbor = %n.address, "reload: cannot set the TCP MD5 key, neighbor not started: {e}");
+                        failed.push(n.address);
+                        stale.push(n.address);
+                    }
+                }
+                None => stale.push(n.address),
+            }
+        }
+        (stale, failed)
+    }
+
+    fn clear_listener_keys(&self, addrs: &[IpAddr]) {
+        let Some(l) = &self.listener else {
+            return;
+        };
+        for a in addrs {
+            if let Err(e) = l.set_md5(*a, None) {
+                warn!(neighbor = %a, "reload: cannot remove the TCP MD5 key: {e}");
+            }
+        }
     }
 
     /// Cease (RFC 8203 message) to every peer, then stop every thread.

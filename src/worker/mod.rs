@@ -22,6 +22,7 @@ pub mod status;
 use crate::config::Neighbor;
 use crate::fsm::{collision, Action, Session, SessionConfig, State};
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
+use crate::sockopt;
 use crate::wire::{self, notif, Message, Notification};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -371,6 +372,16 @@ impl Worker {
             )?;
             sock.set_nonblocking(true)?;
             sock.set_tcp_nodelay(true)?;
+            // Both protections before the SYN: the handshake itself is signed, and a reply
+            // from further than one hop is dropped by the kernel before we read a byte.
+            if let Some(p) = &n.md5_password {
+                sockopt::set_md5_key(&sock, n.address, p.0.as_bytes())
+                    .map_err(|e| io::Error::new(e.kind(), format!("TCP MD5 key: {e}")))?;
+            }
+            if n.ttl_security {
+                sockopt::set_gtsm(&sock, n.address)
+                    .map_err(|e| io::Error::new(e.kind(), format!("GTSM: {e}")))?;
+            }
             if let Some(local) = n.local_address {
                 sock.bind(&SocketAddr::new(local, 0).into())?;
             }

@@ -1151,13 +1151,31 @@ impl Bird {
         statics6: &str,
         next_hops: (&str, &str),
     ) -> Bird {
-        let net = Net::loopback();
-        Bird::start_in(
-            &net, dir, name, addr, router_id, rr_port, statics4, statics6, next_hops,
+        Bird::start_with(
+            dir, name, addr, router_id, rr_port, statics4, statics6, next_hops, "",
         )
     }
 
-    /// As [`Bird::start`], run where `net` says and dialing reflectd at `net.rr`.
+    /// `start` with `extra` lines in the `protocol bgp` block (e.g. `password "k";`).
+    #[allow(clippy::too_many_arguments)]
+    pub fn start_with(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        rr_port: u16,
+        statics4: &str,
+        statics6: &str,
+        next_hops: (&str, &str),
+        extra: &str,
+    ) -> Bird {
+        let net = Net::loopback();
+        Bird::start_in(
+            &net, dir, name, addr, router_id, rr_port, statics4, statics6, next_hops, extra,
+        )
+    }
+
+    /// As [`Bird::start_with`], run where `net` says and dialing reflectd at `net.rr`.
     #[allow(clippy::too_many_arguments)]
     pub fn start_in(
         net: &Net,
@@ -1169,6 +1187,7 @@ impl Bird {
         statics4: &str,
         statics6: &str,
         next_hops: (&str, &str),
+        extra: &str,
     ) -> Bird {
         let conf = dir.join(format!("{name}.conf"));
         let sock = dir.join(format!("{name}.ctl"));
@@ -1189,6 +1208,7 @@ protocol bgp reflector {{
   strict bind yes;
   neighbor {rr} port {rr_port} as 65000;
   connect retry time 1;
+  {extra}
   ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
   ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
 }}

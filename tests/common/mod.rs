@@ -114,13 +114,23 @@ impl Reflector {
 
     /// As [`Reflector::start`], in AS `asn` (every neighbor too: iBGP).
     pub fn start_as(asn: u32, neighbors: &[NeighborSpec]) -> Reflector {
+        Reflector::start_edited(neighbors, |text| {
+            text.replace(&format!("asn: {ASN}\n"), &format!("asn: {asn}\n"))
+        })
+    }
+
+    /// `start` with the generated config text passed through `edit` first (e.g. to add a
+    /// listen address).
+    pub fn start_edited(
+        neighbors: &[NeighborSpec],
+        edit: impl FnOnce(String) -> String,
+    ) -> Reflector {
         let [port, api, metrics] = free_ports::<3>();
         let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("reflectd.yaml");
-        let text = config_text(port, api, metrics, neighbors)
-            .replace(&format!("asn: {ASN}\n"), &format!("asn: {asn}\n"));
-        std::fs::write(&config, text).expect("write config");
+        std::fs::write(&config, edit(config_text(port, api, metrics, neighbors)))
+            .expect("write config");
         let log = std::fs::File::create(dir.join("reflectd.log")).expect("log file");
         let child = Command::new(bin())
             .arg("--config")
