@@ -569,6 +569,7 @@ impl Frr {
             proc,
             addr: addr.to_string(),
             vty,
+            net: Net::loopback(),
         };
         let up = eventually(Duration::from_secs(15), || {
             f.vtysh(&["show bgp summary"])
