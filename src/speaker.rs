@@ -21,6 +21,8 @@ pub struct SpeakerConfig {
     pub four_octet_as: bool,
     /// Advertise the Extended Message capability (RFC 8654).
     pub extended_message: bool,
+    /// Advertise this Graceful Restart capability (RFC 4724); see `with_graceful_restart`.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 impl SpeakerConfig {
@@ -35,7 +37,28 @@ impl SpeakerConfig {
                 .with(Family::Ipv6Unicast),
             four_octet_as: true,
             extended_message: true,
+            graceful_restart: None,
         }
+    }
+
+    /// Advertises Graceful Restart with `restart_time` seconds for every configured family,
+    /// each with the Forwarding State bit `forwarding` (RFC 4724 §3).
+    pub fn with_graceful_restart(mut self, restart_time: u16, forwarding: bool) -> SpeakerConfig {
+        let families = self
+            .families
+            .iter()
+            .map(|f| {
+                let (afi, safi) = f.afi_safi();
+                (afi, safi, forwarding)
+            })
+            .collect();
+        self.graceful_restart = Some(GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time,
+            families,
+        });
+        self
     }
 
     /// The OPEN the reflector itself would send, less the capabilities switched off.
@@ -47,6 +70,7 @@ impl SpeakerConfig {
             hold_time: self.hold_time,
             families: self.families,
             connect_retry: 1,
+            graceful_restart: self.graceful_restart.clone(),
         };
         let mut open = crate::fsm::our_open(&cfg);
         open.capabilities.retain(|c| match c {

@@ -16,11 +16,12 @@
 //! makes it send the difference. The queue itself therefore stays bounded.
 
 mod conn;
+mod graceful;
 mod peer;
 pub mod status;
 
 use crate::config::Neighbor;
-use crate::fsm::{collision, Action, Session, SessionConfig, State};
+use crate::fsm::{collision, Action, CloseReason, Session, SessionConfig, State};
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
 use crate::wire::{self, notif, Message, Notification};
 use arc_swap::ArcSwap;
@@ -234,6 +235,7 @@ impl Worker {
             hold_time: neighbor.hold_time,
             families: neighbor.families.iter().copied().collect(),
             connect_retry: neighbor.connect_retry,
+            graceful_restart: graceful::our_capability(&neighbor),
         });
         info!(neighbor = %neighbor.address, passive = neighbor.passive, "neighbor added");
         let peer = Peer::new(id, neighbor, session_cfg, now);
@@ -248,6 +250,10 @@ impl Worker {
         };
         peer.removing = true;
         peer.next_connect = None;
+        // A session lost with Graceful Restart left stale routes in the RIB that only the
+        // peer's return would clear: a removed neighbor will not return. (A PeerDown for a
+        // peer the RIB does not hold is a no-op; its ack finds the peer gone.)
+        let lost_earlier = peer.established.is_none();
         info!(neighbor = %peer.neighbor.address, "neighbor removed");
         for key in peer.conns.clone() {
             self.stop_conn(
@@ -259,6 +265,9 @@ impl Worker {
                 },
                 now,
             );
+        }
+        if lost_earlier {
+            self.tell_rib(ToRib::PeerDown { peer: id });
         }
         self.reap_peer(id);
         self.status_dirty = true;
@@ -636,6 +645,11 @@ impl Worker {
                 Action::Close(reason) => {
                     // Deliver what was read before the close, then tear down.
                     self.send_batch(key);
+                    if reason == CloseReason::ConnectionLost {
+                        if let Some(c) = self.conn_mut(key) {
+                            c.lost = true;
+                        }
+                    }
                     let _ = self.conn_mut(key).map(|c| c.flush());
                     self.close_conn(key, Some(reason.to_string()), now);
                     return;
@@ -674,6 +688,7 @@ impl Worker {
             codec: neg.codec,
             route_refresh: neg.route_refresh,
             max_prefixes: p.neighbor.max_prefixes,
+            graceful_restart: graceful::peer_capability(&p.neighbor, &neg),
         };
         p.negotiated = Some(neg);
         let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
@@ -709,6 +724,23 @@ impl Worker {
         let Some(o) = self.conn(other) else { return };
         let other_state = o.session.state();
         if !matches!(other_state, State::OpenConfirm | State::Established) {
+            return;
+        }
+        // RFC 4724 §4.2: an OPEN with Graceful Restart from a peer whose session we still
+        // think Established means the peer restarted and our TCP session is half dead: the
+        // old session ends as if lost (no NOTIFICATION, routes kept stale) and the new one
+        // goes on, instead of the RFC 4271 §6.8 rule that keeps the Established one.
+        let has_gr = |s: &Session| s.negotiated().is_some_and(|n| n.graceful_restart.is_some());
+        if other_state == State::Established
+            && p.neighbor.graceful_restart
+            && has_gr(&o.session)
+            && has_gr(&c.session)
+        {
+            info!(neighbor = %p.neighbor.address, "peer restarted: new connection replaces the Established session (graceful restart)");
+            if let Some(o) = self.conn_mut(other) {
+                o.lost = true;
+            }
+            self.close_conn(other, Some("peer restarted (new connection)".into()), now);
             return;
         }
         let survivor = collision::resolve_collision(
@@ -774,7 +806,9 @@ impl Worker {
             p.next_connect = Some(at);
             self.next_due = self.next_due.min(at);
         }
-        if was_established {
+        if was_established && c.lost {
+            self.tell_rib(ToRib::PeerLost { peer: c.peer });
+        } else if was_established {
             self.tell_rib(ToRib::PeerDown { peer: c.peer });
         }
         let id = c.peer;
