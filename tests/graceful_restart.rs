@@ -201,3 +201,50 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
         b.routes.keys()
     );
 }
+
+/// Interop: a GoBGP with Graceful Restart is killed (-9, no NOTIFICATION) and restarted with
+/// `-r`; another GoBGP keeps its routes in its own RIB meanwhile, and after the restart holds
+/// exactly the ones announced again.
+#[test]
+fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
+    use common::daemons::*;
+    if !have("gobgpd", "gobgpd") {
+        return;
+    }
+    let (g_addr, rx_addr) = ("127.0.3.41", "127.0.3.42");
+    let r = Reflector::start(&[
+        NeighborSpec::client(g_addr),
+        NeighborSpec::client(rx_addr),
+        NeighborSpec::client(C),
+    ]);
+    let g = GoBgp::start_gr(&r.dir, "g", g_addr, "10.0.3.41", ASN, r.port, Some(false));
+    let rx = GoBgp::start(&r.dir, "rx", rx_addr, "10.0.3.42", r.port);
+    let (kept, dropped) = ("10.4.1.0/24", "10.4.2.0/24");
+    for p in [kept, dropped] {
+        g.announce(p, "origin igp nexthop 100.64.4.1");
+    }
+    for p in [kept, dropped] {
+        wait_route(&rx, p, |_| true);
+    }
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &g.proc.pid().to_string()])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(killed, "kill -9 gobgpd");
+    drop(g); // reaps it
+    wait_log(&r, "restarting: 2 routes kept stale for 120 s");
+    // A marker applied after the loss reaches rx: a withdrawal would have come before it.
+    let mut c = r.speaker(C, [3, 3, 3, 3]);
+    announce_all(&mut c, &[MARKER]);
+    wait_route(&rx, MARKER, |_| true);
+    for p in [kept, dropped] {
+        assert!(rx.route(p).is_some(), "{p} kept in GoBGP's RIB");
+    }
+
+    let g = GoBgp::start_gr(&r.dir, "g2", g_addr, "10.0.3.41", ASN, r.port, Some(true));
+    g.announce(kept, "origin igp nexthop 100.64.4.1");
+    wait_gone(&rx, dropped);
+    assert!(rx.route(kept).is_some(), "{}", r.log());
+    assert!(g.established());
+}

@@ -253,6 +253,21 @@ impl GoBgp {
         asn: u32,
         rr_port: u16,
     ) -> GoBgp {
+        GoBgp::start_gr(dir, name, addr, router_id, asn, rr_port, None)
+    }
+
+    /// `start_with`, plus Graceful Restart (RFC 4724) for both families when
+    /// `graceful_restart` is Some(restarting): `restarting` starts gobgpd with `-r`, as after
+    /// a crash (R bit, and GoBGP then sets the Forwarding State bits).
+    pub fn start_gr(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        asn: u32,
+        rr_port: u16,
+        graceful_restart: Option<bool>,
+    ) -> GoBgp {
         let conf = dir.join(format!("{name}.toml"));
         let mut text = format!(
             "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  port = -1\n\
@@ -260,17 +275,30 @@ impl GoBgp {
              \x20 [neighbors.transport.config]\n    local-address = \"{addr}\"\n    remote-port = {rr_port}\n\
              \x20 [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    keepalive-interval = 10\n"
         );
+        if graceful_restart.is_some() {
+            text.push_str(
+                "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n",
+            );
+        }
         for f in ["ipv4-unicast", "ipv6-unicast"] {
             text.push_str(&format!(
                 "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
             ));
+            if graceful_restart.is_some() {
+                text.push_str(
+                    "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n",
+                );
+            }
         }
         std::fs::write(&conf, text).expect("gobgp config");
         let api_port = super::free_port();
+        let mut cmd = Command::new("gobgpd");
+        if graceful_restart == Some(true) {
+            cmd.arg("-r");
+        }
         let proc = Proc::spawn(
             name,
-            Command::new("gobgpd")
-                .arg("-f")
+            cmd.arg("-f")
                 .arg(&conf)
                 .arg("--api-hosts")
                 .arg(format!("{addr}:{api_port}"))
