@@ -248,3 +248,26 @@ fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
     assert!(rx.route(kept).is_some(), "{}", r.log());
     assert!(g.established());
 }
+
+#[test]
+fn without_graceful_restart_a_second_connection_is_refused_while_the_first_is_established() {
+    let r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(B)]);
+    let cfg = SpeakerConfig::new(ip(A), ASN, Ipv4Addr::new(1, 1, 1, 1));
+    let mut old = r.speaker_with(&cfg);
+    let mut b = r.speaker(B, [2, 2, 2, 2]);
+    announce_all(&mut old, &PREFIXES);
+    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
+    // RFC 4271 §6.8: the Established connection stays, the newcomer gets a Cease.
+    // (Our KEEPALIVE may precede the Cease, so the handshake itself can succeed.)
+    if let Ok(mut second) = Speaker::connect(&cfg, r.addr(), Duration::from_secs(5)) {
+        let _ = second.wait_until(WAIT, |s| s.closed);
+        let got = second.notification.as_ref().map(|n| (n.code, n.subcode));
+        assert_eq!(got, Some((6, 7)), "Cease / Connection Collision Resolution");
+    }
+    assert!(
+        old.poll(Duration::from_millis(200)).unwrap(),
+        "old session alive"
+    );
+    assert_eq!(held(&b), PREFIXES.to_vec());
+    assert!(!r.log().contains("kept stale"));
+}

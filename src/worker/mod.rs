@@ -667,6 +667,17 @@ impl Worker {
     fn established(&mut self, key: usize, neg: crate::fsm::Negotiated, now: Instant) {
         let Some(c) = self.conn(key) else { return };
         let peer_id = c.peer;
+        // The peer's OPEN and KEEPALIVE came in one read, so `check_collision` never saw
+        // this connection in OpenConfirm: settle a collision with an Established one here.
+        let old = self.peers.get(&peer_id).and_then(|p| p.established);
+        if let Some(old) = old.filter(|&k| k != key) {
+            if self.is_restart(key, old) {
+                self.take_over(old, now);
+            } else {
+                self.stop_conn(key, collision::collision_notification(), now);
+                return;
+            }
+        }
         let Some(p) = self.peers.get_mut(&peer_id) else {
             return;
         };
@@ -704,6 +715,40 @@ impl Worker {
         self.status_dirty = true;
     }
 
+    /// RFC 4724 §4.2: an OPEN with Graceful Restart on `new` from a peer that advertised it
+    /// on `old`, which we still think Established, means the peer restarted and `old` is
+    /// half dead. Then `old` ends as if lost and `new` goes on, instead of the RFC 4271 §6.8
+    /// rule that keeps the Established one.
+    fn is_restart(&self, new: usize, old: usize) -> bool {
+        let has_gr = |k: usize| {
+            self.conn(k).is_some_and(|c| {
+                c.session
+                    .negotiated()
+                    .is_some_and(|n| n.graceful_restart.is_some())
+            })
+        };
+        let Some(c) = self.conn(new) else {
+            return false;
+        };
+        self.peers
+            .get(&c.peer)
+            .is_some_and(|p| p.neighbor.graceful_restart && p.established == Some(old))
+            && has_gr(new)
+            && has_gr(old)
+    }
+
+    /// Ends the half-dead `old` session of a restarted peer without a NOTIFICATION, so the
+    /// RIB keeps its routes stale (`ToRib::PeerLost`).
+    fn take_over(&mut self, old: usize, now: Instant) {
+        let Some(o) = self.conn_mut(old) else { return };
+        o.lost = true;
+        let peer = o.peer;
+        if let Some(p) = self.peers.get(&peer) {
+            info!(neighbor = %p.neighbor.address, "peer restarted: its new connection replaces the Established session (graceful restart)");
+        }
+        self.close_conn(old, Some("peer restarted (new connection)".into()), now);
+    }
+
     /// RFC 4271 §6.8: once a connection has accepted the peer's OPEN, at most one of the
     /// peer's two connections may go on (see `fsm::collision` for the rule).
     fn check_collision(&mut self, key: usize, now: Instant) {
@@ -726,21 +771,8 @@ impl Worker {
         if !matches!(other_state, State::OpenConfirm | State::Established) {
             return;
         }
-        // RFC 4724 §4.2: an OPEN with Graceful Restart from a peer whose session we still
-        // think Established means the peer restarted and our TCP session is half dead: the
-        // old session ends as if lost (no NOTIFICATION, routes kept stale) and the new one
-        // goes on, instead of the RFC 4271 §6.8 rule that keeps the Established one.
-        let has_gr = |s: &Session| s.negotiated().is_some_and(|n| n.graceful_restart.is_some());
-        if other_state == State::Established
-            && p.neighbor.graceful_restart
-            && has_gr(&o.session)
-            && has_gr(&c.session)
-        {
-            info!(neighbor = %p.neighbor.address, "peer restarted: new connection replaces the Established session (graceful restart)");
-            if let Some(o) = self.conn_mut(other) {
-                o.lost = true;
-            }
-            self.close_conn(other, Some("peer restarted (new connection)".into()), now);
+        if other_state == State::Established && self.is_restart(key, other) {
+            self.take_over(other, now);
             return;
         }
         let survivor = collision::resolve_collision(
