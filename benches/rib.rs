@@ -100,6 +100,7 @@ fn up(peer: u32, client: bool) -> ToRib {
         },
         route_refresh: true,
         max_prefixes: None,
+        graceful_restart: None,
     })
 }
 

@@ -32,6 +32,13 @@ pub const RIB_PATHS: &str = "reflectd_rib_paths";
 pub const RIB_QUEUE_DEPTH: &str = "reflectd_rib_queue_depth";
 /// Histogram: seconds the RIB thread spent applying one inbox message and its output.
 pub const RIB_BATCH_SECONDS: &str = "reflectd_rib_batch_duration_seconds";
+/// Counter: sessions lost with Graceful Restart whose routes were kept stale (RFC 4724).
+pub const GR_RESTARTS: &str = "reflectd_graceful_restarts_total";
+/// Counter, labels `reason` (end_of_rib, stale_timer, restart_timer, not_preserved): stale
+/// routes withdrawn.
+pub const GR_STALE_SWEPT: &str = "reflectd_graceful_restart_stale_routes_swept_total";
+/// Gauge: routes currently kept as stale for restarting peers.
+pub const RIB_STALE_ROUTES: &str = "reflectd_rib_stale_routes";
 /// Counter, labels `reason`: unknown_source; ttl_security (GTSM: opened from further than
 /// one hop); md5_setup (the key could not be set on the accepted socket).
 pub const CONNECTIONS_REJECTED: &str = "reflectd_connections_rejected_total";

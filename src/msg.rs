@@ -10,6 +10,7 @@ use crate::wire::{CodecCtx, Family, FamilySet, Notification, Update};
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A configured neighbor's slot. Assigned by control when the neighbor is added and never
 /// reused for another neighbor while the process runs, so a stale message about a removed
@@ -36,6 +37,25 @@ pub struct PeerUp {
     /// The neighbor's `max_prefixes`: the RIB holds at most this many of its prefixes
     /// (summed over families) and asks the worker to end the session beyond it.
     pub max_prefixes: Option<u64>,
+    /// Both sides advertised Graceful Restart (RFC 4724): what the RIB, as the receiving
+    /// speaker, does with this peer's routes when the session is lost. None: withdraw them.
+    pub graceful_restart: Option<GracefulRestartPeer>,
+}
+
+/// A peer's Graceful Restart capability as the RIB applies it (RFC 4724 §4.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GracefulRestartPeer {
+    /// Negotiated families the peer listed: their routes are kept stale when the session is
+    /// lost.
+    pub families: FamilySet,
+    /// Of those, the ones with the Forwarding State bit set. When the peer comes back, a
+    /// family's stale routes are kept only if it is listed here in the new capability.
+    pub forwarding: FamilySet,
+    /// How long a lost peer's routes are kept: its Restart Time, capped by our
+    /// `graceful_restart_time`. Zero keeps nothing.
+    pub restart_time: Duration,
+    /// How long a peer that came back has to send End-of-RIB (`graceful_restart_stale_time`).
+    pub stale_time: Duration,
 }
 
 /// Worker (or control) -> RIB thread.
@@ -44,6 +64,13 @@ pub enum ToRib {
     PeerUp(PeerUp),
     /// The session left Established: the peer's routes are withdrawn.
     PeerDown {
+        peer: PeerId,
+    },
+    /// The session left Established with no NOTIFICATION sent or received (TCP lost, or
+    /// replaced by a new connection from the restarted peer; RFC 4724 §4.2): a peer with
+    /// `PeerUp::graceful_restart` has its routes kept as stale, any other is as `PeerDown`.
+    /// Acknowledged with `ToWorker::PeerDownAck` like `PeerDown`.
+    PeerLost {
         peer: PeerId,
     },
     /// Every UPDATE decoded from one read of one peer, in order.

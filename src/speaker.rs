@@ -27,6 +27,8 @@ pub struct SpeakerConfig {
     pub ttl: Option<u32>,
     /// Minimum TTL / hop count to accept (IP_MINTTL); None: any.
     pub min_ttl: Option<u8>,
+    /// Advertise this Graceful Restart capability (RFC 4724); see `with_graceful_restart`.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 impl SpeakerConfig {
@@ -44,6 +46,7 @@ impl SpeakerConfig {
             md5_password: None,
             ttl: None,
             min_ttl: None,
+            graceful_restart: None,
         }
     }
 
@@ -62,6 +65,26 @@ impl SpeakerConfig {
         Ok(())
     }
 
+    /// Advertises Graceful Restart with `restart_time` seconds for every configured family,
+    /// each with the Forwarding State bit `forwarding` (RFC 4724 §3).
+    pub fn with_graceful_restart(mut self, restart_time: u16, forwarding: bool) -> SpeakerConfig {
+        let families = self
+            .families
+            .iter()
+            .map(|f| {
+                let (afi, safi) = f.afi_safi();
+                (afi, safi, forwarding)
+            })
+            .collect();
+        self.graceful_restart = Some(GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time,
+            families,
+        });
+        self
+    }
+
     /// The OPEN the reflector itself would send, less the capabilities switched off.
     fn open(&self) -> Open {
         let cfg = crate::fsm::SessionConfig {
@@ -71,6 +94,7 @@ impl SpeakerConfig {
             hold_time: self.hold_time,
             families: self.families,
             connect_retry: 1,
+            graceful_restart: self.graceful_restart.clone(),
         };
         let mut open = crate::fsm::our_open(&cfg);
         open.capabilities.retain(|c| match c {

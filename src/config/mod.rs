@@ -72,6 +72,15 @@ pub struct Neighbor {
     pub md5_password: Option<Password>,
     /// GTSM (RFC 5082): send with TTL 255 and accept only TTL 255 (one hop).
     pub ttl_security: bool,
+    /// Graceful Restart (RFC 4724): advertise the capability and, as the receiving speaker,
+    /// keep a restarting peer's routes as stale instead of withdrawing them (default true).
+    pub graceful_restart: bool,
+    /// Seconds: our advertised Restart Time, and the longest we keep a lost peer's routes
+    /// whatever Restart Time it advertised (1..=4095, the field's 12 bits; default 120).
+    pub graceful_restart_time: u16,
+    /// Seconds the stale routes of a peer that came back wait for its End-of-RIB before
+    /// they are withdrawn (FRR's stalepath-time; 1..=4095, default 360).
+    pub graceful_restart_stale_time: u16,
 }
 
 /// A secret from the config: compared like a string, never printed.
@@ -242,6 +251,8 @@ neighbors:
     max_prefixes: 1000
     max_prefixes_restart: 60
     ttl_security: false
+    graceful_restart_time: 30
+    graceful_restart_stale_time: 90
 ";
 
     fn ip(s: &str) -> IpAddr {
@@ -280,6 +291,9 @@ neighbors:
                     max_prefixes_restart: None,
                     md5_password: None,
                     ttl_security: false,
+                    graceful_restart: true,
+                    graceful_restart_time: 120,
+                    graceful_restart_stale_time: 360,
                 },
                 Neighbor {
                     address: ip("2001:db8::20"),
@@ -296,6 +310,9 @@ neighbors:
                     max_prefixes_restart: Some(60),
                     md5_password: None,
                     ttl_security: false,
+                    graceful_restart: true,
+                    graceful_restart_time: 30,
+                    graceful_restart_stale_time: 90,
                 },
             ],
         };

@@ -67,6 +67,12 @@ pub(super) struct RawNeighbor {
     pub md5_password: Option<Spanned<String>>,
     #[serde(default)]
     pub ttl_security: Option<bool>,
+    #[serde(default)]
+    pub graceful_restart: Option<bool>,
+    #[serde(default)]
+    pub graceful_restart_time: Option<Spanned<u64>>,
+    #[serde(default)]
+    pub graceful_restart_stale_time: Option<Spanned<u64>>,
 }
 
 /// `workers: auto` or `workers: N`; the range is checked in `validate`.

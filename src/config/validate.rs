@@ -13,6 +13,10 @@ use std::path::Path;
 pub const DEFAULT_PORT: u16 = 179;
 pub const DEFAULT_HOLD_TIME: u16 = 90;
 pub const DEFAULT_CONNECT_RETRY: u16 = 30;
+/// Graceful Restart times in seconds (RFC 4724 §3: the Restart Time field has 12 bits).
+pub const DEFAULT_GR_TIME: u16 = 120;
+pub const DEFAULT_GR_STALE_TIME: u16 = 360;
+pub const MAX_GR_TIME: u16 = 4095;
 pub const MAX_WORKERS: u64 = 256;
 pub const MAX_DESCRIPTION: usize = 80;
 /// TCP_MD5SIG_MAXKEYLEN in <linux/tcp.h>.
@@ -471,6 +475,43 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
 
     let ttl_security = n.ttl_security.unwrap_or(false);
 
+    let graceful_restart = n.graceful_restart.unwrap_or(true);
+    let gr_seconds = |v: &Option<Spanned<u64>>, name: &str, default: u16| -> R<u16> {
+        let Some(t) = v else { return Ok(default) };
+        if !graceful_restart {
+            return cx.err(
+                line(t),
+                key(name),
+                format!(
+                    "has no effect with `graceful_restart: false`: remove this key (was {})",
+                    t.value
+                ),
+            );
+        }
+        match u16::try_from(t.value) {
+            Ok(s) if (1..=MAX_GR_TIME).contains(&s) => Ok(s),
+            _ => cx.err(
+                line(t),
+                key(name),
+                format!(
+                    "{} seconds is out of range: use 1 to {MAX_GR_TIME} (RFC 4724's 12-bit \
+                     field); the default is {default}",
+                    t.value
+                ),
+            ),
+        }
+    };
+    let graceful_restart_time = gr_seconds(
+        &n.graceful_restart_time,
+        "graceful_restart_time",
+        DEFAULT_GR_TIME,
+    )?;
+    let graceful_restart_stale_time = gr_seconds(
+        &n.graceful_restart_stale_time,
+        "graceful_restart_stale_time",
+        DEFAULT_GR_STALE_TIME,
+    )?;
+
     Ok(Neighbor {
         address,
         asn,
@@ -486,6 +527,9 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
         max_prefixes_restart,
         md5_password,
         ttl_security,
+        graceful_restart,
+        graceful_restart_time,
+        graceful_restart_stale_time,
     })
 }
 
@@ -889,6 +933,37 @@ mod tests {
             8,
             "neighbors[1].max_prefixes_restart",
             &["no effect without `max_prefixes`"],
+        );
+    }
+
+    #[test]
+    fn graceful_restart_times_outside_the_12_bit_field_are_refused() {
+        for (k, v) in [
+            ("graceful_restart_time", 0),
+            ("graceful_restart_stale_time", 4096),
+        ] {
+            let e = error(&second_neighbor(&format!(
+                "address: 192.0.2.2\nasn: 65000\n{k}: {v}"
+            )));
+            assert_error(
+                &e,
+                8,
+                &format!("neighbors[1].{k}"),
+                &[&format!("{v} seconds is out of range"), "1 to 4095"],
+            );
+        }
+    }
+
+    #[test]
+    fn graceful_restart_times_with_graceful_restart_off_are_refused() {
+        let e = error(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\ngraceful_restart: false\ngraceful_restart_stale_time: 60",
+        ));
+        assert_error(
+            &e,
+            9,
+            "neighbors[1].graceful_restart_stale_time",
+            &["no effect with `graceful_restart: false`"],
         );
     }
 

@@ -170,7 +170,10 @@ fn expectation(path: &str) -> Option<&'static str> {
         ("port", _) => "a port number from 1 to 65535",
         ("max_prefixes", _) => "a number of prefixes, at least 1",
         ("workers", _) => "`auto` or a number of threads from 1 to 256",
-        ("rr_client" | "passive", _) => "true or false",
+        ("rr_client" | "passive" | "graceful_restart", _) => "true or false",
+        ("graceful_restart_time" | "graceful_restart_stale_time", _) => {
+            "a number of seconds from 1 to 4095"
+        }
         ("router_id" | "cluster_id", _) => "an IPv4 address",
         ("address" | "local_address", _) => "an IP address",
         ("api" | "metrics", _) => "an address and port such as 127.0.0.1:8179",

@@ -90,6 +90,7 @@ mod tests {
             hold_time: 90,
             families: FamilySet::EMPTY,
             connect_retry: 30,
+            graceful_restart: None,
         }
     }
 

@@ -34,6 +34,7 @@ pub fn session_config(b: u8) -> SessionConfig {
         hold_time: [0, 3, 90, 240][usize::from((b >> 1) & 3)],
         families,
         connect_retry: 30,
+        graceful_restart: None,
     }
 }
 

@@ -46,6 +46,8 @@ pub struct SessionConfig {
     pub families: FamilySet,
     /// ConnectRetryTime in seconds (RFC 4271 §8); used by `Backoff`, not by `Session`.
     pub connect_retry: u16,
+    /// The Graceful Restart capability we advertise (RFC 4724 §3), if any.
+    pub graceful_restart: Option<GracefulRestart>,
 }
 
 impl SessionConfig {
@@ -113,7 +115,8 @@ pub struct Negotiated {
     pub remote_id: Ipv4Addr,
     /// The peer advertised Route Refresh (RFC 2918): we may send it ROUTE-REFRESH.
     pub route_refresh: bool,
-    /// The peer's Graceful Restart capability (RFC 4724), recorded for later use.
+    /// The peer's Graceful Restart capability (RFC 4724): whether, and for which families, we
+    /// keep its routes as stale when the session is lost (see `rib::graceful`).
     pub graceful_restart: Option<GracefulRestart>,
     /// Everything the peer advertised, for the API and logs.
     pub remote_capabilities: Vec<Capability>,

@@ -11,7 +11,8 @@ pub const BGP_VERSION: u8 = 4;
 
 /// Our OPEN: version 4, `my_as` (AS_TRANS for a 4-octet AS, RFC 6793 §4.1), our hold time
 /// and identifier, and the capabilities Multiprotocol (one per configured family, RFC 4760),
-/// Route Refresh (RFC 2918), 4-octet AS (RFC 6793) and Extended Message (RFC 8654).
+/// Route Refresh (RFC 2918), 4-octet AS (RFC 6793), Extended Message (RFC 8654) and, when
+/// configured, Graceful Restart (RFC 4724).
 pub fn our_open(cfg: &SessionConfig) -> Open {
     let mut capabilities: Vec<Capability> = cfg
         .families
@@ -26,6 +27,9 @@ pub fn our_open(cfg: &SessionConfig) -> Open {
         Capability::FourOctetAs(cfg.local_asn),
         Capability::ExtendedMessage,
     ]);
+    if let Some(gr) = &cfg.graceful_restart {
+        capabilities.push(Capability::GracefulRestart(gr.clone()));
+    }
     Open {
         version: BGP_VERSION,
         my_as: u16::try_from(cfg.local_asn).unwrap_or(AS_TRANS),
@@ -140,6 +144,7 @@ mod tests {
                 .with(Family::Ipv4Unicast)
                 .with(Family::Ipv6Unicast),
             connect_retry: 30,
+            graceful_restart: None,
         }
     }
 
@@ -176,6 +181,28 @@ mod tests {
                 Capability::ExtendedMessage,
             ]
         );
+    }
+
+    #[test]
+    fn our_open_advertises_graceful_restart_only_when_configured() {
+        let mut c = cfg(65000, 65000);
+        let gr = GracefulRestart {
+            restart_state: false,
+            notification: false,
+            restart_time: 120,
+            families: vec![(1, 1, false), (2, 1, false)],
+        };
+        c.graceful_restart = Some(gr.clone());
+        let open = our_open(&c);
+        assert_eq!(
+            open.capabilities.last(),
+            Some(&Capability::GracefulRestart(gr))
+        );
+        let plain = our_open(&cfg(65000, 65000));
+        assert!(!plain
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::GracefulRestart(_))));
     }
 
     #[test]

@@ -16,6 +16,7 @@ fn cfg(hold_time: u16) -> Arc<SessionConfig> {
             .with(Family::Ipv4Unicast)
             .with(Family::Ipv6Unicast),
         connect_retry: 30,
+        graceful_restart: None,
     })
 }
 

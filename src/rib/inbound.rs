@@ -113,8 +113,13 @@ fn set_path<N: RibNlri>(
 
 impl Rib {
     pub(super) fn update(&mut self, peer: PeerId, u: Update) {
-        // A peer over its limit is being stopped: nothing more of its is stored.
-        if self.peers.get(&peer).is_none_or(|p| p.over_limit) {
+        // A peer over its limit is being stopped: nothing more of its is stored. One
+        // awaited after a lost session has no session that could send anything.
+        if self
+            .peers
+            .get(&peer)
+            .is_none_or(|p| p.over_limit || p.gr.restarting())
+        {
             return;
         }
         if let Some(family) = u.end_of_rib() {
@@ -122,6 +127,7 @@ impl Rib {
                 p.eor_received.insert(family);
             }
             tracing::debug!(peer, %family, "rib: End-of-RIB received");
+            self.gr_end_of_rib(peer, family);
             return;
         }
         self.withdraw(peer, &u.withdrawn);
@@ -202,6 +208,8 @@ impl Rib {
         let mut held = limit::held(p);
         let mut exceeded = false;
         let fam = N::rib_mut(&mut self.fams);
+        // A path set or removed is no longer stale (RFC 4724 §4.2: re-announced).
+        let mut stale = fam.stale.take(peer);
         let (mut received, mut accepted) = (0i64, 0i64);
         let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected()) as i64;
         for &prefix in prefixes {
@@ -215,6 +223,9 @@ impl Rib {
             {
                 exceeded = true;
                 break;
+            }
+            if !stale.is_empty() {
+                stale.remove(&prefix);
             }
             if let Some(a) = new.filter(|a| !a.is_rejected()) {
                 self.attrs.retain(a);
@@ -235,6 +246,7 @@ impl Rib {
             held = held.saturating_add_signed(change);
             accepted += eligible(new) - eligible(old);
         }
+        fam.stale.put(peer, stale);
         if let Some(p) = self.peers.get_mut(&peer) {
             let i = N::FAMILY as usize;
             p.received[i] = p.received[i].saturating_add_signed(received);

@@ -90,6 +90,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             },
             route_refresh: true,
             max_prefixes: None,
+            graceful_restart: None,
         }));
     }
     rib.plan();
@@ -163,6 +164,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
         },
         route_refresh: true,
         max_prefixes: None,
+        graceful_restart: None,
     }));
     let mut out = Outbox::default();
     rib.flush(&mut out);

@@ -18,6 +18,7 @@
 
 pub mod attrs;
 pub mod decide;
+pub mod graceful;
 mod inbound;
 pub mod limit;
 mod outbound;
@@ -83,6 +84,9 @@ struct Peer {
     limit_warned: bool,
     /// Over `max_prefixes`: a StopPeer was sent and the peer's UPDATEs are ignored.
     over_limit: bool,
+    /// Graceful Restart helper timers; `gr.restarting()`: the session is lost and the
+    /// peer's routes are kept stale (see `graceful`).
+    gr: graceful::PeerGr,
 }
 
 type PeerMap = HashMap<PeerId, Peer>;
@@ -106,6 +110,8 @@ pub struct Rib {
     down_acks: Vec<(usize, PeerId)>,
     /// Sessions to end (peers over `max_prefixes`): (worker, peer, NOTIFICATION).
     stops: Vec<(usize, PeerId, Notification)>,
+    /// Peers with a Graceful Restart timer running.
+    gr_timed: hashbrown::HashSet<PeerId>,
 }
 
 /// The advertisement of a table entry: its attributes and what we know of its source.
@@ -136,6 +142,7 @@ impl Rib {
             peer_down_scans: 0,
             down_acks: Vec::new(),
             stops: Vec::new(),
+            gr_timed: hashbrown::HashSet::new(),
         }
     }
 
@@ -144,10 +151,16 @@ impl Rib {
         match msg {
             ToRib::PeerUp(up) => self.peer_up(up),
             ToRib::PeerDown { peer } => {
-                if let Some(p) = self.peers.get(&peer) {
+                if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
                     self.down_acks.push((p.up.worker, peer));
                 }
                 self.peer_down(peer);
+            }
+            ToRib::PeerLost { peer } => {
+                if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
+                    self.down_acks.push((p.up.worker, peer));
+                }
+                self.peer_lost(peer);
             }
             ToRib::Updates { peer, updates } => {
                 for u in updates {
@@ -155,14 +168,15 @@ impl Rib {
                 }
             }
             ToRib::RouteRefresh { peer, family } => {
-                if let Some(p) = self.peers.get_mut(&peer) {
+                if let Some(p) = self.live_mut(peer) {
                     if p.up.families.contains(family) {
                         p.out.dump.insert(family);
                     }
                 }
             }
             ToRib::Xoff { peer } => {
-                if let Some(p) = self.peers.get_mut(&peer) {
+                let live = self.peers.get_mut(&peer).filter(|p| !p.gr.restarting());
+                if let Some(p) = live {
                     if !p.out.xoff {
                         p.out.xoff = true;
                         if let Some(g) = self.groups.get_mut(p.group) {
@@ -172,7 +186,7 @@ impl Rib {
                 }
             }
             ToRib::Xon { peer } => {
-                if let Some(p) = self.peers.get_mut(&peer) {
+                if let Some(p) = self.live_mut(peer) {
                     if p.out.xoff {
                         p.out.xoff = false;
                         p.out.syncing = true;
@@ -183,6 +197,11 @@ impl Rib {
             ToRib::Shutdown => return Handled::Shutdown,
         }
         Handled::Continue
+    }
+
+    /// A peer with a session up (not one whose routes are kept while it restarts).
+    fn live_mut(&mut self, peer: PeerId) -> Option<&mut Peer> {
+        self.peers.get_mut(&peer).filter(|p| !p.gr.restarting())
     }
 
     /// Plans the output of everything applied since the last flush and encodes it.
@@ -203,9 +222,18 @@ impl Rib {
     }
 
     fn peer_up(&mut self, up: PeerUp) {
-        if self.peers.contains_key(&up.peer) {
-            // A new session without a PeerDown for the old one: the old one is gone.
-            self.peer_down(up.peer);
+        let peer = up.peer;
+        let mut counters = ([0; NFAM], [0; NFAM]);
+        if let Some(p) = self.peers.get(&up.peer) {
+            // Stale routes carry the source they were learned with: a peer back with
+            // another identity or role starts afresh.
+            if p.gr.restarting() && p.up.remote_id == up.remote_id && p.up.rr_client == up.rr_client
+            {
+                counters = self.resume(&up);
+            } else {
+                // A new session without a PeerDown for the old one: the old one is gone.
+                self.peer_down(up.peer);
+            }
         }
         let key = GroupKey {
             rr_client: up.rr_client,
@@ -225,21 +253,23 @@ impl Rib {
             Peer {
                 up,
                 group,
-                received: [0; NFAM],
-                accepted: [0; NFAM],
+                received: counters.0,
+                accepted: counters.1,
                 out,
                 eor_received: FamilySet::EMPTY,
                 limit_warned: false,
                 over_limit: false,
+                gr: graceful::PeerGr::default(),
             },
         );
+        self.arm_stale_timer(peer);
     }
 
     fn peer_down(&mut self, peer: PeerId) {
         let Some(p) = self.peers.get(&peer) else {
             return;
         };
-        let (families, group) = (p.up.families, p.group);
+        let (families, group, restarting) = (p.up.families, p.group, p.gr.restarting());
         let start = Instant::now();
         let mut removed = 0;
         if families.contains(Family::Ipv4Unicast) {
@@ -250,7 +280,14 @@ impl Rib {
         }
         self.fams.v4.pending.take(peer);
         self.fams.v6.pending.take(peer);
-        self.groups.leave(group, peer);
+        self.fams.v4.stale.take(peer);
+        self.fams.v6.stale.take(peer);
+        self.gr_timed.remove(&peer);
+        // A restarting peer left its group when its session was lost (the id may be
+        // another group's by now).
+        if !restarting {
+            self.groups.leave(group, peer);
+        }
         self.peers.remove(&peer);
         self.stops.retain(|s| s.1 != peer);
         tracing::debug!(peer, removed, elapsed = ?start.elapsed(), "rib: peer down");
@@ -293,9 +330,10 @@ impl Rib {
     }
 }
 
-/// The RIB thread's loop: block for one message, take up to `MAX_BATCH` without blocking,
-/// apply them, flush once, hand the bytes to the workers, publish the snapshot. Returns on
-/// `ToRib::Shutdown` or when every sender is gone.
+/// The RIB thread's loop: block for one message (or until the next Graceful Restart timer),
+/// run the timers due, take up to `MAX_BATCH` messages without blocking, apply them, flush
+/// once, hand the bytes to the workers, publish the snapshot. Returns on `ToRib::Shutdown`
+/// or when every sender is gone.
 pub fn run(
     cfg: RibConfig,
     inbox: crossbeam_channel::Receiver<ToRib>,
@@ -304,11 +342,27 @@ pub fn run(
 ) {
     let mut rib = Rib::new(cfg);
     let mut out = Outbox::default();
-    while let Ok(first) = inbox.recv() {
+    loop {
+        // A timer wake-up (None) runs the timers and flushes what they withdrew.
+        let first = match rib.next_deadline() {
+            None => match inbox.recv() {
+                Ok(msg) => Some(msg),
+                Err(_) => break,
+            },
+            Some(at) => match inbox.recv_deadline(at) {
+                Ok(msg) => Some(msg),
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => None,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            },
+        };
         let start = Instant::now();
-        let mut stop = rib.handle(first) == Handled::Shutdown;
-        let mut n = 1;
-        while !stop && n < MAX_BATCH {
+        rib.expire(start);
+        let (mut stop, mut n) = (false, 0);
+        if let Some(first) = first {
+            stop = rib.handle(first) == Handled::Shutdown;
+            n = 1;
+        }
+        while !stop && n > 0 && n < MAX_BATCH {
             let Ok(msg) = inbox.try_recv() else { break };
             stop = rib.handle(msg) == Handled::Shutdown;
             n += 1;
@@ -324,6 +378,7 @@ pub fn run(
         snapshot.store(Arc::new(rib.snapshot(depth)));
         metrics::histogram!(m::RIB_BATCH_SECONDS).record(start.elapsed().as_secs_f64());
         metrics::gauge!(m::RIB_QUEUE_DEPTH).set(depth as f64);
+        metrics::gauge!(m::RIB_STALE_ROUTES).set(rib.stale_routes() as f64);
         if stop {
             break;
         }

@@ -35,7 +35,11 @@ impl Rib {
             .peers
             .iter()
             .map(|(&id, p)| {
-                let adv = self.groups.get(p.group).map_or([0; NFAM], |g| g.advertised);
+                let adv = match p.gr.restarting() {
+                    // Out of its group (whose id may be another's by now): sent nothing.
+                    true => [0; NFAM],
+                    false => self.groups.get(p.group).map_or([0; NFAM], |g| g.advertised),
+                };
                 PeerCounts {
                     peer: id,
                     per_family: p

@@ -8,6 +8,7 @@
 //! the layout elsewhere. Owns no decision logic: callers reorder via `set_best`.
 
 use super::attrs::AttrId;
+use super::graceful::Stale;
 use super::pending::Pending;
 use super::plan::{RouteSet, Routes};
 use super::reflect::Adv;
@@ -120,6 +121,8 @@ pub struct FamilyRib<N> {
     pub dirty: HashMap<N, Option<Adv>>,
     /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
     pub pending: Pending<N>,
+    /// Per restarting peer, its paths still marked stale (RFC 4724, `graceful`).
+    pub stale: Stale<N>,
     /// Prefixes with a best path, and eligible paths.
     pub prefixes: usize,
     pub paths: usize,
@@ -131,6 +134,7 @@ impl<N: Nlri> Default for FamilyRib<N> {
             table: HashMap::new(),
             dirty: HashMap::new(),
             pending: Pending::default(),
+            stale: Stale::default(),
             prefixes: 0,
             paths: 0,
         }

@@ -48,6 +48,7 @@ fn peer_up(peer: PeerId, client: bool) -> PeerUp {
         codec: codec(),
         route_refresh: true,
         max_prefixes: None,
+        graceful_restart: None,
     }
 }
 
@@ -958,6 +959,7 @@ fn run_sends_reflected_updates_to_the_owning_workers() {
 fn limited(peer: PeerId, limit: u64) -> ToRib {
     ToRib::PeerUp(PeerUp {
         max_prefixes: Some(limit),
+        graceful_restart: None,
         ..peer_up(peer, true)
     })
 }
@@ -1132,3 +1134,6 @@ fn route_refresh_in_the_same_batch_as_xon_keeps_the_missed_withdrawals() {
         "stale route left at peer 2"
     );
 }
+
+#[path = "graceful_tests.rs"]
+mod graceful_tests;

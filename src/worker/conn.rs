@@ -30,6 +30,9 @@ pub struct Conn {
     pub read_interest: bool,
     /// We told the RIB to stop sending group updates to this peer (queue above high mark).
     pub xoff: bool,
+    /// Ended with no NOTIFICATION sent or received (RFC 4724 §4.2): an Established session
+    /// closing so reports `ToRib::PeerLost`, not `PeerDown`.
+    pub lost: bool,
 }
 
 pub enum ReadOutcome {
@@ -60,6 +63,7 @@ impl Conn {
             write_interest: connecting,
             read_interest: !connecting,
             xoff: false,
+            lost: false,
         }
     }
 

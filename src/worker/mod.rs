@@ -16,11 +16,12 @@
 //! makes it send the difference. The queue itself therefore stays bounded.
 
 mod conn;
+mod graceful;
 mod peer;
 pub mod status;
 
 use crate::config::Neighbor;
-use crate::fsm::{collision, Action, Session, SessionConfig, State};
+use crate::fsm::{collision, Action, CloseReason, Session, SessionConfig, State};
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
 use crate::sockopt;
 use crate::wire::{self, notif, Message, Notification};
@@ -235,6 +236,7 @@ impl Worker {
             hold_time: neighbor.hold_time,
             families: neighbor.families.iter().copied().collect(),
             connect_retry: neighbor.connect_retry,
+            graceful_restart: graceful::our_capability(&neighbor),
         });
         info!(neighbor = %neighbor.address, passive = neighbor.passive, "neighbor added");
         let peer = Peer::new(id, neighbor, session_cfg, now);
@@ -249,6 +251,10 @@ impl Worker {
         };
         peer.removing = true;
         peer.next_connect = None;
+        // A session lost with Graceful Restart left stale routes in the RIB that only the
+        // peer's return would clear: a removed neighbor will not return. (A PeerDown for a
+        // peer the RIB does not hold is a no-op; its ack finds the peer gone.)
+        let lost_earlier = peer.established.is_none();
         info!(neighbor = %peer.neighbor.address, "neighbor removed");
         for key in peer.conns.clone() {
             self.stop_conn(
@@ -260,6 +266,9 @@ impl Worker {
                 },
                 now,
             );
+        }
+        if lost_earlier {
+            self.tell_rib(ToRib::PeerDown { peer: id });
         }
         self.reap_peer(id);
         self.status_dirty = true;
@@ -647,6 +656,11 @@ impl Worker {
                 Action::Close(reason) => {
                     // Deliver what was read before the close, then tear down.
                     self.send_batch(key);
+                    if reason == CloseReason::ConnectionLost {
+                        if let Some(c) = self.conn_mut(key) {
+                            c.lost = true;
+                        }
+                    }
                     let _ = self.conn_mut(key).map(|c| c.flush());
                     self.close_conn(key, Some(reason.to_string()), now);
                     return;
@@ -664,6 +678,17 @@ impl Worker {
     fn established(&mut self, key: usize, neg: crate::fsm::Negotiated, now: Instant) {
         let Some(c) = self.conn(key) else { return };
         let peer_id = c.peer;
+        // The peer's OPEN and KEEPALIVE came in one read, so `check_collision` never saw
+        // this connection in OpenConfirm: settle a collision with an Established one here.
+        let old = self.peers.get(&peer_id).and_then(|p| p.established);
+        if let Some(old) = old.filter(|&k| k != key) {
+            if self.is_restart(key, old) {
+                self.take_over(old, now);
+            } else {
+                self.stop_conn(key, collision::collision_notification(), now);
+                return;
+            }
+        }
         let Some(p) = self.peers.get_mut(&peer_id) else {
             return;
         };
@@ -685,6 +710,7 @@ impl Worker {
             codec: neg.codec,
             route_refresh: neg.route_refresh,
             max_prefixes: p.neighbor.max_prefixes,
+            graceful_restart: graceful::peer_capability(&p.neighbor, &neg),
         };
         p.negotiated = Some(neg);
         let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
@@ -698,6 +724,40 @@ impl Worker {
         }
         self.tell_rib(ToRib::PeerUp(up));
         self.status_dirty = true;
+    }
+
+    /// RFC 4724 §4.2: an OPEN with Graceful Restart on `new` from a peer that advertised it
+    /// on `old`, which we still think Established, means the peer restarted and `old` is
+    /// half dead. Then `old` ends as if lost and `new` goes on, instead of the RFC 4271 §6.8
+    /// rule that keeps the Established one.
+    fn is_restart(&self, new: usize, old: usize) -> bool {
+        let has_gr = |k: usize| {
+            self.conn(k).is_some_and(|c| {
+                c.session
+                    .negotiated()
+                    .is_some_and(|n| n.graceful_restart.is_some())
+            })
+        };
+        let Some(c) = self.conn(new) else {
+            return false;
+        };
+        self.peers
+            .get(&c.peer)
+            .is_some_and(|p| p.neighbor.graceful_restart && p.established == Some(old))
+            && has_gr(new)
+            && has_gr(old)
+    }
+
+    /// Ends the half-dead `old` session of a restarted peer without a NOTIFICATION, so the
+    /// RIB keeps its routes stale (`ToRib::PeerLost`).
+    fn take_over(&mut self, old: usize, now: Instant) {
+        let Some(o) = self.conn_mut(old) else { return };
+        o.lost = true;
+        let peer = o.peer;
+        if let Some(p) = self.peers.get(&peer) {
+            info!(neighbor = %p.neighbor.address, "peer restarted: its new connection replaces the Established session (graceful restart)");
+        }
+        self.close_conn(old, Some("peer restarted (new connection)".into()), now);
     }
 
     /// RFC 4271 §6.8: once a connection has accepted the peer's OPEN, at most one of the
@@ -720,6 +780,10 @@ impl Worker {
         let Some(o) = self.conn(other) else { return };
         let other_state = o.session.state();
         if !matches!(other_state, State::OpenConfirm | State::Established) {
+            return;
+        }
+        if other_state == State::Established && self.is_restart(key, other) {
+            self.take_over(other, now);
             return;
         }
         let survivor = collision::resolve_collision(
@@ -785,7 +849,9 @@ impl Worker {
             p.next_connect = Some(at);
             self.next_due = self.next_due.min(at);
         }
-        if was_established {
+        if was_established && c.lost {
+            self.tell_rib(ToRib::PeerLost { peer: c.peer });
+        } else if was_established {
             self.tell_rib(ToRib::PeerDown { peer: c.peer });
         }
         let id = c.peer;

@@ -255,7 +255,16 @@ impl GoBgp {
         asn: u32,
         rr_port: u16,
     ) -> GoBgp {
-        GoBgp::start_in(&Net::loopback(), dir, name, addr, router_id, asn, rr_port)
+        GoBgp::start_full(
+            &Net::loopback(),
+            dir,
+            name,
+            addr,
+            router_id,
+            asn,
+            rr_port,
+            None,
+        )
     }
 
     /// As [`GoBgp::start_with`], run where `net` says and dialing reflectd at `net.rr`.
@@ -268,6 +277,45 @@ impl GoBgp {
         asn: u32,
         rr_port: u16,
     ) -> GoBgp {
+        GoBgp::start_full(net, dir, name, addr, router_id, asn, rr_port, None)
+    }
+
+    /// `start_with`, plus Graceful Restart (RFC 4724) for both families when
+    /// `graceful_restart` is Some(restarting): `restarting` starts gobgpd with `-r`, as after
+    /// a crash (R bit, and GoBGP then sets the Forwarding State bits).
+    pub fn start_gr(
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        asn: u32,
+        rr_port: u16,
+        graceful_restart: Option<bool>,
+    ) -> GoBgp {
+        let net = Net::loopback();
+        GoBgp::start_full(
+            &net,
+            dir,
+            name,
+            addr,
+            router_id,
+            asn,
+            rr_port,
+            graceful_restart,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn start_full(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        router_id: &str,
+        asn: u32,
+        rr_port: u16,
+        graceful_restart: Option<bool>,
+    ) -> GoBgp {
         let conf = dir.join(format!("{name}.toml"));
         let mut text = format!(
             "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  port = -1\n\
@@ -276,17 +324,30 @@ impl GoBgp {
              \x20 [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    keepalive-interval = 10\n",
             rr = net.rr()
         );
+        if graceful_restart.is_some() {
+            text.push_str(
+                "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n",
+            );
+        }
         for f in ["ipv4-unicast", "ipv6-unicast"] {
             text.push_str(&format!(
                 "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
             ));
+            if graceful_restart.is_some() {
+                text.push_str(
+                    "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n",
+                );
+            }
         }
         std::fs::write(&conf, text).expect("gobgp config");
         let api_port = super::free_port();
+        let mut cmd = net.command("gobgpd");
+        if graceful_restart == Some(true) {
+            cmd.arg("-r");
+        }
         let proc = Proc::spawn(
             name,
-            net.command("gobgpd")
-                .arg("-f")
+            cmd.arg("-f")
                 .arg(&conf)
                 .arg("--api-hosts")
                 .arg(host_port(addr, api_port))

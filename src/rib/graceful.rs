@@ -1,0 +1,329 @@
+//! Graceful Restart, receiving speaker (RFC 4724 §4.2). A peer whose session is lost with
+//! no NOTIFICATION either way, and that advertised the capability for a family, keeps that
+//! family's routes, marked stale, until:
+//!
+//! - the peer is back and sends End-of-RIB for the family: the stale routes it did not
+//!   re-announce are withdrawn (a re-announced or withdrawn prefix loses its mark);
+//! - the peer is back without the capability, without the family, or with the family's
+//!   Forwarding State bit clear: that family's stale routes are withdrawn at once;
+//! - the restart timer (the peer's Restart Time, capped by `graceful_restart_time`) ends
+//!   before the peer is back, or the stale-path timer (`graceful_restart_stale_time`) ends
+//!   after it is back but before its End-of-RIB: the rest are withdrawn.
+//!
+//! Stale routes stay in best-path selection exactly like fresh ones (as BIRD does): the
+//! RFC's point is that forwarding through the restarting peer goes on, and a route that
+//! dropped out of selection would be withdrawn from every client, which is what GR avoids.
+//! A restarting peer is out of its update group (nothing is sent to it) but stays in the
+//! peer map, so its paths keep their source (ORIGINATOR_ID, client or not).
+//!
+//! Memory: one set of prefixes per restarting peer and family, only while marks remain.
+//! Time: the RIB thread wakes for `next_deadline` and calls `expire`; nothing here sleeps.
+
+use super::table::RibNlri;
+use super::{Rib, NFAM};
+use crate::metrics as m;
+use crate::msg::{PeerId, PeerUp};
+use crate::wire::{Family, FamilySet, Prefix4, Prefix6};
+use hashbrown::{HashMap, HashSet};
+use std::time::Instant;
+
+/// Per peer, the prefixes of one family still marked stale.
+pub struct Stale<N> {
+    by_peer: HashMap<PeerId, HashSet<N>>,
+}
+
+impl<N> Default for Stale<N> {
+    fn default() -> Self {
+        Stale {
+            by_peer: HashMap::new(),
+        }
+    }
+}
+
+impl<N: std::hash::Hash + Eq> Stale<N> {
+    /// Removes and returns `peer`'s marks (empty if none).
+    pub fn take(&mut self, peer: PeerId) -> HashSet<N> {
+        self.by_peer.remove(&peer).unwrap_or_default()
+    }
+
+    /// Stores `peer`'s marks back; an empty set is dropped.
+    pub fn put(&mut self, peer: PeerId, set: HashSet<N>) {
+        if !set.is_empty() {
+            self.by_peer.insert(peer, set);
+        }
+    }
+
+    pub fn len(&self, peer: PeerId) -> usize {
+        self.by_peer.get(&peer).map_or(0, HashSet::len)
+    }
+
+    pub fn contains(&self, peer: PeerId, prefix: &N) -> bool {
+        self.by_peer.get(&peer).is_some_and(|s| s.contains(prefix))
+    }
+
+    pub fn total(&self) -> usize {
+        self.by_peer.values().map(HashSet::len).sum()
+    }
+}
+
+/// A peer's Graceful Restart timers.
+#[derive(Clone, Debug, Default)]
+pub(super) struct PeerGr {
+    /// Set while the session is lost: the peer is awaited until then (restart timer).
+    pub restart_deadline: Option<Instant>,
+    /// Set while the peer is back with stale routes left: they are withdrawn then
+    /// (stale-path timer) unless End-of-RIB comes first.
+    pub stale_deadline: Option<Instant>,
+}
+
+impl PeerGr {
+    /// The session is lost and the peer is awaited: it is sent nothing, and it sends
+    /// nothing that could be applied.
+    pub fn restarting(&self) -> bool {
+        self.restart_deadline.is_some()
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match (self.restart_deadline, self.stale_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Why stale routes were withdrawn: the `reason` label of `m::GR_STALE_SWEPT`.
+#[derive(Copy, Clone, Debug)]
+enum Sweep {
+    EndOfRib,
+    StaleTimer,
+    RestartTimer,
+    /// The peer came back without the capability, the family or its F bit.
+    NotPreserved,
+}
+
+impl Sweep {
+    fn label(self) -> &'static str {
+        match self {
+            Sweep::EndOfRib => "end_of_rib",
+            Sweep::StaleTimer => "stale_timer",
+            Sweep::RestartTimer => "restart_timer",
+            Sweep::NotPreserved => "not_preserved",
+        }
+    }
+}
+
+fn families_of(set: FamilySet) -> impl Iterator<Item = Family> {
+    set.iter()
+        .filter(|f| matches!(f, Family::Ipv4Unicast | Family::Ipv6Unicast))
+}
+
+impl Rib {
+    /// `ToRib::PeerLost`: keep the routes of the families the peer advertised GR for as
+    /// stale, withdraw the rest (and everything, for a peer without GR).
+    pub(super) fn peer_lost(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let keep = match &p.up.graceful_restart {
+            // Over its limit the peer was being stopped: nothing of it is worth keeping.
+            Some(g) if !g.restart_time.is_zero() && !p.over_limit && !p.gr.restarting() => {
+                FamilySet(g.families.0 & p.up.families.0)
+            }
+            _ => FamilySet::EMPTY,
+        };
+        if keep.is_empty() {
+            self.peer_down(peer);
+            return;
+        }
+        let restart_time = p.up.graceful_restart.as_ref().map(|g| g.restart_time);
+        let (families, group, address) = (p.up.families, p.group, p.up.address);
+        let (mut kept, mut withdrawn) = (0, 0);
+        for f in families_of(families) {
+            match (f, keep.contains(f)) {
+                (Family::Ipv4Unicast, true) => kept += self.mark_stale::<Prefix4>(peer),
+                (Family::Ipv4Unicast, false) => withdrawn += self.remove_all::<Prefix4>(peer),
+                (_, true) => kept += self.mark_stale::<Prefix6>(peer),
+                (_, false) => withdrawn += self.remove_all::<Prefix6>(peer),
+            }
+        }
+        self.fams.v4.pending.take(peer);
+        self.fams.v6.pending.take(peer);
+        self.groups.leave(group, peer);
+        self.stops.retain(|s| s.1 != peer);
+        let restart_time = restart_time.unwrap_or_default();
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.out = Default::default();
+            p.eor_received = FamilySet::EMPTY;
+            p.gr.restart_deadline = Some(Instant::now() + restart_time);
+            p.gr.stale_deadline = None;
+        }
+        self.gr_timed.insert(peer);
+        metrics::counter!(m::GR_RESTARTS).increment(1);
+        tracing::info!(
+            neighbor = %address,
+            kept,
+            withdrawn,
+            families = ?keep.iter().map(Family::name).collect::<Vec<_>>(),
+            "peer {address} restarting: {kept} routes kept stale for {} s",
+            restart_time.as_secs()
+        );
+    }
+
+    /// Marks every path of `peer` in one family stale (a table scan, counted); returns how
+    /// many. Marks left from an earlier restart are included: the paths are still there.
+    fn mark_stale<N: RibNlri>(&mut self, peer: PeerId) -> usize {
+        let Some(p) = self.peers.get(&peer) else {
+            return 0;
+        };
+        if p.received[N::FAMILY as usize] == 0 {
+            return 0;
+        }
+        self.peer_down_scans += 1;
+        let fam = N::rib_mut(&mut self.fams);
+        let set: HashSet<N> = fam
+            .table
+            .iter()
+            .filter(|(_, ps)| ps.position(peer).is_some())
+            .map(|(k, _)| *k)
+            .collect();
+        let n = set.len();
+        fam.stale.take(peer);
+        fam.stale.put(peer, set);
+        n
+    }
+
+    /// A `PeerUp` for a peer whose routes are kept stale (same identity and role; otherwise
+    /// the caller treats it as a new peer). Withdraws the stale routes of every family the
+    /// new session does not preserve; returns the peer's counters to carry over.
+    pub(super) fn resume(&mut self, up: &PeerUp) -> ([u64; NFAM], [u64; NFAM]) {
+        let peer = up.peer;
+        let preserved = up.graceful_restart.as_ref().map_or(FamilySet::EMPTY, |g| {
+            FamilySet(g.families.0 & g.forwarding.0 & up.families.0)
+        });
+        let mut swept = 0;
+        // With the old session's families still in place: the withdrawals need them.
+        for f in families_of(FamilySet(!preserved.0)) {
+            swept += match f {
+                Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
+                _ => self.sweep::<Prefix6>(peer),
+            };
+        }
+        if swept > 0 {
+            metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::NotPreserved.label())
+                .increment(swept as u64);
+        }
+        let left = self.stale_of(peer);
+        self.gr_timed.remove(&peer);
+        let Some(old) = self.peers.remove(&peer) else {
+            return ([0; NFAM], [0; NFAM]);
+        };
+        tracing::info!(
+            neighbor = %up.address,
+            kept = left,
+            swept,
+            "peer {} back: {left} stale routes kept until End-of-RIB, {swept} withdrawn (family not preserved)",
+            up.address
+        );
+        (old.received, old.accepted)
+    }
+
+    /// After `resume` re-inserted the peer: arms the stale-path timer if marks remain.
+    pub(super) fn arm_stale_timer(&mut self, peer: PeerId) {
+        if self.stale_of(peer) == 0 {
+            return;
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            let stale_time = p.up.graceful_restart.as_ref().map(|g| g.stale_time);
+            p.gr.stale_deadline = Some(Instant::now() + stale_time.unwrap_or_default());
+            self.gr_timed.insert(peer);
+        }
+    }
+
+    /// End-of-RIB from `peer` for `family`: its stale routes of that family are withdrawn.
+    pub(super) fn gr_end_of_rib(&mut self, peer: PeerId, family: Family) {
+        let swept = match family {
+            Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
+            Family::Ipv6Unicast => self.sweep::<Prefix6>(peer),
+            _ => 0,
+        };
+        if swept == 0 {
+            return;
+        }
+        metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::EndOfRib.label())
+            .increment(swept as u64);
+        if let Some(p) = self.peers.get(&peer) {
+            tracing::info!(neighbor = %p.up.address, %family, swept, "swept {swept} stale routes after End-of-RIB");
+        }
+        if self.stale_of(peer) == 0 {
+            if let Some(p) = self.peers.get_mut(&peer) {
+                p.gr.stale_deadline = None;
+            }
+            self.gr_timed.remove(&peer);
+        }
+    }
+
+    /// Withdraws `peer`'s stale routes of one family; returns how many.
+    fn sweep<N: RibNlri>(&mut self, peer: PeerId) -> usize {
+        let set = N::rib_mut(&mut self.fams).stale.take(peer);
+        if set.is_empty() {
+            return 0;
+        }
+        let prefixes: Vec<N> = set.into_iter().collect();
+        self.withdraw(peer, &prefixes);
+        prefixes.len()
+    }
+
+    fn stale_of(&self, peer: PeerId) -> usize {
+        self.fams.v4.stale.len(peer) + self.fams.v6.stale.len(peer)
+    }
+
+    /// Routes marked stale, all peers and families.
+    pub fn stale_routes(&self) -> usize {
+        self.fams.v4.stale.total() + self.fams.v6.stale.total()
+    }
+
+    /// When `expire` next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.gr_timed
+            .iter()
+            .filter_map(|id| self.peers.get(id)?.gr.deadline())
+            .min()
+    }
+
+    /// Runs the Graceful Restart timers due at `now`.
+    pub fn expire(&mut self, now: Instant) {
+        let due: Vec<PeerId> = self
+            .gr_timed
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.peers
+                    .get(id)
+                    .and_then(|p| p.gr.deadline())
+                    .is_none_or(|d| d <= now)
+            })
+            .collect();
+        for peer in due {
+            self.gr_timed.remove(&peer);
+            let Some(p) = self.peers.get(&peer) else {
+                continue;
+            };
+            let address = p.up.address;
+            if p.gr.restart_deadline.is_some() {
+                let swept = self.stale_of(peer);
+                self.peer_down(peer);
+                metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::RestartTimer.label())
+                    .increment(swept as u64);
+                tracing::info!(neighbor = %address, swept, "peer {address} did not come back: swept {swept} stale routes after the restart timeout");
+            } else {
+                let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+                if let Some(p) = self.peers.get_mut(&peer) {
+                    p.gr.stale_deadline = None;
+                }
+                metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::StaleTimer.label())
+                    .increment(swept as u64);
+                tracing::info!(neighbor = %address, swept, "no End-of-RIB from {address}: swept {swept} stale routes after the stale-path timeout");
+            }
+        }
+    }
+}
