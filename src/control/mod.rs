@@ -25,9 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
-/// Bound on the workers -> RIB queue: when the RIB thread falls behind, workers wait, and TCP
-/// pushes back on the peers, instead of memory growing.
-const RIB_QUEUE: usize = 4096;
+/// Bound on the workers -> RIB queue: when the RIB thread falls behind, workers pause their
+/// reads and TCP pushes back on the peers, instead of memory growing. A message carries at
+/// most 256 decoded UPDATEs, so the queue holds a few MiB of input however many peers send.
+const RIB_QUEUE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -55,6 +55,11 @@ use update_group::{GroupId, GroupKey, Groups};
 /// of what it encodes.
 pub const MAX_BATCH: usize = 256;
 
+/// Dirty prefixes that end a batch early: one flush's transient memory (previous-best map,
+/// announcement buckets, outbound attribute sets, encoded bytes) is proportional to it, and
+/// a full table arriving at once would otherwise be planned and encoded in one piece.
+pub const MAX_DIRTY: usize = 32 * 1024;
+
 #[derive(Clone, Debug)]
 pub struct RibConfig {
     pub asn: u32,
@@ -319,6 +324,11 @@ impl Rib {
         Some((e.peer, self.attrs.get(e.attr).clone()))
     }
 
+    /// Prefixes changed since the last flush, all families.
+    pub fn dirty_len(&self) -> usize {
+        self.fams.v4.dirty.len() + self.fams.v6.dirty.len()
+    }
+
     /// Distinct interned attribute sets.
     pub fn attr_sets(&self) -> usize {
         self.attrs.len()
@@ -362,7 +372,7 @@ pub fn run(
             stop = rib.handle(first) == Handled::Shutdown;
             n = 1;
         }
-        while !stop && n > 0 && n < MAX_BATCH {
+        while !stop && n > 0 && n < MAX_BATCH && rib.dirty_len() < MAX_DIRTY {
             let Ok(msg) = inbox.try_recv() else { break };
             stop = rib.handle(msg) == Handled::Shutdown;
             n += 1;

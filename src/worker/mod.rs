@@ -46,6 +46,9 @@ const HIGH_WATER: usize = 4 << 20;
 const LOW_WATER: usize = 1 << 20;
 /// Reads per readiness event, so one busy peer cannot starve the rest of the shard.
 const READS_PER_EVENT: usize = 8;
+/// Decoded UPDATEs per message to the RIB. A decoded UPDATE is several times its wire size,
+/// so this (with the RIB queue's length) bounds the memory of input waiting for the RIB.
+const UPDATES_PER_BATCH: usize = 256;
 /// How often counters go to metrics and status to readers when nothing else happens.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker retries handing the RIB thread what its full inbox refused.
@@ -645,6 +648,9 @@ impl Worker {
                         }
                     }
                     self.batch.push(u);
+                    if self.batch.len() >= UPDATES_PER_BATCH {
+                        self.send_batch(key);
+                    }
                 }
                 Action::RouteRefresh(family) => {
                     self.send_batch(key);

@@ -62,6 +62,16 @@ pub struct CompareArgs {
     /// Also write the table here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write one CSV row per scenario and reflector (medians) here, for
+    /// `benches/plot.py`.
+    #[arg(long)]
+    csv: Option<PathBuf>,
+    /// Client-count sweep: adds scenario `S<N>:1x<sweep-prefixes>:<N>` for each N (fan-out
+    /// cost against clients; `benches/plot.py` draws it).
+    #[arg(long, value_delimiter = ',')]
+    sweep: Vec<u32>,
+    #[arg(long, default_value_t = 100_000)]
+    sweep_prefixes: u32,
 }
 
 #[derive(Clone)]
@@ -156,8 +166,12 @@ fn frr_coalesce(peers: u32) -> f64 {
 }
 
 pub fn main(a: CompareArgs) -> i32 {
-    let specs: Vec<String> = if !a.scenario.is_empty() {
-        a.scenario.clone()
+    let sweep = a
+        .sweep
+        .iter()
+        .map(|n| format!("S{n}:1x{}:{n}", a.sweep_prefixes));
+    let specs: Vec<String> = if !a.scenario.is_empty() || !a.sweep.is_empty() {
+        a.scenario.iter().cloned().chain(sweep).collect()
     } else if a.full {
         vec![
             "A:10x100000:2".into(),
@@ -287,7 +301,62 @@ pub fn main(a: CompareArgs) -> i32 {
             eprintln!("{}: {e}", out.display());
         }
     }
+    if let Some(out) = &a.csv {
+        if let Err(e) = std::fs::write(out, csv(&scenarios, &kinds, &results)) {
+            eprintln!("{}: {e}", out.display());
+        }
+    }
     0
+}
+
+/// Medians per (scenario, reflector), one row each; empty fields where nothing was measured.
+fn csv(
+    scenarios: &[Named],
+    kinds: &[Kind],
+    results: &[Vec<Vec<Result<Report, String>>>],
+) -> String {
+    let mut t = String::from(
+        "scenario,speakers,prefixes,sinks,shape,reflector,runs,runs_ok,sessions_up_s,\
+         convergence_s,cpu_s,peak_rss_mib,bytes_per_path,deliveries_per_s,withdraw_s,\
+         churn_p50_ms,churn_p99_ms,churn_cpu_s\n",
+    );
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.6}")).unwrap_or_default();
+    for (si, n) in scenarios.iter().enumerate() {
+        let sc = &n.sc;
+        let shape = match (sc.contested, sc.mesh) {
+            (true, _) => "contested",
+            (_, true) => "mesh",
+            _ => "unique",
+        };
+        for (ki, kind) in kinds.iter().enumerate() {
+            let rs: Vec<Report> = results[si][ki]
+                .iter()
+                .filter_map(|r| r.as_ref().ok().cloned())
+                .collect();
+            let ok = rs.iter().filter(|r| r.convergence.is_some()).count();
+            let _ = writeln!(
+                t,
+                "{},{},{},{},{shape},{},{},{ok},{},{},{},{},{},{},{},{},{},{}",
+                n.name,
+                sc.speakers,
+                sc.prefixes,
+                sc.sinks,
+                kind.name(),
+                results[si][ki].len(),
+                f(med_of(&rs, |r| Some(r.sessions_up))),
+                f(med_of(&rs, |r| r.convergence)),
+                f(med_of(&rs, |r| r.cpu)),
+                f(med_of(&rs, |r| r.peak_rss.map(|b| b as f64 / 1048576.0))),
+                f(med_of(&rs, Report::bytes_per_path)),
+                f(med_of(&rs, Report::deliveries_per_s)),
+                f(med_of(&rs, |r| r.withdraw)),
+                f(med_of(&rs, |r| r.churn_p50.map(|x| x * 1e3))),
+                f(med_of(&rs, |r| r.churn_p99.map(|x| x * 1e3))),
+                f(med_of(&rs, |r| r.cpu_churn)),
+            );
+        }
+    }
+    t
 }
 
 fn render(
@@ -308,13 +377,13 @@ fn render(
         t,
         "| scenario | reflector | runs ok | sessions up s | convergence s | CPU s | peak RSS MiB | bytes/path | deliveries/s |{}{} notes |",
         if a.withdraw { " withdraw-all s |" } else { "" },
-        if churn { " churn p50 / p99 ms |" } else { "" }
+        if churn { " churn p50 / p99 ms | churn CPU s |" } else { "" }
     );
     let _ = writeln!(
         t,
         "|---|---|---|---|---|---|---|---|---|{}{}---|",
         if a.withdraw { "---|" } else { "" },
-        if churn { "---|" } else { "" }
+        if churn { "---|---|" } else { "" }
     );
     for (si, n) in scenarios.iter().enumerate() {
         let floor_i = kinds.iter().position(|&k| k == Kind::Floor);
@@ -405,9 +474,10 @@ fn render(
                 },
                 if churn {
                     format!(
-                        " {} / {} |",
+                        " {} / {} | {} |",
                         fmt(med_of(&rs, |r| r.churn_p50.map(|x| x * 1e3)), 2),
-                        fmt(med_of(&rs, |r| r.churn_p99.map(|x| x * 1e3)), 2)
+                        fmt(med_of(&rs, |r| r.churn_p99.map(|x| x * 1e3)), 2),
+                        fmt(med_of(&rs, |r| r.cpu_churn), 3)
                     )
                 } else {
                     String::new()

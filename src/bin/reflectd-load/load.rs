@@ -89,6 +89,8 @@ pub struct Report {
     /// Reflector process tree (None for the floor or when no pid is known).
     pub cpu: Option<f64>,
     pub cpu_withdraw: Option<f64>,
+    /// Reflector CPU seconds over the churn phase (scenario E).
+    pub cpu_churn: Option<f64>,
     pub peak_rss: Option<u64>,
     pub base_rss: Option<u64>,
     pub procs: usize,
@@ -648,6 +650,7 @@ pub fn run(
         rep.procs = a.procs;
     }
     if sc.churn > 0 && rep.errors.is_empty() {
+        let cpu_before = pid.map(procs::usage);
         cmd_tx.iter().for_each(|w| {
             let _ = w.send(Cmd::Churn);
         });
@@ -659,6 +662,11 @@ pub fn run(
                     break;
                 }
                 Ok(_) | Err(_) => break,
+            }
+        }
+        if churned == sc.sinks {
+            if let (Some(b), Some(pid)) = (cpu_before, pid) {
+                rep.cpu_churn = Some(procs::usage(pid).cpu - b.cpu);
             }
         }
     }
