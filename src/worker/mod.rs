@@ -831,10 +831,16 @@ impl Worker {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = true;
                     }
+                    if let Some(p) = self.peers.get(&peer) {
+                        debug!(neighbor = %p.neighbor.address, queued, "output throttled (Xoff)");
+                    }
                     self.tell_rib(ToRib::Xoff { peer });
                 } else if established && xoff && queued < LOW_WATER {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = false;
+                    }
+                    if let Some(p) = self.peers.get(&peer) {
+                        debug!(neighbor = %p.neighbor.address, queued, "output resumed (Xon)");
                     }
                     self.tell_rib(ToRib::Xon { peer });
                 }
