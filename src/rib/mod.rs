@@ -45,6 +45,7 @@ use plan::Outbox;
 use reflect::{Adv, OutCache};
 use snapshot::{RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use table::{Families, PathEntry, RibNlri};
@@ -302,15 +303,33 @@ pub fn run(
     workers: Vec<WorkerHandle>,
     snapshot: Arc<arc_swap::ArcSwap<RibSnapshot>>,
 ) {
+    run_weighted(cfg, inbox, workers, snapshot, Default::default())
+}
+
+/// `run`, taking each batch's weight off the workers' shared `msg::InboxWeight`.
+pub fn run_weighted(
+    cfg: RibConfig,
+    inbox: crossbeam_channel::Receiver<ToRib>,
+    workers: Vec<WorkerHandle>,
+    snapshot: Arc<arc_swap::ArcSwap<RibSnapshot>>,
+    weight: crate::msg::InboxWeight,
+) {
     let mut rib = Rib::new(cfg);
     let mut out = Outbox::default();
+    let take = |rib: &mut Rib, msg: ToRib| {
+        if let ToRib::Updates { updates, .. } = &msg {
+            let w: usize = updates.iter().map(crate::msg::update_weight).sum();
+            let _ = weight.fetch_update(Relaxed, Relaxed, |x| Some(x.saturating_sub(w)));
+        }
+        rib.handle(msg)
+    };
     while let Ok(first) = inbox.recv() {
         let start = Instant::now();
-        let mut stop = rib.handle(first) == Handled::Shutdown;
+        let mut stop = take(&mut rib, first) == Handled::Shutdown;
         let mut n = 1;
         while !stop && n < MAX_BATCH {
             let Ok(msg) = inbox.try_recv() else { break };
-            stop = rib.handle(msg) == Handled::Shutdown;
+            stop = take(&mut rib, msg) == Handled::Shutdown;
             n += 1;
         }
         rib.flush(&mut out);

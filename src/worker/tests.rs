@@ -13,6 +13,7 @@ fn worker_with((rib_tx, rib_rx): (Sender<ToRib>, Receiver<ToRib>)) -> (Worker, R
         index: 0,
         local_asn: 65000,
         local_id: Ipv4Addr::new(10, 0, 0, 1),
+        inbox_weight: Default::default(),
     };
     let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
     (
