@@ -112,6 +112,13 @@ fn converge(s: &mut Speaker, live: &mut [&mut Speaker], want: &Table, what: &str
     }
 }
 
+/// reflectd logged an Xoff for the stalled client (127.0.0.23).
+fn throttled(r: &Reflector) -> bool {
+    r.log()
+        .lines()
+        .any(|l| l.contains("output throttled (Xoff)") && l.contains("127.0.0.23"))
+}
+
 fn metric(r: &Reflector, name: &str, neighbor: &str) -> Option<f64> {
     let text = r.http(r.metrics, "/metrics");
     let key = format!("{name}{{neighbor=\"{neighbor}\"}}");
@@ -121,6 +128,17 @@ fn metric(r: &Reflector, name: &str, neighbor: &str) -> Option<f64> {
 
 #[test]
 fn a_stalled_client_does_not_stall_the_others_costs_bounded_memory_and_catches_up_exactly() {
+    stall(false);
+}
+
+/// The same, but the client connects once the table is loaded: its initial dump (~14 MB)
+/// is what it stops reading, and the changes come while that dump is still queued.
+#[test]
+fn a_client_that_stalls_during_its_initial_dump_catches_up_exactly() {
+    stall(true);
+}
+
+fn stall(joins_late: bool) {
     let long_hold = |addr| NeighborSpec {
         hold_time: 240,
         ..NeighborSpec::client(addr)
@@ -141,8 +159,8 @@ fn a_stalled_client_does_not_stall_the_others_costs_bounded_memory_and_catches_u
     let mut a = speaker("127.0.0.21", [2, 2, 2, 1]);
     let mut b = speaker("127.0.0.22", [2, 2, 2, 2]);
     // The stalled client: after the OPEN exchange it is not read until the end.
-    let mut stalled = speaker("127.0.0.23", [2, 2, 2, 3]);
-    let stall_start = Instant::now();
+    let mut stalled = (!joins_late).then(|| speaker("127.0.0.23", [2, 2, 2, 3]));
+    let mut stall_start = Instant::now();
     let mut s = speaker("127.0.0.11", SOURCE_ID.octets());
     let rss_start = r.vm_kib("VmRSS");
 
@@ -156,11 +174,22 @@ fn a_stalled_client_does_not_stall_the_others_costs_bounded_memory_and_catches_u
     let load_bytes = blob.len();
     send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
     converge(&mut s, &mut [&mut a, &mut b], &want, "initial load");
+    if joins_late {
+        stalled = Some(speaker("127.0.0.23", [2, 2, 2, 3]));
+        stall_start = Instant::now();
+        // Bounded wait for the dump to fill its socket and queue.
+        let deadline = Instant::now() + CONVERGE;
+        while !throttled(&r) {
+            assert!(Instant::now() < deadline, "no Xoff for the late client");
+            for c in [&mut a, &mut b, &mut s] {
+                c.poll(Duration::from_millis(20)).unwrap();
+            }
+        }
+    }
+    let mut stalled = stalled.unwrap();
     let rss_table = r.vm_kib("VmRSS");
     assert!(
-        r.log()
-            .lines()
-            .any(|l| l.contains("output throttled (Xoff)") && l.contains("127.0.0.23")),
+        throttled(&r),
         "the stalled client was never throttled: the test did not test it"
     );
 
@@ -248,7 +277,7 @@ fn a_stalled_client_does_not_stall_the_others_costs_bounded_memory_and_catches_u
     let table_cost = rss_table.saturating_sub(rss_start);
     let max_rounds = *rss_rounds.iter().max().unwrap();
     println!(
-        "slow peer: {PREFIXES} prefixes ({load_bytes} bytes from the source), {ROUNDS} rounds, \
+        "slow peer (joins late: {joins_late}): {PREFIXES} prefixes ({load_bytes} bytes from the source), {ROUNDS} rounds, \
          {changes} changes; stalled {:.1} s; reflectd wrote {sent_to_stalled:?} bytes to the \
          stalled client's socket before it stopped; first Xoff: {xoff_line:?}; \
          RSS KiB: start {rss_start}, table loaded {rss_table}, per round {rss_rounds:?}, \
