@@ -20,6 +20,7 @@ const STEPS: usize = 6000;
 /// The sequence stops early after this long (slow machine); the count is reported.
 const MAX_TIME: Duration = Duration::from_secs(40);
 const POOL: u32 = 300;
+/// Another sequence: `REFLECTD_FLAP_SEED=123 cargo test --test flap`.
 const SEED: u64 = 0xf1a9_0004;
 
 /// splitmix64: seeded, dependency-free.
@@ -238,8 +239,13 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
         s.session = Some(connect(&r, s));
     }
 
-    let mut rng = Rng(SEED);
+    let seed = std::env::var("REFLECTD_FLAP_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(SEED);
+    let mut rng = Rng(seed);
     let (mut announces, mut withdraws, mut flaps, mut steps) = (0usize, 0usize, 0usize, 0usize);
+    let mut observer_flaps = 0usize;
     let start = Instant::now();
     while steps < STEPS && start.elapsed() < MAX_TIME {
         steps += 1;
@@ -247,8 +253,18 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
         let roll = rng.below(100);
         let s = &mut sources[k];
         if roll < 2 {
-            // Flap: drop TCP without a NOTIFICATION, reconnect, re-announce what it has.
-            drop(s.session.take());
+            // Flap: drop TCP (every other time after a Cease), reconnect, re-announce
+            // what it has.
+            let mut old = s.session.take().unwrap();
+            if flaps % 2 == 1 {
+                let cease = Notification {
+                    code: notif::CEASE,
+                    subcode: notif::CEASE_ADMIN_RESET,
+                    data: Vec::new(),
+                };
+                old.send(&Message::Notification(cease)).expect("cease");
+            }
+            drop(old);
             let mut sp = connect(&r, s);
             let held: Vec<(u32, PathAttrs)> =
                 s.table.iter().map(|(i, a)| (*i, a.clone())).collect();
@@ -257,6 +273,18 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
             }
             s.session = Some(sp);
             flaps += 1;
+        } else if roll < 3 {
+            // An observer flaps: it must be brought back to the current state by a dump.
+            let (o, local, id) = if rng.below(2) == 0 {
+                (&mut observer_client, "127.0.0.21", [2, 2, 2, 1])
+            } else {
+                (&mut observer_non_client, "127.0.0.22", [2, 2, 2, 2])
+            };
+            // Gone before it dials again: reflectd keeps an Established session against
+            // a newcomer from the same address (RFC 4271 §6.8).
+            let _ = o.take_stream().shutdown(std::net::Shutdown::Both);
+            *o = r.speaker(local, id);
+            observer_flaps += 1;
         } else if roll < 30 && !s.table.is_empty() {
             // Withdraw one to three of what it announces, in one UPDATE.
             let n = 1 + rng.below(3) as usize;
@@ -347,8 +375,8 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
     );
     assert!(!want_non_client.is_empty() && want_non_client.len() < want_client.len());
     println!(
-        "flap: {steps} steps in {:.1} s (seed {SEED:#x}): {announces} announcements, \
-         {withdraws} withdrawals, {flaps} session flaps; at the end {} prefixes at the client \
+        "flap: {steps} steps in {:.1} s (seed {seed:#x}): {announces} announcements, \
+         {withdraws} withdrawals, {flaps} source and {observer_flaps} observer session flaps; at the end {} prefixes at the client \
          observer, {} at the non-client observer, both equal to the reference",
         start.elapsed().as_secs_f64(),
         want_client.len(),
