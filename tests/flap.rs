@@ -1,5 +1,5 @@
 //! Churn and session flaps against an independent reference: four speakers (two clients,
-//! two non-clients) announce overlapping prefixes with varied attributes, withdraw them and
+//! two non-clients) announce overlapping IPv4 and IPv6 prefixes with varied attributes, withdraw them and
 //! drop and re-establish their sessions, in a seeded deterministic sequence. Once quiet,
 //! each observer must hold exactly what a separate, simple implementation of RFC 4271
 //! §9.1.2.2 with the RFC 4456 §9 tie-breaks and reflection rules (§6) says: for every
@@ -13,13 +13,15 @@ use reflectd::rib::snapshot::AnyPrefix;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 const STEPS: usize = 6000;
 /// The sequence stops early after this long (slow machine); the count is reported.
 const MAX_TIME: Duration = Duration::from_secs(40);
+/// Prefix indices 0..POOL are IPv4, POOL..POOL + POOL6 IPv6 (MP_REACH/MP_UNREACH).
 const POOL: u32 = 300;
+const POOL6: u32 = 100;
 /// Another sequence: `REFLECTD_FLAP_SEED=123 cargo test --test flap`.
 const SEED: u64 = 0xf1a9_0004;
 
@@ -40,6 +42,43 @@ impl Rng {
 
 fn prefix(i: u32) -> Prefix4 {
     Prefix4::new(Ipv4Addr::from(0x0a40_0000 + (i << 8)), 24).expect("prefix")
+}
+
+fn prefix6(i: u32) -> Prefix6 {
+    Prefix6::new(Ipv6Addr::new(0x2001, 0xdb8, 0x40, i as u16, 0, 0, 0, 0), 64).expect("prefix")
+}
+
+fn any(i: u32) -> AnyPrefix {
+    if i < POOL {
+        AnyPrefix::V4(prefix(i))
+    } else {
+        AnyPrefix::V6(prefix6(i))
+    }
+}
+
+/// Announces prefix indices of one family with one attribute set.
+fn announce(sp: &mut Speaker, idx: &[u32], a: &PathAttrs) {
+    let (v4, v6): (Vec<u32>, Vec<u32>) = idx.iter().partition(|&&i| i < POOL);
+    if !v4.is_empty() {
+        let ps: Vec<Prefix4> = v4.into_iter().map(prefix).collect();
+        sp.announce(&ps, a).expect("announce");
+    }
+    if !v6.is_empty() {
+        let ps: Vec<Prefix6> = v6.into_iter().map(prefix6).collect();
+        sp.announce(&ps, a).expect("announce");
+    }
+}
+
+fn withdraw(sp: &mut Speaker, idx: &[u32]) {
+    let (v4, v6): (Vec<u32>, Vec<u32>) = idx.iter().partition(|&&i| i < POOL);
+    if !v4.is_empty() {
+        let ps: Vec<Prefix4> = v4.into_iter().map(prefix).collect();
+        sp.withdraw(&ps).expect("withdraw");
+    }
+    if !v6.is_empty() {
+        let ps: Vec<Prefix6> = v6.into_iter().map(prefix6).collect();
+        sp.withdraw(&ps).expect("withdraw");
+    }
 }
 
 struct Source {
@@ -178,7 +217,7 @@ fn reference_best<'a>(paths: Vec<Ranked<'a>>) -> Option<Ranked<'a>> {
 /// and CLUSTER_LIST as the reflector sets them (§8).
 fn expected(sources: &[Source], observer_client: bool) -> HashMap<AnyPrefix, PathAttrs> {
     let mut out = HashMap::new();
-    for i in 0..POOL {
+    for i in 0..POOL + POOL6 {
         let paths = sources
             .iter()
             .filter(|s| s.session.is_some())
@@ -193,7 +232,7 @@ fn expected(sources: &[Source], observer_client: bool) -> HashMap<AnyPrefix, Pat
         let mut a = best.attrs.clone();
         a.originator_id = Some(a.originator_id.unwrap_or(best.source.router_id));
         a.cluster_list.insert(0, CLUSTER_ID);
-        out.insert(AnyPrefix::V4(prefix(i)), a);
+        out.insert(any(i), a);
     }
     out
 }
@@ -269,7 +308,7 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
             let held: Vec<(u32, PathAttrs)> =
                 s.table.iter().map(|(i, a)| (*i, a.clone())).collect();
             for (i, a) in held {
-                sp.announce(&[prefix(i)], &a).expect("re-announce");
+                announce(&mut sp, &[i], &a);
             }
             s.session = Some(sp);
             flaps += 1;
@@ -293,26 +332,32 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
             for _ in 0..n {
                 let i = keys[rng.below(keys.len() as u64) as usize];
                 if s.table.remove(&i).is_some() {
-                    gone.push(prefix(i));
+                    gone.push(i);
                 }
             }
-            let sp = s.session.as_mut().unwrap();
-            sp.withdraw(&gone).expect("withdraw");
+            withdraw(s.session.as_mut().unwrap(), &gone);
             withdraws += gone.len();
         } else {
-            // (Re-)announce one to four prefixes with one new attribute set.
-            let a = random_attrs(&mut rng, k, s.client);
+            // (Re-)announce one to four prefixes of one family with one new attribute set.
+            let mut a = random_attrs(&mut rng, k, s.client);
+            let v6 = rng.below(4) == 0;
+            if v6 {
+                a.next_hop = NextHop::V6 {
+                    global: Ipv6Addr::new(0x2001, 0xdb8, 0xff, k as u16 + 1, 0, 0, 0, 1),
+                    link_local: None,
+                };
+            }
+            let (base, size) = if v6 { (POOL, POOL6) } else { (0, POOL) };
             let n = 1 + rng.below(4) as usize;
             let mut ps = Vec::new();
             for _ in 0..n {
-                let i = rng.below(POOL.into()) as u32;
-                if !ps.contains(&prefix(i)) {
+                let i = base + rng.below(size.into()) as u32;
+                if !ps.contains(&i) {
                     s.table.insert(i, a.clone());
-                    ps.push(prefix(i));
+                    ps.push(i);
                 }
             }
-            let sp = s.session.as_mut().unwrap();
-            sp.announce(&ps, &a).expect("announce");
+            announce(s.session.as_mut().unwrap(), &ps, &a);
             announces += ps.len();
         }
         if steps % 16 == 0 {
@@ -349,11 +394,11 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
             .expect("observer read");
         if !ok {
             let mut diffs = Vec::new();
-            for i in 0..POOL {
-                let p = AnyPrefix::V4(prefix(i));
+            for i in 0..POOL + POOL6 {
+                let p = any(i);
                 let (got, exp) = (o.routes.get(&p), want.get(&p));
                 if got != exp {
-                    diffs.push(format!("{}: got {got:?}\n   want {exp:?}", prefix(i)));
+                    diffs.push(format!("{p:?}: got {got:?}\n   want {exp:?}"));
                 }
             }
             panic!(
@@ -369,11 +414,12 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
     }
     // The observers got something from every decision: not an empty comparison.
     assert!(
-        want_client.len() > POOL as usize / 2,
+        want_client.len() > (POOL + POOL6) as usize / 2,
         "{}",
         want_client.len()
     );
     assert!(!want_non_client.is_empty() && want_non_client.len() < want_client.len());
+    assert!(want_client.keys().any(|p| matches!(p, AnyPrefix::V6(_))));
     println!(
         "flap: {steps} steps in {:.1} s (seed {seed:#x}): {announces} announcements, \
          {withdraws} withdrawals, {flaps} source and {observer_flaps} observer session flaps; at the end {} prefixes at the client \
