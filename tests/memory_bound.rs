@@ -329,3 +329,44 @@ fn withdrawal_spam_from_two_peers_is_held_to_the_inbox_budget() {
     // estimate (up to 2x), and one batch (1 MiB + a read) per worker.
     assert!(growth <= 160 * 1024, "RSS grew {growth} KiB");
 }
+
+/// The other reading of "a 65535-byte message forever": one that never completes. Its
+/// bytes wait in a read buffer bounded by one message; as no whole message arrives the hold
+/// timer is not restarted (RFC 4271 §4.4, restarted by KEEPALIVE and UPDATE), and the
+/// session ends with Hold Timer Expired however long the peer keeps trickling.
+#[test]
+fn a_message_that_never_completes_ends_with_hold_timer_expired() {
+    let r = Reflector::start(&[
+        NeighborSpec {
+            hold_time: 3,
+            ..NeighborSpec::client("127.0.0.11")
+        },
+        NeighborSpec::client("127.0.0.12"),
+    ]);
+    let mut cfg = SpeakerConfig::new(ip("127.0.0.11"), ASN, Ipv4Addr::new(1, 1, 1, 1));
+    cfg.hold_time = 3;
+    let mut x = r.speaker_with(&cfg);
+    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    assert!(x.ctx.extended_message);
+    let mut header = vec![0xff; 16];
+    header.extend_from_slice(&65535u16.to_be_bytes());
+    header.push(2); // UPDATE
+    x.send_raw(&header).unwrap();
+    let mut sent = header.len();
+    let deadline = Instant::now() + WAIT;
+    // ~1 KB every 100 ms: the message would take 6.5 s to complete, twice the hold time.
+    while x.notification.is_none() && !x.closed && sent + 1024 < 65535 {
+        assert!(Instant::now() < deadline, "no NOTIFICATION");
+        if x.send_raw(&[0u8; 1024]).is_err() {
+            break;
+        }
+        sent += 1024;
+        let _ = x.poll(Duration::from_millis(100));
+    }
+    let _ = x.wait_until(WAIT, |s| s.notification.is_some());
+    let n = x.notification.clone().expect("NOTIFICATION");
+    assert_eq!((n.code, n.subcode), (notif::HOLD_TIMER_EXPIRED, 0), "{n:?}");
+    assert!(sent < 65535, "the message completed ({sent} bytes)");
+    assert!(b.poll(Duration::from_millis(200)).unwrap() && b.notification.is_none());
+    println!("incomplete message: {sent} of 65535 bytes sent when the hold timer expired");
+}
