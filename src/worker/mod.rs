@@ -14,6 +14,10 @@
 //! Back-pressure: a peer whose write queue passes `HIGH_WATER` gets `ToRib::Xoff`; the RIB
 //! then keeps what that peer is owed as RIB state, and `ToRib::Xon` (below `LOW_WATER`)
 //! makes it send the difference. The queue itself therefore stays bounded.
+//!
+//! Inbound, the other way round: while the decoded UPDATEs in flight to the RIB thread
+//! (all workers together, `msg::InboxWeight`) weigh more than `msg::INBOX_BUDGET`, or its
+//! inbox is full, no socket is read and TCP pushes back on the peers.
 
 mod conn;
 mod peer;
