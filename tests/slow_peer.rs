@@ -196,6 +196,8 @@ fn stall(joins_late: bool) {
     // Rounds of changes, each converged on by the live clients.
     let mut rng = Rng(0x5eed_0005);
     let mut present: Vec<bool> = vec![true; PREFIXES as usize];
+    // The round whose attributes each prefix carries now.
+    let mut last: Vec<u32> = vec![0; PREFIXES as usize];
     let mut rss_rounds = Vec::new();
     let mut changes = 0usize;
     for round in 1..=ROUNDS {
@@ -227,6 +229,7 @@ fn stall(joins_late: bool) {
             wire::encode_announce(&s.ctx, &announced(i, round), &[prefix(i)], &mut blob);
             want.insert(AnyPrefix::V4(prefix(i)), reflected(i, round));
             present[i as usize] = true;
+            last[i as usize] = round;
         }
         changes += withdraw.len() + announce.len();
         send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
@@ -236,6 +239,20 @@ fn stall(joins_late: bool) {
             &want,
             &format!("round {round}"),
         );
+        if round == ROUNDS / 2 {
+            // The source's session drops mid-stall (every route withdrawn), then it comes
+            // back and announces what it had: the stalled client owes both, as prefixes.
+            let _ = s.take_stream().shutdown(std::net::Shutdown::Both);
+            converge(&mut s, &mut [&mut a, &mut b], &Table::new(), "source down");
+            s = speaker("127.0.0.11", SOURCE_ID.octets());
+            let mut blob = Vec::new();
+            for i in (0..PREFIXES).filter(|&i| present[i as usize]) {
+                let a = announced(i, last[i as usize]);
+                wire::encode_announce(&s.ctx, &a, &[prefix(i)], &mut blob);
+            }
+            send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
+            converge(&mut s, &mut [&mut a, &mut b], &want, "source back");
+        }
         rss_rounds.push(r.vm_kib("VmRSS"));
     }
     // Keep it stalled for a while even if the rounds went fast.
@@ -278,7 +295,7 @@ fn stall(joins_late: bool) {
     let max_rounds = *rss_rounds.iter().max().unwrap();
     println!(
         "slow peer (joins late: {joins_late}): {PREFIXES} prefixes ({load_bytes} bytes from the source), {ROUNDS} rounds, \
-         {changes} changes; stalled {:.1} s; reflectd wrote {sent_to_stalled:?} bytes to the \
+         {changes} changes and a source flap; stalled {:.1} s; reflectd wrote {sent_to_stalled:?} bytes to the \
          stalled client's socket before it stopped; first Xoff: {xoff_line:?}; \
          RSS KiB: start {rss_start}, table loaded {rss_table}, per round {rss_rounds:?}, \
          at end of stall {rss_stalled}, peak (VmHWM) {hwm}; caught up in {:.1} s \
