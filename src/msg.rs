@@ -146,3 +146,69 @@ impl WorkerHandle {
         ok
     }
 }
+
+/// Decoded UPDATEs waiting for the RIB thread (in its inbox or a worker's backlog), by
+/// estimated memory: shared by the workers, which add a batch's weight when they hand it
+/// over and stop reading sockets while the total is above `INBOX_BUDGET`, and the RIB
+/// thread, which subtracts it when it takes the batch. The inbox's bound in messages alone
+/// is no bound on memory: decoding multiplies small messages (a 27-byte withdrawal becomes
+/// a several-hundred-byte `Update`), so a fast peer could fill gigabytes while the RIB
+/// thread is busy.
+pub type InboxWeight = Arc<std::sync::atomic::AtomicUsize>;
+
+/// Above this many estimated bytes of decoded UPDATEs in flight, workers stop reading.
+pub const INBOX_BUDGET: usize = 64 << 20;
+
+/// The estimated memory of one decoded UPDATE (inline size plus what its vectors hold).
+pub fn update_weight(u: &Update) -> usize {
+    use crate::wire::{AsSegment, AttrError, NlriSet, Prefix4, Prefix6, RawAttr};
+    use std::mem::size_of;
+    let nlri = |s: &NlriSet| match s {
+        NlriSet::Ipv4Unicast(v) => v.len() * size_of::<Prefix4>(),
+        NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
+        NlriSet::Other { .. } => 0,
+    };
+    let attrs = u.attrs.as_ref().map_or(0, |a| {
+        let segments: usize = a
+            .as_path
+            .segments
+            .iter()
+            .map(|s| size_of::<AsSegment>() + s.asns.len() * 4)
+            .sum();
+        let unknown: usize = a
+            .unknown
+            .iter()
+            .map(|r| size_of::<RawAttr>() + r.data.len())
+            .sum();
+        segments
+            + unknown
+            + a.communities.len() * 4
+            + a.ext_communities.len() * 8
+            + a.large_communities.len() * 12
+            + a.cluster_list.len() * 4
+    });
+    // Each non-empty vector is one heap block; the allocator's smallest is 32 bytes.
+    const BLOCK: usize = 32;
+    let blocks = [
+        !u.withdrawn.is_empty(),
+        !u.nlri.is_empty(),
+        u.mp_reach.is_some(),
+        u.mp_unreach.is_some(),
+        !u.attr_errors.is_empty(),
+        u.attrs
+            .as_ref()
+            .is_some_and(|a| !a.as_path.segments.is_empty()),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count()
+        * BLOCK;
+    // Twice the inline size: it sits in the batch vector, which may be up to half empty.
+    2 * size_of::<Update>()
+        + blocks
+        + (u.withdrawn.len() + u.nlri.len()) * size_of::<Prefix4>()
+        + u.mp_reach.as_ref().map_or(0, |r| nlri(&r.nlri))
+        + u.mp_unreach.as_ref().map_or(0, |r| nlri(&r.nlri))
+        + u.attr_errors.len() * size_of::<AttrError>()
+        + attrs
+}

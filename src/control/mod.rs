@@ -72,12 +72,14 @@ impl Reflector {
         let mut workers = Vec::new();
         let mut worker_joins = Vec::new();
         let mut statuses = Vec::new();
+        let inbox_weight = crate::msg::InboxWeight::default();
         for index in 0..cfg.workers {
             let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
             let wcfg = WorkerConfig {
                 index,
                 local_asn: cfg.asn,
                 local_id: cfg.router_id,
+                inbox_weight: inbox_weight.clone(),
             };
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let (handle, join) = worker::spawn(wcfg, rib_tx.clone(), status.clone(), core)?;
@@ -93,7 +95,7 @@ impl Reflector {
         let (w, snap) = (workers.clone(), rib_snapshot.clone());
         let rib_join = std::thread::Builder::new()
             .name("rib".into())
-            .spawn(move || rib::run(rcfg, rib_rx, w, snap))?;
+            .spawn(move || rib::run_weighted(rcfg, rib_rx, w, snap, inbox_weight))?;
         let index = Arc::new(ArcSwap::from_pointee(NeighborIndex::new()));
         let mut r = Reflector {
             load: vec![0; workers.len()],

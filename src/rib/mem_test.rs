@@ -182,3 +182,65 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
         t.elapsed()
     );
 }
+
+/// The other end of the range: every path with its own attribute set (what a peer that
+/// varies MED per prefix, or a hostile one, sends). Run alone, like the test above.
+#[test]
+#[ignore = "200k distinct attribute sets: run alone with --ignored --nocapture"]
+fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
+    const PREFIXES: u32 = 200_000;
+    let before = LIVE.load(Relaxed);
+    let mut rib = Rib::new(RibConfig {
+        asn: 65000,
+        router_id: Ipv4Addr::new(1, 1, 1, 1),
+        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
+    });
+    rib.handle(ToRib::PeerUp(PeerUp {
+        peer: 1,
+        worker: 0,
+        address: IpAddr::from([192, 0, 2, 1]),
+        remote_asn: 65000,
+        remote_id: Ipv4Addr::new(10, 0, 0, 1),
+        rr_client: true,
+        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+        codec: CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        },
+        route_refresh: true,
+        max_prefixes: None,
+        graceful_restart: None,
+    }));
+    rib.plan();
+    let mut batch = Vec::new();
+    for i in 0..PREFIXES {
+        batch.push(Update {
+            attrs: Some(PathAttrs {
+                next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+                local_pref: Some(100),
+                med: Some(i),
+                ..PathAttrs::default()
+            }),
+            nlri: vec![Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).unwrap()],
+            ..Update::default()
+        });
+        if batch.len() == 1000 {
+            rib.handle(ToRib::Updates {
+                peer: 1,
+                updates: std::mem::take(&mut batch),
+            });
+            rib.plan();
+        }
+    }
+    let live = LIVE.load(Relaxed) - before;
+    assert_eq!(rib.attr_sets(), PREFIXES as usize);
+    println!(
+        "{PREFIXES} paths, each its own attribute set: {live} heap bytes = {:.1} bytes/path",
+        live as f64 / f64::from(PREFIXES)
+    );
+    assert!(
+        live / PREFIXES as usize <= 500,
+        "{} bytes per path",
+        live / PREFIXES as usize
+    );
+}

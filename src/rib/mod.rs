@@ -46,6 +46,7 @@ use plan::Outbox;
 use reflect::{Adv, OutCache};
 use snapshot::{RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 use table::{Families, PathEntry, RibNlri};
@@ -350,8 +351,26 @@ pub fn run(
     workers: Vec<WorkerHandle>,
     snapshot: Arc<arc_swap::ArcSwap<RibSnapshot>>,
 ) {
+    run_weighted(cfg, inbox, workers, snapshot, Default::default())
+}
+
+/// `run`, taking each batch's weight off the workers' shared `msg::InboxWeight`.
+pub fn run_weighted(
+    cfg: RibConfig,
+    inbox: crossbeam_channel::Receiver<ToRib>,
+    workers: Vec<WorkerHandle>,
+    snapshot: Arc<arc_swap::ArcSwap<RibSnapshot>>,
+    weight: crate::msg::InboxWeight,
+) {
     let mut rib = Rib::new(cfg);
     let mut out = Outbox::default();
+    let take = |rib: &mut Rib, msg: ToRib| {
+        if let ToRib::Updates { updates, .. } = &msg {
+            let w: usize = updates.iter().map(crate::msg::update_weight).sum();
+            let _ = weight.fetch_update(Relaxed, Relaxed, |x| Some(x.saturating_sub(w)));
+        }
+        rib.handle(msg)
+    };
     loop {
         // A timer wake-up (None) runs the timers and flushes what they withdrew.
         let first = match rib.next_deadline() {
@@ -369,12 +388,12 @@ pub fn run(
         rib.expire(start);
         let (mut stop, mut n) = (false, 0);
         if let Some(first) = first {
-            stop = rib.handle(first) == Handled::Shutdown;
+            stop = take(&mut rib, first) == Handled::Shutdown;
             n = 1;
         }
         while !stop && n > 0 && n < MAX_BATCH && rib.dirty_len() < MAX_DIRTY {
             let Ok(msg) = inbox.try_recv() else { break };
-            stop = rib.handle(msg) == Handled::Shutdown;
+            stop = take(&mut rib, msg) == Handled::Shutdown;
             n += 1;
         }
         rib.flush(&mut out);

@@ -887,6 +887,45 @@ fn run_publishes_a_snapshot_per_batch_and_returns_on_shutdown() {
 }
 
 #[test]
+fn run_takes_each_batch_off_the_shared_inbox_weight() {
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let weight = crate::msg::InboxWeight::default();
+    let updates = vec![
+        Update {
+            withdrawn: vec![p4("10.0.0.0/8")],
+            ..Update::default()
+        },
+        Update {
+            attrs: Some(attrs([192, 0, 2, 1])),
+            nlri: vec![p4("10.1.0.0/16"), p4("10.2.0.0/16")],
+            ..Update::default()
+        },
+    ];
+    let w: usize = updates.iter().map(crate::msg::update_weight).sum();
+    // As a worker does: the weight goes up when the batch is handed over.
+    weight.fetch_add(w + 7, Relaxed);
+    tx.send(ToRib::PeerUp(peer_up(1, true))).unwrap();
+    tx.send(ToRib::Updates { peer: 1, updates }).unwrap();
+    tx.send(ToRib::Shutdown).unwrap();
+    let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
+    let cfg = RibConfig {
+        asn: 65000,
+        router_id: US,
+        cluster_id: CLUSTER,
+    };
+    let (h, _wrx) = worker();
+    let wt = weight.clone();
+    std::thread::spawn(move || run_weighted(cfg, rx, vec![h], snap, wt))
+        .join()
+        .unwrap();
+    assert_eq!(
+        weight.load(Relaxed),
+        7,
+        "exactly the batch's weight taken off"
+    );
+}
+
+#[test]
 fn run_returns_when_every_sender_is_gone() {
     let (tx, rx) = crossbeam_channel::unbounded::<ToRib>();
     drop(tx);

@@ -14,6 +14,10 @@
 //! Back-pressure: a peer whose write queue passes `HIGH_WATER` gets `ToRib::Xoff`; the RIB
 //! then keeps what that peer is owed as RIB state, and `ToRib::Xon` (below `LOW_WATER`)
 //! makes it send the difference. The queue itself therefore stays bounded.
+//!
+//! Inbound, the other way round: while the decoded UPDATEs in flight to the RIB thread
+//! (all workers together, `msg::InboxWeight`) weigh more than `msg::INBOX_BUDGET`, or its
+//! inbox is full, no socket is read and TCP pushes back on the peers.
 
 mod conn;
 mod graceful;
@@ -22,7 +26,7 @@ pub mod status;
 
 use crate::config::Neighbor;
 use crate::fsm::{collision, Action, CloseReason, Session, SessionConfig, State};
-use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
+use crate::msg::{self, InboxWeight, PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
 use crate::sockopt;
 use crate::wire::{self, notif, Message, Notification};
 use arc_swap::ArcSwap;
@@ -53,6 +57,9 @@ const UPDATES_PER_BATCH: usize = 256;
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker retries handing the RIB thread what its full inbox refused.
 const RIB_RETRY: Duration = Duration::from_millis(5);
+/// A batch is handed over once its decoded UPDATEs weigh this much, even mid-event, so
+/// that one worker overshoots `msg::INBOX_BUDGET` by at most about one batch.
+const BATCH_WEIGHT: usize = 1 << 20;
 /// How long shutdown waits for Cease NOTIFICATIONs to drain.
 const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
@@ -61,6 +68,8 @@ pub struct WorkerConfig {
     pub index: usize,
     pub local_asn: u32,
     pub local_id: Ipv4Addr,
+    /// Decoded UPDATEs in flight to the RIB thread, shared with the other workers and it.
+    pub inbox_weight: InboxWeight,
 }
 
 /// Starts a worker thread, pinned to `core` if given.
@@ -104,6 +113,8 @@ struct Worker {
     /// Scratch buffers reused across calls (no allocation per message).
     actions: Vec<Action>,
     batch: Vec<wire::Update>,
+    /// `msg::update_weight` of `batch`.
+    batch_weight: usize,
     next_due: Instant,
     next_publish: Instant,
     status_dirty: bool,
@@ -134,6 +145,7 @@ impl Worker {
             free_keys: Vec::new(),
             actions: Vec::new(),
             batch: Vec::new(),
+            batch_weight: 0,
             next_due: now,
             next_publish: now,
             status_dirty: true,
@@ -155,7 +167,8 @@ impl Worker {
         }
     }
 
-    /// Retries the backlog; reading resumes once it is empty.
+    /// Retries the backlog; reading resumes once it is empty and the RIB thread has taken
+    /// enough of what is in flight.
     fn drain_rib_backlog(&mut self) {
         while let Some(msg) = self.rib_backlog.pop_front() {
             match self.rib.try_send(msg) {
@@ -166,7 +179,14 @@ impl Worker {
                 }
             }
         }
-        self.set_reads_paused(false);
+        self.set_reads_paused(self.inbox_over_budget());
+    }
+
+    fn inbox_over_budget(&self) -> bool {
+        self.cfg
+            .inbox_weight
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > msg::INBOX_BUDGET
     }
 
     fn set_reads_paused(&mut self, paused: bool) {
@@ -181,11 +201,11 @@ impl Worker {
     fn run(mut self) {
         let mut events = Events::new();
         loop {
-            if !self.rib_backlog.is_empty() {
+            if self.reads_paused {
                 self.drain_rib_backlog();
             }
             let mut timeout = self.next_due.saturating_duration_since(Instant::now());
-            if !self.rib_backlog.is_empty() {
+            if self.reads_paused {
                 timeout = timeout.min(RIB_RETRY);
             }
             events.clear();
@@ -537,6 +557,12 @@ impl Worker {
 
     fn on_readable(&mut self, key: usize, now: Instant) {
         for _ in 0..READS_PER_EVENT {
+            if self.batch_weight > BATCH_WEIGHT {
+                self.send_batch(key);
+            }
+            if self.reads_paused {
+                break;
+            }
             let Some(c) = self.conn_mut(key) else { return };
             let peer = c.peer;
             match c.read_some() {
@@ -647,6 +673,7 @@ impl Worker {
                             warn!(neighbor = %p.neighbor.address, attribute = e.code, action = ?e.action, "malformed attribute: {}", e.reason);
                         }
                     }
+                    self.batch_weight += msg::update_weight(&u);
                     self.batch.push(u);
                     if self.batch.len() >= UPDATES_PER_BATCH {
                         self.send_batch(key);
@@ -869,12 +896,19 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
+        let weight = std::mem::take(&mut self.batch_weight);
         let Some(peer) = self.conn(key).map(|c| c.peer) else {
             self.batch.clear();
             return;
         };
         let updates = std::mem::take(&mut self.batch);
+        self.cfg
+            .inbox_weight
+            .fetch_add(weight, std::sync::atomic::Ordering::Relaxed);
         self.tell_rib(ToRib::Updates { peer, updates });
+        if self.inbox_over_budget() {
+            self.set_reads_paused(true);
+        }
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.
@@ -914,10 +948,16 @@ impl Worker {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = true;
                     }
+                    if let Some(p) = self.peers.get(&peer) {
+                        debug!(neighbor = %p.neighbor.address, queued, "output throttled (Xoff)");
+                    }
                     self.tell_rib(ToRib::Xoff { peer });
                 } else if established && xoff && queued < LOW_WATER {
                     if let Some(c) = self.conn_mut(key) {
                         c.xoff = false;
+                    }
+                    if let Some(p) = self.peers.get(&peer) {
+                        debug!(neighbor = %p.neighbor.address, queued, "output resumed (Xon)");
                     }
                     self.tell_rib(ToRib::Xon { peer });
                 }

@@ -13,6 +13,7 @@ fn worker_with((rib_tx, rib_rx): (Sender<ToRib>, Receiver<ToRib>)) -> (Worker, R
         index: 0,
         local_asn: 65000,
         local_id: Ipv4Addr::new(10, 0, 0, 1),
+        inbox_weight: Default::default(),
     };
     let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
     (
@@ -95,4 +96,44 @@ fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
     w.drain_rib_backlog();
     assert!(!w.reads_paused && w.conn(key).is_some_and(|c| c.read_interest));
     assert!(matches!(rib.try_recv(), Ok(ToRib::PublishRoutes)));
+}
+
+#[test]
+fn decoded_updates_over_the_inbox_budget_pause_reading_until_the_rib_takes_them() {
+    let (mut w, rib) = worker();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let now = Instant::now();
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(1, server, now);
+    let key = w.peers[&1].conns[0];
+    let weight = w.cfg.inbox_weight.clone();
+    // Others' batches already in flight, just under the budget.
+    weight.store(
+        msg::INBOX_BUDGET - 100,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    let u = wire::Update {
+        withdrawn: vec!["10.0.0.0/24".parse().unwrap()],
+        ..wire::Update::default()
+    };
+    let each = msg::update_weight(&u);
+    assert!(each > 100);
+    w.batch_weight += each;
+    w.batch.push(u);
+    w.send_batch(key);
+    assert!(matches!(rib.try_recv(), Ok(ToRib::Updates { .. })));
+    assert_eq!(
+        weight.load(std::sync::atomic::Ordering::Relaxed),
+        msg::INBOX_BUDGET - 100 + each
+    );
+    assert!(w.reads_paused && w.conn(key).is_some_and(|c| !c.read_interest));
+    // The channel has room, but the memory is still taken: reading stays off...
+    w.drain_rib_backlog();
+    assert!(w.reads_paused);
+    // ...until the RIB thread has taken enough.
+    weight.fetch_sub(each, std::sync::atomic::Ordering::Relaxed);
+    w.drain_rib_backlog();
+    assert!(!w.reads_paused && w.conn(key).is_some_and(|c| c.read_interest));
 }

@@ -226,6 +226,17 @@ impl Reflector {
         assert!(ok, "kill -{sig} failed");
     }
 
+    /// A `kB` field of the process's /proc status (`VmRSS`, `VmHWM`), in KiB.
+    pub fn vm_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("reflectd /proc status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
     /// SIGTERM and wait (bounded) for exit; returns the exit status.
     pub fn stop(&mut self) -> Option<std::process::ExitStatus> {
         self.signal("TERM");

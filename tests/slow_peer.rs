@@ -1,0 +1,316 @@
+//! A client that stops reading (ARCHITECTURE invariant 1): while it is stalled the other
+//! clients converge, through a table load and many rounds of changes, and reflectd's memory
+//! stays bounded by the table, not by the changes; when it reads again it ends with exactly
+//! the current table — nothing lost, nothing stale.
+//!
+//! Prints its measurements (`--nocapture`); docs/robustness.md quotes them.
+
+mod common;
+use common::*;
+use reflectd::rib::snapshot::AnyPrefix;
+use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::{self, *};
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// Prefixes in the table: each with its own attribute set, so every one is its own UPDATE
+/// on the way out (about 70 bytes): ~14 MB, far past the 4 MiB Xoff mark plus the socket
+/// buffers (128 KiB receive, up to 4 MiB send on this kernel).
+const PREFIXES: u32 = 200_000;
+/// Rounds of changes while the client is stalled; each withdraws 10% and (re)announces
+/// another 10% with new attributes: 12 x 40k = 480k changes, 2.4 tables' worth.
+const ROUNDS: u32 = 12;
+const CHANGE: usize = (PREFIXES / 10) as usize;
+/// The stalled client is not read for at least this long.
+const MIN_STALL: Duration = Duration::from_secs(25);
+/// Bound on any one convergence (a debug build on a shared 2-core machine).
+const CONVERGE: Duration = Duration::from_secs(240);
+
+const SOURCE_ID: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
+
+fn prefix(i: u32) -> Prefix4 {
+    Prefix4::new(Ipv4Addr::from(0x1400_0000 + (i << 8)), 24).expect("prefix")
+}
+
+/// What the speaker announces for prefix `i` in round `round` (0 = the initial load).
+fn announced(i: u32, round: u32) -> PathAttrs {
+    PathAttrs {
+        origin: Origin::Igp,
+        as_path: AsPath::default(),
+        next_hop: NextHop::V4(Ipv4Addr::new(100, 64, (i >> 8) as u8, i as u8)),
+        med: Some(round * 1_000_000 + i),
+        local_pref: Some(100 + round),
+        ..PathAttrs::default()
+    }
+}
+
+/// What every client must receive for it (RFC 4456 §8: ORIGINATOR_ID, CLUSTER_LIST added).
+fn reflected(i: u32, round: u32) -> PathAttrs {
+    PathAttrs {
+        originator_id: Some(SOURCE_ID),
+        cluster_list: vec![CLUSTER_ID],
+        ..announced(i, round)
+    }
+}
+
+/// splitmix64: a seeded, dependency-free generator; the run is the same every time.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+type Table = HashMap<AnyPrefix, PathAttrs>;
+
+/// Sends `bytes` in slices, reading the live clients in between so their output never has
+/// to wait for the whole load to be written.
+fn send_chunked(s: &mut Speaker, bytes: &[u8], live: &mut [&mut Speaker]) {
+    for chunk in bytes.chunks(256 * 1024) {
+        s.send_raw(chunk).expect("speaker write");
+        for c in live.iter_mut() {
+            c.poll(Duration::from_millis(2)).expect("client read");
+        }
+    }
+}
+
+/// Polls the live clients (and the source, for its keepalives) until each holds exactly
+/// `want`; panics with the difference after `CONVERGE`.
+fn converge(s: &mut Speaker, live: &mut [&mut Speaker], want: &Table, what: &str) {
+    let deadline = Instant::now() + CONVERGE;
+    loop {
+        let done = live
+            .iter()
+            .all(|c| c.routes.len() == want.len() && c.routes == *want);
+        if done {
+            return;
+        }
+        if Instant::now() >= deadline {
+            for c in live.iter() {
+                let missing = want.keys().filter(|p| !c.routes.contains_key(p)).count();
+                let extra = c.routes.keys().filter(|p| !want.contains_key(p)).count();
+                let wrong = want
+                    .iter()
+                    .filter(|(p, a)| c.routes.get(p).is_some_and(|b| b != *a))
+                    .count();
+                eprintln!("{what}: missing {missing}, extra {extra}, wrong attributes {wrong}");
+            }
+            panic!("{what}: clients did not converge");
+        }
+        for c in live.iter_mut() {
+            assert!(c.poll(Duration::from_millis(20)).expect("client read"));
+        }
+        s.poll(Duration::from_millis(1)).expect("source read");
+    }
+}
+
+/// reflectd logged an Xoff for the stalled client (127.0.0.23).
+fn throttled(r: &Reflector) -> bool {
+    r.log()
+        .lines()
+        .any(|l| l.contains("output throttled (Xoff)") && l.contains("127.0.0.23"))
+}
+
+fn metric(r: &Reflector, name: &str, neighbor: &str) -> Option<f64> {
+    let text = r.http(r.metrics, "/metrics");
+    let key = format!("{name}{{neighbor=\"{neighbor}\"}}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key)?.trim().parse().ok())
+}
+
+#[test]
+fn a_stalled_client_does_not_stall_the_others_costs_bounded_memory_and_catches_up_exactly() {
+    stall(false);
+}
+
+/// The same, but the client connects once the table is loaded: its initial dump (~14 MB)
+/// is what it stops reading, and the changes come while that dump is still queued.
+#[test]
+fn a_client_that_stalls_during_its_initial_dump_catches_up_exactly() {
+    stall(true);
+}
+
+fn stall(joins_late: bool) {
+    let long_hold = |addr| NeighborSpec {
+        hold_time: 240,
+        ..NeighborSpec::client(addr)
+    };
+    let r = Reflector::start(&[
+        long_hold("127.0.0.11"),
+        long_hold("127.0.0.21"),
+        long_hold("127.0.0.22"),
+        long_hold("127.0.0.23"),
+    ]);
+    let speaker = |local: &str, id: [u8; 4]| {
+        let mut cfg = SpeakerConfig::new(ip(local), ASN, Ipv4Addr::from(id));
+        // Long enough that the stalled one needs no keepalive from us while it sleeps; our
+        // hold timer on reflectd's side is reset by received bytes only.
+        cfg.hold_time = 240;
+        r.speaker_with(&cfg)
+    };
+    let mut a = speaker("127.0.0.21", [2, 2, 2, 1]);
+    let mut b = speaker("127.0.0.22", [2, 2, 2, 2]);
+    // The stalled client: after the OPEN exchange it is not read until the end.
+    let mut stalled = (!joins_late).then(|| speaker("127.0.0.23", [2, 2, 2, 3]));
+    let mut stall_start = Instant::now();
+    let mut s = speaker("127.0.0.11", SOURCE_ID.octets());
+    let rss_start = r.vm_kib("VmRSS");
+
+    // The table: 200k prefixes, one UPDATE each.
+    let mut want = Table::new();
+    let mut blob = Vec::new();
+    for i in 0..PREFIXES {
+        wire::encode_announce(&s.ctx, &announced(i, 0), &[prefix(i)], &mut blob);
+        want.insert(AnyPrefix::V4(prefix(i)), reflected(i, 0));
+    }
+    let load_bytes = blob.len();
+    send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
+    converge(&mut s, &mut [&mut a, &mut b], &want, "initial load");
+    if joins_late {
+        stalled = Some(speaker("127.0.0.23", [2, 2, 2, 3]));
+        stall_start = Instant::now();
+        // Bounded wait for the dump to fill its socket and queue.
+        let deadline = Instant::now() + CONVERGE;
+        while !throttled(&r) {
+            assert!(Instant::now() < deadline, "no Xoff for the late client");
+            for c in [&mut a, &mut b, &mut s] {
+                c.poll(Duration::from_millis(20)).unwrap();
+            }
+        }
+    }
+    let mut stalled = stalled.unwrap();
+    let rss_table = r.vm_kib("VmRSS");
+    assert!(
+        throttled(&r),
+        "the stalled client was never throttled: the test did not test it"
+    );
+
+    // Rounds of changes, each converged on by the live clients.
+    let mut rng = Rng(0x5eed_0005);
+    let mut present: Vec<bool> = vec![true; PREFIXES as usize];
+    // The round whose attributes each prefix carries now.
+    let mut last: Vec<u32> = vec![0; PREFIXES as usize];
+    let mut rss_rounds = Vec::new();
+    let mut changes = 0usize;
+    for round in 1..=ROUNDS {
+        let mut withdraw = Vec::new();
+        let mut chosen = vec![false; PREFIXES as usize];
+        while withdraw.len() < CHANGE {
+            let i = rng.below(PREFIXES as usize);
+            if present[i] {
+                present[i] = false;
+                chosen[i] = true;
+                withdraw.push(i as u32);
+            }
+        }
+        let mut announce = Vec::new();
+        while announce.len() < CHANGE {
+            let i = rng.below(PREFIXES as usize);
+            if !chosen[i] {
+                chosen[i] = true;
+                announce.push(i as u32);
+            }
+        }
+        let mut blob = Vec::new();
+        let gone: Vec<Prefix4> = withdraw.iter().map(|&i| prefix(i)).collect();
+        wire::encode_withdraw(&s.ctx, &gone, &mut blob);
+        for p in &gone {
+            want.remove(&AnyPrefix::V4(*p));
+        }
+        for &i in &announce {
+            wire::encode_announce(&s.ctx, &announced(i, round), &[prefix(i)], &mut blob);
+            want.insert(AnyPrefix::V4(prefix(i)), reflected(i, round));
+            present[i as usize] = true;
+            last[i as usize] = round;
+        }
+        changes += withdraw.len() + announce.len();
+        send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
+        converge(
+            &mut s,
+            &mut [&mut a, &mut b],
+            &want,
+            &format!("round {round}"),
+        );
+        if round == ROUNDS / 2 {
+            // The source's session drops mid-stall (every route withdrawn), then it comes
+            // back and announces what it had: the stalled client owes both, as prefixes.
+            let _ = s.take_stream().shutdown(std::net::Shutdown::Both);
+            converge(&mut s, &mut [&mut a, &mut b], &Table::new(), "source down");
+            s = speaker("127.0.0.11", SOURCE_ID.octets());
+            let mut blob = Vec::new();
+            for i in (0..PREFIXES).filter(|&i| present[i as usize]) {
+                let a = announced(i, last[i as usize]);
+                wire::encode_announce(&s.ctx, &a, &[prefix(i)], &mut blob);
+            }
+            send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
+            converge(&mut s, &mut [&mut a, &mut b], &want, "source back");
+        }
+        rss_rounds.push(r.vm_kib("VmRSS"));
+    }
+    // Keep it stalled for a while even if the rounds went fast.
+    while stall_start.elapsed() < MIN_STALL {
+        for c in [&mut a, &mut b, &mut s] {
+            assert!(c.poll(Duration::from_millis(100)).unwrap());
+        }
+    }
+    let stall = stall_start.elapsed();
+    let sent_to_stalled = metric(&r, "reflectd_neighbor_sent_bytes_total", "127.0.0.23");
+    let rss_stalled = r.vm_kib("VmRSS");
+    let hwm = r.vm_kib("VmHWM");
+    let xoff_line = r
+        .log()
+        .lines()
+        .find(|l| l.contains("output throttled (Xoff)") && l.contains("127.0.0.23"))
+        .map(str::to_string);
+
+    // Resume reading: the client must end with exactly the current table.
+    converge(
+        &mut s,
+        &mut [&mut stalled, &mut a, &mut b],
+        &want,
+        "after resume",
+    );
+    assert!(stalled.notification.is_none() && !stalled.closed);
+    // And it takes part in ordinary deltas again.
+    let i = (0..PREFIXES).find(|&i| present[i as usize]).unwrap();
+    s.announce(&[prefix(i)], &announced(i, ROUNDS + 1)).unwrap();
+    want.insert(AnyPrefix::V4(prefix(i)), reflected(i, ROUNDS + 1));
+    converge(
+        &mut s,
+        &mut [&mut stalled, &mut a, &mut b],
+        &want,
+        "delta after resume",
+    );
+    let catch_up = stall_start.elapsed() - stall;
+
+    let table_cost = rss_table.saturating_sub(rss_start);
+    let max_rounds = *rss_rounds.iter().max().unwrap();
+    println!(
+        "slow peer (joins late: {joins_late}): {PREFIXES} prefixes ({load_bytes} bytes from the source), {ROUNDS} rounds, \
+         {changes} changes and a source flap; stalled {:.1} s; reflectd wrote {sent_to_stalled:?} bytes to the \
+         stalled client's socket before it stopped; first Xoff: {xoff_line:?}; \
+         RSS KiB: start {rss_start}, table loaded {rss_table}, per round {rss_rounds:?}, \
+         at end of stall {rss_stalled}, peak (VmHWM) {hwm}; caught up in {:.1} s \
+         ({} UPDATEs received)",
+        stall.as_secs_f64(),
+        catch_up.as_secs_f64(),
+        stalled.updates_received
+    );
+    // Memory follows the table, not the number of changes: 2.4 tables' worth of changes
+    // (each ~70 bytes encoded, ~33 MB if they were queued as bytes) may cost at most what
+    // the table itself cost again. Pending state is a set of prefixes (one entry per
+    // changed prefix, at most the table), and replaced attribute sets are freed.
+    assert!(
+        max_rounds <= rss_table + table_cost,
+        "RSS grew with the changes: table cost {table_cost} KiB, after table {rss_table} KiB, \
+         rounds {rss_rounds:?}"
+    );
+}
