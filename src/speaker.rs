@@ -335,6 +335,9 @@ impl Speaker {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => self.rbuf.extend_from_slice(&buf[..n]),
+                // A signal delivered to this thread (e.g. SIGCHLD when a test's helper process
+                // exits) is not an error of the session.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if matches!(
                         e.kind(),
