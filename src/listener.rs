@@ -13,7 +13,14 @@
 //!   the minimum goes on the accepted socket before anything reads from it. Unlike them we
 //!   also check the SYN itself (TCP_SAVE_SYN): a connection opened from further away than
 //!   one hop is closed at once, so nothing it queued before the minimum applied is ever read.
-//!   A connection whose SYN was not saved (SYN cookies) is refused too; the peer retries.
+//!   A connection whose SYN was not saved (the kernel answered with a SYN cookie, i.e. a SYN
+//!   flood is on) is accepted on the minimum alone: refusing it would let a spoofed flood
+//!   lock every GTSM neighbor out, the very attack GTSM is meant to blunt. A blind attacker
+//!   cannot complete a cookie handshake, and a far peer that can has every segment after
+//!   the minimum dropped, so it cannot keep a session up (only bytes it queued before the
+//!   `setsockopt` are read, the same window BIRD and FRR always have). Counted apart.
+//!   Every accepted connection's saved SYN is read, GTSM or not, because reading is what
+//!   frees the kernel's copy.
 //!   Listening sockets send with TTL 255 so that a GTSM peer that set its own minimum before
 //!   connecting accepts our SYN-ACK.
 
@@ -251,21 +258,126 @@ fn protect(stream: &TcpStream, ip: IpAddr, admit: &Admit) -> Result<(), &'static
             warn!(neighbor = %ip, "cannot set GTSM on an accepted connection: {e}");
             return Err("ttl_security");
         }
-        match sockopt::saved_syn_ttl(stream) {
-            Ok(Some(ttl)) if ttl == sockopt::GTSM_TTL => {}
-            Ok(Some(ttl)) => {
-                debug!(neighbor = %ip, ttl, "GTSM: connection opened from more than one hop away");
-                return Err("ttl_security");
+    }
+    // Read for every neighbor: the kernel keeps the copy for the session's life otherwise.
+    let syn = sockopt::saved_syn_ttl(stream);
+    if !admit.gtsm {
+        return Ok(());
+    }
+    match gtsm_verdict(&syn) {
+        Gtsm::OneHop => Ok(()),
+        Gtsm::SynNotSaved => {
+            debug!(neighbor = %ip, "GTSM: no SYN saved (SYN cookies?): relying on the minimum TTL");
+            metrics::counter!(crate::metrics::GTSM_SYN_NOT_SAVED).increment(1);
+            Ok(())
+        }
+        Gtsm::Refuse => {
+            match &syn {
+                Ok(ttl) => {
+                    debug!(neighbor = %ip, ttl, "GTSM: connection opened from more than one hop away");
+                }
+                Err(e) => debug!(neighbor = %ip, "GTSM: cannot read the saved SYN: {e}"),
             }
-            Ok(None) => {
-                debug!(neighbor = %ip, "GTSM: the SYN's TTL is unknown (SYN cookies?)");
-                return Err("ttl_security");
-            }
-            Err(e) => {
-                debug!(neighbor = %ip, "GTSM: cannot read the saved SYN: {e}");
-                return Err("ttl_security");
-            }
+            Err("ttl_security")
         }
     }
-    Ok(())
+}
+
+/// What a GTSM neighbor's saved SYN says about its connection.
+#[derive(Debug, PartialEq, Eq)]
+enum Gtsm {
+    /// Opened from one hop away.
+    OneHop,
+    /// No SYN kept (SYN cookies): the minimum TTL on the socket is the only check, which
+    /// still stops a blind attacker (see the module comment).
+    SynNotSaved,
+    /// Opened from further away, or the SYN could not be read (e.g. headers too long for
+    /// the buffer, which a one-hop BGP peer never sends).
+    Refuse,
+}
+
+fn gtsm_verdict(saved_syn_ttl: &io::Result<Option<u8>>) -> Gtsm {
+    match saved_syn_ttl {
+        Ok(Some(ttl)) if *ttl == sockopt::GTSM_TTL => Gtsm::OneHop,
+        Ok(None) => Gtsm::SynNotSaved,
+        Ok(Some(_)) | Err(_) => Gtsm::Refuse,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    fn admit(gtsm: bool) -> Admit {
+        Admit {
+            peer: 1,
+            worker: 0,
+            gtsm,
+            md5: None,
+        }
+    }
+
+    /// A connection to `l` sent with `ttl`, and its accepted end.
+    fn connect(l: &TcpListener, ttl: u32) -> (TcpStream, TcpStream) {
+        let to = l.local_addr().unwrap();
+        let s = Socket::new(Domain::for_address(to), Type::STREAM, None).unwrap();
+        sockopt::set_send_ttl(&s, to.ip(), ttl).unwrap();
+        s.connect_timeout(&to.into(), Duration::from_secs(5))
+            .unwrap();
+        let (a, _) = l.accept().unwrap();
+        (s.into(), a)
+    }
+
+    #[test]
+    fn the_saved_syn_decides_a_gtsm_connection() {
+        assert_eq!(gtsm_verdict(&Ok(Some(255))), Gtsm::OneHop);
+        assert_eq!(gtsm_verdict(&Ok(Some(254))), Gtsm::Refuse);
+        assert_eq!(gtsm_verdict(&Ok(Some(64))), Gtsm::Refuse);
+        assert_eq!(
+            gtsm_verdict(&Err(io::Error::from_raw_os_error(libc::EINVAL))),
+            Gtsm::Refuse
+        );
+        // SYN cookies during a flood: refusing would lock every GTSM neighbor out.
+        assert_eq!(gtsm_verdict(&Ok(None)), Gtsm::SynNotSaved);
+    }
+
+    #[test]
+    fn a_gtsm_connection_without_a_saved_syn_is_admitted_behind_the_minimum_ttl() {
+        // A listener without TCP_SAVE_SYN stands in for a SYN-cookie handshake: no SYN kept.
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        for (ttl, arrives) in [(255u32, true), (64, false)] {
+            let (mut c, mut a) = connect(&l, ttl);
+            assert_eq!(protect(&a, ip, &admit(true)), Ok(()), "TTL {ttl}");
+            c.write_all(b"x").unwrap();
+            a.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+            let mut buf = [0u8; 1];
+            // At TTL 64 the kernel drops the segment (and its retransmissions): never read.
+            assert_eq!(a.read(&mut buf).is_ok(), arrives, "TTL {ttl}");
+        }
+    }
+
+    #[test]
+    fn a_gtsm_connection_opened_from_far_away_is_refused() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        sockopt::save_syn(&l).unwrap();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (_c, a) = connect(&l, 64);
+        assert_eq!(protect(&a, ip, &admit(true)), Err("ttl_security"));
+        let (_c, a) = connect(&l, 255);
+        assert_eq!(protect(&a, ip, &admit(true)), Ok(()));
+    }
+
+    #[test]
+    fn the_saved_syn_is_freed_for_neighbors_without_gtsm_too() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        sockopt::save_syn(&l).unwrap();
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let (_c, a) = connect(&l, 64);
+        assert_eq!(protect(&a, ip, &admit(false)), Ok(()));
+        // Reading the saved SYN frees it, so nothing is left to read.
+        assert_eq!(sockopt::saved_syn_ttl(&a).unwrap(), None);
+    }
 }

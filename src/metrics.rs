@@ -42,3 +42,6 @@ pub const RIB_STALE_ROUTES: &str = "reflectd_rib_stale_routes";
 /// Counter, labels `reason`: unknown_source; ttl_security (GTSM: opened from further than
 /// one hop); md5_setup (the key could not be set on the accepted socket).
 pub const CONNECTIONS_REJECTED: &str = "reflectd_connections_rejected_total";
+/// Counter: GTSM neighbors' connections admitted with no SYN saved to check (SYN cookies,
+/// so a SYN flood is likely on); only the minimum TTL set after accept guards them.
+pub const GTSM_SYN_NOT_SAVED: &str = "reflectd_connections_gtsm_syn_not_saved_total";

@@ -17,8 +17,10 @@ pub const GTSM_TTL: u8 = 255;
 /// Linux `TCP_MD5SIG_MAXKEYLEN`; RFC 2385 itself sets no limit.
 pub const MD5_MAX_KEY: usize = 80;
 
-/// `struct tcp_md5sig`: a `sockaddr_storage` (128 bytes), flags, prefix length, key length
-/// (u16), ifindex (i32), then the key.
+/// `struct tcp_md5sig` (Linux uapi `linux/tcp.h`): a `__kernel_sockaddr_storage` (128
+/// bytes), flags, prefix length, key length (u16), ifindex (i32), then the key. The `libc`
+/// crate does not define this struct (0.2.191), so the layout is built by hand here and the
+/// tests check it against a `#[repr(C)]` copy of the uapi definition.
 const MD5SIG_LEN: usize = 128 + 1 + 1 + 2 + 4 + MD5_MAX_KEY;
 const MD5SIG_KEYLEN_AT: usize = 130;
 const MD5SIG_KEY_AT: usize = 136;
@@ -196,6 +198,28 @@ mod tests {
 
     fn v4(s: &str) -> IpAddr {
         s.parse().unwrap()
+    }
+
+    /// The uapi definition, for the compiler to lay out by C rules.
+    #[repr(C)]
+    struct UapiTcpMd5sig {
+        tcpm_addr: libc::sockaddr_storage,
+        tcpm_flags: u8,
+        tcpm_prefixlen: u8,
+        tcpm_keylen: u16,
+        tcpm_ifindex: libc::c_int,
+        tcpm_key: [u8; MD5_MAX_KEY],
+    }
+
+    #[test]
+    fn the_hand_built_md5sig_layout_matches_the_c_struct() {
+        assert_eq!(std::mem::size_of::<libc::sockaddr_storage>(), 128);
+        assert_eq!(std::mem::size_of::<UapiTcpMd5sig>(), MD5SIG_LEN);
+        assert_eq!(
+            std::mem::offset_of!(UapiTcpMd5sig, tcpm_keylen),
+            MD5SIG_KEYLEN_AT
+        );
+        assert_eq!(std::mem::offset_of!(UapiTcpMd5sig, tcpm_key), MD5SIG_KEY_AT);
     }
 
     #[test]

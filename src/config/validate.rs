@@ -192,9 +192,12 @@ fn ip(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<IpAddr> {
     })
 }
 
-/// A unicast address a BGP session can use at either end.
+/// A unicast address a BGP session can use at either end. A v4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`) is the IPv4 host it maps: that is how the listener sees its
+/// connections, and it makes `192.0.2.1` and `::ffff:192.0.2.1` one neighbor for the
+/// duplicate check.
 fn host_ip(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<IpAddr> {
-    let a = ip(cx, v, key)?;
+    let a = ip(cx, v, key)?.to_canonical();
     let bad = match a {
         IpAddr::V4(v4) => v4.is_unspecified() || v4.is_multicast() || v4.is_broadcast(),
         IpAddr::V6(v6) => v6.is_unspecified() || v6.is_multicast(),
@@ -1022,6 +1025,59 @@ mod tests {
     fn an_md5_password_never_shows_in_debug_output() {
         let p = super::super::Password("hunter2".into());
         assert!(!format!("{p:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn an_ipv4_neighbor_and_its_v4_mapped_form_are_duplicates() {
+        let e = error(&second_neighbor("address: '::ffff:192.0.2.1'\nasn: 65000"));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["192.0.2.1 is already defined at line 4 (neighbors[0])"],
+        );
+    }
+
+    #[test]
+    fn v4_mapped_neighbor_and_local_addresses_are_kept_as_ipv4() {
+        // The listener looks inbound connections up by their IPv4 form: a neighbor kept as
+        // ::ffff:a.b.c.d would be refused as unknown_source.
+        let c = crate::config::parse(
+            &second_neighbor(
+                "address: '::ffff:192.0.2.2'\nasn: 65000\nlocal_address: '::ffff:192.0.2.9'",
+            ),
+            std::path::Path::new("t.yaml"),
+        )
+        .unwrap();
+        let n = &c.neighbors[1];
+        assert_eq!(n.address, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
+        assert_eq!(
+            n.local_address,
+            Some("192.0.2.9".parse::<std::net::IpAddr>().unwrap())
+        );
+        // An IPv4 neighbor may name its local address in the mapped form, and the reverse.
+        for (a, la) in [
+            ("192.0.2.3", "'::ffff:192.0.2.9'"),
+            ("'::ffff:192.0.2.3'", "192.0.2.9"),
+        ] {
+            let c = crate::config::parse(
+                &second_neighbor(&format!("address: {a}\nasn: 65000\nlocal_address: {la}")),
+                std::path::Path::new("t.yaml"),
+            )
+            .unwrap();
+            assert!(c.neighbors[1].local_address.is_some_and(|x| x.is_ipv4()));
+        }
+    }
+
+    #[test]
+    fn a_v4_mapped_unspecified_neighbor_address_is_refused() {
+        let e = error(&second_neighbor("address: '::ffff:0.0.0.0'\nasn: 65000"));
+        assert_error(
+            &e,
+            6,
+            "neighbors[1].address",
+            &["0.0.0.0 is not a unicast host address"],
+        );
     }
 
     #[test]
