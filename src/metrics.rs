@@ -34,8 +34,9 @@ pub const RIB_QUEUE_DEPTH: &str = "reflectd_rib_queue_depth";
 pub const RIB_BATCH_SECONDS: &str = "reflectd_rib_batch_duration_seconds";
 /// Counter: sessions lost with Graceful Restart whose routes were kept stale (RFC 4724).
 pub const GR_RESTARTS: &str = "reflectd_graceful_restarts_total";
-/// Counter, labels `reason` (end_of_rib, stale_timer, restart_timer, not_preserved): stale
-/// routes withdrawn.
+/// Counter, labels `reason` (end_of_rib, stale_timer, restart_timer, not_preserved,
+/// consecutive_restart: the session was lost again before End-of-RIB): stale routes
+/// withdrawn.
 pub const GR_STALE_SWEPT: &str = "reflectd_graceful_restart_stale_routes_swept_total";
 /// Gauge: routes currently kept as stale for restarting peers.
 pub const RIB_STALE_ROUTES: &str = "reflectd_rib_stale_routes";

@@ -8,7 +8,18 @@
 //!   Forwarding State bit clear: that family's stale routes are withdrawn at once;
 //! - the restart timer (the peer's Restart Time, capped by `graceful_restart_time`) ends
 //!   before the peer is back, or the stale-path timer (`graceful_restart_stale_time`) ends
-//!   after it is back but before its End-of-RIB: the rest are withdrawn.
+//!   after it is back but before its End-of-RIB: the rest are withdrawn;
+//! - the session is lost again before End-of-RIB (a consecutive restart): the routes still
+//!   stale from the previous restart are withdrawn ("To deal with possible consecutive
+//!   restarts, a route (from the peer) previously marked as stale MUST be deleted", §4.2)
+//!   and only what the peer announced in the lost session is marked stale. Otherwise a peer
+//!   that keeps reconnecting and dropping would keep routes it never re-announced forever;
+//! - a reload changes anything about the neighbor (even its description): that is a remove
+//!   and an add, so its stale routes are withdrawn at once, like any of its routes.
+//!
+//! Stale routes do not count toward `max_prefixes` until they are swept (see `limit`): the
+//! peer's new session may announce another set before its End-of-RIB without being stopped
+//! for what it announced in the previous one.
 //!
 //! Stale routes stay in best-path selection exactly like fresh ones (as BIRD does): the
 //! RFC's point is that forwarding through the restarting peer goes on, and a route that
@@ -99,6 +110,8 @@ enum Sweep {
     RestartTimer,
     /// The peer came back without the capability, the family or its F bit.
     NotPreserved,
+    /// The session was lost again before the previous restart's stale routes were swept.
+    ConsecutiveRestart,
 }
 
 impl Sweep {
@@ -108,6 +121,7 @@ impl Sweep {
             Sweep::StaleTimer => "stale_timer",
             Sweep::RestartTimer => "restart_timer",
             Sweep::NotPreserved => "not_preserved",
+            Sweep::ConsecutiveRestart => "consecutive_restart",
         }
     }
 }
@@ -121,6 +135,20 @@ impl Rib {
     /// `ToRib::PeerLost`: keep the routes of the families the peer advertised GR for as
     /// stale, withdraw the rest (and everything, for a peer without GR).
     pub(super) fn peer_lost(&mut self, peer: PeerId) {
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        // RFC 4724 §4.2: "To deal with possible consecutive restarts, a route (from the peer)
+        // previously marked as stale MUST be deleted." Before anything is marked again.
+        if !p.gr.restarting() {
+            let address = p.up.address;
+            let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+            if swept > 0 {
+                metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::ConsecutiveRestart.label())
+                    .increment(swept as u64);
+                tracing::info!(neighbor = %address, swept, "session lost again before End-of-RIB: swept {swept} routes still stale from the previous restart");
+            }
+        }
         let Some(p) = self.peers.get(&peer) else {
             return;
         };
@@ -170,7 +198,8 @@ impl Rib {
     }
 
     /// Marks every path of `peer` in one family stale (a table scan, counted); returns how
-    /// many. Marks left from an earlier restart are included: the paths are still there.
+    /// many. `peer_lost` swept the marks of an earlier restart first, so every path marked
+    /// here was announced in the session just lost.
     fn mark_stale<N: RibNlri>(&mut self, peer: PeerId) -> usize {
         let Some(p) = self.peers.get(&peer) else {
             return 0;
@@ -187,7 +216,6 @@ impl Rib {
             .map(|(k, _)| *k)
             .collect();
         let n = set.len();
-        fam.stale.take(peer);
         fam.stale.put(peer, set);
         n
     }
@@ -273,7 +301,8 @@ impl Rib {
         prefixes.len()
     }
 
-    fn stale_of(&self, peer: PeerId) -> usize {
+    /// Routes of `peer` still marked stale, all families.
+    pub(super) fn stale_of(&self, peer: PeerId) -> usize {
         self.fams.v4.stale.len(peer) + self.fams.v6.stale.len(peer)
     }
 

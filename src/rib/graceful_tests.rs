@@ -249,3 +249,80 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
         .iter()
         .any(|s| s.announce.iter().any(|a| a.0 == p4("10.9.0.0/16"))));
 }
+
+#[test]
+fn a_session_lost_again_before_end_of_rib_withdraws_what_was_still_stale() {
+    // RFC 4724 §4.2: "To deal with possible consecutive restarts, a route (from the peer)
+    // previously marked as stale MUST be deleted."
+    let mut r = restarting();
+    r.plan();
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.plan();
+    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])));
+    r.plan();
+    assert_eq!(r.stale_routes(), 2);
+    r.handle(ToRib::PeerLost { peer: 1 });
+    let mut got = withdrawn_to(&mut r, 2);
+    got.sort_unstable();
+    assert_eq!(got, vec![p4(ABC[1]), p4(ABC[2])]);
+    assert_eq!(r.stale_routes(), 1, "only what the lost session announced");
+    assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(1));
+    assert_eq!(counts(&mut r, 1).0, 1);
+    // A third session that re-announces nothing keeps nothing past its End-of-RIB.
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.plan();
+    r.handle(eor_v4(1));
+    assert_eq!(withdrawn_to(&mut r, 2), vec![p4(ABC[0])]);
+    assert_eq!(r.stale_routes(), 0);
+}
+
+/// Peer 1 (GR, client, `max_prefixes` 3) announced A, B and C and its session was lost;
+/// it is back and has sent nothing yet.
+fn limited_and_back() -> Rib {
+    let mut r = rib_with(&[(2, false)]);
+    let limited = || PeerUp {
+        max_prefixes: Some(3),
+        ..gr_up(1, true, true)
+    };
+    r.handle(ToRib::PeerUp(limited()));
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.plan();
+    r.handle(ToRib::PeerLost { peer: 1 });
+    r.plan();
+    r.handle(ToRib::PeerUp(limited()));
+    r.plan();
+    r
+}
+
+#[test]
+fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
+    let mut r = limited_and_back();
+    let def = ["10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16"];
+    r.handle(announce(1, &def, attrs([192, 0, 2, 1])));
+    // Withdrawing a stale prefix frees nothing: it was not counted.
+    r.handle(withdraw(1, &ABC[..1]));
+    assert!(
+        stops(&mut r).is_empty(),
+        "3 fresh of 3, the stale ones apart"
+    );
+    assert_eq!(held(&r, 1), 5);
+    assert_eq!(r.stale_routes(), 2);
+    // Announced again, a stale prefix is fresh: the fourth one is an excess.
+    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 1])));
+    let s = stops(&mut r);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].1.data, [0, 1, 1, 0, 0, 0, 3]);
+    assert_eq!(r.stale_routes(), 2, "the excess was not applied");
+}
+
+#[test]
+fn stale_prefixes_announced_again_fill_the_limit_like_new_ones() {
+    let mut r = limited_and_back();
+    // Same attributes (nothing changes in the table) or new ones: fresh either way.
+    r.handle(announce(1, &ABC[..2], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC[2..], attrs([192, 0, 2, 9])));
+    assert!(stops(&mut r).is_empty());
+    assert_eq!(r.stale_routes(), 0);
+    r.handle(announce(1, &["10.4.0.0/16"], attrs([192, 0, 2, 1])));
+    assert_eq!(stops(&mut r).len(), 1, "4 fresh of 3");
+}

@@ -205,7 +205,8 @@ impl Rib {
             return;
         }
         let limit = p.up.max_prefixes.filter(|_| new.is_some());
-        let mut held = limit::held(p);
+        // Stale paths are not counted (see `limit`): `held` is the fresh ones.
+        let mut held = limit::counted(p, self.stale_of(peer));
         let mut exceeded = false;
         let fam = N::rib_mut(&mut self.fams);
         // A path set or removed is no longer stale (RFC 4724 §4.2: re-announced).
@@ -213,24 +214,23 @@ impl Rib {
         let (mut received, mut accepted) = (0i64, 0i64);
         let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected()) as i64;
         for &prefix in prefixes {
-            // At the limit, a prefix not held yet would be one too many (RFC 4486 §4);
-            // replacing a held one is fine. The lookup is only paid at the limit.
+            // At the limit, a prefix not held fresh yet would be one too many (RFC 4486
+            // §4); replacing a fresh one is fine. The lookups are only paid at the limit.
             if limit.is_some_and(|l| held >= l)
-                && fam
-                    .table
-                    .get(&prefix)
-                    .is_none_or(|ps| ps.position(peer).is_none())
+                && (stale.contains(&prefix)
+                    || fam
+                        .table
+                        .get(&prefix)
+                        .is_none_or(|ps| ps.position(peer).is_none()))
             {
                 exceeded = true;
                 break;
             }
-            if !stale.is_empty() {
-                stale.remove(&prefix);
-            }
+            let was_stale = !stale.is_empty() && stale.remove(&prefix);
             if let Some(a) = new.filter(|a| !a.is_rejected()) {
                 self.attrs.retain(a);
             }
-            let Some(old) = set_path(
+            let old = set_path(
                 fam,
                 &mut self.attrs,
                 &self.peers,
@@ -238,20 +238,27 @@ impl Rib {
                 prefix,
                 peer,
                 new,
-            ) else {
+            );
+            // A stale path announced again with the same attributes changes nothing in
+            // the table but is fresh now.
+            let had_fresh = match old {
+                Some(old) => old.is_some() && !was_stale,
+                None => new.is_some() && !was_stale,
+            };
+            held = held.saturating_add_signed(new.is_some() as i64 - had_fresh as i64);
+            let Some(old) = old else {
                 continue;
             };
-            let change = new.is_some() as i64 - old.is_some() as i64;
-            received += change;
-            held = held.saturating_add_signed(change);
+            received += new.is_some() as i64 - old.is_some() as i64;
             accepted += eligible(new) - eligible(old);
         }
         fam.stale.put(peer, stale);
+        let stale_left = self.stale_of(peer);
         if let Some(p) = self.peers.get_mut(&peer) {
             let i = N::FAMILY as usize;
             p.received[i] = p.received[i].saturating_add_signed(received);
             p.accepted[i] = p.accepted[i].saturating_add_signed(accepted);
-            limit::warn_if_near(p);
+            limit::warn_if_near(p, stale_left);
             if let (true, Some(l)) = (exceeded, limit) {
                 tracing::warn!(neighbor = %p.up.address, limit = l, family = %N::FAMILY, "max_prefixes exceeded: stopping the session");
                 p.over_limit = true;

@@ -5,6 +5,13 @@
 //! looped ones included: the limit bounds the memory one peer can make us spend, and a
 //! looped route costs as much as an accepted one. Once a peer is over, the RIB ignores
 //! everything else it sends (its session is being stopped and PeerDown will clear it).
+//!
+//! Routes kept stale for a peer back from a Graceful Restart (RFC 4724) are not counted
+//! until they are swept: they are what the previous session announced (within the limit
+//! then), and counting them would stop a peer that announces another set before its
+//! End-of-RIB with a Cease, losing everything GR kept. A stale prefix announced again is
+//! fresh and counts. Memory stays bounded: at most the limit fresh plus the limit stale,
+//! since a session lost again first withdraws what is still stale (`graceful`).
 
 use super::Peer;
 use crate::wire::{notif, Family, Notification};
@@ -12,9 +19,14 @@ use crate::wire::{notif, Family, Notification};
 /// A warning is logged once a peer holds this fraction of its limit (in tenths).
 const WARN_TENTHS: u64 = 9;
 
-/// Prefixes held from `p`, all families.
+/// Prefixes held from `p`, all families, stale ones included.
 pub(super) fn held(p: &Peer) -> u64 {
     p.received.iter().sum()
+}
+
+/// What counts toward the limit: prefixes held from `p` less the `stale` ones.
+pub(super) fn counted(p: &Peer, stale: usize) -> u64 {
+    held(p).saturating_sub(stale as u64)
 }
 
 /// RFC 4486 §4: Cease / Maximum Number of Prefixes Reached, with AFI (2 octets), SAFI
@@ -33,12 +45,13 @@ pub fn max_prefixes_cease(family: Family, limit: u64) -> Notification {
     }
 }
 
-/// Logs the warning when `p` first reaches 90% of its limit in this session.
-pub(super) fn warn_if_near(p: &mut Peer) {
+/// Logs the warning when `p` first reaches 90% of its limit in this session (`stale`:
+/// its prefixes kept stale, not counted).
+pub(super) fn warn_if_near(p: &mut Peer, stale: usize) {
     let Some(limit) = p.up.max_prefixes else {
         return;
     };
-    let held = held(p);
+    let held = counted(p, stale);
     if !p.limit_warned && held.saturating_mul(10) >= limit.saturating_mul(WARN_TENTHS) {
         p.limit_warned = true;
         tracing::warn!(
