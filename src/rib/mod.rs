@@ -43,7 +43,7 @@ use decide::Candidate;
 use hashbrown::HashMap;
 use pending::OutState;
 use plan::Outbox;
-use reflect::{Adv, OutCache};
+use reflect::Adv;
 use snapshot::{RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
@@ -104,7 +104,6 @@ pub struct Rib {
     peers: PeerMap,
     groups: Groups,
     fams: Families,
-    out_cache: OutCache,
     scratch: Vec<Candidate>,
     generation: u64,
     routes: Option<Arc<Vec<RouteView>>>,
@@ -139,7 +138,6 @@ impl Rib {
             peers: HashMap::new(),
             groups: Groups::default(),
             fams: Families::default(),
-            out_cache: OutCache::default(),
             scratch: Vec::new(),
             generation: 0,
             routes: None,

@@ -3,16 +3,14 @@
 //! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6).
 
 use super::attrs::AttrId;
-use super::plan::{Plan, PlannedSend, RouteSet, Routes, SendKind};
-use super::reflect::Adv;
+use super::plan::{OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::table::{Paths, RibNlri};
 use super::update_group::{self, GroupId};
 use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
-use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
+use crate::wire::{Family, Prefix4, Prefix6, Reflect};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 impl Rib {
     /// Decides everything to send for what was applied since the last call: per group, the
@@ -24,7 +22,6 @@ impl Rib {
         self.plan_deltas::<Prefix6>(&mut plan);
         self.count_fresh_groups();
         self.plan_syncs(&mut plan);
-        self.out_cache.clear();
         plan
     }
 
@@ -229,19 +226,19 @@ impl Rib {
     fn announce_sets<N: RibNlri>(
         &mut self,
         buckets: HashMap<(AttrId, Ipv4Addr), Vec<N>>,
-    ) -> Vec<(Arc<PathAttrs>, Vec<N>)> {
+    ) -> Vec<(OutAttrs, Vec<N>)> {
+        let cluster_id = self.cfg.cluster_id;
         buckets
             .into_iter()
             .map(|((attr, source_id), ps)| {
-                let adv = Adv {
-                    attr,
-                    source_id,
-                    from_client: false,
+                let out = OutAttrs {
+                    attrs: self.attrs.get(attr).clone(),
+                    reflect: Reflect {
+                        originator_id: source_id,
+                        cluster_id,
+                    },
                 };
-                (
-                    self.out_cache.get(&self.attrs, &adv, self.cfg.cluster_id),
-                    ps,
-                )
+                (out, ps)
             })
             .collect()
     }

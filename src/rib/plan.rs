@@ -5,14 +5,33 @@
 
 use super::update_group::{GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
-use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6};
+use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect};
 use bytes::Bytes;
 use std::sync::Arc;
+
+/// An interned attribute set as it is sent: the encoder adds the reflector's
+/// ORIGINATOR_ID and CLUSTER_LIST entry, so no per-flush copy of the set is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutAttrs {
+    pub attrs: Arc<PathAttrs>,
+    pub reflect: Reflect,
+}
+
+impl OutAttrs {
+    /// The attributes exactly as encoded (for tests and logs; allocates).
+    pub fn sent(&self) -> PathAttrs {
+        super::reflect::outbound(
+            &self.attrs,
+            self.reflect.originator_id,
+            self.reflect.cluster_id,
+        )
+    }
+}
 
 /// Prefixes of one family, per outbound attribute set, plus withdrawals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteSet<N> {
-    pub announce: Vec<(Arc<PathAttrs>, Vec<N>)>,
+    pub announce: Vec<(OutAttrs, Vec<N>)>,
     pub withdraw: Vec<N>,
     /// Append End-of-RIB for the family (after a full dump).
     pub end_of_rib: bool,
@@ -29,11 +48,14 @@ impl<N> Default for RouteSet<N> {
 }
 
 impl<N: Copy> RouteSet<N> {
-    /// Every announced prefix with its attributes (for tests and logs).
-    pub fn announced(&self) -> Vec<(N, &PathAttrs)> {
+    /// Every announced prefix with its attributes as sent (for tests and logs).
+    pub fn announced(&self) -> Vec<(N, PathAttrs)> {
         self.announce
             .iter()
-            .flat_map(|(a, ps)| ps.iter().map(move |p| (*p, &**a)))
+            .flat_map(|(a, ps)| {
+                let sent = a.sent();
+                ps.iter().map(move |p| (*p, sent.clone()))
+            })
             .collect()
     }
 }
@@ -134,9 +156,9 @@ impl Encoder<'_> {
             wire::encode_withdraw(ctx, chunk, &mut self.buf);
             self.maybe_emit();
         }
-        for (attrs, prefixes) in &rs.announce {
+        for (out, prefixes) in &rs.announce {
             for chunk in prefixes.chunks(PREFIXES_PER_CALL) {
-                wire::encode_announce(ctx, attrs, chunk, &mut self.buf);
+                wire::encode_announce_reflected(ctx, &out.attrs, out.reflect, chunk, &mut self.buf);
                 self.maybe_emit();
             }
         }

@@ -3,11 +3,9 @@
 //! Everything else (NEXT_HOP, LOCAL_PREF, MED, communities, unknown transitive attributes)
 //! passes unchanged (ARCHITECTURE invariant 4).
 
-use super::attrs::{AttrId, AttrTable};
+use super::attrs::AttrId;
 use crate::wire::PathAttrs;
-use hashbrown::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 /// A best path as advertised: everything that decides what a group is sent for a prefix.
 /// Two equal `Adv`s produce identical UPDATEs.
@@ -41,25 +39,6 @@ pub fn outbound(attrs: &PathAttrs, source_id: Ipv4Addr, cluster_id: Ipv4Addr) ->
     out.originator_id.get_or_insert(source_id);
     out.cluster_list.insert(0, cluster_id);
     out
-}
-
-/// Outbound attribute sets built during one flush, per (interned set, source).
-#[derive(Default)]
-pub struct OutCache {
-    map: HashMap<(AttrId, Ipv4Addr), Arc<PathAttrs>>,
-}
-
-impl OutCache {
-    pub fn get(&mut self, attrs: &AttrTable, adv: &Adv, cluster_id: Ipv4Addr) -> Arc<PathAttrs> {
-        self.map
-            .entry((adv.attr, adv.source_id))
-            .or_insert_with(|| Arc::new(outbound(attrs.get(adv.attr), adv.source_id, cluster_id)))
-            .clone()
-    }
-
-    pub fn clear(&mut self) {
-        self.map.clear();
-    }
 }
 
 #[cfg(test)]

@@ -986,7 +986,7 @@ mod tests {
     fn encode_attrs(a: &PathAttrs, four: bool) -> Vec<u8> {
         let mut head = Vec::new();
         let mut tail = Vec::new();
-        encode(a, &ctx(four), true, &mut head, &mut tail);
+        encode(a, None, &ctx(four), true, &mut head, &mut tail);
         head.extend(tail);
         head
     }

@@ -102,6 +102,7 @@ impl<'a> Unknowns<'a> {
 /// AS4_PATH / AS4_AGGREGATOR carry them (RFC 6793 §4.2.2).
 pub(crate) fn encode(
     attrs: &PathAttrs,
+    reflect: Option<Reflect>,
     ctx: &CodecCtx,
     with_next_hop: bool,
     head: &mut Vec<u8>,
@@ -151,13 +152,16 @@ pub(crate) fn encode(
             out.extend_from_slice(&c.to_be_bytes());
         }
     }
-    if let Some(id) = attrs.originator_id {
+    if let Some(id) = attrs.originator_id.or(reflect.map(|r| r.originator_id)) {
         put_header(out, OPTIONAL, ORIGINATOR_ID, 4);
         out.extend_from_slice(&id.octets());
     }
-    if !attrs.cluster_list.is_empty() {
-        put_header(out, OPTIONAL, CLUSTER_LIST, 4 * attrs.cluster_list.len());
-        for id in &attrs.cluster_list {
+    let ours = reflect.map(|r| r.cluster_id);
+    let clusters = ours.iter().chain(&attrs.cluster_list);
+    let n = clusters.clone().count();
+    if n > 0 {
+        put_header(out, OPTIONAL, CLUSTER_LIST, 4 * n);
+        for id in clusters {
             out.extend_from_slice(&id.octets());
         }
     }

@@ -153,7 +153,19 @@ pub fn encode_announce<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    pack::announce(ctx, attrs, prefixes, out)
+    pack::announce(ctx, attrs, None, prefixes, out)
+}
+
+/// `encode_announce` of `attrs` as a route reflector sends them: with `reflect`'s
+/// ORIGINATOR_ID (unless `attrs` has one) and CLUSTER_ID prepended to CLUSTER_LIST.
+pub fn encode_announce_reflected<N: Nlri>(
+    ctx: &CodecCtx,
+    attrs: &PathAttrs,
+    reflect: Reflect,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
+    pack::announce(ctx, attrs, Some(reflect), prefixes, out)
 }
 
 /// Appends as many UPDATEs as needed to withdraw `prefixes`.

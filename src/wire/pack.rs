@@ -44,6 +44,7 @@ fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize) {
 pub(crate) fn announce<N: Nlri>(
     ctx: &CodecCtx,
     attrs: &PathAttrs,
+    reflect: Option<Reflect>,
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
@@ -56,7 +57,7 @@ pub(crate) fn announce<N: Nlri>(
     let v4 = family == Family::Ipv4Unicast;
     let mut head = Vec::with_capacity(256);
     let mut tail = Vec::new();
-    attrs::encode(attrs, ctx, v4, &mut head, &mut tail);
+    attrs::encode(attrs, reflect, ctx, v4, &mut head, &mut tail);
     let (afi, safi) = family.afi_safi();
     let nh = attrs.next_hop;
     let nh_len = attrs::next_hop_len(&nh);
@@ -144,7 +145,7 @@ pub(crate) fn end_of_rib(family: Family, out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::super::testutil::*;
-    use super::super::{encode_announce, encode_withdraw};
+    use super::super::{encode_announce, encode_announce_reflected, encode_withdraw};
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -362,6 +363,42 @@ mod tests {
         encode_withdraw(&tx, &ps6, &mut out);
         let u = decode_update(&out, &rx).unwrap();
         assert_eq!(u.mp_unreach.unwrap().nlri, NlriSet::Ipv6Unicast(ps6));
+    }
+
+    /// The reflector's encoder adds ORIGINATOR_ID / CLUSTER_LIST on the fly: the bytes must
+    /// equal encoding a copy with them set (RFC 4456 §8), for both families and codecs.
+    #[test]
+    fn reflected_encoding_equals_encoding_the_reflected_copy() {
+        let reflect = Reflect {
+            originator_id: Ipv4Addr::new(192, 0, 2, 7),
+            cluster_id: Ipv4Addr::new(192, 0, 2, 99),
+        };
+        let bare = PathAttrs {
+            originator_id: None,
+            cluster_list: Vec::new(),
+            ..attrs(nh4())
+        };
+        for a in [attrs(nh4()), bare, attrs(nh6())] {
+            let mut copy = a.clone();
+            copy.originator_id.get_or_insert(reflect.originator_id);
+            copy.cluster_list.insert(0, reflect.cluster_id);
+            for four in [true, false] {
+                let c = CodecCtx {
+                    four_octet_as: four,
+                    ..CodecCtx::default()
+                };
+                let (mut want, mut got) = (Vec::new(), Vec::new());
+                if matches!(a.next_hop, NextHop::V4(_)) {
+                    encode_announce(&c, &copy, &v4_prefixes(3000), &mut want);
+                    encode_announce_reflected(&c, &a, reflect, &v4_prefixes(3000), &mut got);
+                } else {
+                    encode_announce(&c, &copy, &v6_prefixes(3000), &mut want);
+                    encode_announce_reflected(&c, &a, reflect, &v6_prefixes(3000), &mut got);
+                }
+                assert!(!want.is_empty());
+                assert_eq!(got, want);
+            }
+        }
     }
 
     #[test]

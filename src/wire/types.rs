@@ -313,6 +313,15 @@ pub struct RawAttr {
     pub data: Vec<u8>,
 }
 
+/// What a route reflector adds to an attribute set it sends (RFC 4456 §8): ORIGINATOR_ID
+/// (unless the set already has one) and its CLUSTER_ID prepended to CLUSTER_LIST. The
+/// encoder applies it, so a stored set is sent without being copied first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Reflect {
+    pub originator_id: Ipv4Addr,
+    pub cluster_id: Ipv4Addr,
+}
+
 /// The path attributes of a route, decoded. This is the value the RIB interns, so it holds
 /// the per-family next hop (NEXT_HOP for IPv4 unicast, MP_REACH's next hop otherwise):
 /// the RIB sets `next_hop` per family before interning.

@@ -143,7 +143,7 @@ pub(crate) fn encode(u: &Update, ctx: &CodecCtx, out: &mut Vec<u8>) {
     let al = len_placeholder(out);
     let mut tail = Vec::new();
     if let Some(a) = &u.attrs {
-        attrs::encode(a, ctx, true, out, &mut tail);
+        attrs::encode(a, None, ctx, true, out, &mut tail);
     }
     if let Some(mp) = &u.mp_reach {
         let (afi, safi) = afi_safi(&mp.nlri);
