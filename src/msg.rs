@@ -147,16 +147,18 @@ impl WorkerHandle {
     }
 }
 
-/// Decoded UPDATEs waiting for the RIB thread (in its inbox or a worker's backlog), by
-/// estimated memory: shared by the workers, which add a batch's weight when they hand it
-/// over and stop reading sockets while the total is above `INBOX_BUDGET`, and the RIB
-/// thread, which subtracts it when it takes the batch. The inbox's bound in messages alone
+/// Decoded UPDATEs in the RIB thread's inbox, by estimated memory: shared by the workers,
+/// which add a batch's weight when they put it in the inbox and hold further batches back
+/// (pausing those batches' peers) while the total is above `INBOX_BUDGET`, and the RIB
+/// thread, which subtracts it when it takes the batch. What waits in a worker's backlog is
+/// not counted, so a backlog can always drain once the RIB thread catches up; it holds at
+/// most about one read per paused peer. The inbox's bound in messages alone
 /// is no bound on memory: decoding multiplies small messages (a 27-byte withdrawal becomes
 /// a several-hundred-byte `Update`), so a fast peer could fill gigabytes while the RIB
 /// thread is busy.
 pub type InboxWeight = Arc<std::sync::atomic::AtomicUsize>;
 
-/// Above this many estimated bytes of decoded UPDATEs in flight, workers stop reading.
+/// Above this many estimated bytes of decoded UPDATEs in the inbox, batches wait.
 pub const INBOX_BUDGET: usize = 64 << 20;
 
 /// The estimated memory of one decoded UPDATE (inline size plus what its vectors hold).

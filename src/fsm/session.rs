@@ -174,6 +174,11 @@ impl Session {
         self.state
     }
 
+    /// When the hold timer expires unless a message arrives first (None: not running).
+    pub fn hold_deadline(&self) -> Option<Instant> {
+        self.hold_deadline
+    }
+
     /// How to encode and decode on this connection: the default (2-octet AS, 4096 bytes)
     /// until the peer's OPEN has been accepted.
     pub fn codec(&self) -> CodecCtx {

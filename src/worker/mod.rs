@@ -17,7 +17,9 @@
 //!
 //! Inbound, the other way round: while the decoded UPDATEs in flight to the RIB thread
 //! (all workers together, `msg::InboxWeight`) weigh more than `msg::INBOX_BUDGET`, or its
-//! inbox is full, no socket is read and TCP pushes back on the peers.
+//! inbox is full, a peer's next batch waits in the worker's backlog and that peer is not
+//! read (TCP pushes back on it) until the batch is taken. Peers that send nothing for the
+//! RIB (KEEPALIVEs only) are still read, so their hold timers never lapse because of it.
 
 mod conn;
 mod graceful;
@@ -119,10 +121,15 @@ struct Worker {
     next_publish: Instant,
     status_dirty: bool,
     /// Messages the RIB thread's (bounded) inbox had no room for, in order. While any wait
-    /// here, sockets are not read: TCP pushes back on the peers, and timers and writes go
-    /// on, so a busy RIB thread never stops this worker's keepalives.
+    /// here every new message queues behind them, so none of a peer's messages overtakes
+    /// an earlier one (a PeerDown its UPDATEs, say).
     rib_backlog: std::collections::VecDeque<ToRib>,
-    reads_paused: bool,
+    /// Peers with messages in `rib_backlog`, and how many. Their sockets are not read (TCP
+    /// pushes back on them) until the last one is delivered: OpenBGPD's XOFF, per peer. A
+    /// peer is paused after one read burst at most, so the backlog stays bounded. Peers
+    /// not in here are still read: their KEEPALIVEs reach no RIB, and keep the hold timer
+    /// going however long the RIB thread is busy; timers and writes go on for everyone.
+    backlogged: HashMap<PeerId, usize>,
 }
 
 impl Worker {
@@ -150,36 +157,75 @@ impl Worker {
             next_publish: now,
             status_dirty: true,
             rib_backlog: std::collections::VecDeque::new(),
-            reads_paused: false,
+            backlogged: HashMap::new(),
         }
     }
 
     /// Hands a message to the RIB thread without ever blocking this thread.
     fn tell_rib(&mut self, msg: ToRib) {
         if self.rib_backlog.is_empty() {
-            match self.rib.try_send(msg) {
-                Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => return,
-                Err(crossbeam_channel::TrySendError::Full(msg)) => self.rib_backlog.push_back(msg),
+            if let Err(msg) = self.deliver(msg) {
+                self.hold_back(msg);
             }
-            self.set_reads_paused(true);
         } else {
-            self.rib_backlog.push_back(msg);
+            self.hold_back(msg);
         }
     }
 
-    /// Retries the backlog; reading resumes once it is empty and the RIB thread has taken
-    /// enough of what is in flight.
+    /// One try to put `msg` in the RIB's inbox. UPDATEs also wait while the decoded input
+    /// already in the inbox (all workers together) weighs more than `msg::INBOX_BUDGET`;
+    /// their weight is counted from the moment they are in the inbox, so what waits in a
+    /// backlog can always go once the RIB thread has caught up.
+    fn deliver(&mut self, msg: ToRib) -> Result<(), ToRib> {
+        let weight = match &msg {
+            ToRib::Updates { updates, .. } => {
+                if self.inbox_over_budget() {
+                    return Err(msg);
+                }
+                updates.iter().map(msg::update_weight).sum()
+            }
+            _ => 0,
+        };
+        let inbox = &self.cfg.inbox_weight;
+        inbox.fetch_add(weight, std::sync::atomic::Ordering::Relaxed);
+        match self.rib.try_send(msg) {
+            Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => Ok(()),
+            Err(crossbeam_channel::TrySendError::Full(msg)) => {
+                inbox.fetch_sub(weight, std::sync::atomic::Ordering::Relaxed);
+                Err(msg)
+            }
+        }
+    }
+
+    /// Queues a message behind the backlog and stops reading its peer.
+    fn hold_back(&mut self, msg: ToRib) {
+        if let Some(peer) = rib_peer(&msg) {
+            let waiting = self.backlogged.entry(peer).or_default();
+            *waiting += 1;
+            if *waiting == 1 {
+                self.sync_peer_interest(peer);
+            }
+        }
+        self.rib_backlog.push_back(msg);
+    }
+
+    /// Retries the backlog, in order; a peer is read again once its last message is out.
     fn drain_rib_backlog(&mut self) {
         while let Some(msg) = self.rib_backlog.pop_front() {
-            match self.rib.try_send(msg) {
-                Ok(()) | Err(crossbeam_channel::TrySendError::Disconnected(_)) => {}
-                Err(crossbeam_channel::TrySendError::Full(msg)) => {
-                    self.rib_backlog.push_front(msg);
-                    return;
+            let peer = rib_peer(&msg);
+            if let Err(msg) = self.deliver(msg) {
+                self.rib_backlog.push_front(msg);
+                return;
+            }
+            let Some(peer) = peer else { continue };
+            if let Some(waiting) = self.backlogged.get_mut(&peer) {
+                *waiting -= 1;
+                if *waiting == 0 {
+                    self.backlogged.remove(&peer);
+                    self.sync_peer_interest(peer);
                 }
             }
         }
-        self.set_reads_paused(self.inbox_over_budget());
     }
 
     fn inbox_over_budget(&self) -> bool {
@@ -189,23 +235,27 @@ impl Worker {
             > msg::INBOX_BUDGET
     }
 
-    fn set_reads_paused(&mut self, paused: bool) {
-        if self.reads_paused != paused {
-            self.reads_paused = paused;
-            for key in 0..self.conns.len() {
-                self.sync_interest(key);
-            }
+    /// True while the connection's peer has messages waiting in the backlog.
+    fn reads_paused(&self, key: usize) -> bool {
+        self.conn(key)
+            .is_some_and(|c| self.backlogged.contains_key(&c.peer))
+    }
+
+    fn sync_peer_interest(&mut self, peer: PeerId) {
+        let keys = self.peers.get(&peer).map(|p| p.conns.clone());
+        for key in keys.into_iter().flatten() {
+            self.sync_interest(key);
         }
     }
 
     fn run(mut self) {
         let mut events = Events::new();
         loop {
-            if self.reads_paused {
+            if !self.rib_backlog.is_empty() {
                 self.drain_rib_backlog();
             }
             let mut timeout = self.next_due.saturating_duration_since(Instant::now());
-            if self.reads_paused {
+            if !self.rib_backlog.is_empty() {
                 timeout = timeout.min(RIB_RETRY);
             }
             events.clear();
@@ -530,7 +580,7 @@ impl Worker {
                 self.flush(key, now);
             }
         }
-        if ev.readable && !self.reads_paused {
+        if ev.readable && !self.reads_paused(key) {
             self.on_readable(key, now);
         }
     }
@@ -560,7 +610,8 @@ impl Worker {
             if self.batch_weight > BATCH_WEIGHT {
                 self.send_batch(key);
             }
-            if self.reads_paused {
+            // Paused by this very event, once what it read found the RIB's inbox full.
+            if self.reads_paused(key) {
                 break;
             }
             let Some(c) = self.conn_mut(key) else { return };
@@ -572,6 +623,11 @@ impl Worker {
                     }
                     if !self.parse(key, now) {
                         break;
+                    }
+                    // With the RIB behind, this read's UPDATEs go now (or join the backlog,
+                    // which pauses the peer) instead of after READS_PER_EVENT reads.
+                    if !self.rib_backlog.is_empty() || self.rib.is_full() {
+                        self.send_batch(key);
                     }
                 }
                 Ok(ReadOutcome::WouldBlock) => break,
@@ -592,13 +648,30 @@ impl Worker {
     /// Decodes every whole message in the read buffer and feeds the session.
     /// Returns false once the connection is closed.
     fn parse(&mut self, key: usize, now: Instant) -> bool {
+        loop {
+            match self.parse_until_open(key, now) {
+                Parsed::Closed => return false,
+                Parsed::All => return true,
+                // `run_actions` has judged the collision; the loser is closed by now.
+                Parsed::OpenAccepted if self.conn(key).is_none() => return false,
+                Parsed::OpenAccepted => {}
+            }
+        }
+    }
+
+    /// `parse`'s step: stops after a message that accepted the peer's OPEN, so that RFC
+    /// 4271 §6.8 is applied while this connection is in OpenConfirm, before a KEEPALIVE
+    /// behind it in the same read makes it Established (an Established connection always
+    /// wins, whatever the BGP Identifiers say).
+    fn parse_until_open(&mut self, key: usize, now: Instant) -> Parsed {
         let mut actions = std::mem::take(&mut self.actions);
         let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
-            return false;
+            return Parsed::Closed;
         };
         let peer = self.peers.get_mut(&c.peer);
         let mut counters = peer.map(|p| &mut p.counters);
         let mut pos = 0;
+        let mut open_accepted = false;
         loop {
             let ctx = c.session.codec();
             let buf = &c.rbuf()[pos..];
@@ -617,7 +690,10 @@ impl Worker {
                             {
                                 *cn.notif_in.entry((nt.code, nt.subcode)).or_default() += 1;
                             }
+                            let before = c.session.state();
                             c.session.receive(msg, now, &mut actions);
+                            open_accepted = before != State::OpenConfirm
+                                && c.session.state() == State::OpenConfirm;
                         }
                         Err(e) => c.session.decode_error(&e, &mut actions),
                     }
@@ -628,15 +704,19 @@ impl Worker {
                     break;
                 }
             }
-            if matches!(actions.last(), Some(Action::Close(_))) {
+            if open_accepted || matches!(actions.last(), Some(Action::Close(_))) {
                 break;
             }
         }
         c.consume(pos);
-        let open = !actions.iter().any(|a| matches!(a, Action::Close(_)));
+        let closed = actions.iter().any(|a| matches!(a, Action::Close(_)));
         self.run_actions(key, &mut actions, now);
         self.actions = actions;
-        open
+        match (closed, open_accepted) {
+            (true, _) => Parsed::Closed,
+            (false, true) => Parsed::OpenAccepted,
+            (false, false) => Parsed::All,
+        }
     }
 
     fn run_actions(&mut self, key: usize, actions: &mut Vec<Action>, now: Instant) {
@@ -711,8 +791,8 @@ impl Worker {
     fn established(&mut self, key: usize, neg: crate::fsm::Negotiated, now: Instant) {
         let Some(c) = self.conn(key) else { return };
         let peer_id = c.peer;
-        // The peer's OPEN and KEEPALIVE came in one read, so `check_collision` never saw
-        // this connection in OpenConfirm: settle a collision with an Established one here.
+        // `check_collision` judged this connection in OpenConfirm (`parse` stops after an
+        // accepted OPEN); this only backs it up should an Established one be left over.
         let old = self.peers.get(&peer_id).and_then(|p| p.established);
         if let Some(old) = old.filter(|&k| k != key) {
             if self.is_restart(key, old) {
@@ -896,19 +976,13 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
-        let weight = std::mem::take(&mut self.batch_weight);
+        self.batch_weight = 0;
         let Some(peer) = self.conn(key).map(|c| c.peer) else {
             self.batch.clear();
             return;
         };
         let updates = std::mem::take(&mut self.batch);
-        self.cfg
-            .inbox_weight
-            .fetch_add(weight, std::sync::atomic::Ordering::Relaxed);
         self.tell_rib(ToRib::Updates { peer, updates });
-        if self.inbox_over_budget() {
-            self.set_reads_paused(true);
-        }
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.
@@ -971,7 +1045,7 @@ impl Worker {
     }
 
     fn sync_interest(&mut self, key: usize) {
-        let paused = self.reads_paused;
+        let paused = self.reads_paused(key);
         let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) else {
             return;
         };
@@ -1118,6 +1192,30 @@ impl Worker {
         let empty: Vec<NeighborStatus> = Vec::new();
         self.status.store(Arc::new(empty));
     }
+}
+
+/// The peer a message to the RIB concerns, if any.
+fn rib_peer(msg: &ToRib) -> Option<PeerId> {
+    match msg {
+        ToRib::PeerUp(up) => Some(up.peer),
+        ToRib::PeerDown { peer }
+        | ToRib::PeerLost { peer }
+        | ToRib::Updates { peer, .. }
+        | ToRib::RouteRefresh { peer, .. }
+        | ToRib::Xoff { peer }
+        | ToRib::Xon { peer } => Some(*peer),
+        ToRib::PublishRoutes | ToRib::Shutdown => None,
+    }
+}
+
+/// How far one `Worker::parse_until_open` got through the read buffer.
+enum Parsed {
+    /// Every whole message was handled.
+    All,
+    /// It stopped after the message that accepted the peer's OPEN; more may follow.
+    OpenAccepted,
+    /// The connection was closed.
+    Closed,
 }
 
 /// (messages, of which UPDATEs) in a buffer of whole encoded messages.
