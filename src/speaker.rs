@@ -335,8 +335,10 @@ impl Speaker {
             match self.stream.read(&mut buf) {
                 Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
                 Ok(n) => self.rbuf.extend_from_slice(&buf[..n]),
-                // A signal delivered to this thread (e.g. SIGCHLD when a test's helper process
-                // exits) is not an error of the session.
+                // Not an error of the session. With a receive timeout set, Linux fails a
+                // blocked read with EINTR after the process was stopped and continued
+                // (SIGSTOP/SIGCONT, a cgroup freezer, a ptrace attach) even with no signal
+                // handler, and on any handled signal even with SA_RESTART (signal(7)).
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e)
                     if matches!(
@@ -372,3 +374,7 @@ pub fn parse_any_prefix(s: &str) -> Option<AnyPrefix> {
         s.parse().ok().map(AnyPrefix::V4)
     }
 }
+
+#[cfg(test)]
+#[path = "speaker_tests.rs"]
+mod tests;

@@ -5,7 +5,6 @@ mod common;
 use common::*;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
-use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ fn connection_from_unconfigured_address_is_closed_and_counted() {
     let mut s: std::net::TcpStream = sock.into();
     s.set_read_timeout(Some(WAIT)).unwrap();
     let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).unwrap_or(0);
+    let n = read_retrying(&mut s, &mut buf).unwrap_or(0);
     assert_eq!(n, 0, "an unknown source gets no BGP byte, only a close");
     let deadline = std::time::Instant::now() + WAIT;
     loop {

@@ -6,7 +6,6 @@ use common::daemons::{eventually, have, Bird};
 use common::*;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
-use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::time::Duration;
 
@@ -80,7 +79,7 @@ fn assert_closed_without_a_byte(r: &Reflector, local: &str, to: SocketAddr) {
     let mut s: std::net::TcpStream = sock.into();
     s.set_read_timeout(Some(WAIT)).unwrap();
     let mut buf = [0u8; 64];
-    let n = s.read(&mut buf).unwrap_or(0);
+    let n = read_retrying(&mut s, &mut buf).unwrap_or(0);
     assert_eq!(n, 0, "no BGP byte before the close; log:\n{}", r.log());
 }
 

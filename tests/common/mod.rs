@@ -265,6 +265,17 @@ impl Drop for Reflector {
     }
 }
 
+/// One read; a read with a timeout fails with EINTR when the process is stopped and
+/// continued (signal(7)), which says nothing about the connection, so it is retried.
+pub fn read_retrying(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match s.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => return r,
+        }
+    }
+}
+
 pub fn p4(s: &str) -> Prefix4 {
     s.parse().expect("prefix")
 }
