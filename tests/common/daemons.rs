@@ -565,37 +565,7 @@ impl Frr {
             ),
         )
         .expect("frr config");
-        let proc = Proc::spawn(
-            name,
-            net.command(FRR_BGPD)
-                .arg("-f")
-                .arg(&conf)
-                .arg("-i")
-                .arg(dir.join(format!("{name}.pid")))
-                .arg("--vty_socket")
-                .arg(&vty)
-                .args(["-P", "0", "-Z", "-n", "-S"])
-                .args(match listen {
-                    Some(port) => {
-                        vec!["-p".to_string(), port.to_string(), "-l".into(), addr.into()]
-                    }
-                    None => vec!["-p".to_string(), "0".to_string()],
-                }),
-            dir.join(format!("{name}.log")),
-        );
-        let f = Frr {
-            proc,
-            addr: addr.to_string(),
-            vty,
-            net: net.clone(),
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            f.vtysh(&["show bgp summary"])
-                .contains("router identifier")
-                .then_some(())
-        });
-        assert!(up.is_some(), "FRR {name} vty did not come up");
-        f
+        Frr::launch(net, dir, name, addr, &conf, vty, listen)
     }
 
     /// Starts FRR's bgpd (no zebra) with a whole config written by the test: `{log}` in it
@@ -613,10 +583,24 @@ impl Frr {
         let log = dir.join(format!("{name}.frrlog"));
         std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
             .expect("frr config");
+        Frr::launch(&Net::loopback(), dir, name, addr, &conf, vty, listen)
+    }
+
+    /// Runs bgpd without zebra on `conf` and waits for its vty. With `listen`, it accepts
+    /// BGP on `addr`:`listen`; else on nothing.
+    fn launch(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        conf: &Path,
+        vty: PathBuf,
+        listen: Option<u16>,
+    ) -> Frr {
         let port = listen.map_or("0".to_string(), |p| p.to_string());
-        let mut cmd = Command::new(FRR_BGPD);
+        let mut cmd = net.command(FRR_BGPD);
         cmd.arg("-f")
-            .arg(&conf)
+            .arg(conf)
             .arg("-i")
             .arg(dir.join(format!("{name}.pid")))
             .arg("--vty_socket")
@@ -630,7 +614,7 @@ impl Frr {
             proc,
             addr: addr.to_string(),
             vty,
-            net: Net::loopback(),
+            net: net.clone(),
         };
         let up = eventually(Duration::from_secs(15), || {
             f.vtysh(&["show bgp summary"])
@@ -1052,26 +1036,17 @@ impl OpenBgpd {
             ),
         )
         .expect("openbgpd config");
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
-        let proc = Proc::spawn(
+        OpenBgpd::launch(
+            net,
+            dir,
             name,
-            net.command(OPENBGPD).arg("-d").arg("-f").arg(&conf),
-            dir.join(format!("{name}.log")),
-        );
-        let o = OpenBgpd {
-            proc,
-            addr: addr.to_string(),
+            addr,
             port,
+            &conf,
             sock,
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            o.bgpctl(&["show", "neighbor"])
-                .contains("reflectd")
-                .then_some(())
-        });
-        assert!(up.is_some(), "OpenBGPD {name} did not come up");
-        o
+            &["show", "neighbor"],
+            "reflectd",
+        )
     }
 
     /// Starts OpenBGPD with a whole config written by the test (listening on `addr`:`port`,
@@ -1088,11 +1063,39 @@ impl OpenBgpd {
             ),
         )
         .expect("openbgpd config");
+        let net = Net::loopback();
+        OpenBgpd::launch(
+            &net,
+            dir,
+            name,
+            addr,
+            port,
+            &conf,
+            sock,
+            &["show", "summary"],
+            "Neighbor",
+        )
+    }
+
+    /// Runs bgpd in the foreground on `conf` (made private first: bgpd refuses a readable
+    /// one) and waits until `bgpctl ready_cmd` prints `ready`.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        net: &Net,
+        dir: &Path,
+        name: &str,
+        addr: &str,
+        port: u16,
+        conf: &Path,
+        sock: PathBuf,
+        ready_cmd: &[&str],
+        ready: &str,
+    ) -> OpenBgpd {
         use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600));
+        let _ = std::fs::set_permissions(conf, std::fs::Permissions::from_mode(0o600));
         let proc = Proc::spawn(
             name,
-            Command::new(OPENBGPD).arg("-d").arg("-f").arg(&conf),
+            net.command(OPENBGPD).arg("-d").arg("-f").arg(conf),
             dir.join(format!("{name}.log")),
         );
         let o = OpenBgpd {
@@ -1102,9 +1105,7 @@ impl OpenBgpd {
             sock,
         };
         let up = eventually(Duration::from_secs(15), || {
-            o.bgpctl(&["show", "summary"])
-                .contains("Neighbor")
-                .then_some(())
+            o.bgpctl(ready_cmd).contains(ready).then_some(())
         });
         assert!(up.is_some(), "OpenBGPD {name} did not come up");
         o
@@ -1283,28 +1284,7 @@ protocol bgp reflector {{
             ),
         )
         .expect("bird config");
-        let proc = Proc::spawn(
-            name,
-            net.command("bird")
-                .arg("-f")
-                .arg("-c")
-                .arg(&conf)
-                .arg("-s")
-                .arg(&sock),
-            dir.join(format!("{name}.log")),
-        );
-        let b = Bird {
-            proc,
-            addr: addr.to_string(),
-            sock,
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            b.birdc("show status")
-                .contains("Daemon is up")
-                .then_some(())
-        });
-        assert!(up.is_some(), "BIRD {name} did not come up");
-        b
+        Bird::launch(net, dir, name, addr, &conf, sock)
     }
 
     /// Starts BIRD with a whole config written by the test: `{log}` in it becomes BIRD's
@@ -1315,12 +1295,17 @@ protocol bgp reflector {{
         let log = dir.join(format!("{name}.birdlog"));
         std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
             .expect("bird config");
+        Bird::launch(&Net::loopback(), dir, name, addr, &conf, sock)
+    }
+
+    /// Runs BIRD in the foreground on `conf` with control socket `sock` and waits for it.
+    fn launch(net: &Net, dir: &Path, name: &str, addr: &str, conf: &Path, sock: PathBuf) -> Bird {
         let proc = Proc::spawn(
             name,
-            Command::new("bird")
+            net.command("bird")
                 .arg("-f")
                 .arg("-c")
-                .arg(&conf)
+                .arg(conf)
                 .arg("-s")
                 .arg(&sock),
             dir.join(format!("{name}.log")),
