@@ -19,18 +19,48 @@ pub const ROUTER_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 1);
 pub const CLUSTER_ID: Ipv4Addr = Ipv4Addr::new(10, 255, 0, 99);
 pub const WAIT: Duration = Duration::from_secs(15);
 
-/// A port nobody listens on right now (the kernel picks it).
+/// A port nobody uses right now, for a test's listener.
 pub fn free_port() -> u16 {
     free_ports::<1>()[0]
 }
 
-/// N distinct free ports: all are held bound until every one is chosen, so the kernel
-/// cannot hand the same one out twice.
+/// N distinct ports nobody uses right now. They come from below Linux's ephemeral range
+/// (32768 and up): a port the kernel hands out as free is also what it gives the next
+/// outgoing connection as its source port, and a parallel test's client connection on
+/// 127.0.0.1 then takes it before our daemon binds it (seen as EADDRINUSE in CI). Each test
+/// process walks its own slice of 10000..32000 (by PID) and checks every port is bindable.
 pub fn free_ports<const N: usize>() -> [u16; N] {
-    let held: Vec<TcpListener> = (0..N)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("free port"))
-        .collect();
-    std::array::from_fn(|i| held[i].local_addr().expect("bound port").port())
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 10_000;
+    const SPAN: u32 = 22_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        std::process::id().wrapping_mul(2654435761) % SPAN,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    let mut out = [0u16; N];
+    let mut found = 0;
+    for _ in 0..SPAN {
+        let port = (LOW + NEXT.fetch_add(1, Ordering::Relaxed) % SPAN) as u16;
+        // In use on any loopback or wildcard address is in use (a machine without IPv6
+        // cannot bind [::1] at all, which is not "in use").
+        let free = ["127.0.0.1", "0.0.0.0", "[::1]"].iter().all(|a| {
+            match TcpListener::bind(format!("{a}:{port}")) {
+                Ok(_) => true,
+                Err(e) => e.kind() != std::io::ErrorKind::AddrInUse,
+            }
+        });
+        if free {
+            out[found] = port;
+            found += 1;
+            if found == N {
+                return out;
+            }
+        }
+    }
+    panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
 pub fn ip(s: &str) -> IpAddr {
