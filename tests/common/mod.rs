@@ -156,13 +156,28 @@ impl Reflector {
         edit: impl FnOnce(String) -> String,
     ) -> Reflector {
         let [port, api, metrics] = free_ports::<3>();
-        let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", std::process::id()));
+        let text = edit(config_text(port, api, metrics, neighbors));
+        let tag = std::process::id().to_string();
+        let r = Reflector::spawn(Command::new(bin()), &tag, [port, api, metrics], &text);
+        r.wait_api();
+        r
+    }
+
+    /// Writes `text` as the config in a fresh temp dir (named by `tag` and the BGP port) and
+    /// runs `cmd`, reflectd or a wrapper of it, on it with stderr to `reflectd.log`. Does not
+    /// wait for it to come up.
+    pub fn spawn(
+        mut cmd: Command,
+        tag: &str,
+        [port, api, metrics]: [u16; 3],
+        text: &str,
+    ) -> Reflector {
+        let dir = std::env::temp_dir().join(format!("reflectd-test-{tag}-{port}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let config = dir.join("reflectd.yaml");
-        std::fs::write(&config, edit(config_text(port, api, metrics, neighbors)))
-            .expect("write config");
+        std::fs::write(&config, text).expect("write config");
         let log = std::fs::File::create(dir.join("reflectd.log")).expect("log file");
-        let child = Command::new(bin())
+        let child = cmd
             .arg("--config")
             .arg(&config)
             .stdin(Stdio::null())
@@ -170,16 +185,14 @@ impl Reflector {
             .stderr(log)
             .spawn()
             .expect("start reflectd");
-        let r = Reflector {
+        Reflector {
             child,
             port,
             api,
             metrics,
             dir,
             config,
-        };
-        r.wait_api();
-        r
+        }
     }
 
     fn wait_api(&self) {

@@ -131,32 +131,8 @@ impl Netns {
     /// metrics on the namespace's 127.0.0.1), and waits for its API.
     pub fn reflector(&self, listen: &str, neighbors: &[NeighborSpec]) -> Reflector {
         let [port, api, metrics] = super::free_ports::<3>();
-        let dir = std::env::temp_dir().join(format!("reflectd-test-{}-{port}", self.name));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let config = dir.join("reflectd.yaml");
-        std::fs::write(
-            &config,
-            config_text_at(listen, port, api, metrics, neighbors),
-        )
-        .expect("write config");
-        let log = std::fs::File::create(dir.join("reflectd.log")).expect("log file");
-        let child = self
-            .command(bin())
-            .arg("--config")
-            .arg(&config)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start reflectd");
-        let r = Reflector {
-            child,
-            port,
-            api,
-            metrics,
-            dir,
-            config,
-        };
+        let text = config_text_at(listen, port, api, metrics, neighbors);
+        let r = Reflector::spawn(self.command(bin()), &self.name, [port, api, metrics], &text);
         let deadline = Instant::now() + WAIT;
         while self.neighbors_json(&r).is_none() {
             assert!(
