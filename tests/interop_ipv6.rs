@@ -177,23 +177,9 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
     }
 
     let peers: [&dyn Peer; 5] = [&b, &g, &f, &o, &e];
-    for (i, announcer) in peers.iter().enumerate() {
-        let n = i as u32 + 1;
-        for (j, receiver) in peers.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            for v6 in [true, false] {
-                eprintln!(
-                    "{} -> {}: {}",
-                    announcer.name(),
-                    receiver.name(),
-                    prefix(n, v6)
-                );
-                assert_reflected(*receiver, &prefix(n, v6), &sent(n, v6), &router_id(n));
-            }
-        }
-    }
+    assert_all_reflected(&peers, [true, false], |n, v6| {
+        (prefix(n, v6), sent(n, v6), router_id(n))
+    });
 
     // `ip netns exec` execs (by now, long since): the PIDs the harness stops are the
     // daemons' own.

@@ -142,29 +142,9 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
         ));
     }
 
-    let peers: [&dyn Peer; 5] = [&b, &g, &f, &o, &e];
-    for (i, announcer) in peers.iter().enumerate() {
-        let n = i as u32 + 1;
-        for (j, receiver) in peers.iter().enumerate() {
-            if i == j {
-                continue;
-            }
-            for v6 in [false, true] {
-                eprintln!(
-                    "{} -> {}: {}",
-                    announcer.name(),
-                    receiver.name(),
-                    prefix(n, v6)
-                );
-                assert_reflected(
-                    *receiver,
-                    &prefix(n, v6),
-                    &sent(n, v6),
-                    &format!("10.0.9.{n}"),
-                );
-            }
-        }
-    }
+    assert_all_reflected(&[&b, &g, &f, &o, &e], [false, true], |n, v6| {
+        (prefix(n, v6), sent(n, v6), format!("10.0.9.{n}"))
+    });
 }
 
 /// Scenario 3 for the other implementations: two GoBGP clients announce the same prefixes

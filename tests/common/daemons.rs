@@ -717,6 +717,29 @@ pub fn assert_reflected(receiver: &dyn Peer, prefix: &str, sent: &Seen, originat
     assert_eq!(got, want, "{} holds {prefix} changed", receiver.name());
 }
 
+/// [`assert_reflected`] over every pair: `peers[i]` (numbered i + 1) announced, per
+/// family in `families` (true: IPv6), `route(i + 1, v6)` = (prefix, what it sent, its
+/// router id), and every other peer must hold that route reflected.
+pub fn assert_all_reflected(
+    peers: &[&dyn Peer],
+    families: [bool; 2],
+    route: impl Fn(u32, bool) -> (String, Seen, String),
+) {
+    for (i, announcer) in peers.iter().enumerate() {
+        let n = i as u32 + 1;
+        for (j, receiver) in peers.iter().enumerate() {
+            if i == j {
+                continue;
+            }
+            for v6 in families {
+                let (prefix, sent, originator) = route(n, v6);
+                eprintln!("{} -> {}: {prefix}", announcer.name(), receiver.name());
+                assert_reflected(*receiver, &prefix, &sent, &originator);
+            }
+        }
+    }
+}
+
 // --------------------------------------------------------------------------------- ExaBGP
 
 /// ExaBGP: routes and hand-made attributes go in as API text commands (appended to a file a
