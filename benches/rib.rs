@@ -126,17 +126,19 @@ fn batches(n: u32) -> Vec<ToRib> {
         .collect();
     prefixes
         .chunks(100)
-        .map(|chunk| ToRib::Updates {
-            peer: 1,
-            updates: chunk
-                .chunks(4)
-                .enumerate()
-                .map(|(k, nlri)| Update {
-                    attrs: Some(attrs(k as u32 + u32::from(nlri[0].addr()) / 1024)),
-                    nlri: nlri.to_vec(),
-                    ..Update::default()
-                })
-                .collect(),
+        .map(|chunk| {
+            ToRib::updates(
+                1,
+                chunk
+                    .chunks(4)
+                    .enumerate()
+                    .map(|(k, nlri)| Update {
+                        attrs: Some(attrs(k as u32 + u32::from(nlri[0].addr()) / 1024)),
+                        nlri: nlri.to_vec(),
+                        ..Update::default()
+                    })
+                    .collect(),
+            )
         })
         .collect()
 }

@@ -77,6 +77,9 @@ pub enum ToRib {
     Updates {
         peer: PeerId,
         updates: Vec<Update>,
+        /// `update_weight` summed over `updates`, computed once by the sender: it is added
+        /// to and taken off the shared `InboxWeight` without walking the batch again.
+        weight: usize,
     },
     /// ROUTE-REFRESH received (RFC 2918): resend the whole Adj-RIB-Out for `family`.
     RouteRefresh {
@@ -162,6 +165,18 @@ pub type InboxWeight = Arc<std::sync::atomic::AtomicUsize>;
 pub const INBOX_BUDGET: usize = 64 << 20;
 
 /// The estimated memory of one decoded UPDATE (inline size plus what its vectors hold).
+impl ToRib {
+    /// `ToRib::Updates` with its weight computed.
+    pub fn updates(peer: PeerId, updates: Vec<Update>) -> ToRib {
+        let weight = updates.iter().map(update_weight).sum();
+        ToRib::Updates {
+            peer,
+            updates,
+            weight,
+        }
+    }
+}
+
 pub fn update_weight(u: &Update) -> usize {
     use crate::wire::{AsSegment, AttrError, NlriSet, Prefix4, Prefix6, RawAttr};
     use std::mem::size_of;

@@ -23,6 +23,11 @@ impl AttrId {
     fn index(self) -> usize {
         self.0 as usize
     }
+    /// Any id, for tests of code that only compares ids.
+    #[cfg(test)]
+    pub fn test(i: u32) -> AttrId {
+        AttrId(i)
+    }
 }
 
 /// What the decision process reads from an attribute set, computed once at intern time so

@@ -21,10 +21,7 @@ fn gr_up(peer: PeerId, client: bool, forwarding: bool) -> PeerUp {
 }
 
 fn eor_v4(peer: PeerId) -> ToRib {
-    ToRib::Updates {
-        peer,
-        updates: vec![Update::default()],
-    }
+    ToRib::updates(peer, vec![Update::default()])
 }
 
 const ABC: [&str; 3] = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"];

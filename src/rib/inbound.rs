@@ -5,7 +5,7 @@
 use super::attrs::{AttrId, AttrTable};
 use super::decide::{self, Candidate};
 use super::reflect;
-use super::table::{FamilyRib, PathEntry, Paths, RibNlri};
+use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
 use super::{adv_of, limit, PeerMap, Rib};
 use crate::msg::PeerId;
 use crate::wire::{NlriSet, PathAttrs, Update};
@@ -49,12 +49,12 @@ fn set_path<N: RibNlri>(
 ) -> Option<Option<AttrId>> {
     let FamilyRib { table, dirty, .. } = fam;
     // One table lookup: the entry is changed in place.
-    let (old, old_best, has_best) = match table.entry(prefix) {
+    let (old, old_best, new_best) = match table.entry(prefix) {
         Entry::Vacant(v) => {
             let attr = new?;
-            dirty.entry(prefix).or_insert(None);
-            v.insert(Paths::One(PathEntry { peer, attr }));
-            (None, None, !attr.is_rejected())
+            let e = PathEntry { peer, attr };
+            v.insert(Paths::One(e));
+            (None, None, Some(e).filter(PathEntry::is_eligible))
         }
         Entry::Occupied(mut o) => {
             let paths = o.get_mut();
@@ -67,17 +67,10 @@ fn set_path<N: RibNlri>(
                 return None;
             }
             let old_best = paths.best();
-            dirty.entry(prefix).or_insert_with(|| {
-                let adv = old_best.and_then(|b| adv_of(b, peers));
-                if let Some(a) = adv {
-                    attrs.retain(a.attr);
-                }
-                adv
-            });
-            let has_best = match (pos, new) {
+            let new_best = match (pos, new) {
                 (Some(_), None) if paths.len() == 1 => {
                     o.remove();
-                    false
+                    None
                 }
                 (pos, new) => {
                     match (pos, new) {
@@ -87,12 +80,25 @@ fn set_path<N: RibNlri>(
                         (None, None) => {}
                     }
                     reselect(paths, attrs, peers, scratch);
-                    paths.best().is_some()
+                    paths.best()
                 }
             };
-            (old, old_best, has_best)
+            (old, old_best, new_best)
         }
     };
+    // Before `old` is released below: the previous best may be the only holder of its set.
+    let d = dirty.entry(prefix).or_insert_with(|| {
+        let adv = old_best.and_then(|b| adv_of(b, peers));
+        if let Some(a) = adv {
+            attrs.retain(a.attr);
+        }
+        Dirty {
+            old: adv,
+            new: None,
+        }
+    });
+    d.new = new_best.and_then(|b| adv_of(b, peers));
+    let has_best = new_best.is_some();
     let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected());
     if eligible(old) {
         fam.paths -= 1;

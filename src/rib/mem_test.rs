@@ -116,14 +116,14 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             let nlri: Vec<Prefix4> = (base..(base + PER_UPDATE).min(PREFIXES))
                 .map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).unwrap())
                 .collect();
-            rib.handle(ToRib::Updates {
+            rib.handle(ToRib::updates(
                 peer,
-                updates: vec![Update {
+                vec![Update {
                     attrs: Some(attrs(peer, set)),
                     nlri,
                     ..Update::default()
                 }],
-            });
+            ));
             messages += 1;
             if messages % MAX_BATCH == 0 {
                 rib.plan();
@@ -225,10 +225,7 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
             ..Update::default()
         });
         if batch.len() == 1000 {
-            rib.handle(ToRib::Updates {
-                peer: 1,
-                updates: std::mem::take(&mut batch),
-            });
+            rib.handle(ToRib::updates(1, std::mem::take(&mut batch)));
             rib.plan();
         }
     }

@@ -166,7 +166,7 @@ impl Rib {
                 }
                 self.peer_lost(peer);
             }
-            ToRib::Updates { peer, updates } => {
+            ToRib::Updates { peer, updates, .. } => {
                 for u in updates {
                     self.update(peer, u);
                 }
@@ -363,8 +363,7 @@ pub fn run_weighted(
     let mut rib = Rib::new(cfg);
     let mut out = Outbox::default();
     let take = |rib: &mut Rib, msg: ToRib| {
-        if let ToRib::Updates { updates, .. } = &msg {
-            let w: usize = updates.iter().map(crate::msg::update_weight).sum();
+        if let ToRib::Updates { weight: w, .. } = msg {
             let _ = weight.fetch_update(Relaxed, Relaxed, |x| Some(x.saturating_sub(w)));
         }
         rib.handle(msg)

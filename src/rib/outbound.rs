@@ -2,15 +2,14 @@
 //! is sent (a `Plan`), from the dirty prefixes and their previous best paths. No per-group
 //! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6).
 
-use super::attrs::AttrId;
-use super::plan::{OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
-use super::table::{Paths, RibNlri};
+use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
+use super::table::{Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
 use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{Family, Prefix4, Prefix6, Reflect};
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
+use std::ops::Range;
 
 impl Rib {
     /// Decides everything to send for what was applied since the last call: per group, the
@@ -31,7 +30,7 @@ impl Rib {
             client: bool,
             send: bool,
             inactive: Vec<PeerId>,
-            announce: HashMap<(AttrId, Ipv4Addr), Vec<N>>,
+            announce: Buckets<N>,
             withdraw: Vec<N>,
             advertised: i64,
         }
@@ -64,17 +63,12 @@ impl Rib {
                 client: g.key.rr_client,
                 send: !targets.is_empty(),
                 inactive,
-                announce: HashMap::new(),
+                announce: Buckets::default(),
                 withdraw: Vec::new(),
                 advertised: 0,
             });
         }
-        for (prefix, old) in fam.dirty.drain() {
-            let new = fam
-                .table
-                .get(&prefix)
-                .and_then(Paths::best)
-                .and_then(|e| adv_of(e, peers));
+        for (prefix, Dirty { old, new }) in fam.dirty.drain() {
             for w in works.iter_mut() {
                 let o = old.filter(|a| a.reflected_to(w.client));
                 let n = new.filter(|a| a.reflected_to(w.client));
@@ -84,11 +78,7 @@ impl Rib {
                 w.advertised += n.is_some() as i64 - o.is_some() as i64;
                 if w.send {
                     match n {
-                        Some(a) => w
-                            .announce
-                            .entry((a.attr, a.source_id))
-                            .or_default()
-                            .push(prefix),
+                        Some(a) => w.announce.push(a.attr, a.source_id, prefix),
                         None => w.withdraw.push(prefix),
                     }
                 }
@@ -110,13 +100,14 @@ impl Rib {
                 continue;
             }
             let (targets, ctx) = (active_targets(g, &self.peers), g.key.codec);
-            let announce = self.announce_sets(w.announce);
+            let (announce, prefixes) = self.announce_sets(w.announce);
             plan.sends.push(PlannedSend {
                 kind: SendKind::Delta(w.gid),
                 targets,
                 ctx,
                 routes: N::routes(RouteSet {
                     announce,
+                    prefixes,
                     withdraw: w.withdraw,
                     end_of_rib: false,
                 }),
@@ -222,25 +213,19 @@ impl Rib {
         }
     }
 
-    /// Groups `(prefix, best)` pairs into announcements by outbound attribute set.
+    /// The announcements of `buckets`, with each set's attributes as sent.
     fn announce_sets<N: RibNlri>(
-        &mut self,
-        buckets: HashMap<(AttrId, Ipv4Addr), Vec<N>>,
-    ) -> Vec<(OutAttrs, Vec<N>)> {
+        &self,
+        buckets: Buckets<N>,
+    ) -> (Vec<(OutAttrs, Range<usize>)>, Vec<N>) {
         let cluster_id = self.cfg.cluster_id;
-        buckets
-            .into_iter()
-            .map(|((attr, source_id), ps)| {
-                let out = OutAttrs {
-                    attrs: self.attrs.get(attr).clone(),
-                    reflect: Reflect {
-                        originator_id: source_id,
-                        cluster_id,
-                    },
-                };
-                (out, ps)
-            })
-            .collect()
+        buckets.finish(|attr, source_id| OutAttrs {
+            attrs: self.attrs.get(attr).clone(),
+            reflect: Reflect {
+                originator_id: source_id,
+                cluster_id,
+            },
+        })
     }
 
     fn plan_dump<N: RibNlri>(
@@ -253,24 +238,22 @@ impl Rib {
             return;
         };
         let (client, ctx) = (g.key.rr_client, g.key.codec);
-        let mut buckets: HashMap<(AttrId, Ipv4Addr), Vec<N>> = HashMap::new();
+        let mut buckets = Buckets::default();
         for (prefix, paths) in &N::rib(&self.fams).table {
             if let Some(a) = paths.best().and_then(|e| adv_of(e, &self.peers)) {
                 if a.reflected_to(client) {
-                    buckets
-                        .entry((a.attr, a.source_id))
-                        .or_default()
-                        .push(*prefix);
+                    buckets.push(a.attr, a.source_id, *prefix);
                 }
             }
         }
-        let announce = self.announce_sets(buckets);
+        let (announce, prefixes) = self.announce_sets(buckets);
         plan.sends.push(PlannedSend {
             kind: SendKind::Dump(gid),
             targets,
             ctx,
             routes: N::routes(RouteSet {
                 announce,
+                prefixes,
                 withdraw: Vec::new(),
                 end_of_rib: true,
             }),
@@ -290,7 +273,7 @@ impl Rib {
         if pending.is_empty() {
             return;
         }
-        let mut buckets: HashMap<(AttrId, Ipv4Addr), Vec<N>> = HashMap::new();
+        let mut buckets = Buckets::default();
         let mut withdraw = Vec::new();
         for prefix in pending {
             let best = fam
@@ -299,20 +282,18 @@ impl Rib {
                 .and_then(Paths::best)
                 .and_then(|e| adv_of(e, &self.peers));
             match best.filter(|a| a.reflected_to(client)) {
-                Some(a) => buckets
-                    .entry((a.attr, a.source_id))
-                    .or_default()
-                    .push(prefix),
+                Some(a) => buckets.push(a.attr, a.source_id, prefix),
                 None => withdraw.push(prefix),
             }
         }
-        let announce = self.announce_sets(buckets);
+        let (announce, prefixes) = self.announce_sets(buckets);
         plan.sends.push(PlannedSend {
             kind: SendKind::CatchUp(peer),
             targets: update_group::targets_of([(worker, peer)]),
             ctx,
             routes: N::routes(RouteSet {
                 announce,
+                prefixes,
                 withdraw,
                 end_of_rib: false,
             }),

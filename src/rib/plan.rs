@@ -3,10 +3,14 @@
 //! prefixes to announce grouped by outbound attribute set and the prefixes to withdraw.
 //! `encode` turns each entry into UPDATE bytes once and shares them with every target.
 
+use super::attrs::AttrId;
 use super::update_group::{GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
 use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect};
 use bytes::Bytes;
+use hashbrown::HashMap;
+use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::sync::Arc;
 
 /// An interned attribute set as it is sent: the encoder adds the reflector's
@@ -31,7 +35,9 @@ impl OutAttrs {
 /// Prefixes of one family, per outbound attribute set, plus withdrawals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RouteSet<N> {
-    pub announce: Vec<(OutAttrs, Vec<N>)>,
+    /// Each set with its range of `prefixes`.
+    pub announce: Vec<(OutAttrs, Range<usize>)>,
+    pub prefixes: Vec<N>,
     pub withdraw: Vec<N>,
     /// Append End-of-RIB for the family (after a full dump).
     pub end_of_rib: bool,
@@ -41,6 +47,7 @@ impl<N> Default for RouteSet<N> {
     fn default() -> Self {
         RouteSet {
             announce: Vec::new(),
+            prefixes: Vec::new(),
             withdraw: Vec::new(),
             end_of_rib: false,
         }
@@ -48,15 +55,88 @@ impl<N> Default for RouteSet<N> {
 }
 
 impl<N: Copy> RouteSet<N> {
-    /// Every announced prefix with its attributes as sent (for tests and logs).
-    pub fn announced(&self) -> Vec<(N, PathAttrs)> {
+    /// Each outbound attribute set with its prefixes.
+    pub fn sets(&self) -> impl Iterator<Item = (&OutAttrs, &[N])> {
         self.announce
             .iter()
+            .map(|(a, r)| (a, &self.prefixes[r.clone()]))
+    }
+
+    /// Every announced prefix with its attributes as sent (for tests and logs).
+    pub fn announced(&self) -> Vec<(N, PathAttrs)> {
+        self.sets()
             .flat_map(|(a, ps)| {
                 let sent = a.sent();
                 ps.iter().map(move |p| (*p, sent.clone()))
             })
             .collect()
+    }
+}
+
+/// Prefixes grouped by outbound attribute set as a plan collects them: one index of the
+/// sets and one flat list of prefixes, not a `Vec` per set. A full table has hundreds of
+/// thousands of sets of a few prefixes each; a `Vec` apiece cost two allocations per set
+/// and their frees, on the RIB thread (the critical path of convergence).
+pub struct Buckets<N> {
+    index: HashMap<(AttrId, Ipv4Addr), u32>,
+    keys: Vec<(AttrId, Ipv4Addr)>,
+    items: Vec<(u32, N)>,
+}
+
+impl<N> Default for Buckets<N> {
+    fn default() -> Self {
+        Buckets {
+            index: HashMap::new(),
+            keys: Vec::new(),
+            items: Vec::new(),
+        }
+    }
+}
+
+impl<N: Copy> Buckets<N> {
+    /// Adds `prefix` to the set of attributes `attr` learned from BGP Identifier `source`.
+    pub fn push(&mut self, attr: AttrId, source: Ipv4Addr, prefix: N) {
+        let next = self.keys.len() as u32;
+        let b = *self.index.entry((attr, source)).or_insert(next);
+        if b == next {
+            self.keys.push((attr, source));
+        }
+        self.items.push((b, prefix));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The sets in first-seen order, each with its prefixes in the order pushed (a counting
+    /// sort: two passes over the prefixes). `out` gives a set's attributes as sent.
+    pub fn finish<T>(
+        self,
+        mut out: impl FnMut(AttrId, Ipv4Addr) -> T,
+    ) -> (Vec<(T, Range<usize>)>, Vec<N>) {
+        let Some(&(_, any)) = self.items.first() else {
+            return (Vec::new(), Vec::new());
+        };
+        let mut start = vec![0usize; self.keys.len() + 1];
+        for &(b, _) in &self.items {
+            start[b as usize + 1] += 1;
+        }
+        for i in 1..start.len() {
+            start[i] += start[i - 1];
+        }
+        let sets = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(i, &(attr, source))| (out(attr, source), start[i]..start[i + 1]))
+            .collect();
+        let mut prefixes = vec![any; self.items.len()];
+        for (b, p) in self.items {
+            let at = &mut start[b as usize];
+            prefixes[*at] = p;
+            *at += 1;
+        }
+        (sets, prefixes)
     }
 }
 
@@ -156,7 +236,7 @@ impl Encoder<'_> {
             wire::encode_withdraw(ctx, chunk, &mut self.buf);
             self.maybe_emit();
         }
-        for (out, prefixes) in &rs.announce {
+        for (out, prefixes) in rs.sets() {
             for chunk in prefixes.chunks(PREFIXES_PER_CALL) {
                 wire::encode_announce_reflected(ctx, &out.attrs, out.reflect, chunk, &mut self.buf);
                 self.maybe_emit();
@@ -187,5 +267,36 @@ impl Encoder<'_> {
                 },
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_keep_sets_in_first_seen_order_and_prefixes_in_push_order() {
+        let (a, b) = (Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2));
+        let mut bk = Buckets::default();
+        assert!(bk.is_empty());
+        // Same attributes from two sources are two sets; prefixes interleave.
+        for (i, (attr, src)) in [(7, a), (3, a), (7, b), (7, a), (3, a), (7, a)]
+            .into_iter()
+            .enumerate()
+        {
+            bk.push(AttrId::test(attr), src, i as u32);
+        }
+        let (sets, prefixes) = bk.finish(|attr, src| (attr, src));
+        assert_eq!(
+            sets,
+            vec![
+                ((AttrId::test(7), a), 0..3),
+                ((AttrId::test(3), a), 3..5),
+                ((AttrId::test(7), b), 5..6),
+            ]
+        );
+        assert_eq!(prefixes, vec![0, 3, 5, 1, 4, 2]);
+        let (sets, prefixes) = Buckets::<u32>::default().finish(|a, s| (a, s));
+        assert!(sets.is_empty() && prefixes.is_empty());
     }
 }

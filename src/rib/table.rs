@@ -113,12 +113,23 @@ impl Paths {
     }
 }
 
+/// A prefix changed since the last flush. `new` is kept equal to the table's current best
+/// by every change (`inbound::set_path`, the only writer of the table), so the flush plans
+/// from this entry alone, without a second random probe of the (large) table per prefix.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Dirty {
+    /// The best path before the first change of the batch; holds a reference on its
+    /// attributes until the flush (the table may have let go of them).
+    pub old: Option<Adv>,
+    /// The best path now; its attributes are held by the table itself.
+    pub new: Option<Adv>,
+}
+
 /// One family's routing state.
 pub struct FamilyRib<N> {
     pub table: HashMap<N, Paths>,
-    /// Prefixes changed since the last flush, with the best path they had before their
-    /// first change (holding a reference on its attributes until the flush).
-    pub dirty: HashMap<N, Option<Adv>>,
+    /// Prefixes changed since the last flush: what the next flush compares.
+    pub dirty: HashMap<N, Dirty>,
     /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
     pub pending: Pending<N>,
     /// Per restarting peer, its paths still marked stale (RFC 4724, `graceful`).

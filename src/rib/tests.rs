@@ -83,24 +83,24 @@ fn lp(nh: [u8; 4], local_pref: u32) -> PathAttrs {
 }
 
 fn announce(peer: PeerId, prefixes: &[&str], a: PathAttrs) -> ToRib {
-    ToRib::Updates {
+    ToRib::updates(
         peer,
-        updates: vec![Update {
+        vec![Update {
             attrs: Some(a),
             nlri: prefixes.iter().map(|p| p4(p)).collect(),
             ..Update::default()
         }],
-    }
+    )
 }
 
 fn withdraw(peer: PeerId, prefixes: &[&str]) -> ToRib {
-    ToRib::Updates {
+    ToRib::updates(
         peer,
-        updates: vec![Update {
+        vec![Update {
             withdrawn: prefixes.iter().map(|p| p4(p)).collect(),
             ..Update::default()
         }],
-    }
+    )
 }
 
 /// A RIB with these peers up and their initial dumps already planned.
@@ -447,10 +447,7 @@ fn treat_as_withdraw_removes_the_peers_paths_for_the_updates_prefixes() {
         treat_as_withdraw: true,
         ..Update::default()
     };
-    r.handle(ToRib::Updates {
-        peer: 1,
-        updates: vec![bad],
-    });
+    r.handle(ToRib::updates(1, vec![bad]));
     assert_eq!(
         only_to(&v4(&r.plan()), &[1, 2]).withdraw,
         vec![p4("10.0.0.0/8")]
@@ -500,10 +497,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
         }),
         ..Update::default()
     };
-    r.handle(ToRib::Updates {
-        peer: 1,
-        updates: vec![u],
-    });
+    r.handle(ToRib::updates(1, vec![u]));
     let plan = r.plan();
     let Routes::V6(rs) = &plan.sends[0].routes else {
         panic!("v6 send expected")
@@ -516,10 +510,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
         }),
         ..Update::default()
     };
-    r.handle(ToRib::Updates {
-        peer: 1,
-        updates: vec![u],
-    });
+    r.handle(ToRib::updates(1, vec![u]));
     let plan = r.plan();
     let Routes::V6(rs) = &plan.sends[0].routes else {
         panic!("v6 send expected")
@@ -905,7 +896,7 @@ fn run_takes_each_batch_off_the_shared_inbox_weight() {
     // As a worker does: the weight goes up when the batch is handed over.
     weight.fetch_add(w + 7, Relaxed);
     tx.send(ToRib::PeerUp(peer_up(1, true))).unwrap();
-    tx.send(ToRib::Updates { peer: 1, updates }).unwrap();
+    tx.send(ToRib::updates(1, updates)).unwrap();
     tx.send(ToRib::Shutdown).unwrap();
     let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
     let cfg = RibConfig {
@@ -1066,9 +1057,9 @@ fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
         global: "2001:db8::1".parse().unwrap(),
         link_local: None,
     };
-    r.handle(ToRib::Updates {
-        peer: 1,
-        updates: vec![Update {
+    r.handle(ToRib::updates(
+        1,
+        vec![Update {
             attrs: Some(a.clone()),
             mp_reach: Some(MpReach {
                 next_hop: a.next_hop,
@@ -1076,7 +1067,7 @@ fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
             }),
             ..Update::default()
         }],
-    });
+    ));
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].1.data, [0, 2, 1, 0, 0, 0, 2]);

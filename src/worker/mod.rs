@@ -178,11 +178,11 @@ impl Worker {
     /// backlog can always go once the RIB thread has caught up.
     fn deliver(&mut self, msg: ToRib) -> Result<(), ToRib> {
         let weight = match &msg {
-            ToRib::Updates { updates, .. } => {
+            ToRib::Updates { weight, .. } => {
                 if self.inbox_over_budget() {
                     return Err(msg);
                 }
-                updates.iter().map(msg::update_weight).sum()
+                *weight
             }
             _ => 0,
         };
@@ -976,13 +976,17 @@ impl Worker {
         if self.batch.is_empty() {
             return;
         }
-        self.batch_weight = 0;
+        let weight = std::mem::take(&mut self.batch_weight);
         let Some(peer) = self.conn(key).map(|c| c.peer) else {
             self.batch.clear();
             return;
         };
         let updates = std::mem::take(&mut self.batch);
-        self.tell_rib(ToRib::Updates { peer, updates });
+        self.tell_rib(ToRib::Updates {
+            peer,
+            updates,
+            weight,
+        });
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.

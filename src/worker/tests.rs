@@ -220,7 +220,7 @@ fn drained(rib: &Receiver<ToRib>) -> Vec<String> {
     let mut got = Vec::new();
     while let Ok(m) = rib.try_recv() {
         got.push(match m {
-            ToRib::Updates { peer, updates } => {
+            ToRib::Updates { peer, updates, .. } => {
                 let nlri: Vec<String> = updates
                     .iter()
                     .flat_map(|u| u.nlri.iter().map(|p| p.to_string()))
