@@ -320,7 +320,7 @@ impl Rib {
     /// The best path for `prefix`: its source and (inbound) attributes.
     pub fn best<N: RibNlri>(&self, prefix: N) -> Option<(PeerId, Arc<PathAttrs>)> {
         let e = N::rib(&self.fams).table.get(&prefix)?.best()?;
-        Some((e.peer, self.attrs.get(e.attr).clone()))
+        Some((e.peer, Arc::new(self.attrs.load(e.attr))))
     }
 
     /// Prefixes changed since the last flush, all families.

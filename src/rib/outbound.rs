@@ -220,7 +220,7 @@ impl Rib {
     ) -> (Vec<(OutAttrs, Range<usize>)>, Vec<N>) {
         let cluster_id = self.cfg.cluster_id;
         buckets.finish(|attr, source_id| OutAttrs {
-            attrs: self.attrs.get(attr).clone(),
+            set: self.attrs.stored(attr).clone(),
             reflect: Reflect {
                 originator_id: source_id,
                 cluster_id,

@@ -17,7 +17,8 @@ use std::sync::Arc;
 /// ORIGINATOR_ID and CLUSTER_LIST entry, so no per-flush copy of the set is made.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutAttrs {
-    pub attrs: Arc<PathAttrs>,
+    /// The set in its stored form (`wire::stored`), shared with the attribute table.
+    pub set: Arc<[u8]>,
     pub reflect: Reflect,
 }
 
@@ -25,7 +26,7 @@ impl OutAttrs {
     /// The attributes exactly as encoded (for tests and logs; allocates).
     pub fn sent(&self) -> PathAttrs {
         super::reflect::outbound(
-            &self.attrs,
+            &wire::stored::load(&self.set),
             self.reflect.originator_id,
             self.reflect.cluster_id,
         )
@@ -238,7 +239,7 @@ impl Encoder<'_> {
         }
         for (out, prefixes) in rs.sets() {
             for chunk in prefixes.chunks(PREFIXES_PER_CALL) {
-                wire::encode_announce_reflected(ctx, &out.attrs, out.reflect, chunk, &mut self.buf);
+                wire::encode_announce_stored(ctx, &out.set, out.reflect, chunk, &mut self.buf);
                 self.maybe_emit();
             }
         }

@@ -1,11 +1,13 @@
 //! Building what readers see: counts after every batch (O(peers)), the sorted route list
 //! only when asked (`ToRib::PublishRoutes`).
 
+use super::attrs::AttrId;
 use super::decide::{self, Candidate};
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
 use super::table::RibNlri;
 use super::{Rib, NFAM};
-use crate::wire::{Family, Prefix4, Prefix6};
+use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 impl Rib {
@@ -71,6 +73,8 @@ impl Rib {
         let mut prefixes: Vec<&N> = table.keys().collect();
         prefixes.sort_unstable();
         let mut out = Vec::with_capacity(prefixes.len());
+        // Each set decoded once per publish and shared by its routes, as in the table.
+        let mut decoded: HashMap<AttrId, Arc<PathAttrs>> = HashMap::new();
         for prefix in prefixes {
             let paths = &table[prefix];
             self.scratch.clear();
@@ -97,7 +101,10 @@ impl Rib {
                         peer,
                         peer_address: self.scratch[i].peer_address,
                         best: rank == 0,
-                        attrs: self.attrs.get(e.attr).clone(),
+                        attrs: decoded
+                            .entry(e.attr)
+                            .or_insert_with(|| Arc::new(self.attrs.load(e.attr)))
+                            .clone(),
                     })
                 })
                 .collect();

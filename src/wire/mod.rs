@@ -23,6 +23,7 @@ mod notification;
 mod open;
 mod pack;
 mod reader;
+pub mod stored;
 // A prefix's `len` is its length in bits; an `is_empty` would mean nothing.
 #[allow(clippy::len_without_is_empty)]
 pub mod types;
@@ -166,6 +167,17 @@ pub fn encode_announce_reflected<N: Nlri>(
     out: &mut Vec<u8>,
 ) {
     pack::announce(ctx, attrs, Some(reflect), prefixes, out)
+}
+
+/// `encode_announce_reflected` of a set in the RIB's stored form (`stored::store`).
+pub fn encode_announce_stored<N: Nlri>(
+    ctx: &CodecCtx,
+    set: &[u8],
+    reflect: Reflect,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
+    pack::announce_stored(ctx, set, reflect, prefixes, out)
 }
 
 /// Appends as many UPDATEs as needed to withdraw `prefixes`.

@@ -8,6 +8,7 @@
 use super::attrs;
 use super::framing;
 use super::message::*;
+use super::stored;
 use super::types::*;
 use super::update::{len_placeholder, patch_len};
 use super::Nlri;
@@ -51,15 +52,46 @@ pub(crate) fn announce<N: Nlri>(
     if prefixes.is_empty() {
         return;
     }
+    let v4 = N::FAMILY == Family::Ipv4Unicast;
+    let mut head = Vec::with_capacity(256);
+    let mut tail = Vec::new();
+    attrs::encode(attrs, reflect, ctx, v4, &mut head, &mut tail);
+    pack_announce(ctx, &head, &tail, attrs.next_hop, prefixes, out)
+}
+
+/// `announce` of a set in its stored form (`stored`), as a route reflector sends it.
+pub(crate) fn announce_stored<N: Nlri>(
+    ctx: &CodecCtx,
+    set: &[u8],
+    reflect: Reflect,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
+    if prefixes.is_empty() {
+        return;
+    }
+    let v4 = N::FAMILY == Family::Ipv4Unicast;
+    let mut head = Vec::with_capacity(256);
+    let mut tail = Vec::new();
+    stored::encode(set, reflect, ctx, v4, &mut head, &mut tail);
+    pack_announce(ctx, &head, &tail, stored::next_hop(set), prefixes, out)
+}
+
+/// UPDATEs announcing `prefixes` with the encoded attributes `head` (type codes below
+/// MP_REACH_NLRI) and `tail` (above it), as many prefixes to a message as fit.
+fn pack_announce<N: Nlri>(
+    ctx: &CodecCtx,
+    head: &[u8],
+    tail: &[u8],
+    nh: NextHop,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
     let family = N::FAMILY;
     let path_id = path_id_len(ctx, family);
     let max = ctx.max_message_len();
     let v4 = family == Family::Ipv4Unicast;
-    let mut head = Vec::with_capacity(256);
-    let mut tail = Vec::new();
-    attrs::encode(attrs, reflect, ctx, v4, &mut head, &mut tail);
     let (afi, safi) = family.afi_safi();
-    let nh = attrs.next_hop;
     let nh_len = attrs::next_hop_len(&nh);
     // MP_REACH_NLRI: header (at most 4) + AFI, SAFI, NH length, next hop, reserved.
     let mp_fixed = if v4 { 0 } else { 4 + 5 + nh_len };
@@ -81,12 +113,12 @@ pub(crate) fn announce<N: Nlri>(
         let at = framing::start(out, MSG_UPDATE);
         out.extend_from_slice(&[0, 0]);
         let al = len_placeholder(out);
-        out.extend_from_slice(&head);
+        out.extend_from_slice(head);
         if !v4 {
             attrs::put_mp_reach_head(out, afi, safi, &nh, used);
             put_prefixes(out, now, path_id);
         }
-        out.extend_from_slice(&tail);
+        out.extend_from_slice(tail);
         patch_len(out, al);
         if v4 {
             put_prefixes(out, now, path_id);

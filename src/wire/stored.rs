@@ -1,0 +1,281 @@
+//! Attribute sets in the form the RIB stores them: one canonical byte string per set (the
+//! next hop, then every other attribute as our encoder writes it toward a 4-octet AS
+//! speaker). Equal sets have equal bytes, so interning hashes and compares bytes, and a
+//! set costs its wire size instead of a `PathAttrs` with four or five heap blocks.
+//!
+//! Reflecting a stored set toward a 4-octet AS peer is a copy of its bytes with NEXT_HOP,
+//! ORIGINATOR_ID and CLUSTER_LIST spliced in at their type-code positions; only a 2-octet
+//! peer (AS_TRANS, AS4_PATH) needs the set decoded and encoded again.
+//!
+//! Layout: `[n][next hop: n bytes][attributes]`, n ∈ {0, 4, 16, 32} (none, IPv4, IPv6
+//! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
+//! MP_REACH_NLRI or MP_UNREACH_NLRI.
+
+use super::attrs::{self, CLUSTER_LIST, EXTENDED_LENGTH, MP_REACH_NLRI, NEXT_HOP, ORIGINATOR_ID};
+use super::attrs::{OPTIONAL, TRANSITIVE};
+use super::message::CodecCtx;
+use super::types::{NextHop, PathAttrs};
+use super::Reflect;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// The context stored sets are encoded in: 4-octet ASNs, no length limit of ours.
+fn canonical_ctx() -> CodecCtx {
+    CodecCtx {
+        four_octet_as: true,
+        extended_message: true,
+        ..CodecCtx::default()
+    }
+}
+
+/// The canonical bytes of `attrs`.
+pub fn store(attrs: &PathAttrs) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.push(attrs::next_hop_len(&attrs.next_hop) as u8);
+    attrs::put_next_hop(&mut out, &attrs.next_hop);
+    let mut tail = Vec::new();
+    attrs::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
+    out.extend_from_slice(&tail);
+    out
+}
+
+/// The next hop of a stored set.
+pub fn next_hop(stored: &[u8]) -> NextHop {
+    let (nh, _) = split(stored);
+    let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
+    match nh.len() {
+        4 => NextHop::V4(Ipv4Addr::new(nh[0], nh[1], nh[2], nh[3])),
+        16 => NextHop::V6 {
+            global: v6(nh),
+            link_local: None,
+        },
+        32 => NextHop::V6 {
+            global: v6(&nh[..16]),
+            link_local: Some(v6(&nh[16..])),
+        },
+        _ => NextHop::None,
+    }
+}
+
+/// The set `store` was given (up to what the encoder normalizes: unknown attributes in
+/// type-code order with the Partial bit, AS_PATH segments of at most 255 ASNs).
+pub fn load(stored: &[u8]) -> PathAttrs {
+    let (_, section) = split(stored);
+    let mut a = match attrs::decode(section, &canonical_ctx()) {
+        Ok(d) => d.attrs,
+        Err(_) => {
+            debug_assert!(false, "a stored attribute set does not decode");
+            PathAttrs::default()
+        }
+    };
+    a.next_hop = next_hop(stored);
+    a
+}
+
+/// (next hop bytes, attribute section).
+fn split(stored: &[u8]) -> (&[u8], &[u8]) {
+    let n = stored.first().map_or(0, |&n| n as usize);
+    let nh_end = (1 + n).min(stored.len());
+    (&stored[1.min(stored.len())..nh_end], &stored[nh_end..])
+}
+
+/// The attributes of `stored` as `attrs::encode` writes them for `ctx` (head: type codes
+/// below MP_REACH_NLRI, tail: above MP_UNREACH_NLRI): the NEXT_HOP attribute if
+/// `with_next_hop` and the next hop is IPv4, and `reflect`'s ORIGINATOR_ID (unless the set
+/// has one) and CLUSTER_ID prepended to its CLUSTER_LIST.
+pub(crate) fn encode(
+    stored: &[u8],
+    reflect: Reflect,
+    ctx: &CodecCtx,
+    with_next_hop: bool,
+    head: &mut Vec<u8>,
+    tail: &mut Vec<u8>,
+) {
+    if !ctx.four_octet_as {
+        // AS_TRANS and AS4_PATH / AS4_AGGREGATOR: the encoder's slow path.
+        attrs::encode(&load(stored), Some(reflect), ctx, with_next_hop, head, tail);
+        return;
+    }
+    let (nh, section) = split(stored);
+    let mut need_nh = with_next_hop && nh.len() == 4;
+    let mut need_rr = true;
+    let (mut originator, mut clusters): (Option<&[u8]>, &[u8]) = (None, &[]);
+    let mut rest = section;
+    while let Some((code, value, whole)) = next_attr(rest) {
+        rest = &rest[whole.len()..];
+        if need_nh && code > NEXT_HOP {
+            put_v4_next_hop(head, nh);
+            need_nh = false;
+        }
+        match code {
+            ORIGINATOR_ID => originator = Some(value),
+            CLUSTER_LIST => clusters = value,
+            _ => {
+                if need_rr && code > CLUSTER_LIST {
+                    put_reflected(head, reflect, originator, clusters);
+                    need_rr = false;
+                }
+                let out = if code < MP_REACH_NLRI {
+                    &mut *head
+                } else {
+                    &mut *tail
+                };
+                out.extend_from_slice(whole);
+            }
+        }
+    }
+    if need_nh {
+        put_v4_next_hop(head, nh);
+    }
+    if need_rr {
+        put_reflected(head, reflect, originator, clusters);
+    }
+}
+
+/// (type code, value, whole attribute) of the first attribute of `section`; None at its
+/// end. The section is our own encoding, so its lengths are consistent.
+fn next_attr(section: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&flags, rest) = section.split_first()?;
+    let (&code, rest) = rest.split_first()?;
+    let (len, hl) = if flags & EXTENDED_LENGTH != 0 {
+        (
+            u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize,
+            4,
+        )
+    } else {
+        (*rest.first()? as usize, 3)
+    };
+    let whole = section.get(..hl + len)?;
+    Some((code, &whole[hl..], whole))
+}
+
+fn put_v4_next_hop(out: &mut Vec<u8>, nh: &[u8]) {
+    attrs::put_header(out, TRANSITIVE, NEXT_HOP, 4);
+    out.extend_from_slice(nh);
+}
+
+/// RFC 4456 §8: the set's ORIGINATOR_ID or the source's; our CLUSTER_ID, then the set's
+/// CLUSTER_LIST.
+fn put_reflected(out: &mut Vec<u8>, r: Reflect, originator: Option<&[u8]>, clusters: &[u8]) {
+    attrs::put_header(out, OPTIONAL, ORIGINATOR_ID, 4);
+    match originator {
+        Some(id) => out.extend_from_slice(id),
+        None => out.extend_from_slice(&r.originator_id.octets()),
+    }
+    attrs::put_header(out, OPTIONAL, CLUSTER_LIST, 4 + clusters.len());
+    out.extend_from_slice(&r.cluster_id.octets());
+    out.extend_from_slice(clusters);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AsPath, AsSegment, Origin, RawAttr, SegmentKind};
+
+    fn sets() -> Vec<PathAttrs> {
+        let base = PathAttrs {
+            origin: Origin::Igp,
+            as_path: AsPath {
+                segments: vec![AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![64512, 4200000001, 7],
+                }],
+            },
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            local_pref: Some(200),
+            ..PathAttrs::default()
+        };
+        let v6 = NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None,
+        };
+        let v6ll = NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: Some("fe80::1".parse().unwrap()),
+        };
+        vec![
+            base.clone(),
+            PathAttrs {
+                med: Some(5),
+                atomic_aggregate: true,
+                aggregator: Some((4200000002, Ipv4Addr::new(10, 0, 0, 1))),
+                communities: vec![1, 2, 3],
+                ext_communities: vec![[0, 2, 0, 1, 0, 0, 0, 9]],
+                large_communities: vec![[1, 2, 3]],
+                ..base.clone()
+            },
+            PathAttrs {
+                originator_id: Some(Ipv4Addr::new(9, 9, 9, 9)),
+                cluster_list: vec![Ipv4Addr::new(8, 8, 8, 8), Ipv4Addr::new(7, 7, 7, 7)],
+                next_hop: v6,
+                ..base.clone()
+            },
+            PathAttrs {
+                cluster_list: (0..70).map(|i| Ipv4Addr::new(10, 0, 0, i)).collect(),
+                next_hop: v6ll,
+                unknown: vec![
+                    RawAttr {
+                        flags: OPTIONAL | TRANSITIVE,
+                        code: 99,
+                        data: vec![1, 2, 3],
+                    },
+                    RawAttr {
+                        flags: OPTIONAL | TRANSITIVE,
+                        code: 12,
+                        data: vec![4; 300],
+                    },
+                ],
+                ..base.clone()
+            },
+            PathAttrs {
+                next_hop: NextHop::None,
+                local_pref: None,
+                as_path: AsPath::default(),
+                ..base
+            },
+        ]
+    }
+
+    #[test]
+    fn a_stored_set_loads_back_and_keeps_its_next_hop() {
+        for a in sets() {
+            let s = store(&a);
+            assert_eq!(next_hop(&s), a.next_hop);
+            let mut back = load(&s);
+            // The encoder sends unknown transitive attributes on with the Partial bit.
+            for u in &mut back.unknown {
+                u.flags &= !attrs::PARTIAL;
+            }
+            back.unknown.sort_by_key(|u| u.code);
+            let mut want = a.clone();
+            want.unknown.sort_by_key(|u| u.code);
+            assert_eq!(back, want);
+            assert_eq!(store(&back), s, "storing is stable");
+        }
+    }
+
+    #[test]
+    fn reflecting_a_stored_set_writes_the_bytes_the_encoder_writes() {
+        let r = Reflect {
+            originator_id: Ipv4Addr::new(1, 1, 1, 1),
+            cluster_id: Ipv4Addr::new(2, 2, 2, 2),
+        };
+        for four_octet_as in [true, false] {
+            let ctx = CodecCtx {
+                four_octet_as,
+                ..CodecCtx::default()
+            };
+            for a in sets() {
+                for with_nh in [true, false] {
+                    let (mut h1, mut t1, mut h2, mut t2) = Default::default();
+                    attrs::encode(&a, Some(r), &ctx, with_nh, &mut h1, &mut t1);
+                    encode(&store(&a), r, &ctx, with_nh, &mut h2, &mut t2);
+                    assert_eq!(
+                        (h2, t2),
+                        (h1, t1),
+                        "{a:?} four {four_octet_as} nh {with_nh}"
+                    );
+                }
+            }
+        }
+    }
+}
