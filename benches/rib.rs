@@ -73,7 +73,7 @@ fn best_path(c: &mut Criterion) {
     for n in [1u32, 2, 4, 8, 16] {
         let cands: Vec<Candidate> = (0..n)
             .map(|i| {
-                let rank = Rank::of(&attrs(i * 13 + 1), ASN);
+                let rank = Rank::of(&attrs(i * 13 + 1));
                 let addr = Ipv4Addr::new(10, 0, 0, 1 + i as u8);
                 Candidate::new(&rank, i + 1, addr, IpAddr::V4(addr))
             })

@@ -6,7 +6,8 @@
 //!  control  ──Add/Remove/Shutdown──▶ worker k ◀──ToWorker::Send (Arc'd bytes), StopPeer── RIB
 //! ```
 
-use crate::wire::{CodecCtx, Family, FamilySet, Notification, Update};
+use crate::rib::attrs::Prepared;
+use crate::wire::{CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update};
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -76,8 +77,8 @@ pub enum ToRib {
     /// Every UPDATE decoded from one read of one peer, in order.
     Updates {
         peer: PeerId,
-        updates: Vec<Update>,
-        /// `update_weight` summed over `updates`, computed once by the sender: it is added
+        updates: Vec<Received>,
+        /// `Received::weight` summed over `updates`, computed once by the sender: it is added
         /// to and taken off the shared `InboxWeight` without walking the batch again.
         weight: usize,
     },
@@ -164,11 +165,12 @@ pub type InboxWeight = Arc<std::sync::atomic::AtomicUsize>;
 /// Above this many estimated bytes of decoded UPDATEs in the inbox, batches wait.
 pub const INBOX_BUDGET: usize = 64 << 20;
 
-/// The estimated memory of one decoded UPDATE (inline size plus what its vectors hold).
 impl ToRib {
-    /// `ToRib::Updates` with its weight computed.
+    /// `ToRib::Updates` of decoded UPDATEs, prepared here (tests and tools; workers
+    /// prepare each UPDATE as they decode it).
     pub fn updates(peer: PeerId, updates: Vec<Update>) -> ToRib {
-        let weight = updates.iter().map(update_weight).sum();
+        let updates: Vec<Received> = updates.into_iter().map(Received::of).collect();
+        let weight = updates.iter().map(Received::weight).sum();
         ToRib::Updates {
             peer,
             updates,
@@ -177,55 +179,68 @@ impl ToRib {
     }
 }
 
-pub fn update_weight(u: &Update) -> usize {
-    use crate::wire::{AsSegment, AttrError, NlriSet, Prefix4, Prefix6, RawAttr};
-    use std::mem::size_of;
-    let nlri = |s: &NlriSet| match s {
-        NlriSet::Ipv4Unicast(v) => v.len() * size_of::<Prefix4>(),
-        NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
-        NlriSet::Other { .. } => 0,
-    };
-    let attrs = u.attrs.as_ref().map_or(0, |a| {
-        let segments: usize = a
-            .as_path
-            .segments
-            .iter()
-            .map(|s| size_of::<AsSegment>() + s.asns.len() * 4)
-            .sum();
-        let unknown: usize = a
-            .unknown
-            .iter()
-            .map(|r| size_of::<RawAttr>() + r.data.len())
-            .sum();
-        segments
-            + unknown
-            + a.communities.len() * 4
-            + a.ext_communities.len() * 8
-            + a.large_communities.len() * 12
-            + a.cluster_list.len() * 4
-    });
-    // Each non-empty vector is one heap block; the allocator's smallest is 32 bytes.
-    const BLOCK: usize = 32;
-    let blocks = [
-        !u.withdrawn.is_empty(),
-        !u.nlri.is_empty(),
-        u.mp_reach.is_some(),
-        u.mp_unreach.is_some(),
-        !u.attr_errors.is_empty(),
-        u.attrs
-            .as_ref()
-            .is_some_and(|a| !a.as_path.segments.is_empty()),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count()
-        * BLOCK;
-    // Twice the inline size: it sits in the batch vector, which may be up to half empty.
-    2 * size_of::<Update>()
-        + blocks
-        + (u.withdrawn.len() + u.nlri.len()) * size_of::<Prefix4>()
-        + u.mp_reach.as_ref().map_or(0, |r| nlri(&r.nlri))
-        + u.mp_unreach.as_ref().map_or(0, |r| nlri(&r.nlri))
-        + u.attr_errors.len() * size_of::<AttrError>()
-        + attrs
+/// A decoded UPDATE as the RIB applies it: its attribute sets already in stored form and
+/// hashed (`Prepared`) by the worker that decoded it. The `PathAttrs` is dropped on that
+/// worker too, so the RIB thread neither encodes nor frees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Received {
+    pub withdrawn: Vec<Prefix4>,
+    pub mp_unreach: Option<NlriSet>,
+    /// The NLRI field, announced with `set` (next hop: the NEXT_HOP attribute).
+    pub nlri: Vec<Prefix4>,
+    pub set: Option<Prepared>,
+    /// MP_REACH_NLRI's prefixes, announced with `mp_set` (next hop: MP_REACH_NLRI's).
+    pub mp_nlri: Option<NlriSet>,
+    pub mp_set: Option<Prepared>,
+    /// RFC 7606 treat-as-withdraw: `nlri` and `mp_nlri` are withdrawn instead.
+    pub treat_as_withdraw: bool,
+    /// The UPDATE was End-of-RIB for this family (RFC 4724 §2).
+    pub end_of_rib: Option<Family>,
+}
+
+impl Received {
+    pub fn of(u: Update) -> Received {
+        let end_of_rib = u.end_of_rib();
+        let mp_next_hop = u.mp_reach.as_ref().map(|mp| mp.next_hop);
+        let (mut set, mut mp_set) = (None, None);
+        if let (false, Some(a)) = (u.treat_as_withdraw, &u.attrs) {
+            if !u.nlri.is_empty() {
+                set = Some(Prepared::of(a));
+            }
+            if let Some(nh) = &mp_next_hop {
+                mp_set = Some(Prepared::with_next_hop(a, nh));
+            }
+        }
+        Received {
+            withdrawn: u.withdrawn,
+            mp_unreach: u.mp_unreach.map(|m| m.nlri),
+            nlri: u.nlri,
+            set,
+            mp_nlri: u.mp_reach.map(|m| m.nlri),
+            mp_set,
+            treat_as_withdraw: u.treat_as_withdraw,
+            end_of_rib,
+        }
+    }
+
+    /// The estimated memory of this UPDATE in the inbox: twice its inline size (it sits
+    /// in a batch vector that may be half empty), plus what its vectors hold, each
+    /// non-empty one at least the allocator's smallest block.
+    pub fn weight(&self) -> usize {
+        use std::mem::size_of;
+        const BLOCK: usize = 32;
+        let block = |bytes: usize| if bytes == 0 { 0 } else { bytes.max(BLOCK) };
+        let nlri = |s: &NlriSet| match s {
+            NlriSet::Ipv4Unicast(v) => v.len() * size_of::<Prefix4>(),
+            NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
+            NlriSet::Other { .. } => 0,
+        };
+        2 * size_of::<Received>()
+            + block(self.withdrawn.len() * size_of::<Prefix4>())
+            + block(self.nlri.len() * size_of::<Prefix4>())
+            + block(self.mp_unreach.as_ref().map_or(0, nlri))
+            + block(self.mp_nlri.as_ref().map_or(0, nlri))
+            + block(self.set.as_ref().map_or(0, |p| p.set.len()))
+            + block(self.mp_set.as_ref().map_or(0, |p| p.set.len()))
+    }
 }

@@ -9,7 +9,7 @@
 //! about 170 in one, it hashes and compares as one slice, and reflecting it is a copy
 //! (`wire::encode_announce_stored`).
 
-use crate::wire::{stored, Origin, PathAttrs};
+use crate::wire::{stored, NextHop, Origin, PathAttrs};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
@@ -46,7 +46,9 @@ pub struct Rank {
     pub origin: Origin,
     /// Absent = 0 (RFC 4271 §9.1.2.2 c).
     pub med: u32,
-    /// First AS of the path; the local AS for a path with no leading AS_SEQUENCE.
+    /// First AS of the path. A path with no leading AS_SEQUENCE has 0 here (AS 0 is never
+    /// valid on the wire, RFC 7607), which `AttrTable::rank` gives as the local AS: a rank
+    /// is computed on the workers, which do not know it.
     pub neighbor_as: u32,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list_len: u32,
@@ -55,16 +57,49 @@ pub struct Rank {
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
 
 impl Rank {
-    pub fn of(attrs: &PathAttrs, local_asn: u32) -> Rank {
+    pub fn of(attrs: &PathAttrs) -> Rank {
         Rank {
             local_pref: attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
             as_path_len: u32::try_from(attrs.as_path.route_len()).unwrap_or(u32::MAX),
             origin: attrs.origin,
             med: attrs.med.unwrap_or(0),
-            neighbor_as: attrs.as_path.first_as().unwrap_or(local_asn),
+            neighbor_as: attrs.as_path.first_as().unwrap_or(0),
             originator_id: attrs.originator_id,
             cluster_list_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
         }
+    }
+}
+
+/// An attribute set made ready to intern (`AttrTable::intern_prepared`): its stored form,
+/// the hash of that form and its rank. Workers prepare the sets they decode, so the RIB
+/// thread, which every UPDATE goes through, only looks the set up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    pub set: Vec<u8>,
+    hash: u64,
+    pub rank: Rank,
+}
+
+/// Interning hashes: one random seed per process, so that workers and the RIB thread hash
+/// alike and a peer cannot aim attribute sets at one bucket.
+fn hasher() -> &'static DefaultHashBuilder {
+    static HASHER: std::sync::OnceLock<DefaultHashBuilder> = std::sync::OnceLock::new();
+    HASHER.get_or_init(DefaultHashBuilder::default)
+}
+
+impl Prepared {
+    /// `attrs` with `next_hop` in place of its own (MP_REACH_NLRI carries its own).
+    pub fn with_next_hop(attrs: &PathAttrs, next_hop: &NextHop) -> Prepared {
+        let set = stored::store_with(attrs, next_hop);
+        Prepared {
+            hash: hasher().hash_one(&set[..]),
+            set,
+            rank: Rank::of(attrs),
+        }
+    }
+
+    pub fn of(attrs: &PathAttrs) -> Prepared {
+        Prepared::with_next_hop(attrs, &attrs.next_hop)
     }
 }
 
@@ -81,7 +116,6 @@ pub struct AttrTable {
     slots: Vec<Slot>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    hasher: DefaultHashBuilder,
     local_asn: u32,
 }
 
@@ -91,15 +125,18 @@ impl AttrTable {
             slots: Vec::new(),
             free: Vec::new(),
             index: HashTable::new(),
-            hasher: DefaultHashBuilder::default(),
             local_asn,
         }
     }
 
     /// Returns the id of `attrs`, adding it if new, with one reference taken for the caller.
     pub fn intern(&mut self, attrs: PathAttrs) -> AttrId {
-        let set = stored::store(&attrs);
-        let hash = self.hasher.hash_one(&set[..]);
+        self.intern_prepared(Prepared::of(&attrs))
+    }
+
+    /// `intern` of a set prepared elsewhere.
+    pub fn intern_prepared(&mut self, p: Prepared) -> AttrId {
+        let Prepared { set, hash, rank } = p;
         let slots = &self.slots;
         let found = self.index.find(hash, |&i| {
             slots[i as usize]
@@ -112,7 +149,6 @@ impl AttrTable {
             self.retain(id);
             return id;
         }
-        let rank = Rank::of(&attrs, self.local_asn);
         let slot = Slot {
             set: Some(Arc::from(set)),
             hash,
@@ -176,8 +212,12 @@ impl AttrTable {
         stored::load(self.stored(id))
     }
 
-    pub fn rank(&self, id: AttrId) -> &Rank {
-        &self.slots[id.index()].rank
+    pub fn rank(&self, id: AttrId) -> Rank {
+        let mut r = self.slots[id.index()].rank;
+        if r.neighbor_as == 0 {
+            r.neighbor_as = self.local_asn;
+        }
+        r
     }
 
     /// References held on `id` (0 once freed).
@@ -243,7 +283,9 @@ mod tests {
 
     #[test]
     fn rank_applies_defaults() {
-        let r = Rank::of(&PathAttrs::default(), 65000);
+        let mut t = AttrTable::new(65000);
+        let id = t.intern(PathAttrs::default());
+        let r = t.rank(id);
         assert_eq!(r.local_pref, 100);
         assert_eq!(r.med, 0);
         assert_eq!(r.neighbor_as, 65000);

@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn step7_originator_id_stands_in_for_the_peer_router_id() {
-        let mut rank = super::super::attrs::Rank::of(&Default::default(), 65000);
+        let mut rank = super::super::attrs::Rank::of(&Default::default());
         let plain = Candidate::new(
             &rank,
             1,

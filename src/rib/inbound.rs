@@ -2,13 +2,12 @@
 //! RFC 4760, RFC 7606 treat-as-withdraw, RFC 4456 §8 loop checks), reselects the best path
 //! of every changed prefix and records it as dirty for the next flush. Sends nothing.
 
-use super::attrs::{AttrId, AttrTable};
+use super::attrs::{AttrId, AttrTable, Prepared};
 use super::decide::{self, Candidate};
-use super::reflect;
 use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
 use super::{adv_of, limit, PeerMap, Rib};
-use crate::msg::PeerId;
-use crate::wire::{NlriSet, PathAttrs, Update};
+use crate::msg::{PeerId, Received};
+use crate::wire::{stored, NlriSet};
 use hashbrown::hash_map::Entry;
 
 /// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
@@ -20,7 +19,7 @@ fn reselect(paths: &mut Paths, attrs: &AttrTable, peers: &PeerMap, scratch: &mut
     for e in paths.as_slice().iter().filter(|e| e.is_eligible()) {
         if let Some(p) = peers.get(&e.peer) {
             scratch.push(Candidate::new(
-                attrs.rank(e.attr),
+                &attrs.rank(e.attr),
                 e.peer,
                 p.up.remote_id,
                 p.up.address,
@@ -118,7 +117,7 @@ fn set_path<N: RibNlri>(
 }
 
 impl Rib {
-    pub(super) fn update(&mut self, peer: PeerId, u: Update) {
+    pub(super) fn update(&mut self, peer: PeerId, u: Received) {
         // A peer over its limit is being stopped: nothing more of its is stored. One
         // awaited after a lost session has no session that could send anything.
         if self
@@ -128,7 +127,7 @@ impl Rib {
         {
             return;
         }
-        if let Some(family) = u.end_of_rib() {
+        if let Some(family) = u.end_of_rib {
             if let Some(p) = self.peers.get_mut(&peer) {
                 p.eor_received.insert(family);
             }
@@ -137,35 +136,25 @@ impl Rib {
             return;
         }
         self.withdraw(peer, &u.withdrawn);
-        if let Some(mp) = &u.mp_unreach {
-            self.withdraw_set(peer, &mp.nlri);
+        if let Some(set) = &u.mp_unreach {
+            self.withdraw_set(peer, set);
         }
         if u.treat_as_withdraw {
             // RFC 7606 §2: every NLRI of the UPDATE is withdrawn instead of installed.
             self.withdraw(peer, &u.nlri);
-            if let Some(mp) = &u.mp_reach {
-                self.withdraw_set(peer, &mp.nlri);
+            if let Some(set) = &u.mp_nlri {
+                self.withdraw_set(peer, set);
             }
             return;
         }
-        let Some(attrs) = u.attrs else { return };
-        match u.mp_reach {
-            Some(mp) => {
-                if !u.nlri.is_empty() {
-                    self.announce(peer, &u.nlri, attrs.clone());
-                }
-                let mut a = attrs;
-                a.next_hop = mp.next_hop;
-                match &mp.nlri {
-                    NlriSet::Ipv4Unicast(v) => self.announce(peer, v, a),
-                    NlriSet::Ipv6Unicast(v) => self.announce(peer, v, a),
-                    NlriSet::Other { .. } => {}
-                }
-            }
-            None => {
-                if !u.nlri.is_empty() {
-                    self.announce(peer, &u.nlri, attrs);
-                }
+        if let Some(set) = u.set {
+            self.announce(peer, &u.nlri, set);
+        }
+        if let (Some(nlri), Some(set)) = (&u.mp_nlri, u.mp_set) {
+            match nlri {
+                NlriSet::Ipv4Unicast(v) => self.announce(peer, v, set),
+                NlriSet::Ipv6Unicast(v) => self.announce(peer, v, set),
+                NlriSet::Other { .. } => {}
             }
         }
     }
@@ -182,9 +171,9 @@ impl Rib {
         self.set_paths(peer, prefixes, None);
     }
 
-    /// Installs `attrs` (its `next_hop` already set for the family) for `prefixes`; a looped
-    /// route (RFC 4456 §8) is kept as received but not eligible.
-    fn announce<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], attrs: PathAttrs) {
+    /// Installs `set` (its next hop the family's) for `prefixes`; a looped route
+    /// (RFC 4456 §8) is kept as received but not eligible.
+    fn announce<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], set: Prepared) {
         if prefixes.is_empty()
             || !self
                 .peers
@@ -193,11 +182,11 @@ impl Rib {
         {
             return;
         }
-        if reflect::is_looped(&attrs, self.cfg.router_id, self.cfg.cluster_id) {
+        if stored::is_looped(&set.set, self.cfg.router_id, self.cfg.cluster_id) {
             self.set_paths(peer, prefixes, Some(AttrId::REJECTED));
             return;
         }
-        let id = self.attrs.intern(attrs);
+        let id = self.attrs.intern_prepared(set);
         self.set_paths(peer, prefixes, Some(id));
         self.attrs.release(id);
     }

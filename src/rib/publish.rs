@@ -81,7 +81,7 @@ impl Rib {
             for e in paths.as_slice().iter().filter(|e| e.is_eligible()) {
                 if let Some(p) = self.peers.get(&e.peer) {
                     self.scratch.push(Candidate::new(
-                        self.attrs.rank(e.attr),
+                        &self.attrs.rank(e.attr),
                         e.peer,
                         p.up.remote_id,
                         p.up.address,

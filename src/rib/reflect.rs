@@ -27,11 +27,6 @@ impl Adv {
     }
 }
 
-/// RFC 4456 §8: a route carrying our ORIGINATOR_ID or our CLUSTER_ID has looped.
-pub fn is_looped(attrs: &PathAttrs, router_id: Ipv4Addr, cluster_id: Ipv4Addr) -> bool {
-    attrs.originator_id == Some(router_id) || attrs.cluster_list.contains(&cluster_id)
-}
-
 /// RFC 4456 §8: ORIGINATOR_ID set to the source's BGP Identifier unless already present;
 /// our CLUSTER_ID prepended to CLUSTER_LIST.
 pub fn outbound(attrs: &PathAttrs, source_id: Ipv4Addr, cluster_id: Ipv4Addr) -> PathAttrs {
@@ -69,18 +64,5 @@ mod tests {
         // An existing ORIGINATOR_ID is kept.
         let o2 = outbound(&o, Ipv4Addr::new(3, 3, 3, 3), Ipv4Addr::new(4, 4, 4, 4));
         assert_eq!(o2.originator_id, Some(Ipv4Addr::new(1, 1, 1, 1)));
-    }
-
-    #[test]
-    fn loop_checks_match_originator_and_cluster_list() {
-        let us = Ipv4Addr::new(1, 1, 1, 1);
-        let cl = Ipv4Addr::new(2, 2, 2, 2);
-        let mut a = PathAttrs::default();
-        assert!(!is_looped(&a, us, cl));
-        a.originator_id = Some(us);
-        assert!(is_looped(&a, us, cl));
-        a.originator_id = None;
-        a.cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), cl];
-        assert!(is_looped(&a, us, cl));
     }
 }

@@ -892,11 +892,14 @@ fn run_takes_each_batch_off_the_shared_inbox_weight() {
             ..Update::default()
         },
     ];
-    let w: usize = updates.iter().map(crate::msg::update_weight).sum();
+    let msg = ToRib::updates(1, updates);
+    let ToRib::Updates { weight: w, .. } = msg else {
+        unreachable!()
+    };
     // As a worker does: the weight goes up when the batch is handed over.
     weight.fetch_add(w + 7, Relaxed);
     tx.send(ToRib::PeerUp(peer_up(1, true))).unwrap();
-    tx.send(ToRib::updates(1, updates)).unwrap();
+    tx.send(msg).unwrap();
     tx.send(ToRib::Shutdown).unwrap();
     let snap = Arc::new(arc_swap::ArcSwap::from_pointee(RibSnapshot::default()));
     let cfg = RibConfig {

@@ -29,9 +29,14 @@ fn canonical_ctx() -> CodecCtx {
 
 /// The canonical bytes of `attrs`.
 pub fn store(attrs: &PathAttrs) -> Vec<u8> {
+    store_with(attrs, &attrs.next_hop)
+}
+
+/// The canonical bytes of `attrs` with `next_hop` in place of its own.
+pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    out.push(attrs::next_hop_len(&attrs.next_hop) as u8);
-    attrs::put_next_hop(&mut out, &attrs.next_hop);
+    out.push(attrs::next_hop_len(next_hop) as u8);
+    attrs::put_next_hop(&mut out, next_hop);
     let mut tail = Vec::new();
     attrs::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
     out.extend_from_slice(&tail);
@@ -129,6 +134,21 @@ pub(crate) fn encode(
     if need_rr {
         put_reflected(head, reflect, originator, clusters);
     }
+}
+
+/// RFC 4456 §8: the set carries our ORIGINATOR_ID or our CLUSTER_ID in its CLUSTER_LIST.
+pub fn is_looped(stored: &[u8], router_id: Ipv4Addr, cluster_id: Ipv4Addr) -> bool {
+    let (_, mut rest) = split(stored);
+    while let Some((code, value, whole)) = next_attr(rest) {
+        rest = &rest[whole.len()..];
+        match code {
+            ORIGINATOR_ID if value == router_id.octets() => return true,
+            CLUSTER_LIST if value.chunks(4).any(|c| c == cluster_id.octets()) => return true,
+            c if c > CLUSTER_LIST => return false,
+            _ => {}
+        }
+    }
+    false
 }
 
 /// (type code, value, whole attribute) of the first attribute of `section`; None at its
@@ -233,6 +253,22 @@ mod tests {
                 ..base
             },
         ]
+    }
+
+    #[test]
+    fn loop_checks_match_originator_and_cluster_list() {
+        let us = Ipv4Addr::new(1, 1, 1, 1);
+        let cl = Ipv4Addr::new(2, 2, 2, 2);
+        let mut a = PathAttrs::default();
+        assert!(!is_looped(&store(&a), us, cl));
+        a.originator_id = Some(us);
+        assert!(is_looped(&store(&a), us, cl));
+        a.originator_id = Some(cl);
+        assert!(!is_looped(&store(&a), us, cl));
+        a.cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), cl];
+        assert!(is_looped(&store(&a), us, cl));
+        a.cluster_list = vec![us];
+        assert!(!is_looped(&store(&a), us, cl));
     }
 
     #[test]

@@ -114,8 +114,8 @@ struct Worker {
     free_keys: Vec<usize>,
     /// Scratch buffers reused across calls (no allocation per message).
     actions: Vec<Action>,
-    batch: Vec<wire::Update>,
-    /// `msg::update_weight` of `batch`.
+    batch: Vec<msg::Received>,
+    /// `msg::Received::weight` of `batch`.
     batch_weight: usize,
     next_due: Instant,
     next_publish: Instant,
@@ -753,8 +753,9 @@ impl Worker {
                             warn!(neighbor = %p.neighbor.address, attribute = e.code, action = ?e.action, "malformed attribute: {}", e.reason);
                         }
                     }
-                    self.batch_weight += msg::update_weight(&u);
-                    self.batch.push(u);
+                    let r = msg::Received::of(u);
+                    self.batch_weight += r.weight();
+                    self.batch.push(r);
                     if self.batch.len() >= UPDATES_PER_BATCH {
                         self.send_batch(key);
                     }
