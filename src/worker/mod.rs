@@ -1,6 +1,8 @@
 //! A worker thread: one `polling::Poller` and a shard of peers — their sockets, sessions,
 //! timers and buffers. Nothing here is shared; no lock is taken per message. The worker
-//! parses what it reads and hands the RIB thread one batch per read.
+//! parses what it reads, turns each UPDATE's attribute set into the RIB's stored form
+//! (`msg::Received`: work the one RIB thread would otherwise do for every peer) and hands
+//! the RIB thread one batch per read.
 //!
 //! ```text
 //!             ToWorker (Send, AddPeer, RemovePeer, Accepted, Shutdown)
