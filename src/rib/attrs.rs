@@ -75,7 +75,8 @@ impl Rank {
 /// thread, which every UPDATE goes through, only looks the set up.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Prepared {
-    pub set: Vec<u8>,
+    /// Already the table's own form: a new set moves in without a copy on the RIB thread.
+    pub set: Arc<[u8]>,
     hash: u64,
     pub rank: Rank,
 }
@@ -90,7 +91,7 @@ fn hasher() -> &'static DefaultHashBuilder {
 impl Prepared {
     /// `attrs` with `next_hop` in place of its own (MP_REACH_NLRI carries its own).
     pub fn with_next_hop(attrs: &PathAttrs, next_hop: &NextHop) -> Prepared {
-        let set = stored::store_with(attrs, next_hop);
+        let set: Arc<[u8]> = stored::store_with(attrs, next_hop).into();
         Prepared {
             hash: hasher().hash_one(&set[..]),
             set,
@@ -150,7 +151,7 @@ impl AttrTable {
             return id;
         }
         let slot = Slot {
-            set: Some(Arc::from(set)),
+            set: Some(set),
             hash,
             refs: 1,
             rank,

@@ -182,7 +182,9 @@ impl Rib {
         {
             return;
         }
-        if stored::is_looped(&set.set, self.cfg.router_id, self.cfg.cluster_id) {
+        // Most sets carry neither attribute (a client's own routes): no walk for those.
+        let reflected = set.rank.originator_id.is_some() || set.rank.cluster_list_len > 0;
+        if reflected && stored::is_looped(&set.set, self.cfg.router_id, self.cfg.cluster_id) {
             self.set_paths(peer, prefixes, Some(AttrId::REJECTED));
             return;
         }
