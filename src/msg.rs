@@ -7,7 +7,9 @@
 //! ```
 
 use crate::rib::attrs::Prepared;
-use crate::wire::{CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update};
+use crate::wire::{
+    stored, CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update,
+};
 use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -199,11 +201,14 @@ pub struct Received {
 }
 
 impl Received {
+    /// Treat-as-withdraw also when the set has no stored form (`wire::stored::fits`).
     pub fn of(u: Update) -> Received {
         let end_of_rib = u.end_of_rib();
         let mp_next_hop = u.mp_reach.as_ref().map(|mp| mp.next_hop);
         let (mut set, mut mp_set) = (None, None);
-        if let (false, Some(a)) = (u.treat_as_withdraw, &u.attrs) {
+        let unstorable = u.attrs.as_ref().is_some_and(|a| !stored::fits(a));
+        let treat_as_withdraw = u.treat_as_withdraw || unstorable;
+        if let (false, Some(a)) = (treat_as_withdraw, &u.attrs) {
             if !u.nlri.is_empty() {
                 set = Some(Prepared::of(a));
             }
@@ -218,7 +223,7 @@ impl Received {
             set,
             mp_nlri: u.mp_reach.map(|m| m.nlri),
             mp_set,
-            treat_as_withdraw: u.treat_as_withdraw,
+            treat_as_withdraw,
             end_of_rib,
         }
     }
@@ -242,5 +247,82 @@ impl Received {
             + block(self.mp_nlri.as_ref().map_or(0, nlri))
             + block(self.set.as_ref().map_or(0, |p| p.set.len()))
             + block(self.mp_set.as_ref().map_or(0, |p| p.set.len()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{AsPath, AsSegment, MpReach, MpUnreach, NextHop, PathAttrs, SegmentKind};
+
+    fn attrs() -> PathAttrs {
+        PathAttrs {
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            local_pref: Some(150),
+            ..PathAttrs::default()
+        }
+    }
+
+    #[test]
+    fn a_received_update_keeps_each_familys_next_hop_in_its_own_set() {
+        let v6 = NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: None,
+        };
+        let r = Received::of(Update {
+            attrs: Some(attrs()),
+            nlri: vec!["10.0.0.0/8".parse().unwrap()],
+            mp_reach: Some(MpReach {
+                next_hop: v6,
+                nlri: NlriSet::Ipv6Unicast(vec!["2001:db8::/32".parse().unwrap()]),
+            }),
+            ..Update::default()
+        });
+        let (set, mp) = (r.set.clone().unwrap(), r.mp_set.clone().unwrap());
+        assert_eq!(stored::next_hop(&set.set), attrs().next_hop);
+        assert_eq!(stored::next_hop(&mp.set), v6);
+        assert_eq!(set.rank, mp.rank);
+        assert_eq!(r.nlri.len(), 1);
+        assert!(r.end_of_rib.is_none() && !r.treat_as_withdraw);
+        assert!(r.weight() > 2 * std::mem::size_of::<Received>());
+    }
+
+    #[test]
+    fn end_of_rib_and_withdrawals_carry_no_set() {
+        let eor = Received::of(Update {
+            mp_unreach: Some(MpUnreach {
+                nlri: NlriSet::Ipv6Unicast(Vec::new()),
+            }),
+            ..Update::default()
+        });
+        assert_eq!(eor.end_of_rib, Some(Family::Ipv6Unicast));
+        let tw = Received::of(Update {
+            attrs: Some(attrs()),
+            nlri: vec!["10.0.0.0/8".parse().unwrap()],
+            treat_as_withdraw: true,
+            ..Update::default()
+        });
+        assert!(tw.treat_as_withdraw && tw.set.is_none() && tw.nlri.len() == 1);
+    }
+
+    #[test]
+    fn a_set_with_no_stored_form_is_treated_as_withdrawn() {
+        let long = AsPath {
+            segments: (0..65)
+                .map(|_| AsSegment {
+                    kind: SegmentKind::Sequence,
+                    asns: vec![64512; 255],
+                })
+                .collect(),
+        };
+        let r = Received::of(Update {
+            attrs: Some(PathAttrs {
+                as_path: long,
+                ..attrs()
+            }),
+            nlri: vec!["10.0.0.0/8".parse().unwrap()],
+            ..Update::default()
+        });
+        assert!(r.treat_as_withdraw && r.set.is_none() && r.nlri.len() == 1);
     }
 }

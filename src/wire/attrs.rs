@@ -14,7 +14,8 @@
 
 use super::as4;
 pub(crate) use super::attrs_encode::{
-    encode, next_hop_len, put_header, put_mp_reach_head, put_mp_unreach_head, put_next_hop,
+    as_path_len, encode, next_hop_len, put_header, put_mp_reach_head, put_mp_unreach_head,
+    put_next_hop,
 };
 use super::message::*;
 use super::nlri;

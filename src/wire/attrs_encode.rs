@@ -33,7 +33,7 @@ fn wire_segments(path: &AsPath, confed: bool) -> impl Iterator<Item = (SegmentKi
         .flat_map(|s| s.asns.chunks(255).map(move |c| (s.kind, c)))
 }
 
-fn as_path_len(path: &AsPath, width: usize, confed: bool) -> usize {
+pub(crate) fn as_path_len(path: &AsPath, width: usize, confed: bool) -> usize {
     wire_segments(path, confed)
         .map(|(_, c)| 2 + width * c.len())
         .sum()

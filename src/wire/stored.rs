@@ -27,7 +27,15 @@ fn canonical_ctx() -> CodecCtx {
     }
 }
 
-/// The canonical bytes of `attrs`.
+/// Whether `attrs` has a stored form. Only AS_PATH grows on the way (2-octet ASNs become
+/// 4-octet): one received over extended messages from a 2-octet AS speaker can pass the
+/// 65,535 bytes an attribute may hold. Such a route cannot be stored or sent to anyone:
+/// the caller treats it as withdrawn (RFC 7606 §2).
+pub fn fits(attrs: &PathAttrs) -> bool {
+    attrs::as_path_len(&attrs.as_path, 4, true) <= u16::MAX as usize
+}
+
+/// The canonical bytes of `attrs` (which `fits`).
 pub fn store(attrs: &PathAttrs) -> Vec<u8> {
     store_with(attrs, &attrs.next_hop)
 }
@@ -253,6 +261,25 @@ mod tests {
                 ..base
             },
         ]
+    }
+
+    #[test]
+    fn an_as_path_over_65535_bytes_in_four_octet_form_does_not_fit() {
+        let seg = |n| AsSegment {
+            kind: SegmentKind::Sequence,
+            asns: vec![64512; n],
+        };
+        let mut a = PathAttrs {
+            as_path: AsPath {
+                segments: (0..64).map(|_| seg(255)).collect(),
+            },
+            ..PathAttrs::default()
+        };
+        // 64 x (2 + 4 x 255) = 65,408 bytes: fits.
+        assert!(fits(&a));
+        a.as_path.segments.push(seg(40));
+        // + 2 + 160 = 65,570: as received over 2 octets (32,866 bytes) it was valid.
+        assert!(!fits(&a));
     }
 
     #[test]

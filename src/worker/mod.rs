@@ -755,7 +755,14 @@ impl Worker {
                             warn!(neighbor = %p.neighbor.address, attribute = e.code, action = ?e.action, "malformed attribute: {}", e.reason);
                         }
                     }
+                    let was_withdraw = u.treat_as_withdraw;
                     let r = msg::Received::of(u);
+                    if r.treat_as_withdraw && !was_withdraw {
+                        if let Some(p) = self.peers.get_mut(&peer_id) {
+                            p.counters.treat_as_withdraw += 1;
+                            warn!(neighbor = %p.neighbor.address, attribute = 2, action = ?wire::AttrAction::TreatAsWithdraw, "malformed attribute: AS_PATH longer than 65535 bytes in 4-octet form");
+                        }
+                    }
                     self.batch_weight += r.weight();
                     self.batch.push(r);
                     if self.batch.len() >= UPDATES_PER_BATCH {
