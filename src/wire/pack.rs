@@ -49,14 +49,9 @@ pub(crate) fn announce<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    if prefixes.is_empty() {
-        return;
-    }
-    let v4 = N::FAMILY == Family::Ipv4Unicast;
-    let mut head = Vec::with_capacity(256);
-    let mut tail = Vec::new();
-    attrs::encode(attrs, reflect, ctx, v4, &mut head, &mut tail);
-    pack_announce(ctx, &head, &tail, attrs.next_hop, prefixes, out)
+    announce_with(ctx, attrs.next_hop, prefixes, out, |v4, head, tail| {
+        attrs::encode(attrs, reflect, ctx, v4, head, tail)
+    })
 }
 
 /// `announce` of a set in its stored form (`stored`), as a route reflector sends it.
@@ -67,14 +62,31 @@ pub(crate) fn announce_stored<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
+    announce_with(
+        ctx,
+        stored::next_hop(set),
+        prefixes,
+        out,
+        |v4, head, tail| stored::encode(set, reflect, ctx, v4, head, tail),
+    )
+}
+
+/// Encodes the attributes once with `encode` (given whether the family is IPv4 unicast,
+/// which carries NEXT_HOP), then packs `prefixes` after them.
+fn announce_with<N: Nlri>(
+    ctx: &CodecCtx,
+    next_hop: NextHop,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+    encode: impl FnOnce(bool, &mut Vec<u8>, &mut Vec<u8>),
+) {
     if prefixes.is_empty() {
         return;
     }
-    let v4 = N::FAMILY == Family::Ipv4Unicast;
     let mut head = Vec::with_capacity(256);
     let mut tail = Vec::new();
-    stored::encode(set, reflect, ctx, v4, &mut head, &mut tail);
-    pack_announce(ctx, &head, &tail, stored::next_hop(set), prefixes, out)
+    encode(N::FAMILY == Family::Ipv4Unicast, &mut head, &mut tail);
+    pack_announce(ctx, &head, &tail, next_hop, prefixes, out)
 }
 
 /// UPDATEs announcing `prefixes` with the encoded attributes `head` (type codes below
