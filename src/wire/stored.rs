@@ -27,12 +27,14 @@ fn canonical_ctx() -> CodecCtx {
     }
 }
 
-/// Whether `attrs` has a stored form. Only AS_PATH grows on the way (2-octet ASNs become
-/// 4-octet): one received over extended messages from a 2-octet AS speaker can pass the
-/// 65,535 bytes an attribute may hold. Such a route cannot be stored or sent to anyone:
+/// Whether `attrs` has a stored form and can be reflected. Two attributes grow on the way,
+/// and over extended messages either can then pass the 65,535 bytes an attribute may hold:
+/// AS_PATH from a 2-octet AS speaker (its ASNs become 4-octet), and CLUSTER_LIST, which
+/// reflecting prepends our CLUSTER_ID to. Such a route cannot be stored or sent to anyone:
 /// the caller treats it as withdrawn (RFC 7606 §2).
 pub fn fits(attrs: &PathAttrs) -> bool {
-    attrs::as_path_len(&attrs.as_path, 4, true) <= u16::MAX as usize
+    let max = u16::MAX as usize;
+    attrs::as_path_len(&attrs.as_path, 4, true) <= max && 4 * (attrs.cluster_list.len() + 1) <= max
 }
 
 /// The canonical bytes of `attrs` (which `fits`).
@@ -115,7 +117,9 @@ pub(crate) fn encode(
     let mut rest = section;
     while let Some((code, value, whole)) = next_attr(rest) {
         rest = &rest[whole.len()..];
-        if need_nh && code > NEXT_HOP {
+        // The encoder writes an unknown attribute of the reserved type code 0 after
+        // AGGREGATOR, so NEXT_HOP (after AS_PATH) comes before it too.
+        if need_nh && (code > NEXT_HOP || code == 0) {
             put_v4_next_hop(head, nh);
             need_nh = false;
         }
@@ -254,6 +258,16 @@ mod tests {
                 ],
                 ..base.clone()
             },
+            // Found by the `attributes` fuzz target: the reserved type code 0, IPv4 next hop.
+            PathAttrs {
+                unknown: vec![RawAttr {
+                    flags: OPTIONAL | TRANSITIVE,
+                    code: 0,
+                    data: vec![],
+                }],
+                local_pref: None,
+                ..base.clone()
+            },
             PathAttrs {
                 next_hop: NextHop::None,
                 local_pref: None,
@@ -264,7 +278,7 @@ mod tests {
     }
 
     #[test]
-    fn an_as_path_over_65535_bytes_in_four_octet_form_does_not_fit() {
+    fn an_as_path_or_cluster_list_that_would_pass_65535_bytes_does_not_fit() {
         let seg = |n| AsSegment {
             kind: SegmentKind::Sequence,
             asns: vec![64512; n],
@@ -280,6 +294,15 @@ mod tests {
         a.as_path.segments.push(seg(40));
         // + 2 + 160 = 65,570: as received over 2 octets (32,866 bytes) it was valid.
         assert!(!fits(&a));
+        // 16,382 cluster ids fit with ours in front (65,532 bytes); 16,383 are the most a
+        // peer can send, and ours would make 65,536.
+        let mut b = PathAttrs {
+            cluster_list: vec![Ipv4Addr::new(10, 0, 0, 1); 16382],
+            ..PathAttrs::default()
+        };
+        assert!(fits(&b));
+        b.cluster_list.push(Ipv4Addr::new(10, 0, 0, 2));
+        assert!(!fits(&b));
     }
 
     #[test]

@@ -760,7 +760,7 @@ impl Worker {
                     if r.treat_as_withdraw && !was_withdraw {
                         if let Some(p) = self.peers.get_mut(&peer_id) {
                             p.counters.treat_as_withdraw += 1;
-                            warn!(neighbor = %p.neighbor.address, attribute = 2, action = ?wire::AttrAction::TreatAsWithdraw, "malformed attribute: AS_PATH longer than 65535 bytes in 4-octet form");
+                            warn!(neighbor = %p.neighbor.address, action = ?wire::AttrAction::TreatAsWithdraw, "malformed attribute: AS_PATH (4-octet) or CLUSTER_LIST (with ours) over 65535 bytes");
                         }
                     }
                     self.batch_weight += r.weight();
