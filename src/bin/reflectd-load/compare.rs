@@ -28,7 +28,8 @@ pub struct CompareArgs {
     #[arg(long)]
     scenario: Vec<String>,
     /// The full-size set instead: A:10x100000:2 B:4x1000000:50:contested C:1x1000000:200
-    /// D:1000x100:1000:mesh E:10x100000:2:churn.
+    /// D:1000x100:1000:mesh E:4x1000000:50:contested:churn (the E: B, then 100k
+    /// changes at 10k/s unless --churn / --churn-rate say otherwise).
     #[arg(long)]
     full: bool,
     #[arg(long, default_value_t = 3)]
@@ -41,12 +42,13 @@ pub struct CompareArgs {
     gobgp_timeout: u64,
     #[arg(long)]
     withdraw: bool,
-    /// Changes a `:churn` scenario sends after convergence (one prefix each).
-    #[arg(long, default_value_t = 2000)]
-    churn: u32,
-    /// Churn changes per second.
-    #[arg(long, default_value_t = 500)]
-    churn_rate: u32,
+    /// Changes a `:churn` scenario sends after convergence (one prefix each) [default:
+    /// 2000, with --full 100000].
+    #[arg(long)]
+    churn: Option<u32>,
+    /// Churn changes per second [default: 500, with --full 10000].
+    #[arg(long)]
+    churn_rate: Option<u32>,
     #[arg(long, default_value_t = 0)]
     attr_sets: u32,
     /// reflectd worker threads.
@@ -178,7 +180,7 @@ pub fn main(a: CompareArgs) -> i32 {
             "B:4x1000000:50:contested".into(),
             "C:1x1000000:200".into(),
             "D:1000x100:1000:mesh".into(),
-            "E:10x100000:2:churn".into(),
+            "E:4x1000000:50:contested:churn".into(),
         ]
     } else {
         vec![
@@ -197,8 +199,8 @@ pub fn main(a: CompareArgs) -> i32 {
                 Common {
                     withdraw: a.withdraw,
                     attr_sets: a.attr_sets,
-                    churn: a.churn,
-                    churn_rate: a.churn_rate,
+                    churn: a.churn.unwrap_or(if a.full { 100_000 } else { 2000 }),
+                    churn_rate: a.churn_rate.unwrap_or(if a.full { 10_000 } else { 500 }),
                 },
             )
         })
@@ -292,21 +294,32 @@ pub fn main(a: CompareArgs) -> i32 {
                 results[si][ki].push(r);
             }
         }
+        // The files hold every scenario done so far: a long matrix stopped early keeps them.
+        write_files(&a, &scenarios[..=si], &kinds, &results[..=si]);
     }
     let _ = std::fs::remove_dir_all(&root);
-    let table = render(&a, &scenarios, &kinds, &results);
-    println!("{table}");
-    if let Some(out) = &a.out {
-        if let Err(e) = std::fs::write(out, &table) {
-            eprintln!("{}: {e}", out.display());
-        }
-    }
-    if let Some(out) = &a.csv {
-        if let Err(e) = std::fs::write(out, csv(&scenarios, &kinds, &results)) {
-            eprintln!("{}: {e}", out.display());
-        }
-    }
+    println!("{}", render(&a, &scenarios, &kinds, &results));
     0
+}
+
+/// `--out` (the table) and `--csv`, for `scenarios` and their results.
+fn write_files(
+    a: &CompareArgs,
+    scenarios: &[Named],
+    kinds: &[Kind],
+    results: &[Vec<Vec<Result<Report, String>>>],
+) {
+    let files = [
+        (&a.out, render(a, scenarios, kinds, results)),
+        (&a.csv, csv(scenarios, kinds, results)),
+    ];
+    for (path, text) in files {
+        if let Some(path) = path {
+            if let Err(e) = std::fs::write(path, text) {
+                eprintln!("{}: {e}", path.display());
+            }
+        }
+    }
 }
 
 /// Medians per (scenario, reflector), one row each; empty fields where nothing was measured.
