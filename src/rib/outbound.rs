@@ -9,7 +9,6 @@ use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{Family, Prefix4, Prefix6, Reflect};
 use hashbrown::HashMap;
-use std::ops::Range;
 
 impl Rib {
     /// Decides everything to send for what was applied since the last call: per group, the
@@ -100,17 +99,11 @@ impl Rib {
                 continue;
             }
             let (targets, ctx) = (active_targets(g, &self.peers), g.key.codec);
-            let (announce, prefixes) = self.announce_sets(w.announce);
             plan.sends.push(PlannedSend {
                 kind: SendKind::Delta(w.gid),
                 targets,
                 ctx,
-                routes: N::routes(RouteSet {
-                    announce,
-                    prefixes,
-                    withdraw: w.withdraw,
-                    end_of_rib: false,
-                }),
+                routes: N::routes(self.route_set(w.announce, w.withdraw, false)),
             });
         }
     }
@@ -213,19 +206,27 @@ impl Rib {
         }
     }
 
-    /// The announcements of `buckets`, with each set's attributes as sent.
-    fn announce_sets<N: RibNlri>(
+    /// The announcements of `buckets` (each set's attributes as sent) and `withdraw`.
+    fn route_set<N: RibNlri>(
         &self,
         buckets: Buckets<N>,
-    ) -> (Vec<(OutAttrs, Range<usize>)>, Vec<N>) {
+        withdraw: Vec<N>,
+        end_of_rib: bool,
+    ) -> RouteSet<N> {
         let cluster_id = self.cfg.cluster_id;
-        buckets.finish(|attr, source_id| OutAttrs {
+        let (announce, prefixes) = buckets.finish(|attr, source_id| OutAttrs {
             set: self.attrs.stored(attr).clone(),
             reflect: Reflect {
                 originator_id: source_id,
                 cluster_id,
             },
-        })
+        });
+        RouteSet {
+            announce,
+            prefixes,
+            withdraw,
+            end_of_rib,
+        }
     }
 
     fn plan_dump<N: RibNlri>(
@@ -246,17 +247,11 @@ impl Rib {
                 }
             }
         }
-        let (announce, prefixes) = self.announce_sets(buckets);
         plan.sends.push(PlannedSend {
             kind: SendKind::Dump(gid),
             targets,
             ctx,
-            routes: N::routes(RouteSet {
-                announce,
-                prefixes,
-                withdraw: Vec::new(),
-                end_of_rib: true,
-            }),
+            routes: N::routes(self.route_set(buckets, Vec::new(), true)),
         });
     }
 
@@ -286,17 +281,11 @@ impl Rib {
                 None => withdraw.push(prefix),
             }
         }
-        let (announce, prefixes) = self.announce_sets(buckets);
         plan.sends.push(PlannedSend {
             kind: SendKind::CatchUp(peer),
             targets: update_group::targets_of([(worker, peer)]),
             ctx,
-            routes: N::routes(RouteSet {
-                announce,
-                prefixes,
-                withdraw,
-                end_of_rib: false,
-            }),
+            routes: N::routes(self.route_set(buckets, withdraw, false)),
         });
     }
 }

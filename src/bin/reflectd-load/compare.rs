@@ -309,17 +309,16 @@ fn write_files(
     kinds: &[Kind],
     results: &[Vec<Vec<Result<Report, String>>>],
 ) {
-    let files = [
-        (&a.out, render(a, scenarios, kinds, results)),
-        (&a.csv, csv(scenarios, kinds, results)),
-    ];
-    for (path, text) in files {
+    // Each text is made only when its file was asked for.
+    let write = |path: &Option<PathBuf>, text: &dyn Fn() -> String| {
         if let Some(path) = path {
-            if let Err(e) = std::fs::write(path, text) {
+            if let Err(e) = std::fs::write(path, text()) {
                 eprintln!("{}: {e}", path.display());
             }
         }
-    }
+    };
+    write(&a.out, &|| render(a, scenarios, kinds, results));
+    write(&a.csv, &|| csv(scenarios, kinds, results));
 }
 
 /// Medians per (scenario, reflector), one row each; empty fields where nothing was measured.
