@@ -1,18 +1,20 @@
 //! One measured run: N speakers (non-clients) announce the synthetic table through a
-//! reflector to K sinks (clients) that check every prefix's next hop; or, as the floor,
-//! the same bytes written straight to the sinks with no reflector in between.
+//! reflector to K sinks (clients, `sink`) that check every prefix's next hop, ORIGINATOR_ID
+//! and CLUSTER_LIST; or, as the floor, what a reflector would send written straight to the
+//! sinks with no reflector in between.
 //!
 //! ```text
-//!  speaker threads ──pre-encoded UPDATEs──▶ reflector ──▶ sink threads (exact check)
+//!  speaker threads ──pre-encoded UPDATEs──▶ reflector ──▶ sink pollers (exact check)
 //!        ▲ "withdraw now" (mpsc)                               │ converged / withdrawn
 //!        └──────────────────── main thread ◀───────────────────┘ (mpsc)
 //! ```
 
 use crate::procs;
+use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED};
 use crate::table::{self, Table};
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::{self, *};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
@@ -50,9 +52,6 @@ pub struct Scenario {
     pub churn: u32,
     pub churn_rate: u32,
 }
-
-/// MED of churn change k: far above the table's MEDs, so a sink knows which change it saw.
-const CHURN_MED: u32 = 1 << 30;
 
 #[derive(Clone, Debug)]
 pub struct Opts {
@@ -197,178 +196,30 @@ fn check_alive(
     Err("sessions kept being reset after three rounds".into())
 }
 
-/// Which prefixes a sink must see and with which next hop.
-struct Expect {
-    table: Arc<Table>,
-    /// Unique mode: entry j belongs to speaker j / per_speaker. Contested: speaker 0.
-    per_speaker: Option<u32>,
-    /// Mesh mode: this sink's own speaker, whose prefixes are not reflected back to it.
-    exclude: Option<u32>,
-}
-
-impl Expect {
-    fn owner(&self, j: usize) -> u32 {
-        self.per_speaker.map_or(0, |p| j as u32 / p)
-    }
-
-    fn want(&self, j: usize) -> NextHop {
-        table::next_hop(self.owner(j))
-    }
-
-    /// Index of `p` if this sink must see it.
-    fn index(&self, p: &Prefix4) -> Option<usize> {
-        self.table
-            .index(p)
-            .filter(|&j| self.exclude != Some(self.owner(j)))
-    }
-
-    fn total(&self) -> usize {
-        let own = match (self.exclude, self.per_speaker) {
-            (Some(_), Some(p)) => p as usize,
-            _ => 0,
-        };
-        self.table.len() as usize - own
-    }
-}
-
-enum SinkEvent {
-    Converged(Instant),
-    Churned,
-    Withdrawn(Instant),
-    Failed(String, f64),
-}
-
-/// What a sink waits for after convergence, and its limits.
+/// A speaker's attributes as a reflector passes them on (for the floor, which has none).
 #[derive(Clone, Copy)]
-struct Phases {
-    churn: u32,
-    withdraw: bool,
-    deadline: Instant,
-    keepalive: Option<Duration>,
+struct Reflected {
+    originator: Ipv4Addr,
+    cluster: Ipv4Addr,
 }
 
-/// Reads one sink's session, tracking every prefix: 0 absent, 1 present with a wrong next
-/// hop, 2 present and right. Reports when all are right, then when every churn change was
-/// seen, then (if asked) when all are gone.
-fn sink(
-    mut stream: TcpStream,
-    ctx: CodecCtx,
-    exp: Arc<Expect>,
-    ph: Phases,
-    tx: mpsc::Sender<SinkEvent>,
-) -> (TcpStream, Vec<Option<Instant>>) {
-    let Phases {
-        churn,
-        withdraw,
-        deadline,
-        keepalive,
-    } = ph;
-    let total = exp.total();
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
-    // Big reads for few sinks; many sinks (mesh) must not cost a MiB each.
-    let mut buf = vec![0u8; if total > 1 << 20 { 1 << 20 } else { 1 << 18 }];
-    let mut state = vec![0u8; exp.table.len() as usize];
-    let (mut have, mut good, mut present) = (0usize, 0usize, 0usize);
-    let mut converged = false;
-    let mut last_ka = Instant::now();
-    // Changes this sink must see: none of its own (mesh, session 0 is the churner).
-    let churn_want = if exp.exclude == Some(0) { 0 } else { churn };
-    let mut seen = vec![None; churn_want as usize];
-    let mut churned = 0u32;
-    let mut churn_reported = false;
-    macro_rules! fail {
-        ($why:expr) => {{
-            let _ = tx.send(SinkEvent::Failed($why, good as f64 / total as f64));
-            return (stream, seen);
-        }};
-    }
-    loop {
-        if Instant::now() >= deadline {
-            fail!("timed out".into());
-        }
-        if let Some(k) = keepalive {
-            if last_ka.elapsed() >= k {
-                let _ = stream.write_all(&KEEPALIVE);
-                last_ka = Instant::now();
-            }
-        }
-        let n = match stream.read(&mut buf[have..]) {
-            Ok(0) => fail!("session closed by the reflector".into()),
-            Ok(n) => n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock
-                        | std::io::ErrorKind::TimedOut
-                        | std::io::ErrorKind::Interrupted
-                ) =>
-            {
-                continue
-            }
-            Err(e) => fail!(format!("read: {e}")),
-        };
-        have += n;
-        let mut pos = 0;
-        while let Ok(Some(len)) = wire::frame(&buf[pos..have], MAX_EXTENDED_MESSAGE_LEN) {
-            match wire::decode(&buf[pos..pos + len], &ctx) {
-                Ok(Message::Update(u)) => {
-                    let mut set = |p: &Prefix4, to: u8| {
-                        if let Some(j) = exp.index(p) {
-                            let from = state[j];
-                            good = good + usize::from(to == 2) - usize::from(from == 2);
-                            present = present + usize::from(to > 0) - usize::from(from > 0);
-                            state[j] = to;
-                        }
-                    };
-                    u.withdrawn.iter().for_each(|p| set(p, 0));
-                    if let Some(med) = u.attrs.as_ref().and_then(|a| a.med) {
-                        let k = med.wrapping_sub(CHURN_MED) as usize;
-                        if let Some(slot @ None) = seen.get_mut(k) {
-                            *slot = Some(Instant::now());
-                            churned += 1;
-                        }
-                    }
-                    for p in &u.nlri {
-                        let right = u.attrs.as_ref().is_some_and(|a| {
-                            exp.index(p).is_some_and(|j| a.next_hop == exp.want(j))
-                        });
-                        set(p, if right { 2 } else { 1 });
-                    }
-                }
-                Ok(Message::Notification(n)) => {
-                    fail!(format!("NOTIFICATION {n:?}"));
-                }
-                _ => {}
-            }
-            pos += len;
-        }
-        if pos == 0 && have == buf.len() {
-            fail!("message larger than the read buffer".into());
-        }
-        buf.copy_within(pos..have, 0);
-        have -= pos;
-        if !converged && good == total {
-            converged = true;
-            let _ = tx.send(SinkEvent::Converged(Instant::now()));
-        }
-        if converged && !churn_reported && churned == churn_want {
-            churn_reported = true;
-            if churn > 0 {
-                let _ = tx.send(SinkEvent::Churned);
-            }
-            if !withdraw {
-                return (stream, seen); // kept open until the run ends
-            }
-        }
-        if churn_reported && present == 0 {
-            let _ = tx.send(SinkEvent::Withdrawn(Instant::now()));
-            return (stream, seen);
+impl Reflected {
+    fn apply(r: Option<Reflected>, a: &mut PathAttrs) {
+        if let Some(r) = r {
+            a.originator_id = Some(r.originator);
+            a.cluster_list = vec![r.cluster];
         }
     }
 }
 
-/// Encoded announcements (and withdrawals) of speaker `s`.
-fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u8>) {
+/// Encoded announcements (and withdrawals) of speaker `s`; `refl` makes them look reflected.
+fn payloads(
+    sc: &Scenario,
+    t: &Table,
+    s: u32,
+    ctx: &CodecCtx,
+    refl: Option<Reflected>,
+) -> (Vec<u8>, Vec<u8>) {
     let (lo, hi) = if sc.contested {
         (0, t.len())
     } else {
@@ -379,7 +230,8 @@ fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u
     for &(a, b) in &t.runs {
         let (a, b) = (a.max(lo), b.min(hi));
         if a < b {
-            let attrs = table::attrs(s, a, lp, sc.attr_sets);
+            let mut attrs = table::attrs(s, a, lp, sc.attr_sets);
+            Reflected::apply(refl, &mut attrs);
             wire::encode_announce(ctx, &attrs, &t.prefixes[a as usize..b as usize], &mut ann);
         }
     }
@@ -390,7 +242,12 @@ fn payloads(sc: &Scenario, t: &Table, s: u32, ctx: &CodecCtx) -> (Vec<u8>, Vec<u
 }
 
 /// Churn change k of speaker 0: one prefix of its own re-announced with MED `CHURN_MED + k`.
-fn churn_updates(sc: &Scenario, t: &Table, ctx: &CodecCtx) -> Vec<Vec<u8>> {
+fn churn_updates(
+    sc: &Scenario,
+    t: &Table,
+    ctx: &CodecCtx,
+    refl: Option<Reflected>,
+) -> Vec<Vec<u8>> {
     let own = sc.prefixes.min(t.len()).max(1);
     let lp = if sc.contested { 200 } else { 100 };
     (0..sc.churn)
@@ -398,6 +255,7 @@ fn churn_updates(sc: &Scenario, t: &Table, ctx: &CodecCtx) -> Vec<Vec<u8>> {
             let j = (u64::from(k) * 7919 % u64::from(own)) as usize;
             let mut a = table::attrs(0, j as u32, lp, sc.attr_sets);
             a.med = Some(CHURN_MED + k);
+            Reflected::apply(refl, &mut a);
             let mut out = Vec::new();
             wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out);
             out
@@ -414,12 +272,15 @@ enum Cmd {
 struct Out {
     ann: Vec<u8>,
     churn: Vec<Vec<u8>>,
+    /// The floor's churner writes each change to every sink itself, as a reflector would
+    /// (one thread, one change at a time); empty: to its own session.
+    churn_to: Vec<TcpStream>,
     wd: Vec<u8>,
 }
 
 /// A writer: sends `ann`, then on request the churn changes (paced at `rate` per second;
-/// returns when each was written) or `wd`, keeping the session open (with keepalives)
-/// until `stop`.
+/// notes when each was sent) or `wd`, keeping the session open (with keepalives) until
+/// `stop`.
 fn writer(
     mut stream: TcpStream,
     out: Out,
@@ -447,8 +308,17 @@ fn writer(
                 for (k, u) in out.churn.iter().enumerate() {
                     let due = start + gap * k as u32;
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                    stream.write_all(u).map_err(|e| format!("write: {e}"))?;
-                    sent.push(Instant::now());
+                    if out.churn_to.is_empty() {
+                        stream.write_all(u).map_err(|e| format!("write: {e}"))?;
+                        sent.push(Instant::now());
+                    } else {
+                        // The floor has no hop to the reflector: the change is sent when
+                        // its fan-out starts.
+                        sent.push(Instant::now());
+                        for mut to in &out.churn_to {
+                            to.write_all(u).map_err(|e| format!("write: {e}"))?;
+                        }
+                    }
                 }
                 last = Instant::now();
             }
@@ -491,20 +361,28 @@ pub fn run(
             * u64::from(sc.sinks),
         ..Report::default()
     };
+    // Speakers identify themselves by their session's address (mesh: the sinks are the
+    // speakers); every reflector is configured with ROUTER_ID as its cluster id.
+    let speaker_id: fn(u32) -> Ipv4Addr = if sc.mesh { sink_ip } else { speaker_ip };
+    let cluster: Ipv4Addr = crate::daemons::ROUTER_ID
+        .parse()
+        .map_err(|_| "ROUTER_ID is not an address")?;
     let exp = |exclude: Option<u32>| {
         Arc::new(Expect {
             table: t.clone(),
             per_speaker,
             exclude,
+            speaker_id,
+            cluster,
         })
     };
     let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
     // (sink streams and their ctx), (writer streams with their payloads).
     let mut sink_streams: Vec<(TcpStream, CodecCtx, Arc<Expect>)> = Vec::new();
     let mut writers: Vec<(TcpStream, Out)> = Vec::new();
-    let churn_of = |ctx: &CodecCtx, yes: bool| {
+    let churn_of = |ctx: &CodecCtx, yes: bool, refl: Option<Reflected>| {
         if yes {
-            churn_updates(sc, &t, ctx)
+            churn_updates(sc, &t, ctx, refl)
         } else {
             Vec::new()
         }
@@ -521,10 +399,19 @@ pub fn run(
                 let ctx = s.ctx;
                 let stream = s.take_stream();
                 let w = stream.try_clone().map_err(|e| e.to_string())?;
-                let (ann, wd) = payloads(sc, &t, i as u32, &ctx);
+                let (ann, wd) = payloads(sc, &t, i as u32, &ctx, None);
                 sink_streams.push((stream, ctx, exp(Some(i as u32))));
-                let churn = churn_of(&ctx, i == 0);
-                writers.push((w, Out { ann, churn, wd }));
+                let churn = churn_of(&ctx, i == 0, None);
+                let churn_to = Vec::new();
+                writers.push((
+                    w,
+                    Out {
+                        ann,
+                        churn,
+                        churn_to,
+                        wd,
+                    },
+                ));
             }
         }
         Some(addr) => {
@@ -542,9 +429,18 @@ pub fn run(
                 sink_streams.push((s.take_stream(), ctx, exp(None)));
             }
             for (i, mut s) in spks.into_iter().enumerate() {
-                let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx);
-                let churn = churn_of(&s.ctx, i == 0);
-                writers.push((s.take_stream(), Out { ann, churn, wd }));
+                let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx, None);
+                let churn = churn_of(&s.ctx, i == 0, None);
+                let churn_to = Vec::new();
+                writers.push((
+                    s.take_stream(),
+                    Out {
+                        ann,
+                        churn,
+                        churn_to,
+                        wd,
+                    },
+                ));
             }
         }
         None => {
@@ -555,7 +451,19 @@ pub fn run(
             let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let addr = l.local_addr().map_err(|e| e.to_string())?;
             let enc: Vec<_> = (0..sc.speakers)
-                .map(|s| payloads(sc, &t, s, &ctx))
+                .map(|s| {
+                    let originator = speaker_id(s);
+                    payloads(
+                        sc,
+                        &t,
+                        s,
+                        &ctx,
+                        Some(Reflected {
+                            originator,
+                            cluster,
+                        }),
+                    )
+                })
                 .collect();
             for k in 0..sc.sinks {
                 let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
@@ -576,8 +484,29 @@ pub fn run(
                 let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
                 let excl = sc.mesh.then_some(k);
                 sink_streams.push((r, ctx, exp(excl)));
-                let churn = churn_of(&ctx, true);
-                writers.push((w, Out { ann, churn, wd }));
+                writers.push((
+                    w,
+                    Out {
+                        ann,
+                        churn: Vec::new(),
+                        churn_to: Vec::new(),
+                        wd,
+                    },
+                ));
+            }
+            // One churner (the first writer) sends each change to every sink.
+            if sc.churn > 0 {
+                let churn_to = (writers.iter().map(|(w, _)| w.try_clone()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| e.to_string())?;
+                let refl = Reflected {
+                    originator: speaker_id(0),
+                    cluster,
+                };
+                if let Some((_, out)) = writers.first_mut() {
+                    out.churn = churn_of(&ctx, true, Some(refl));
+                    out.churn_to = churn_to;
+                }
             }
             rep.sessions_up = t0.elapsed().as_secs_f64();
         }
@@ -588,18 +517,23 @@ pub fn run(
     let go = Arc::new(Barrier::new(writers.len() + 1));
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
-    let sink_threads: Vec<_> = sink_streams
-        .into_iter()
-        .map(|(s, ctx, exp)| {
-            let tx = tx.clone();
-            let ph = Phases {
-                churn: sc.churn,
-                withdraw: sc.withdraw,
-                deadline,
-                // In mesh mode the writer owns keepalives on the shared socket.
-                keepalive: if sc.mesh { None } else { keepalive },
-            };
-            std::thread::spawn(move || sink(s, ctx, exp, ph, tx))
+    let ph = Phases {
+        churn: sc.churn,
+        withdraw: sc.withdraw,
+        deadline,
+        // In mesh mode the writer owns keepalives on the shared socket.
+        keepalive: if sc.mesh { None } else { keepalive },
+    };
+    // One sink thread per core, each polling its share of the sinks.
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut shards: Vec<Vec<Sink>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, (s, ctx, exp)) in sink_streams.into_iter().enumerate() {
+        shards[i % threads].push(Sink::new(s, ctx, exp, sc.churn));
+    }
+    let sink_threads: Vec<_> = (shards.into_iter().filter(|s| !s.is_empty()))
+        .map(|shard| {
+            let (tx, stop) = (tx.clone(), stop.clone());
+            std::thread::spawn(move || sink::serve(shard, ph, tx, stop))
         })
         .collect();
     drop(tx);
@@ -656,11 +590,20 @@ pub fn run(
         cmd_tx.iter().for_each(|w| {
             let _ = w.send(Cmd::Churn);
         });
+        // Each phase has the whole time limit: a reflector that converged just in time
+        // is still measured on the phases after.
+        let limit = Instant::now() + o.timeout;
         while churned < sc.sinks {
-            match rx.recv() {
+            match rx.recv_timeout(limit.saturating_duration_since(Instant::now())) {
                 Ok(SinkEvent::Churned) => churned += 1,
                 Ok(SinkEvent::Failed(why, _)) => {
                     rep.errors.push(format!("churn phase: {why}"));
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let n = sc.sinks - churned;
+                    rep.errors
+                        .push(format!("churn phase: timed out ({n} sinks short)"));
                     break;
                 }
                 Ok(_) | Err(_) => break,
@@ -679,14 +622,21 @@ pub fn run(
         });
         let mut done = 0;
         let mut wlast = wclock;
+        let limit = wclock + o.timeout;
         while done < sc.sinks {
-            match rx.recv() {
+            match rx.recv_timeout(limit.saturating_duration_since(Instant::now())) {
                 Ok(SinkEvent::Withdrawn(at)) => {
                     done += 1;
                     wlast = wlast.max(at);
                 }
                 Ok(SinkEvent::Failed(why, _)) => {
                     rep.errors.push(format!("withdraw phase: {why}"));
+                    break;
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let n = sc.sinks - done;
+                    rep.errors
+                        .push(format!("withdraw phase: timed out ({n} sinks short)"));
                     break;
                 }
                 Ok(_) | Err(_) => break,
@@ -703,6 +653,7 @@ pub fn run(
     let sunk: Vec<_> = sink_threads
         .into_iter()
         .filter_map(|t| t.join().ok())
+        .flatten()
         .collect();
     let mut sent = Vec::new();
     let mut first = clock;
@@ -724,12 +675,11 @@ pub fn run(
         rep.convergence = Some(last.saturating_duration_since(first).as_secs_f64());
     }
     if sc.churn > 0 && rep.errors.is_empty() {
-        // Floor: sink i is fed by writer i; otherwise every change comes from speaker 0.
+        // Every change comes from writer 0 (the floor's churner writes to every sink).
         let mut lat: Vec<f64> = Vec::new();
-        for (i, (_, seen)) in sunk.iter().enumerate() {
-            let from = if target.is_none() { i } else { 0 };
+        for (_, seen) in &sunk {
             for (k, at) in seen.iter().enumerate() {
-                if let (Some(at), Some(s)) = (at, sent.get(from).and_then(|v| v.get(k))) {
+                if let (Some(at), Some(s)) = (at, sent.first().and_then(|v| v.get(k))) {
                     lat.push(at.saturating_duration_since(*s).as_secs_f64());
                 }
             }

@@ -1,6 +1,7 @@
 //! reflectd-load: drives a BGP route reflector with N speakers (non-clients announcing a
 //! deterministic synthetic table, UPDATEs encoded before the clock starts, then only bytes
-//! written) and K sinks (clients checking every prefix's next hop), and reports sessions-up
+//! written) and K sinks (clients checking every prefix's next hop, ORIGINATOR_ID and
+//! CLUSTER_LIST, a few threads polling them all), and reports sessions-up
 //! time, convergence time, prefix deliveries per second, and the reflector's CPU seconds and
 //! peak RSS (its whole process tree).
 //!
@@ -15,6 +16,7 @@ mod compare;
 mod daemons;
 mod load;
 mod procs;
+mod sink;
 mod table;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
@@ -210,7 +212,8 @@ fn main() {
     match result {
         Ok(r) => {
             print(&sc, &r);
-            if r.convergence.is_none() {
+            // A later phase (churn, withdraw) that failed fails the run too.
+            if r.convergence.is_none() || !r.errors.is_empty() {
                 std::process::exit(1);
             }
         }
