@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::TcpStream;
 
 use crate::fsm::Session;
@@ -11,6 +11,8 @@ use crate::msg::PeerId;
 
 /// Bytes asked of the kernel per read call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Queued chunks handed to one `writev` (the kernel's limit is 1024).
+const CHUNKS_PER_WRITE: usize = 64;
 
 pub struct Conn {
     pub peer: PeerId,
@@ -116,20 +118,27 @@ impl Conn {
         self.wbytes
     }
 
-    /// Writes as much as the socket takes. Returns bytes written.
+    /// Writes as much as the socket takes, many queued chunks per system call (a busy
+    /// worker queues several small ones per peer before it flushes). Returns bytes written.
     pub fn flush(&mut self) -> io::Result<usize> {
         let mut total = 0;
-        while let Some(front) = self.wqueue.front() {
-            match self.stream.write(&front[self.woff..]) {
+        while !self.wqueue.is_empty() {
+            let written = {
+                let mut iov = [IoSlice::new(&[]); CHUNKS_PER_WRITE];
+                let mut n = 0;
+                for (slot, chunk) in iov.iter_mut().zip(&self.wqueue) {
+                    let skip = if n == 0 { self.woff } else { 0 };
+                    *slot = IoSlice::new(&chunk[skip..]);
+                    n += 1;
+                }
+                self.stream.write_vectored(&iov[..n])
+            };
+            match written {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     total += n;
-                    self.woff += n;
                     self.wbytes -= n;
-                    if self.woff == front.len() {
-                        self.wqueue.pop_front();
-                        self.woff = 0;
-                    }
+                    self.advance(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -137,5 +146,19 @@ impl Conn {
             }
         }
         Ok(total)
+    }
+
+    /// Drops `n` written bytes from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while let Some(front) = self.wqueue.front() {
+            let left = front.len() - self.woff;
+            if n < left {
+                self.woff += n;
+                return;
+            }
+            n -= left;
+            self.wqueue.pop_front();
+            self.woff = 0;
+        }
     }
 }

@@ -57,6 +57,9 @@ const READS_PER_EVENT: usize = 8;
 /// Decoded UPDATEs per message to the RIB. A decoded UPDATE is several times its wire size,
 /// so this (with the RIB queue's length) bounds the memory of input waiting for the RIB.
 const UPDATES_PER_BATCH: usize = 256;
+/// RIB messages queued before the worker writes them out even if more are waiting, so one
+/// long burst is not all held back until the inbox is empty.
+const SENDS_PER_FLUSH: usize = 64;
 /// How often counters go to metrics and status to readers when nothing else happens.
 const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// How often a worker retries handing the RIB thread what its full inbox refused.
@@ -113,6 +116,8 @@ struct Worker {
     peers: HashMap<PeerId, Peer>,
     /// Connections by poll key (the index); freed keys are reused.
     conns: Vec<Option<Conn>>,
+    /// Connections with bytes queued by `send_shared` and not yet written.
+    unflushed: Vec<usize>,
     free_keys: Vec<usize>,
     /// Scratch buffers reused across calls (no allocation per message).
     actions: Vec<Action>,
@@ -151,6 +156,7 @@ impl Worker {
             status,
             peers: HashMap::new(),
             conns: Vec::new(),
+            unflushed: Vec::new(),
             free_keys: Vec::new(),
             actions: Vec::new(),
             batch: Vec::new(),
@@ -266,13 +272,33 @@ impl Worker {
                     warn!(worker = self.cfg.index, "poll failed: {e}");
                 }
             }
+            // What the RIB sends is queued as it is taken and written after, once per peer
+            // (`unflushed`): when the RIB sends faster than we write, the changes that
+            // piled up go out in one system call per peer, not one each.
+            let now = Instant::now();
+            let mut sends = 0;
             while let Ok(msg) = self.inbox.try_recv() {
-                if let ToWorker::Shutdown { message } = msg {
-                    self.shutdown(&message);
-                    return;
+                match msg {
+                    ToWorker::Send { peers, data } => {
+                        self.send_shared(&peers, data, now);
+                        sends += 1;
+                        if sends % SENDS_PER_FLUSH == 0 {
+                            self.flush_unflushed(now);
+                        }
+                    }
+                    ToWorker::Shutdown { message } => {
+                        self.flush_unflushed(now);
+                        self.shutdown(&message);
+                        return;
+                    }
+                    // In order: what was queued for a peer goes out before it is stopped.
+                    msg => {
+                        self.flush_unflushed(now);
+                        self.handle_inbox(msg);
+                    }
                 }
-                self.handle_inbox(msg);
             }
+            self.flush_unflushed(now);
             for ev in events.iter() {
                 self.on_event(ev);
             }
@@ -289,7 +315,10 @@ impl Worker {
     fn handle_inbox(&mut self, msg: ToWorker) {
         let now = Instant::now();
         match msg {
-            ToWorker::Send { peers, data } => self.send_shared(&peers, data, now),
+            ToWorker::Send { peers, data } => {
+                self.send_shared(&peers, data, now);
+                self.flush_unflushed(now);
+            }
             ToWorker::AddPeer { peer, neighbor } => self.add_peer(peer, neighbor, now),
             ToWorker::RemovePeer { peer, subcode } => self.remove_peer(peer, subcode, now),
             ToWorker::Accepted { peer, stream } => self.accepted(peer, stream, now),
@@ -1000,6 +1029,7 @@ impl Worker {
     }
 
     /// Queues bytes the RIB encoded once for several peers of this worker.
+    /// Queues `data` for `peers`; `flush_unflushed` writes it.
     fn send_shared(&mut self, peers: &[PeerId], data: Bytes, now: Instant) {
         let (messages, updates) = count_messages(&data);
         for id in peers {
@@ -1015,9 +1045,20 @@ impl Worker {
             if let Some(c) = self.conn_mut(key) {
                 c.queue(data.clone());
                 c.session.update_sent(now);
+                self.unflushed.push(key);
             }
+        }
+    }
+
+    fn flush_unflushed(&mut self, now: Instant) {
+        let mut keys = std::mem::take(&mut self.unflushed);
+        keys.sort_unstable();
+        keys.dedup();
+        for &key in &keys {
             self.flush(key, now);
         }
+        keys.clear();
+        self.unflushed = keys;
     }
 
     fn flush(&mut self, key: usize, now: Instant) {
