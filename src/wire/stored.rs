@@ -44,7 +44,8 @@ pub fn store(attrs: &PathAttrs) -> Vec<u8> {
 
 /// The canonical bytes of `attrs` with `next_hop` in place of its own.
 pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64);
+    // Most sets are under 128 bytes: written without regrowing.
+    let mut out = Vec::with_capacity(128);
     out.push(attrs::next_hop_len(next_hop) as u8);
     attrs::put_next_hop(&mut out, next_hop);
     let mut tail = Vec::new();

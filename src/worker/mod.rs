@@ -1020,7 +1020,10 @@ impl Worker {
             self.batch.clear();
             return;
         };
-        let updates = std::mem::take(&mut self.batch);
+        // The next batch is likely as long as this one (a table transfer: full batches;
+        // churn: single UPDATEs): sized so, it is not regrown and copied as it fills.
+        let next = Vec::with_capacity(self.batch.len());
+        let updates = std::mem::replace(&mut self.batch, next);
         self.tell_rib(ToRib::Updates {
             peer,
             updates,
@@ -1028,8 +1031,8 @@ impl Worker {
         });
     }
 
-    /// Queues bytes the RIB encoded once for several peers of this worker.
-    /// Queues `data` for `peers`; `flush_unflushed` writes it.
+    /// Queues bytes the RIB encoded once for several peers of this worker;
+    /// `flush_unflushed` writes them.
     fn send_shared(&mut self, peers: &[PeerId], data: Bytes, now: Instant) {
         let (messages, updates) = count_messages(&data);
         for id in peers {

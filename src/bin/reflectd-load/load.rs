@@ -373,6 +373,7 @@ pub fn run(
             per_speaker,
             exclude,
             speaker_id,
+            speakers: sc.speakers,
             cluster,
         })
     };

@@ -34,6 +34,8 @@ pub struct Expect {
     /// Speaker s's BGP identifier: the ORIGINATOR_ID its routes carry once reflected
     /// (RFC 4456 §8).
     pub speaker_id: fn(u32) -> Ipv4Addr,
+    /// How many speakers announce (contested: each may be best for a while).
+    pub speakers: u32,
     /// The reflector's cluster id: the whole CLUSTER_LIST of a route reflected once.
     pub cluster: Ipv4Addr,
 }
@@ -50,12 +52,25 @@ impl Expect {
             .filter(|&j| self.exclude != Some(self.owner(j)))
     }
 
-    /// Entry j as reflected: the owner's next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
-    fn right(&self, j: usize, a: &PathAttrs) -> bool {
-        let owner = self.owner(j);
-        a.next_hop == crate::table::next_hop(owner)
-            && a.originator_id == Some((self.speaker_id)(owner))
+    /// Speaker s's path, reflected once: its next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
+    fn reflected_from(&self, s: u32, a: &PathAttrs) -> bool {
+        a.next_hop == crate::table::next_hop(s)
+            && a.originator_id == Some((self.speaker_id)(s))
             && a.cluster_list == [self.cluster]
+    }
+
+    /// Entry j's final path: its owner's, reflected.
+    fn right(&self, j: usize, a: &PathAttrs) -> bool {
+        self.reflected_from(self.owner(j), a)
+    }
+
+    /// Not merely another speaker's path (contested: any may be best for a while) but no
+    /// speaker's path reflected correctly.
+    fn wrong(&self, j: usize, a: &PathAttrs) -> bool {
+        match self.per_speaker {
+            Some(_) => !self.right(j, a),
+            None => !(0..self.speakers).any(|s| self.reflected_from(s, a)),
+        }
     }
 
     pub fn total(&self) -> usize {
@@ -205,7 +220,7 @@ impl Sink {
         let Some(a) = &u.attrs else { return };
         for j in u.nlri.iter().filter_map(|p| exp.index(p)) {
             let right = exp.right(j, a);
-            self.wrong += u64::from(!right);
+            self.wrong += u64::from(!right && exp.wrong(j, a));
             set(j, if right { 2 } else { 1 });
         }
         if let Some(med) = a.med {
@@ -338,6 +353,7 @@ mod tests {
             per_speaker: Some(50),
             exclude: None,
             speaker_id: |s| Ipv4Addr::new(127, 1, 0, s as u8 + 1),
+            speakers: 2,
             cluster,
         };
         // Entry 60 is speaker 1's.
@@ -356,5 +372,26 @@ mod tests {
         a.cluster_list = vec![cluster];
         a.originator_id = Some(Ipv4Addr::new(127, 1, 0, 1));
         assert!(!exp.right(60, &a), "another speaker's ORIGINATOR_ID");
+        assert!(exp.wrong(60, &a));
+    }
+
+    #[test]
+    fn contested_another_speakers_path_is_not_yet_right_but_not_wrong() {
+        let cluster = Ipv4Addr::new(10, 255, 0, 1);
+        let exp = Expect {
+            table: Arc::new(Table::new(100).unwrap()),
+            per_speaker: None,
+            exclude: None,
+            speaker_id: |s| Ipv4Addr::new(127, 1, 0, s as u8 + 1),
+            speakers: 2,
+            cluster,
+        };
+        let mut a = crate::table::attrs(1, 60, 100, 0);
+        a.originator_id = Some(Ipv4Addr::new(127, 1, 0, 2));
+        a.cluster_list = vec![cluster];
+        assert!(!exp.right(60, &a), "speaker 0's path is the best");
+        assert!(!exp.wrong(60, &a), "speaker 1's, correctly reflected");
+        a.cluster_list.clear();
+        assert!(exp.wrong(60, &a));
     }
 }
