@@ -270,12 +270,13 @@ enum Cmd {
 
 /// What one writer sends: the table, churn changes (speaker 0 only), the withdrawals.
 struct Out {
-    ann: Vec<u8>,
+    /// Shared: the floor sends the same table to every sink (but in mesh mode).
+    ann: Arc<[u8]>,
     churn: Vec<Vec<u8>>,
     /// The floor's churner writes each change to every sink itself, as a reflector would
     /// (one thread, one change at a time); empty: to its own session.
     churn_to: Vec<TcpStream>,
-    wd: Vec<u8>,
+    wd: Arc<[u8]>,
 }
 
 /// A writer: sends `ann`, then on request the churn changes (paced at `rate` per second;
@@ -331,6 +332,9 @@ fn writer(
     }
     Ok((first, sent))
 }
+
+/// Sinks one sink thread polls.
+const SINKS_PER_THREAD: usize = 8;
 
 /// Runs the scenario against the reflector at `target` (measuring `pid`'s process tree if
 /// given), or with `target` None as the floor: each sink fed directly what a reflector
@@ -401,6 +405,7 @@ pub fn run(
                 let stream = s.take_stream();
                 let w = stream.try_clone().map_err(|e| e.to_string())?;
                 let (ann, wd) = payloads(sc, &t, i as u32, &ctx, None);
+                let (ann, wd) = (ann.into(), wd.into());
                 sink_streams.push((stream, ctx, exp(Some(i as u32))));
                 let churn = churn_of(&ctx, i == 0, None);
                 let churn_to = Vec::new();
@@ -431,6 +436,7 @@ pub fn run(
             }
             for (i, mut s) in spks.into_iter().enumerate() {
                 let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx, None);
+                let (ann, wd) = (ann.into(), wd.into());
                 let churn = churn_of(&s.ctx, i == 0, None);
                 let churn_to = Vec::new();
                 writers.push((
@@ -466,23 +472,33 @@ pub fn run(
                     )
                 })
                 .collect();
+            // What a reflector would send sink k: the best path only, speaker 0's
+            // (contested), everyone's (unique), or everyone's but the sink's own (mesh).
+            let join = |from: &mut dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>| {
+                let (mut ann, mut wd) = (Vec::new(), Vec::new());
+                for (a, w) in from {
+                    ann.extend_from_slice(a);
+                    wd.extend_from_slice(w);
+                }
+                (Arc::<[u8]>::from(ann), Arc::<[u8]>::from(wd))
+            };
+            let same = if sc.contested {
+                join(&mut enc[..1].iter())
+            } else if sc.mesh {
+                join(&mut std::iter::empty()) // each sink's own, below
+            } else {
+                join(&mut enc.iter())
+            };
             for k in 0..sc.sinks {
                 let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
                 let (r, _) = l.accept().map_err(|e| e.to_string())?;
                 let _ = w.set_nodelay(true);
-                // What a reflector would send this sink: every speaker's routes (unique)
-                // or the best path only, speaker 0's (contested).
-                // Mesh: everyone's but the sink's own.
-                let from: Vec<_> = match (sc.contested, sc.mesh) {
-                    (true, _) => enc[..1].iter().collect(),
-                    (false, true) => (enc.iter().enumerate())
-                        .filter(|&(s, _)| s != k as usize)
-                        .map(|(_, e)| e)
-                        .collect(),
-                    (false, false) => enc.iter().collect(),
+                let (ann, wd) = if sc.mesh && !sc.contested {
+                    let others = enc.iter().enumerate().filter(|&(s, _)| s != k as usize);
+                    join(&mut others.map(|(_, e)| e))
+                } else {
+                    (same.0.clone(), same.1.clone())
                 };
-                let ann: Vec<u8> = from.iter().flat_map(|(a, _)| a.iter().copied()).collect();
-                let wd: Vec<u8> = from.iter().flat_map(|(_, w)| w.iter().copied()).collect();
                 let excl = sc.mesh.then_some(k);
                 sink_streams.push((r, ctx, exp(excl)));
                 writers.push((
@@ -525,8 +541,11 @@ pub fn run(
         // In mesh mode the writer owns keepalives on the shared socket.
         keepalive: if sc.mesh { None } else { keepalive },
     };
-    // One sink thread per core, each polling its share of the sinks.
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    // Sink threads each poll up to SINKS_PER_THREAD sinks. Fewer threads would cost less
+    // switching, but the scheduler shares the cores per thread: two sink threads against
+    // the reflector's three drained scenario C's 200 sinks so slowly that the reflector
+    // throttled them (its CPU rose from 1.5 s to 7.6 s).
+    let threads = (sc.sinks as usize).div_ceil(SINKS_PER_THREAD).max(1);
     let mut shards: Vec<Vec<Sink>> = (0..threads).map(|_| Vec::new()).collect();
     for (i, (s, ctx, exp)) in sink_streams.into_iter().enumerate() {
         shards[i % threads].push(Sink::new(s, ctx, exp, sc.churn));
