@@ -274,7 +274,7 @@ pub fn main(a: CompareArgs) -> i32 {
                 };
                 match &r {
                     Ok(r) => eprintln!(
-                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s, rss {} MiB ({} procs){}",
+                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s, rss {} MiB ({} procs){}{}",
                         n.name,
                         run + 1,
                         kind.name(),
@@ -283,6 +283,15 @@ pub fn main(a: CompareArgs) -> i32 {
                         fmt(r.cpu, 2),
                         fmt(r.peak_rss.map(|b| b as f64 / 1048576.0), 1),
                         r.procs,
+                        // Per run too: on a shared machine the tail varies run to run.
+                        match (r.churn_p50, r.churn_p99) {
+                            (Some(p50), Some(p99)) => format!(
+                                ", churn p50/p99 {:.2}/{:.2} ms",
+                                p50 * 1e3,
+                                p99 * 1e3
+                            ),
+                            _ => String::new(),
+                        },
                         if r.errors.is_empty() {
                             String::new()
                         } else {
