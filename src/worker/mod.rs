@@ -278,24 +278,19 @@ impl Worker {
             let now = Instant::now();
             let mut sends = 0;
             while let Ok(msg) = self.inbox.try_recv() {
-                match msg {
-                    ToWorker::Send { peers, data } => {
-                        self.send_shared(&peers, data, now);
-                        sends += 1;
-                        if sends % SENDS_PER_FLUSH == 0 {
-                            self.flush_unflushed(now);
-                        }
-                    }
-                    ToWorker::Shutdown { message } => {
-                        self.flush_unflushed(now);
-                        self.shutdown(&message);
-                        return;
-                    }
+                let send = matches!(msg, ToWorker::Send { .. });
+                if !send {
                     // In order: what was queued for a peer goes out before it is stopped.
-                    msg => {
-                        self.flush_unflushed(now);
-                        self.handle_inbox(msg);
-                    }
+                    self.flush_unflushed(now);
+                }
+                if let ToWorker::Shutdown { message } = msg {
+                    self.shutdown(&message);
+                    return;
+                }
+                self.handle_inbox(msg);
+                sends += usize::from(send);
+                if send && sends % SENDS_PER_FLUSH == 0 {
+                    self.flush_unflushed(now);
                 }
             }
             self.flush_unflushed(now);
@@ -312,13 +307,11 @@ impl Worker {
         }
     }
 
+    /// One inbox message; a `Send` is only queued (`flush_unflushed` writes it).
     fn handle_inbox(&mut self, msg: ToWorker) {
         let now = Instant::now();
         match msg {
-            ToWorker::Send { peers, data } => {
-                self.send_shared(&peers, data, now);
-                self.flush_unflushed(now);
-            }
+            ToWorker::Send { peers, data } => self.send_shared(&peers, data, now),
             ToWorker::AddPeer { peer, neighbor } => self.add_peer(peer, neighbor, now),
             ToWorker::RemovePeer { peer, subcode } => self.remove_peer(peer, subcode, now),
             ToWorker::Accepted { peer, stream } => self.accepted(peer, stream, now),
