@@ -37,6 +37,11 @@ mod testutil;
 pub use message::*;
 pub use types::*;
 
+/// Path attribute type codes and flags, for tools that read UPDATEs in place.
+pub mod attr_code {
+    pub use super::attrs::{CLUSTER_LIST, EXTENDED_LENGTH, MED, NEXT_HOP, ORIGINATOR_ID};
+}
+
 /// A decode failure that must end the session: carries the NOTIFICATION to send.
 /// (Errors RFC 7606 resolves without a reset are reported inside `Update` instead.)
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

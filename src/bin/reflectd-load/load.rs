@@ -10,7 +10,7 @@
 //! ```
 
 use crate::procs;
-use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED};
+use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED, KEEPALIVE};
 use crate::table::{self, Table};
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::{self, *};
@@ -22,13 +22,6 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 pub const ASN: u32 = 65000;
-const KEEPALIVE: [u8; 19] = {
-    let mut k = [0xffu8; 19];
-    k[16] = 0;
-    k[17] = 19;
-    k[18] = 4;
-    k
-};
 
 /// The workload: sizes are flags so small and full runs share the code.
 #[derive(Clone, Debug)]
@@ -333,6 +326,40 @@ fn writer(
     Ok((first, sent))
 }
 
+/// Waits until `want` sinks have reported a later phase's event (`is_event`), `have` of
+/// them already; returns how many have. The phase gets the whole `timeout` of its own, so a
+/// reflector that converged just in time is still measured on it. A failed sink, another
+/// event or the time limit ends the wait; a failure or the time limit with an error in
+/// `errors`.
+fn await_phase(
+    rx: &mpsc::Receiver<SinkEvent>,
+    want: u32,
+    have: u32,
+    timeout: Duration,
+    phase: &str,
+    errors: &mut Vec<String>,
+    mut is_event: impl FnMut(&SinkEvent) -> bool,
+) -> u32 {
+    let limit = Instant::now() + timeout;
+    let mut n = have;
+    while n < want {
+        match rx.recv_timeout(limit.saturating_duration_since(Instant::now())) {
+            Ok(SinkEvent::Failed(why, _)) => {
+                errors.push(format!("{phase} phase: {why}"));
+                break;
+            }
+            Ok(ev) if is_event(&ev) => n += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let short = want - n;
+                errors.push(format!("{phase} phase: timed out ({short} sinks short)"));
+                break;
+            }
+            Ok(_) | Err(_) => break,
+        }
+    }
+    n
+}
+
 /// Sinks one sink thread polls.
 const SINKS_PER_THREAD: usize = 8;
 
@@ -482,22 +509,22 @@ pub fn run(
                 }
                 (Arc::<[u8]>::from(ann), Arc::<[u8]>::from(wd))
             };
-            let same = if sc.contested {
-                join(&mut enc[..1].iter())
-            } else if sc.mesh {
-                join(&mut std::iter::empty()) // each sink's own, below
-            } else {
-                join(&mut enc.iter())
+            // Mesh (never contested): each sink's own, below.
+            let same = match (sc.contested, sc.mesh) {
+                (true, _) => Some(join(&mut enc[..1].iter())),
+                (false, false) => Some(join(&mut enc.iter())),
+                (false, true) => None,
             };
             for k in 0..sc.sinks {
                 let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
                 let (r, _) = l.accept().map_err(|e| e.to_string())?;
                 let _ = w.set_nodelay(true);
-                let (ann, wd) = if sc.mesh && !sc.contested {
-                    let others = enc.iter().enumerate().filter(|&(s, _)| s != k as usize);
-                    join(&mut others.map(|(_, e)| e))
-                } else {
-                    (same.0.clone(), same.1.clone())
+                let (ann, wd) = match &same {
+                    Some(same) => same.clone(),
+                    None => {
+                        let others = enc.iter().enumerate().filter(|&(s, _)| s != k as usize);
+                        join(&mut others.map(|(_, e)| e))
+                    }
                 };
                 let excl = sc.mesh.then_some(k);
                 sink_streams.push((r, ctx, exp(excl)));
@@ -610,25 +637,9 @@ pub fn run(
         cmd_tx.iter().for_each(|w| {
             let _ = w.send(Cmd::Churn);
         });
-        // Each phase has the whole time limit: a reflector that converged just in time
-        // is still measured on the phases after.
-        let limit = Instant::now() + o.timeout;
-        while churned < sc.sinks {
-            match rx.recv_timeout(limit.saturating_duration_since(Instant::now())) {
-                Ok(SinkEvent::Churned) => churned += 1,
-                Ok(SinkEvent::Failed(why, _)) => {
-                    rep.errors.push(format!("churn phase: {why}"));
-                    break;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let n = sc.sinks - churned;
-                    rep.errors
-                        .push(format!("churn phase: timed out ({n} sinks short)"));
-                    break;
-                }
-                Ok(_) | Err(_) => break,
-            }
-        }
+        let is_churned = |ev: &SinkEvent| matches!(ev, SinkEvent::Churned);
+        let (want, errors) = (sc.sinks, &mut rep.errors);
+        churned = await_phase(&rx, want, churned, o.timeout, "churn", errors, is_churned);
         if churned == sc.sinks {
             if let (Some(b), Some(pid)) = (cpu_before, pid) {
                 rep.cpu_churn = Some(procs::usage(pid).cpu - b.cpu);
@@ -640,28 +651,16 @@ pub fn run(
         cmd_tx.iter().for_each(|w| {
             let _ = w.send(Cmd::Withdraw);
         });
-        let mut done = 0;
         let mut wlast = wclock;
-        let limit = wclock + o.timeout;
-        while done < sc.sinks {
-            match rx.recv_timeout(limit.saturating_duration_since(Instant::now())) {
-                Ok(SinkEvent::Withdrawn(at)) => {
-                    done += 1;
-                    wlast = wlast.max(at);
-                }
-                Ok(SinkEvent::Failed(why, _)) => {
-                    rep.errors.push(format!("withdraw phase: {why}"));
-                    break;
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let n = sc.sinks - done;
-                    rep.errors
-                        .push(format!("withdraw phase: timed out ({n} sinks short)"));
-                    break;
-                }
-                Ok(_) | Err(_) => break,
+        let is_withdrawn = |ev: &SinkEvent| match ev {
+            SinkEvent::Withdrawn(at) => {
+                wlast = wlast.max(*at);
+                true
             }
-        }
+            _ => false,
+        };
+        let (want, errors) = (sc.sinks, &mut rep.errors);
+        let done = await_phase(&rx, want, 0, o.timeout, "withdraw", errors, is_withdrawn);
         if done == sc.sinks {
             rep.withdraw = Some(wlast.duration_since(wclock).as_secs_f64());
             if let (Some(a), Some(pid)) = (after, pid) {

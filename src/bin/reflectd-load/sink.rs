@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-const KEEPALIVE: [u8; 19] = {
+pub const KEEPALIVE: [u8; 19] = {
     let mut k = [0xffu8; 19];
     k[16] = 0;
     k[17] = 19;
@@ -200,14 +200,14 @@ impl Sink {
         while let Ok(Some(len)) = wire::frame(&buf[pos..self.have], MAX_EXTENDED_MESSAGE_LEN) {
             let msg = &buf[pos..pos + len];
             match msg[18] {
-                UPDATE => match Update::read(&msg[19..]) {
+                MSG_UPDATE => match Update::read(&msg[19..]) {
                     Some(u) => self.apply(&u),
                     None => {
                         bad = Some(format!("malformed UPDATE {:02x?}", &msg[..len.min(64)]));
                         break;
                     }
                 },
-                NOTIFICATION => {
+                MSG_NOTIFICATION => {
                     let n = wire::decode(msg, &self.ctx);
                     bad = Some(format!("NOTIFICATION {n:?}"));
                     break;
@@ -296,9 +296,6 @@ impl Sink {
     }
 }
 
-const UPDATE: u8 = 2;
-const NOTIFICATION: u8 = 3;
-
 /// What a sink checks of a route's attributes.
 #[derive(Default)]
 struct Attrs<'a> {
@@ -331,17 +328,17 @@ impl<'a> Update<'a> {
         let v4 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
         while !rest.is_empty() {
             let (flags, code) = (*rest.first()?, *rest.get(1)?);
-            let (len, hdr) = if flags & 0x10 != 0 {
+            let (len, hdr) = if flags & attr_code::EXTENDED_LENGTH != 0 {
                 (usize::from(u16_at(rest, 2)?), 4)
             } else {
                 (usize::from(*rest.get(2)?), 3)
             };
             let value = rest.get(hdr..hdr + len)?;
             match code {
-                3 => attrs.next_hop = Some(v4(value)?),
-                4 => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
-                9 => attrs.originator_id = Some(v4(value)?),
-                10 => attrs.cluster_list = value,
+                attr_code::NEXT_HOP => attrs.next_hop = Some(v4(value)?),
+                attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
+                attr_code::ORIGINATOR_ID => attrs.originator_id = Some(v4(value)?),
+                attr_code::CLUSTER_LIST => attrs.cluster_list = value,
                 _ => {}
             }
             rest = &rest[hdr + len..];
