@@ -171,8 +171,9 @@ impl Rib {
         self.set_paths(peer, prefixes, None);
     }
 
-    /// Installs `set` (its next hop the family's) for `prefixes`; a looped route
-    /// (RFC 4456 §8) is kept as received but not eligible.
+    /// Installs `set` (its next hop the family's) for `prefixes`; a looped route (our AS
+    /// in its AS_PATH, RFC 4271 §9.1.2; our ORIGINATOR_ID or CLUSTER_ID, RFC 4456 §8) is
+    /// kept as received but not eligible.
     fn announce<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], set: Prepared) {
         if prefixes.is_empty()
             || !self
@@ -182,9 +183,13 @@ impl Rib {
         {
             return;
         }
-        // Most sets carry neither attribute (a client's own routes): no walk for those.
-        let reflected = set.rank.originator_id.is_some() || set.rank.cluster_list_len > 0;
-        if reflected && stored::is_looped(&set.set, self.cfg.router_id, self.cfg.cluster_id) {
+        let ours = stored::Ours {
+            asn: self.cfg.asn,
+            router_id: self.cfg.router_id,
+            cluster_id: self.cfg.cluster_id,
+        };
+        // The walk stops at the first attribute past CLUSTER_LIST: a few steps per UPDATE.
+        if stored::is_looped(&set.set, &ours) {
             self.set_paths(peer, prefixes, Some(AttrId::REJECTED));
             return;
         }

@@ -287,6 +287,36 @@ fn route_with_our_cluster_id_in_the_cluster_list_replaces_the_previous_path_as_a
     assert_eq!(counts(&mut r, 1), (0, 0, 0));
 }
 
+#[test]
+fn route_with_our_as_in_its_as_path_loses_to_a_loop_free_one_and_is_not_reflected() {
+    // RFC 4271 §9.1.2: such a route is excluded from the decision; BIRD, FRR and OpenBGPD
+    // drop it the same way, whichever kind of peer sent it.
+    let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
+    let looped = PathAttrs {
+        as_path: AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentKind::Sequence,
+                asns: vec![64512, 65000, 3356],
+            }],
+        },
+        local_pref: Some(300),
+        ..attrs([192, 0, 2, 1])
+    };
+    r.handle(announce(1, &["10.0.0.0/8"], looped));
+    assert!(v4(&r.plan()).is_empty());
+    assert_eq!(counts(&mut r, 1), (1, 0, 0));
+    // A loop-free path from another client is best although its LOCAL_PREF is lower.
+    r.handle(announce(2, &["10.0.0.0/8"], attrs([192, 0, 2, 2])));
+    assert_eq!(r.best(p4("10.0.0.0/8")).map(|b| b.0), Some(2));
+    let sends = v4(&r.plan());
+    // The clients are one group: client 2 drops its own route by ORIGINATOR_ID.
+    let (p, a) = &only_to(&sends, &[1, 2, 3]).announce[0];
+    assert_eq!(
+        (*p, a.next_hop),
+        (p4("10.0.0.0/8"), NextHop::V4([192, 0, 2, 2].into()))
+    );
+}
+
 // ---------------------------------------------------------------- withdraws and best path
 
 #[test]

@@ -155,7 +155,12 @@ pub fn stores(a: &PathAttrs) {
     attrs::encode(a, Some(reflect), &ctx, true, &mut h1, &mut t1);
     stored::encode(&s, reflect, &ctx, true, &mut h2, &mut t2);
     assert_eq!((h1, t1), (h2, t2), "reflected stored form of {a:?} differs");
-    let _ = stored::is_looped(&s, reflect.originator_id, reflect.cluster_id);
+    let ours = stored::Ours {
+        asn: 65000,
+        router_id: reflect.originator_id,
+        cluster_id: reflect.cluster_id,
+    };
+    let _ = stored::is_looped(&s, &ours);
 }
 
 /// A path-attribute set with every attribute the codec knows (AS_SET, 4-octet ASNs,

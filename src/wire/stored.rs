@@ -11,7 +11,8 @@
 //! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
 //! MP_REACH_NLRI or MP_UNREACH_NLRI.
 
-use super::attrs::{self, CLUSTER_LIST, EXTENDED_LENGTH, MP_REACH_NLRI, NEXT_HOP, ORIGINATOR_ID};
+use super::attrs::ORIGINATOR_ID;
+use super::attrs::{self, AS_PATH, CLUSTER_LIST, EXTENDED_LENGTH, MP_REACH_NLRI, NEXT_HOP};
 use super::attrs::{OPTIONAL, TRANSITIVE};
 use super::message::CodecCtx;
 use super::types::{NextHop, PathAttrs};
@@ -149,17 +150,42 @@ pub(crate) fn encode(
     }
 }
 
-/// RFC 4456 §8: the set carries our ORIGINATOR_ID or our CLUSTER_ID in its CLUSTER_LIST.
-pub fn is_looped(stored: &[u8], router_id: Ipv4Addr, cluster_id: Ipv4Addr) -> bool {
+/// What a route that has passed through us before carries.
+#[derive(Clone, Copy, Debug)]
+pub struct Ours {
+    /// RFC 4271 §9.1.2: our AS anywhere in the AS_PATH.
+    pub asn: u32,
+    /// RFC 4456 §8: our BGP Identifier as ORIGINATOR_ID, or our CLUSTER_ID in CLUSTER_LIST.
+    pub router_id: Ipv4Addr,
+    pub cluster_id: Ipv4Addr,
+}
+
+/// The set carries one of `ours` (above): a loop, so the route is not eligible.
+pub fn is_looped(stored: &[u8], ours: &Ours) -> bool {
     let (_, mut rest) = split(stored);
     while let Some((code, value, whole)) = next_attr(rest) {
         rest = &rest[whole.len()..];
         match code {
-            ORIGINATOR_ID if value == router_id.octets() => return true,
-            CLUSTER_LIST if value.chunks(4).any(|c| c == cluster_id.octets()) => return true,
+            AS_PATH if as_path_has(value, ours.asn) => return true,
+            ORIGINATOR_ID if value == ours.router_id.octets() => return true,
+            CLUSTER_LIST if value.chunks(4).any(|c| c == ours.cluster_id.octets()) => return true,
             c if c > CLUSTER_LIST => return false,
             _ => {}
         }
+    }
+    false
+}
+
+/// `asn` in any segment of a stored (4-octet) AS_PATH value. Confederation segments count
+/// too: without confederations configured, our AS there is as much a loop.
+fn as_path_has(mut value: &[u8], asn: u32) -> bool {
+    let want = asn.to_be_bytes();
+    while let [_kind, count, rest @ ..] = value {
+        let len = (4 * usize::from(*count)).min(rest.len());
+        if rest[..len].chunks_exact(4).any(|a| a == want) {
+            return true;
+        }
+        value = &rest[len..];
     }
     false
 }
@@ -310,16 +336,57 @@ mod tests {
     fn loop_checks_match_originator_and_cluster_list() {
         let us = Ipv4Addr::new(1, 1, 1, 1);
         let cl = Ipv4Addr::new(2, 2, 2, 2);
+        let ours = Ours {
+            asn: 65000,
+            router_id: us,
+            cluster_id: cl,
+        };
         let mut a = PathAttrs::default();
-        assert!(!is_looped(&store(&a), us, cl));
+        assert!(!is_looped(&store(&a), &ours));
         a.originator_id = Some(us);
-        assert!(is_looped(&store(&a), us, cl));
+        assert!(is_looped(&store(&a), &ours));
         a.originator_id = Some(cl);
-        assert!(!is_looped(&store(&a), us, cl));
+        assert!(!is_looped(&store(&a), &ours));
         a.cluster_list = vec![Ipv4Addr::new(3, 3, 3, 3), cl];
-        assert!(is_looped(&store(&a), us, cl));
+        assert!(is_looped(&store(&a), &ours));
         a.cluster_list = vec![us];
-        assert!(!is_looped(&store(&a), us, cl));
+        assert!(!is_looped(&store(&a), &ours));
+    }
+
+    #[test]
+    fn loop_check_finds_our_as_in_any_segment_of_the_path() {
+        let ours = Ours {
+            asn: 65000,
+            router_id: Ipv4Addr::new(1, 1, 1, 1),
+            cluster_id: Ipv4Addr::new(2, 2, 2, 2),
+        };
+        let path = |segs: Vec<(SegmentKind, Vec<u32>)>| PathAttrs {
+            as_path: AsPath {
+                segments: (segs.into_iter())
+                    .map(|(kind, asns)| AsSegment { kind, asns })
+                    .collect(),
+            },
+            ..PathAttrs::default()
+        };
+        let seq = SegmentKind::Sequence;
+        assert!(!is_looped(
+            &store(&path(vec![(seq, vec![64512, 3356, 1299])])),
+            &ours
+        ));
+        assert!(is_looped(
+            &store(&path(vec![(seq, vec![64512, 65000])])),
+            &ours
+        ));
+        assert!(is_looped(&store(&path(vec![(seq, vec![65000])])), &ours));
+        let set = SegmentKind::Set;
+        let two = vec![(seq, vec![64512, 3356]), (set, vec![7, 65000, 9])];
+        assert!(is_looped(&store(&path(two)), &ours));
+        // A 4-octet AS whose low half is ours is another AS.
+        let four = vec![(seq, vec![(1 << 16) | 65000, 65000 << 16])];
+        assert!(!is_looped(&store(&path(four)), &ours));
+        // Segments of 255 ASNs (a longer one is split when stored) are walked to the end.
+        let long: Vec<u32> = (1..=300).chain([65000]).collect();
+        assert!(is_looped(&store(&path(vec![(seq, long)])), &ours));
     }
 
     #[test]

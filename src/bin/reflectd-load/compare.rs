@@ -260,7 +260,7 @@ pub fn main(a: CompareArgs) -> i32 {
                             match r {
                                 Ok(mut r) if r.convergence.is_none() => {
                                     r.errors.dedup();
-                                    if r.errors.iter().any(|e| e != "timed out") {
+                                    if r.errors.iter().any(|e| !e.starts_with("timed out")) {
                                         r.errors.push(format!("daemon log: {}", d.log_tail()));
                                     }
                                     Ok(r)
@@ -295,7 +295,11 @@ pub fn main(a: CompareArgs) -> i32 {
                         if r.errors.is_empty() {
                             String::new()
                         } else {
-                            format!(" [{:.1}%: {}]", r.progress * 100.0, r.errors.join("; "))
+                            // A thousand sinks may each say what they lack: the first few tell.
+                            let n = r.errors.len();
+                            let first: Vec<_> = r.errors.iter().take(3).cloned().collect();
+                            let more = if n > 3 { format!(" ({n} errors)") } else { String::new() };
+                            format!(" [{:.1}%: {}{more}]", r.progress * 100.0, first.join(" | "))
                         }
                     ),
                     Err(e) => eprintln!("{} run {} {:>9}: ERROR {e}", n.name, run + 1, kind.name()),

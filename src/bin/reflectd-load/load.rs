@@ -56,12 +56,17 @@ pub struct Opts {
     pub timeout: Duration,
 }
 
+/// Sessions of one kind: each has its own address in a /16 of 127.0.0.0/8.
+pub const MAX_SESSIONS: u32 = 65_000;
+
+/// Speaker i's address, 127.1.0.1 onwards (every 127/8 address is local on Linux).
 pub fn speaker_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(127, 1, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 1, 0, 1)) + i)
 }
 
+/// Sink i's address, 127.2.0.1 onwards.
 pub fn sink_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::new(127, 2, (i >> 8) as u8, (i & 0xff) as u8 + 1)
+    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 2, 0, 1)) + i)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -376,6 +381,11 @@ pub fn run(
         return Err(
             "mesh: every session is a speaker and a sink (speakers = sinks, unique)".into(),
         );
+    }
+    if sc.speakers > MAX_SESSIONS || sc.sinks > MAX_SESSIONS {
+        return Err(format!(
+            "at most {MAX_SESSIONS} speakers and {MAX_SESSIONS} sinks"
+        ));
     }
     let per_speaker = (!sc.contested).then_some(sc.prefixes);
     let table_len = if sc.contested {

@@ -281,10 +281,38 @@ impl Sink {
         }
     }
 
+    /// Whose prefixes a sink that timed out lacks (or holds wrong), by speaker: a reflector
+    /// that lost one client's routes shows as one speaker here rather than as a percentage.
+    fn missing(&self) -> String {
+        let Some(_) = self.exp.per_speaker else {
+            return format!("; {} prefixes missing or wrong", self.total - self.good);
+        };
+        let mut by_owner: std::collections::BTreeMap<u32, usize> = Default::default();
+        for (j, &st) in self.state.iter().enumerate() {
+            let owner = self.exp.owner(j);
+            if st != 2 && self.exp.exclude != Some(owner) {
+                *by_owner.entry(owner).or_default() += 1;
+            }
+        }
+        let mut worst: Vec<_> = by_owner.into_iter().collect();
+        worst.sort_by_key(|&(s, n)| (std::cmp::Reverse(n), s));
+        let shown: Vec<_> = (worst.iter().take(4))
+            .map(|(s, n)| format!("{n} of speaker {s}"))
+            .collect();
+        let more = worst.len().saturating_sub(4);
+        let more = if more > 0 {
+            format!(" and {more} more speakers")
+        } else {
+            String::new()
+        };
+        format!("; missing or wrong: {}{more}", shown.join(", "))
+    }
+
     /// Keepalives, and the convergence deadline.
     fn tick(&mut self, now: Instant, ph: &Phases, tx: &mpsc::Sender<SinkEvent>) {
         if !self.converged && now >= ph.deadline {
-            return self.fail("timed out".into(), tx);
+            let why = format!("timed out{}", self.missing());
+            return self.fail(why, tx);
         }
         if ph
             .keepalive

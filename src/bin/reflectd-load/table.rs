@@ -92,6 +92,10 @@ impl Table {
     }
 }
 
+/// Speakers' neighbor ASes: 64512.. (private), cycling through this many.
+const FIRST_NEIGHBOR_AS: u32 = 64512;
+const NEIGHBOR_ASES: u32 = 400;
+
 /// Next hop of speaker `s`.
 pub fn next_hop(s: u32) -> NextHop {
     NextHop::V4(Ipv4Addr::new(100, 64, (s >> 8) as u8, 1 + (s & 0xff) as u8))
@@ -108,7 +112,9 @@ pub fn attrs(s: u32, run_first: u32, local_pref: u32, sets: u32) -> PathAttrs {
     };
     let h = mix(u64::from(key) << 20 | u64::from(s));
     let hops = 1 + (h % 6) as usize;
-    let mut asns = vec![64512 + (s % 1000)];
+    // The neighbor AS stays below the reflector's (crate::load::ASN): a path through our
+    // own AS is a loop every reflector drops (speaker 488 once had AS 65000).
+    let mut asns = vec![FIRST_NEIGHBOR_AS + (s % NEIGHBOR_ASES)];
     asns.extend((1..hops).map(|k| 1 + (mix(h ^ k as u64) % 64000) as u32));
     let ncomm = ((h >> 8) % 5) as u32;
     PathAttrs {
@@ -150,6 +156,14 @@ mod tests {
             let n = a.as_path.segments[0].asns.len();
             assert!((1..=6).contains(&n));
             assert!(a.communities.len() <= 4);
+        }
+        // No speaker's path passes through the reflector's AS.
+        for s in 0..crate::load::MAX_SESSIONS {
+            let a = attrs(s, 0, 100, 0);
+            assert!(
+                !a.as_path.segments[0].asns.contains(&crate::load::ASN),
+                "speaker {s}"
+            );
         }
     }
 }
