@@ -98,7 +98,8 @@ const NEIGHBOR_ASES: u32 = 400;
 
 /// Next hop of speaker `s`.
 pub fn next_hop(s: u32) -> NextHop {
-    NextHop::V4(Ipv4Addr::new(100, 64, (s >> 8) as u8, 1 + (s & 0xff) as u8))
+    // 100.64.0.1 onwards: inside 100.64.0.0/10 for every speaker (MAX_SESSIONS).
+    NextHop::V4(Ipv4Addr::from(u32::from(Ipv4Addr::new(100, 64, 0, 1)) + s))
 }
 
 /// The attribute set speaker `s` sends with run `r` (the run's first index): an AS path of
