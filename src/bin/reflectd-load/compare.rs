@@ -2,6 +2,7 @@
 //! floor (the load tool wired to itself), medians of several runs with the daemon order
 //! rotated between runs, printed as one Markdown table.
 
+use crate::affinity::Cpus;
 use crate::daemons::{Daemon, Kind, Peers};
 use crate::load::{self, Opts, Report, Scenario};
 use clap::Args;
@@ -74,6 +75,13 @@ pub struct CompareArgs {
     sweep: Vec<u32>,
     #[arg(long, default_value_t = 100_000)]
     sweep_prefixes: u32,
+    /// Run the load tool (speakers, sinks and the floor) on these CPUs only, e.g. 0.
+    #[arg(long, value_parser = Cpus::parse)]
+    harness_cpus: Option<Cpus>,
+    /// Run every reflector on these CPUs only, e.g. 1 (reflectd's workers are pinned within
+    /// them; with one CPU pass --workers 1).
+    #[arg(long, value_parser = Cpus::parse)]
+    reflector_cpus: Option<Cpus>,
 }
 
 #[derive(Clone)]
@@ -224,6 +232,11 @@ pub fn main(a: CompareArgs) -> i32 {
         }
     }
     kinds.push(Kind::Floor);
+    // Before any thread starts: they all inherit it.
+    if let Err(e) = a.harness_cpus.as_ref().map_or(Ok(()), Cpus::apply_here) {
+        eprintln!("{e}");
+        return 2;
+    }
     let root = std::env::temp_dir().join(format!("reflectd-compare-{}", std::process::id()));
     let mut port = a.port;
     let mut next_dir = 0;
@@ -252,7 +265,15 @@ pub fn main(a: CompareArgs) -> i32 {
                     let r = std::fs::create_dir_all(&dir)
                         .map_err(|e| e.to_string())
                         .and_then(|()| {
-                            Daemon::start(kind, &a.reflectd, &a.workers, port, peers, &dir)
+                            Daemon::start(
+                                kind,
+                                &a.reflectd,
+                                &a.workers,
+                                port,
+                                peers,
+                                &dir,
+                                a.reflector_cpus.as_ref(),
+                            )
                         })
                         .and_then(|d| {
                             let target = SocketAddr::from(([127, 0, 0, 1], port));
@@ -397,6 +418,15 @@ fn render(
          every prefix with the expected next hop.\n",
         a.runs
     );
+    if a.harness_cpus.is_some() || a.reflector_cpus.is_some() {
+        let show = |c: &Option<Cpus>| c.as_ref().map_or("any".to_string(), Cpus::to_string);
+        let _ = writeln!(
+            t,
+            "CPUs: the load tool on {}, each reflector on {}.\n",
+            show(&a.harness_cpus),
+            show(&a.reflector_cpus)
+        );
+    }
     let churn = scenarios.iter().any(|n| n.sc.churn > 0);
     let _ = writeln!(
         t,

@@ -4,6 +4,7 @@
 //! 0, no kernel FIB, no soft-reconfiguration, quiet logging. Each is started in its own
 //! process group and stopped by that group's id (the daemon and all its children).
 
+use crate::affinity::Cpus;
 use crate::load::{sink_ip, speaker_ip};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
@@ -214,6 +215,7 @@ impl Daemon {
         port: u16,
         p: Peers,
         dir: &Path,
+        cpus: Option<&Cpus>,
     ) -> Result<Daemon, String> {
         let w = |name: &str, text: String| -> Result<PathBuf, String> {
             let path = dir.join(name);
@@ -290,6 +292,9 @@ impl Daemon {
             Kind::Floor => return Err("the floor has no daemon".into()),
         };
         use std::os::unix::process::CommandExt;
+        if let Some(c) = cpus {
+            c.apply_to(&mut cmd);
+        }
         let log = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
         let child = cmd
             .current_dir(dir)

@@ -12,6 +12,7 @@
 //! reflectd-load compare --reflectd target/release/reflectd     # reflectd vs BIRD, GoBGP, FRR, OpenBGPD
 //! ```
 
+mod affinity;
 mod compare;
 mod daemons;
 mod load;
@@ -200,10 +201,12 @@ fn main() {
         let dir = std::env::temp_dir().join(format!("reflectd-load-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let peers = Peers::of(&sc);
-        let r = Daemon::start(Kind::Reflectd, bin, &a.workers, a.port, peers, &dir).and_then(|d| {
-            let target = SocketAddr::from(([127, 0, 0, 1], a.port));
-            load::run(&sc, Some(target), Some(d.pid), &opts)
-        });
+        let r = Daemon::start(Kind::Reflectd, bin, &a.workers, a.port, peers, &dir, None).and_then(
+            |d| {
+                let target = SocketAddr::from(([127, 0, 0, 1], a.port));
+                load::run(&sc, Some(target), Some(d.pid), &opts)
+            },
+        );
         let _ = std::fs::remove_dir_all(&dir);
         r
     } else {
