@@ -188,8 +188,10 @@ impl Rib {
             router_id: self.cfg.router_id,
             cluster_id: self.cfg.cluster_id,
         };
-        // The walk stops at the first attribute past CLUSTER_LIST: a few steps per UPDATE.
-        if stored::is_looped(&set.set, &ours) {
+        // Most sets carry neither reflection attribute (a client's own routes) and, by the
+        // worker's summary of the path, certainly not our AS: no walk for those.
+        let reflected = set.rank.originator_id.is_some() || set.rank.cluster_list_len > 0;
+        if (reflected || set.may_have_as(ours.asn)) && stored::is_looped(&set.set, &ours) {
             self.set_paths(peer, prefixes, Some(AttrId::REJECTED));
             return;
         }
