@@ -284,9 +284,9 @@ impl Sink {
     /// Whose prefixes a sink that timed out lacks (or holds wrong), by speaker: a reflector
     /// that lost one client's routes shows as one speaker here rather than as a percentage.
     fn missing(&self) -> String {
-        let Some(_) = self.exp.per_speaker else {
+        if self.exp.per_speaker.is_none() {
             return format!("; {} prefixes missing or wrong", self.total - self.good);
-        };
+        }
         let mut by_owner: std::collections::BTreeMap<u32, usize> = Default::default();
         for (j, &st) in self.state.iter().enumerate() {
             let owner = self.exp.owner(j);
