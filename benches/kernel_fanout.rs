@@ -81,14 +81,19 @@ fn send_some(mode: Mode, s: &TcpStream, data: &[u8], spool: &File, off: &mut usi
     true
 }
 
-fn sender(mode: Mode, socks: Vec<TcpStream>, data: Arc<Vec<u8>>, spool: Arc<File>) -> f64 {
+/// Polls `socks` for `interest` (readable or writable) until `step` has said of each that
+/// it is done; returns this thread's CPU seconds meanwhile.
+fn drive(
+    socks: &[TcpStream],
+    interest: fn(usize) -> Event,
+    mut step: impl FnMut(usize, &TcpStream) -> bool,
+) -> f64 {
     let c0 = thread_cpu();
     let poller = Poller::new().expect("poller");
     for (i, s) in socks.iter().enumerate() {
-        // SAFETY: each socket is deleted from the poller (or outlives it) before it drops.
-        unsafe { poller.add(s, Event::writable(i)).expect("add") };
+        // SAFETY: every socket outlives the poller (both live until this returns).
+        unsafe { poller.add(s, interest(i)).expect("add") };
     }
-    let mut off = vec![0usize; socks.len()];
     let mut left = socks.len();
     let mut events = Events::new();
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -99,63 +104,47 @@ fn sender(mode: Mode, socks: Vec<TcpStream>, data: Arc<Vec<u8>>, spool: Arc<File
             .expect("wait");
         for ev in events.iter() {
             let s = &socks[ev.key];
-            if send_some(mode, s, &data, &spool, &mut off[ev.key]) {
+            if step(ev.key, s) {
                 left -= 1;
                 poller.delete(s).expect("delete");
             } else {
-                poller.modify(s, Event::writable(ev.key)).expect("modify");
+                poller.modify(s, interest(ev.key)).expect("modify");
             }
         }
     }
-    assert_eq!(left, 0, "senders timed out");
+    assert_eq!(left, 0, "timed out");
     thread_cpu() - c0
 }
 
+fn sender(mode: Mode, socks: Vec<TcpStream>, data: Arc<Vec<u8>>, spool: Arc<File>) -> f64 {
+    let mut off = vec![0usize; socks.len()];
+    drive(&socks, Event::writable, |i, s| {
+        send_some(mode, s, &data, &spool, &mut off[i])
+    })
+}
+
 fn reader(socks: Vec<TcpStream>, size: usize) -> f64 {
-    let c0 = thread_cpu();
-    let poller = Poller::new().expect("poller");
-    for (i, s) in socks.iter().enumerate() {
-        // SAFETY: as in `sender`.
-        unsafe { poller.add(s, Event::readable(i)).expect("add") };
-    }
     let mut got = vec![0usize; socks.len()];
-    let mut left = socks.len();
     let mut buf = vec![0u8; 256 * 1024];
-    let mut events = Events::new();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while left > 0 && Instant::now() < deadline {
-        events.clear();
-        poller
-            .wait(&mut events, Some(Duration::from_millis(100)))
-            .expect("wait");
-        for ev in events.iter() {
-            let s = &socks[ev.key];
-            // Two reads per turn, as the load tool's sinks do.
-            for _ in 0..2 {
-                // SAFETY: `buf` is valid for its length.
-                let n = unsafe {
-                    libc::recv(
-                        s.as_raw_fd(),
-                        buf.as_mut_ptr().cast(),
-                        buf.len(),
-                        libc::MSG_DONTWAIT,
-                    )
-                };
-                if n <= 0 {
-                    break;
-                }
-                got[ev.key] += n as usize;
+    drive(&socks, Event::readable, |i, s| {
+        // Two reads per turn, as the load tool's sinks do.
+        for _ in 0..2 {
+            // SAFETY: `buf` is valid for its length.
+            let n = unsafe {
+                libc::recv(
+                    s.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n <= 0 {
+                break;
             }
-            if got[ev.key] >= size {
-                left -= 1;
-                poller.delete(s).expect("delete");
-            } else {
-                poller.modify(s, Event::readable(ev.key)).expect("modify");
-            }
+            got[i] += n as usize;
         }
-    }
-    assert_eq!(left, 0, "readers timed out");
-    thread_cpu() - c0
+        got[i] >= size
+    })
 }
 
 fn run(mode: Mode, sockets: usize, data: &Arc<Vec<u8>>, spool: &Arc<File>) -> (f64, f64, f64) {
