@@ -27,7 +27,7 @@ use std::net::Ipv4Addr;
 pub(crate) const OPTIONAL: u8 = 0x80;
 pub(crate) const TRANSITIVE: u8 = 0x40;
 pub(crate) const PARTIAL: u8 = 0x20;
-pub const EXTENDED_LENGTH: u8 = 0x10;
+pub(crate) const EXTENDED_LENGTH: u8 = 0x10;
 
 pub(crate) const ORIGIN: u8 = 1;
 pub(crate) const AS_PATH: u8 = 2;
@@ -113,6 +113,25 @@ impl Decoded {
             reason,
         });
     }
+}
+
+/// (type code, value, whole attribute) of the first attribute of `section`; None at its
+/// end, or if the section ends inside the attribute. Checks nothing else: for sections
+/// already checked (our stored sets) and tools that read in place; `decode` is the
+/// checking reader.
+pub fn next_attr(section: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&flags, rest) = section.split_first()?;
+    let (&code, rest) = rest.split_first()?;
+    let (len, hl) = if flags & EXTENDED_LENGTH != 0 {
+        (
+            u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize,
+            4,
+        )
+    } else {
+        (*rest.first()? as usize, 3)
+    };
+    let whole = section.get(..hl + len)?;
+    Some((code, &whole[hl..], whole))
 }
 
 /// Decodes the path-attribute section. `Err` is a session reset; everything RFC 7606

@@ -37,9 +37,10 @@ mod testutil;
 pub use message::*;
 pub use types::*;
 
-/// Path attribute type codes and flags, for tools that read UPDATEs in place.
+/// Path attribute type codes and the attribute splitter, for tools that read UPDATEs in
+/// place.
 pub mod attr_code {
-    pub use super::attrs::{CLUSTER_LIST, EXTENDED_LENGTH, MED, NEXT_HOP, ORIGINATOR_ID};
+    pub use super::attrs::{next_attr, CLUSTER_LIST, MED, NEXT_HOP, ORIGINATOR_ID};
 }
 
 /// A decode failure that must end the session: carries the NOTIFICATION to send.

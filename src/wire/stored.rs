@@ -11,9 +11,8 @@
 //! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
 //! MP_REACH_NLRI or MP_UNREACH_NLRI.
 
-use super::attrs::ORIGINATOR_ID;
-use super::attrs::{self, AS_PATH, CLUSTER_LIST, EXTENDED_LENGTH, MP_REACH_NLRI, NEXT_HOP};
-use super::attrs::{OPTIONAL, TRANSITIVE};
+use super::attrs::{self, next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
+use super::attrs::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
 use super::message::CodecCtx;
 use super::types::{NextHop, PathAttrs};
 use super::Reflect;
@@ -188,23 +187,6 @@ fn as_path_has(mut value: &[u8], asn: u32) -> bool {
         value = &rest[len..];
     }
     false
-}
-
-/// (type code, value, whole attribute) of the first attribute of `section`; None at its
-/// end. The section is our own encoding, so its lengths are consistent.
-fn next_attr(section: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&flags, rest) = section.split_first()?;
-    let (&code, rest) = rest.split_first()?;
-    let (len, hl) = if flags & EXTENDED_LENGTH != 0 {
-        (
-            u16::from_be_bytes([*rest.first()?, *rest.get(1)?]) as usize,
-            4,
-        )
-    } else {
-        (*rest.first()? as usize, 3)
-    };
-    let whole = section.get(..hl + len)?;
-    Some((code, &whole[hl..], whole))
 }
 
 fn put_v4_next_hop(out: &mut Vec<u8>, nh: &[u8]) {

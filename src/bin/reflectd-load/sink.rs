@@ -354,14 +354,7 @@ impl<'a> Update<'a> {
         let nlri = &body[4 + wlen + alen..];
         let mut attrs = Attrs::default();
         let v4 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
-        while !rest.is_empty() {
-            let (flags, code) = (*rest.first()?, *rest.get(1)?);
-            let (len, hdr) = if flags & attr_code::EXTENDED_LENGTH != 0 {
-                (usize::from(u16_at(rest, 2)?), 4)
-            } else {
-                (usize::from(*rest.get(2)?), 3)
-            };
-            let value = rest.get(hdr..hdr + len)?;
+        while let Some((code, value, whole)) = attr_code::next_attr(rest) {
             match code {
                 attr_code::NEXT_HOP => attrs.next_hop = Some(v4(value)?),
                 attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
@@ -369,7 +362,10 @@ impl<'a> Update<'a> {
                 attr_code::CLUSTER_LIST => attrs.cluster_list = value,
                 _ => {}
             }
-            rest = &rest[hdr + len..];
+            rest = &rest[whole.len()..];
+        }
+        if !rest.is_empty() {
+            return None; // the section ends inside an attribute
         }
         Some(Update {
             withdrawn,
@@ -474,7 +470,7 @@ mod tests {
             table: Arc::new(Table::new(100).unwrap()),
             per_speaker,
             exclude: None,
-            speaker_id: |s| Ipv4Addr::new(127, 1, 0, s as u8 + 1),
+            speaker_id: crate::load::speaker_ip,
             speakers: 2,
             cluster: Ipv4Addr::new(10, 255, 0, 1),
         }
