@@ -175,7 +175,10 @@ protocol bgp toB1 {{
     // Up and across: c1's route reaches B1's other client X1 through B1, with B1's cluster
     // in front of ours, and B2 prefers the copy B1 reflected to it.
     c1.announce("10.12.61.0/24", "origin igp nexthop 100.64.12.61");
-    let at_x1 = wait_route(&x1, "10.12.61.0/24", |s| s.originator_id.is_some());
+    // B1 may first reflect the copy B2 passed it ([B2, A], one cluster longer) before
+    // reflectd's own copy arrives and wins: wait for the path B1 settles on.
+    let b1_then_us = [B1_CLUSTER.to_string(), CLUSTER_ID.to_string()];
+    let at_x1 = wait_route(&x1, "10.12.61.0/24", |s| s.cluster_list == b1_then_us);
     assert_eq!(at_x1.originator_id.as_deref(), Some("10.0.12.61"));
     assert_eq!(at_x1.cluster_list, [B1_CLUSTER, &CLUSTER_ID.to_string()]);
     assert_eq!(at_x1.next_hop, "100.64.12.61");
