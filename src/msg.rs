@@ -8,7 +8,7 @@
 
 use crate::rib::attrs::Prepared;
 use crate::wire::{
-    stored, CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update,
+    scan, stored, CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update,
 };
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -239,6 +239,23 @@ impl Received {
         }
     }
 
+    /// The UPDATE `body` (after its header) if `wire::scan` reads it in place: equal to
+    /// `of` on its decoded form, without building one. None: decode it.
+    pub fn scanned(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
+        let (mut withdrawn, mut nlri) = (Vec::new(), SmallVec::new());
+        let s = scan::update(body, ctx, &mut withdrawn, &mut nlri)?;
+        Some(Received {
+            withdrawn,
+            mp_unreach: None,
+            nlri,
+            set: s.attrs.as_ref().map(Prepared::scanned),
+            mp_nlri: None,
+            mp_set: None,
+            treat_as_withdraw: false,
+            end_of_rib: None,
+        })
+    }
+
     /// The estimated memory of this UPDATE in the inbox: twice its inline size (it sits
     /// in a batch vector that may be half empty), plus what its vectors hold, each
     /// non-empty one at least the allocator's smallest block.
@@ -300,6 +317,45 @@ mod tests {
         assert_eq!(r.nlri.len(), 1);
         assert!(r.end_of_rib.is_none() && !r.treat_as_withdraw);
         assert!(r.weight() > 2 * std::mem::size_of::<Received>());
+    }
+
+    #[test]
+    fn an_update_read_in_place_is_received_as_the_decoded_one() {
+        let ctx = CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        };
+        let path = AsPath {
+            segments: vec![AsSegment {
+                kind: SegmentKind::Sequence,
+                asns: vec![65001, 65002],
+            }],
+        };
+        let announce = Update {
+            withdrawn: vec!["10.9.0.0/16".parse().unwrap()],
+            attrs: Some(PathAttrs {
+                as_path: path,
+                med: Some(7),
+                communities: vec![1, 2],
+                cluster_list: vec![Ipv4Addr::new(10, 0, 0, 2)],
+                ..attrs()
+            }),
+            // More than INLINE_NLRI: the vector spills in both.
+            nlri: (0..12u8)
+                .map(|i| crate::wire::Prefix4::new(Ipv4Addr::new(10, i, 0, 0), 16).unwrap())
+                .collect(),
+            ..Update::default()
+        };
+        let withdraw = Update {
+            withdrawn: vec!["10.9.0.0/16".parse().unwrap()],
+            ..Update::default()
+        };
+        for u in [announce, withdraw] {
+            let mut msg = Vec::new();
+            crate::wire::encode(&crate::wire::Message::Update(u.clone()), &ctx, &mut msg);
+            let body = &msg[crate::wire::HEADER_LEN..];
+            assert_eq!(Received::scanned(body, &ctx), Some(Received::of(u)));
+        }
     }
 
     #[test]

@@ -109,6 +109,17 @@ impl Session {
         }
     }
 
+    /// An UPDATE the worker read in place (`wire::scan`) instead of decoding it: in
+    /// Established, what `receive` does with one, the caller delivering it itself. False in
+    /// any other state, where nothing changed: decode it and `receive` it (an FSM error).
+    pub fn update_read_in_place(&mut self, now: Instant) -> bool {
+        if self.state != State::Established {
+            return false;
+        }
+        self.restart_hold(now);
+        true
+    }
+
     /// The codec rejected what the peer sent: its NOTIFICATION goes out, then we close.
     pub fn decode_error(&mut self, err: &DecodeError, out: &mut Vec<Action>) {
         if self.state != State::Idle {

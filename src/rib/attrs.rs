@@ -9,6 +9,7 @@
 //! about 170 in one, it hashes and compares as one slice, and reflecting it is a copy
 //! (`wire::encode_announce_stored`).
 
+use crate::wire::scan::ScannedAttrs;
 use crate::wire::{stored, NextHop, Origin, PathAttrs};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
@@ -113,6 +114,25 @@ impl Prepared {
 
     pub fn of(attrs: &PathAttrs) -> Prepared {
         Prepared::with_next_hop(attrs, &attrs.next_hop)
+    }
+
+    /// A set read in place (`wire::scan`): equal to `of` on the decoded set.
+    pub fn scanned(a: &ScannedAttrs) -> Prepared {
+        let set = stored::scanned(a);
+        Prepared {
+            hash: hasher().hash_one(&set[..]),
+            set,
+            rank: Rank {
+                local_pref: a.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
+                as_path_len: u32::try_from(a.route_len()).unwrap_or(u32::MAX),
+                origin: a.origin,
+                med: a.med.unwrap_or(0),
+                neighbor_as: a.first_as().unwrap_or(0),
+                originator_id: a.originator_id,
+                cluster_list_len: a.cluster_list_len,
+            },
+            as_bits: a.asns().fold(0, |bits, asn| bits | as_bit(asn)),
+        }
     }
 
     /// False if `asn` is certainly not in the AS_PATH (true: it may be).

@@ -274,10 +274,7 @@ impl Decoded {
         match code {
             ORIGIN => {
                 a.origin = match value {
-                    [0] => Origin::Igp,
-                    [1] => Origin::Egp,
-                    [2] => Origin::Incomplete,
-                    [_] => return Err(bad("undefined ORIGIN value")),
+                    [v] => Origin::from_octet(*v).ok_or_else(|| bad("undefined ORIGIN value"))?,
                     _ => return Err(bad("ORIGIN length is not 1")),
                 }
             }

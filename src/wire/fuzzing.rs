@@ -47,6 +47,7 @@ pub fn message(data: &[u8]) {
         if let Ok(m) = decode(msg, &ctx) {
             reencodes(&m, &ctx);
         }
+        scan_agrees(msg, &ctx);
         stream = rest;
     }
     // The whole buffer as one message too: `decode` must re-check the header itself.
@@ -127,6 +128,53 @@ pub fn attributes(data: &[u8]) {
         if let Ok(m) = decode(&msg, &ctx) {
             reencodes(&m, &ctx);
         }
+        scan_agrees(&msg, &ctx);
+    }
+}
+
+/// What `scan` reads in place of the framed UPDATE `msg`, `decode` decodes to the same
+/// prefixes and attribute values with no RFC 7606 verdict, and the decoded set's stored
+/// form is the one `scan` builds from the bytes as they came.
+pub fn scan_agrees(msg: &[u8], ctx: &CodecCtx) {
+    let (Some(&MSG_UPDATE), Some(body)) = (msg.get(18), msg.get(HEADER_LEN..)) else {
+        return;
+    };
+    let (mut withdrawn, mut nlri) = (Vec::new(), Vec::new());
+    let Some(s) = scan::update(body, ctx, &mut withdrawn, &mut nlri) else {
+        return;
+    };
+    let u = match decode(msg, ctx) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("scan read what decodes as {other:?}"),
+    };
+    assert!(
+        u.attr_errors.is_empty() && !u.treat_as_withdraw,
+        "scan read {u:?}"
+    );
+    assert!(u.mp_reach.is_none() && u.mp_unreach.is_none() && u.end_of_rib().is_none());
+    assert_eq!((&withdrawn, &nlri), (&u.withdrawn, &u.nlri));
+    match (s.attrs, &u.attrs) {
+        (None, None) => {}
+        (Some(a), Some(d)) => {
+            assert!(stored::fits(d), "scan read a set with no stored form");
+            assert_eq!(&stored::scanned(&a)[..], &stored::store(d)[..]);
+            assert_eq!(NextHop::V4(a.next_hop), d.next_hop);
+            assert_eq!(
+                (a.origin, a.med, a.local_pref),
+                (d.origin, d.med, d.local_pref)
+            );
+            assert_eq!(a.originator_id, d.originator_id);
+            assert_eq!(a.cluster_list_len as usize, d.cluster_list.len());
+            assert_eq!(a.route_len(), d.as_path.route_len());
+            assert_eq!(a.first_as(), d.as_path.first_as());
+            let asns = d
+                .as_path
+                .segments
+                .iter()
+                .flat_map(|s| s.asns.iter().copied());
+            assert!(a.asns().eq(asns), "AS_PATH read differently");
+        }
+        (a, d) => panic!("scan read attributes {a:?}, decode {d:?}"),
     }
 }
 

@@ -6,7 +6,8 @@
 //! KEEPALIVE, ROUTE-REFRESH), `update` (UPDATE structure, RFC 7606 message-level rules),
 //! `attrs` (path attributes and their RFC 7606 verdicts), `attrs_encode` (attributes out),
 //! `as4` (RFC 6793 merge/split), `nlri` (prefix encoding), `pack` (the RIB's hot-path
-//! announce/withdraw packing).
+//! announce/withdraw packing), `scan` (the common UPDATE read in place, for the workers'
+//! hot path).
 
 mod as4;
 mod attrs;
@@ -23,6 +24,7 @@ mod notification;
 mod open;
 mod pack;
 mod reader;
+pub mod scan;
 pub mod stored;
 // A prefix's `len` is its length in bits; an `is_empty` would mean nothing.
 #[allow(clippy::len_without_is_empty)]

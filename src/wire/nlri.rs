@@ -75,9 +75,18 @@ pub(crate) fn decode_v4(
     add_path: bool,
     out: &mut Vec<Prefix4>,
 ) -> Result<(), NlriError> {
-    let mut r = Reader::new(buf);
     // A prefix takes at least 1 byte (5 with ADD-PATH): the bound comes from the input.
     out.reserve(buf.len() / if add_path { 6 } else { 4 });
+    decode_v4_into(buf, add_path, out)
+}
+
+/// `decode_v4` into any container (the in-place reader fills inline vectors).
+pub(crate) fn decode_v4_into(
+    buf: &[u8],
+    add_path: bool,
+    out: &mut impl Extend<Prefix4>,
+) -> Result<(), NlriError> {
+    let mut r = Reader::new(buf);
     while !r.is_empty() {
         let (addr, len) = read_prefix::<4>(&mut r, add_path)?;
         out.extend(Prefix4::new(addr.into(), len));

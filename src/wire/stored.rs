@@ -14,6 +14,7 @@
 use super::attrs::{self, next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
 use super::attrs::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
 use super::message::CodecCtx;
+use super::scan::ScannedAttrs;
 use super::types::{NextHop, PathAttrs};
 use super::Reflect;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -52,6 +53,17 @@ pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
     attrs::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
     out.extend_from_slice(&tail);
     out
+}
+
+/// The stored form of a set read in place: its attribute bytes are already canonical
+/// (`scan`), so the set is they without NEXT_HOP, after the next hop. One allocation.
+pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
+    let mut out = smallvec::SmallVec::<[u8; 256]>::new();
+    out.push(4);
+    out.extend_from_slice(&a.next_hop.octets());
+    out.extend_from_slice(a.head);
+    out.extend_from_slice(a.tail);
+    std::sync::Arc::from(&out[..])
 }
 
 /// The next hop of a stored set.

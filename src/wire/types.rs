@@ -230,6 +230,18 @@ pub enum Origin {
     Incomplete = 2,
 }
 
+impl Origin {
+    /// The ORIGIN attribute's value octet; None for an undefined one.
+    pub fn from_octet(v: u8) -> Option<Origin> {
+        match v {
+            0 => Some(Origin::Igp),
+            1 => Some(Origin::Egp),
+            2 => Some(Origin::Incomplete),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentKind {
     Set = 1,

@@ -679,6 +679,7 @@ impl Worker {
                 // `run_actions` has judged the collision; the loser is closed by now.
                 Parsed::OpenAccepted if self.conn(key).is_none() => return false,
                 Parsed::OpenAccepted => {}
+                Parsed::BatchFull => self.send_batch(key),
             }
         }
     }
@@ -695,18 +696,35 @@ impl Worker {
         let peer = self.peers.get_mut(&c.peer);
         let mut counters = peer.map(|p| &mut p.counters);
         let mut pos = 0;
-        let mut open_accepted = false;
+        let (mut open_accepted, mut batch_full) = (false, false);
         loop {
             let ctx = c.session.codec();
             let buf = &c.rbuf()[pos..];
             match wire::frame(buf, ctx.max_message_len()) {
                 Ok(Some(n)) => {
-                    let res = wire::decode(&buf[..n], &ctx);
                     if let (Some(cn), Some(i)) = (counters.as_deref_mut(), msg_type_index(buf[18]))
                     {
                         cn.msgs_in[i] += 1;
                     }
                     pos += n;
+                    // The common UPDATE skips the decoder (`wire::scan`). Only while no
+                    // action waits: the batch must keep the peer's order.
+                    if buf[18] == wire::MSG_UPDATE
+                        && actions.is_empty()
+                        && c.session.state() == State::Established
+                    {
+                        if let Some(r) = msg::Received::scanned(&buf[wire::HEADER_LEN..n], &ctx) {
+                            c.session.update_read_in_place(now);
+                            self.batch_weight += r.weight();
+                            self.batch.push(r);
+                            if self.batch.len() >= UPDATES_PER_BATCH {
+                                batch_full = true;
+                                break;
+                            }
+                            continue;
+                        }
+                    }
+                    let res = wire::decode(&buf[..n], &ctx);
                     match res {
                         Ok(msg) => {
                             if let (Message::Notification(nt), Some(cn)) =
@@ -736,10 +754,11 @@ impl Worker {
         let closed = actions.iter().any(|a| matches!(a, Action::Close(_)));
         self.run_actions(key, &mut actions, now);
         self.actions = actions;
-        match (closed, open_accepted) {
-            (true, _) => Parsed::Closed,
-            (false, true) => Parsed::OpenAccepted,
-            (false, false) => Parsed::All,
+        match (closed, open_accepted, batch_full) {
+            (true, _, _) => Parsed::Closed,
+            (false, true, _) => Parsed::OpenAccepted,
+            (false, false, true) => Parsed::BatchFull,
+            (false, false, false) => Parsed::All,
         }
     }
 
@@ -1265,6 +1284,8 @@ enum Parsed {
     All,
     /// It stopped after the message that accepted the peer's OPEN; more may follow.
     OpenAccepted,
+    /// It stopped with a full batch of UPDATEs read in place; more may follow.
+    BatchFull,
     /// The connection was closed.
     Closed,
 }

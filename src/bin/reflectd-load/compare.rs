@@ -295,13 +295,14 @@ pub fn main(a: CompareArgs) -> i32 {
                 };
                 match &r {
                     Ok(r) => eprintln!(
-                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s, rss {} MiB ({} procs){}{}",
+                        "{} run {} {:>9}: up {:.2} s, conv {} s, cpu {} s (sys {}), rss {} MiB ({} procs){}{}",
                         n.name,
                         run + 1,
                         kind.name(),
                         r.sessions_up,
                         fmt(r.convergence, 3),
                         fmt(r.cpu, 2),
+                        fmt(r.cpu_sys, 2),
                         fmt(r.peak_rss.map(|b| b as f64 / 1048576.0), 1),
                         r.procs,
                         // Per run too: on a shared machine the tail varies run to run.

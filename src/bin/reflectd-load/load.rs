@@ -85,6 +85,8 @@ pub struct Report {
     pub deliveries: u64,
     /// Reflector process tree (None for the floor or when no pid is known).
     pub cpu: Option<f64>,
+    /// The kernel's share of `cpu`.
+    pub cpu_sys: Option<f64>,
     pub cpu_withdraw: Option<f64>,
     /// Reflector CPU seconds over the churn phase (scenario E).
     pub cpu_churn: Option<f64>,
@@ -638,6 +640,7 @@ pub fn run(
     }
     if let (Some(b), Some(a)) = (before, after) {
         rep.cpu = Some(a.cpu - b.cpu);
+        rep.cpu_sys = Some(a.sys - b.sys);
         rep.peak_rss = Some(a.peak_rss);
         rep.base_rss = Some(b.rss);
         rep.procs = a.procs;

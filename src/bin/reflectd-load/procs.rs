@@ -10,6 +10,9 @@ const USER_HZ: f64 = 100.0;
 pub struct Usage {
     /// utime+stime of every live process in the tree, plus what reaped children used.
     pub cpu: f64,
+    /// The kernel's share of `cpu` (stime+cstime): on loopback that includes the receivers'
+    /// TCP processing, which runs in the sender's softirq.
+    pub sys: f64,
     /// Sum of VmHWM (peak resident set) over the tree, bytes. Pages shared between the
     /// processes of a multi-process daemon are counted once per process.
     pub peak_rss: u64,
@@ -69,6 +72,11 @@ pub fn usage(root: u32) -> Usage {
             .filter_map(|i| f.get(i)?.parse::<f64>().ok())
             .sum();
         u.cpu += ticks / USER_HZ;
+        let sys: f64 = [12, 14]
+            .iter()
+            .filter_map(|&i| f.get(i)?.parse::<f64>().ok())
+            .sum();
+        u.sys += sys / USER_HZ;
         u.peak_rss += status_kb(pid, "VmHWM:") * 1024;
         u.rss += status_kb(pid, "VmRSS:") * 1024;
         u.procs += 1;

@@ -1,0 +1,407 @@
+//! The common UPDATE, read in place. Nearly every UPDATE a reflector receives is IPv4
+//! unicast from a 4-octet AS peer, with well-formed attributes already in the form our
+//! encoder writes (ascending type codes, the RFC's flags, Extended Length only past 255
+//! bytes). Its stored set (`stored::scanned`) is then its own attribute bytes with NEXT_HOP
+//! cut out: no `PathAttrs`, no allocation but the set itself, no re-encoding.
+//!
+//! Anything else (MP attributes, unknown or malformed attributes, other flags or order,
+//! ADD-PATH, a 2-octet AS peer, End-of-RIB) is None here and goes to the full decoder,
+//! which also owns every error, NOTIFICATION and RFC 7606 outcome. For what this accepts
+//! the two agree: the `message` fuzz target checks it on every UPDATE it frames.
+
+use super::attrs::*;
+use super::message::CodecCtx;
+use super::nlri;
+use super::types::{Family, Origin, Prefix4};
+use std::net::Ipv4Addr;
+
+/// What `update` read besides the prefixes.
+#[derive(Debug)]
+pub struct Scanned<'a> {
+    /// None: an UPDATE with withdrawn routes only.
+    pub attrs: Option<ScannedAttrs<'a>>,
+}
+
+/// The path attributes of an accepted UPDATE: values the decision process reads, and the
+/// attribute section around NEXT_HOP (`head` before it, `tail` after it).
+#[derive(Debug)]
+pub struct ScannedAttrs<'a> {
+    pub next_hop: Ipv4Addr,
+    pub head: &'a [u8],
+    pub tail: &'a [u8],
+    pub origin: Origin,
+    /// The AS_PATH value (4-octet ASNs, segments checked).
+    pub as_path: &'a [u8],
+    pub med: Option<u32>,
+    pub local_pref: Option<u32>,
+    pub originator_id: Option<Ipv4Addr>,
+    pub cluster_list_len: u32,
+}
+
+/// The segments of a checked AS_PATH value: (segment type, its ASNs as bytes).
+fn segments(mut value: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let [kind, count, rest @ ..] = value else {
+            return None;
+        };
+        let (asns, next) = rest.split_at((4 * usize::from(*count)).min(rest.len()));
+        value = next;
+        Some((*kind, asns))
+    })
+}
+
+const AS_SET: u8 = 1;
+const AS_SEQUENCE: u8 = 2;
+
+impl ScannedAttrs<'_> {
+    /// Every ASN of the path, in order.
+    pub fn asns(&self) -> impl Iterator<Item = u32> + '_ {
+        segments(self.as_path).flat_map(|(_, asns)| {
+            asns.chunks_exact(4)
+                .map(|a| u32::from_be_bytes([a[0], a[1], a[2], a[3]]))
+        })
+    }
+
+    /// As `AsPath::route_len`: a SEQUENCE counts its ASNs, a SET one, confederation
+    /// segments nothing.
+    pub fn route_len(&self) -> usize {
+        segments(self.as_path)
+            .map(|(kind, asns)| match kind {
+                AS_SEQUENCE => asns.len() / 4,
+                AS_SET => 1,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// As `AsPath::first_as`: the first ASN when the path starts with a SEQUENCE.
+    pub fn first_as(&self) -> Option<u32> {
+        match segments(self.as_path).next() {
+            Some((AS_SEQUENCE, [a, b, c, d, ..])) => Some(u32::from_be_bytes([*a, *b, *c, *d])),
+            _ => None,
+        }
+    }
+}
+
+fn u32_of(value: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(value.try_into().ok()?))
+}
+
+/// A well-formed 4-octet AS_PATH value: known segment types, no empty segment, nothing
+/// left over (RFC 7606 §7.2).
+fn as_path_ok(mut value: &[u8]) -> bool {
+    while let [kind, count, rest @ ..] = value {
+        let len = 4 * usize::from(*count);
+        if !(1..=4).contains(kind) || len == 0 || rest.len() < len {
+            return false;
+        }
+        value = &rest[len..];
+    }
+    value.is_empty()
+}
+
+/// Reads the UPDATE `body` (the message after its header) if it is the common case,
+/// appending its withdrawn and announced prefixes to `withdrawn` and `nlri`. None: use
+/// `decode` (what was appended is then meaningless).
+pub fn update<'a>(
+    body: &'a [u8],
+    ctx: &CodecCtx,
+    withdrawn: &mut impl Extend<Prefix4>,
+    nlri: &mut impl Extend<Prefix4>,
+) -> Option<Scanned<'a>> {
+    if !ctx.four_octet_as || ctx.add_path_rx.contains(Family::Ipv4Unicast) {
+        return None;
+    }
+    let u16_at = |i: usize| {
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(i)?,
+            *body.get(i + 1)?,
+        ])))
+    };
+    let withdrawn_len = u16_at(0)?;
+    let attr_len = u16_at(2 + withdrawn_len)?;
+    let section_at = 4 + withdrawn_len;
+    let section = body.get(section_at..section_at + attr_len)?;
+    let nlri_bytes = &body[section_at + attr_len..];
+    let withdrawn_bytes = &body[2..2 + withdrawn_len];
+    if section.is_empty() {
+        // Withdrawals only; with nothing at all it is End-of-RIB, and prefixes without
+        // attributes are the decoder's to treat as withdrawn.
+        if withdrawn_bytes.is_empty() || !nlri_bytes.is_empty() {
+            return None;
+        }
+        nlri::decode_v4_into(withdrawn_bytes, false, withdrawn).ok()?;
+        return Some(Scanned { attrs: None });
+    }
+    // Attributes without NLRI (the decoder keeps them for nothing) are rare: not ours.
+    if nlri_bytes.is_empty() {
+        return None;
+    }
+    let attrs = attributes(section)?;
+    nlri::decode_v4_into(withdrawn_bytes, false, withdrawn).ok()?;
+    nlri::decode_v4_into(nlri_bytes, false, nlri).ok()?;
+    Some(Scanned { attrs: Some(attrs) })
+}
+
+/// The attribute section, if every attribute is one the stored form keeps verbatim and is
+/// written exactly as our encoder would write it.
+fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
+    let mut a = ScannedAttrs {
+        next_hop: Ipv4Addr::UNSPECIFIED,
+        head: section,
+        tail: &[],
+        origin: Origin::Igp,
+        as_path: &[],
+        med: None,
+        local_pref: None,
+        originator_id: None,
+        cluster_list_len: 0,
+    };
+    let (mut last, mut at) = (0u8, 0usize);
+    let (mut origin, mut as_path, mut next_hop) = (false, false, false);
+    while at < section.len() {
+        let (code, value, whole) = next_attr(&section[at..])?;
+        // Ascending codes: the encoder's order, and no attribute twice (RFC 7606 §3 g).
+        if code <= last {
+            return None;
+        }
+        last = code;
+        let flags = match code {
+            ORIGIN | AS_PATH | NEXT_HOP | MED | LOCAL_PREF | ATOMIC_AGGREGATE | AGGREGATOR
+            | COMMUNITIES | ORIGINATOR_ID | CLUSTER_LIST | EXT_COMMUNITIES | LARGE_COMMUNITIES => {
+                expected_flags(code)?
+            }
+            _ => return None,
+        };
+        let flags = if value.len() > 255 {
+            flags | EXTENDED_LENGTH
+        } else {
+            flags
+        };
+        // No Partial bit, no low bits, Extended Length only where needed: anything else
+        // the encoder would normalize, and the stored bytes would differ.
+        if whole[0] != flags {
+            return None;
+        }
+        let multiple_of = |n: usize| !value.is_empty() && value.len() % n == 0;
+        match code {
+            ORIGIN => {
+                a.origin = match value {
+                    [v] => Origin::from_octet(*v)?,
+                    _ => return None,
+                };
+                origin = true;
+            }
+            AS_PATH => {
+                if !as_path_ok(value) {
+                    return None;
+                }
+                a.as_path = value;
+                as_path = true;
+            }
+            NEXT_HOP => {
+                let nh: [u8; 4] = value.try_into().ok()?;
+                a.next_hop = Ipv4Addr::from(nh);
+                a.head = &section[..at];
+                a.tail = &section[at + whole.len()..];
+                next_hop = true;
+            }
+            MED => a.med = Some(u32_of(value)?),
+            LOCAL_PREF => a.local_pref = Some(u32_of(value)?),
+            ATOMIC_AGGREGATE if value.is_empty() => {}
+            AGGREGATOR if value.len() == 8 => {}
+            ORIGINATOR_ID => {
+                a.originator_id = Some(Ipv4Addr::from(<[u8; 4]>::try_from(value).ok()?))
+            }
+            // Room for our CLUSTER_ID when reflecting (`stored::fits`).
+            CLUSTER_LIST if multiple_of(4) && value.len() <= u16::MAX as usize - 4 => {
+                a.cluster_list_len = (value.len() / 4) as u32;
+            }
+            COMMUNITIES if multiple_of(4) => {}
+            EXT_COMMUNITIES if multiple_of(8) => {}
+            LARGE_COMMUNITIES if multiple_of(12) => {}
+            _ => return None,
+        }
+        at += whole.len();
+    }
+    (origin && as_path && next_hop).then_some(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fuzzing::scan_agrees;
+    use super::super::testutil::*;
+    use super::super::types::*;
+    use super::super::{stored, Message, Update};
+    use super::*;
+
+    fn four() -> CodecCtx {
+        CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        }
+    }
+
+    /// Scans `msg` (checking it against the decoder); true if read in place.
+    fn reads(msg: &[u8], ctx: &CodecCtx) -> bool {
+        scan_agrees(msg, ctx);
+        let (mut w, mut n) = (Vec::new(), Vec::new());
+        update(&msg[HEADER_LEN..], ctx, &mut w, &mut n).is_some()
+    }
+
+    use super::super::HEADER_LEN;
+
+    fn rich() -> PathAttrs {
+        PathAttrs {
+            origin: Origin::Egp,
+            as_path: AsPath {
+                segments: vec![
+                    AsSegment {
+                        kind: SegmentKind::Sequence,
+                        asns: vec![65001, 4_200_000_000, 65003],
+                    },
+                    AsSegment {
+                        kind: SegmentKind::Set,
+                        asns: vec![1, 2],
+                    },
+                ],
+            },
+            next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 7)),
+            med: Some(5),
+            local_pref: Some(200),
+            atomic_aggregate: true,
+            aggregator: Some((65009, Ipv4Addr::new(10, 0, 0, 9))),
+            communities: (0..70).map(|i| 0xfde8_0000 | i).collect(),
+            originator_id: Some(Ipv4Addr::new(10, 0, 0, 1)),
+            cluster_list: vec![Ipv4Addr::new(10, 0, 0, 2)],
+            ext_communities: vec![[0, 2, 0, 1, 0, 0, 0, 1]],
+            large_communities: vec![[65001, 1, 2]],
+            ..PathAttrs::default()
+        }
+    }
+
+    #[test]
+    fn our_own_encoding_is_read_in_place_and_stores_as_the_decoded_set() {
+        let u = Update {
+            withdrawn: vec!["10.9.0.0/16".parse().unwrap()],
+            attrs: Some(rich()),
+            nlri: vec![
+                "10.0.0.0/8".parse().unwrap(),
+                "192.0.2.0/25".parse().unwrap(),
+            ],
+            ..Update::default()
+        };
+        // COMMUNITIES of 280 bytes: Extended Length, as the encoder sets it.
+        let msg = encoded(&Message::Update(u), &four());
+        assert!(reads(&msg, &four()));
+        let (mut w, mut n) = (Vec::new(), Vec::new());
+        let s = update(&msg[HEADER_LEN..], &four(), &mut w, &mut n).unwrap();
+        let a = s.attrs.unwrap();
+        assert_eq!(&stored::scanned(&a)[..], &stored::store(&rich())[..]);
+        assert_eq!((a.route_len(), a.first_as()), (4, Some(65001)));
+        assert_eq!(a.asns().count(), 5);
+        assert_eq!((n.len(), w.len()), (2, 1));
+    }
+
+    #[test]
+    fn withdrawals_alone_are_read_but_end_of_rib_is_not() {
+        assert!(reads(&update_msg(&[16, 10, 1], &[], &[]), &four()));
+        assert!(!reads(&update_msg(&[], &[], &[]), &four()));
+    }
+
+    #[test]
+    fn anything_the_encoder_would_write_otherwise_goes_to_the_decoder() {
+        let base = || base_attrs(true);
+        let nlri = [24, 10, 0, 0];
+        let cases: Vec<(&str, Vec<u8>)> = vec![
+            (
+                "Partial bit",
+                attrs_with(base(), 8, attr(0xe0, 8, &[0, 0, 0, 1])),
+            ),
+            (
+                "low flag bits",
+                attrs_with(base(), 4, attr(0x81, 4, &[0, 0, 0, 1])),
+            ),
+            (
+                "needless Extended Length",
+                attrs_with(base(), 5, attr(0x50, 5, &[0, 0, 0, 1])),
+            ),
+            (
+                "wrong flags",
+                attrs_with(base(), 4, attr(0x40, 4, &[0, 0, 0, 1])),
+            ),
+            (
+                "unknown attribute",
+                attrs_with(base(), 99, attr(0xc0, 99, &[1])),
+            ),
+            (
+                "AS4_PATH",
+                attrs_with(base(), 17, attr(0xc0, 17, &[2, 1, 0, 0, 0, 1])),
+            ),
+            ("bad ORIGIN", attrs_with(base(), 1, attr(0x40, 1, &[3]))),
+            (
+                "empty AS_PATH segment",
+                attrs_with(base(), 2, attr(0x40, 2, &[2, 0])),
+            ),
+            ("short MED", attrs_with(base(), 4, attr(0x80, 4, &[0, 1]))),
+            (
+                "empty COMMUNITIES",
+                attrs_with(base(), 8, attr(0xc0, 8, &[])),
+            ),
+            (
+                "MP_REACH_NLRI",
+                attrs_with(
+                    base(),
+                    14,
+                    attr(
+                        0x80,
+                        14,
+                        &[
+                            0, 2, 1, 16, 0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                            1, 0, 32, 0x20, 1, 0xd, 0xb8,
+                        ],
+                    ),
+                ),
+            ),
+        ];
+        for (what, attrs) in cases {
+            assert!(!reads(&update_msg(&[], &attrs, &nlri), &four()), "{what}");
+        }
+        let mut b = base();
+        b.remove(2);
+        let no_next_hop: Vec<u8> = b.into_iter().flat_map(|(_, a)| a).collect();
+        assert!(!reads(&update_msg(&[], &no_next_hop, &nlri), &four()));
+        let ok: Vec<u8> = base().into_iter().flat_map(|(_, a)| a).collect();
+        let mut swapped = base();
+        swapped.swap(0, 1);
+        let swapped: Vec<u8> = swapped.into_iter().flat_map(|(_, a)| a).collect();
+        assert!(!reads(&update_msg(&[], &swapped, &nlri), &four()), "order");
+        let twice = [
+            ok.clone(),
+            attr(0x40, 5, &[0, 0, 0, 1]),
+            attr(0x40, 5, &[0, 0, 0, 2]),
+        ]
+        .concat();
+        assert!(!reads(&update_msg(&[], &twice, &nlri), &four()), "twice");
+        assert!(!reads(&update_msg(&[], &ok, &[]), &four()), "no NLRI");
+        assert!(
+            !reads(&update_msg(&[], &ok, &[33, 10]), &four()),
+            "bad NLRI"
+        );
+        assert!(
+            !reads(&update_msg(&[], &[], &nlri), &four()),
+            "NLRI without attributes"
+        );
+        // The session, not the message: 2-octet ASNs, ADD-PATH.
+        let two: Vec<u8> = base_attrs(false).into_iter().flat_map(|(_, a)| a).collect();
+        assert!(!reads(&update_msg(&[], &two, &nlri), &CodecCtx::default()));
+        let mut add_path = four();
+        add_path.add_path_rx.insert(Family::Ipv4Unicast);
+        assert!(!reads(
+            &update_msg(&[], &ok, &[0, 0, 0, 1, 24, 10, 0, 0]),
+            &add_path
+        ));
+        // And the well-formed minimum is read.
+        assert!(reads(&update_msg(&[], &ok, &nlri), &four()));
+    }
+}
