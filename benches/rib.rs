@@ -1,7 +1,8 @@
 //! RIB hot paths, reported per prefix (criterion "elements"): attribute interning (hits on
 //! a populated table and misses into a fresh one), best-path selection over 1 to 16
 //! candidates, applying UPDATEs (`Rib::handle`) and update-group encoding (`Rib::flush`:
-//! plan + encode once per group) to 1 and to 50 clients in one group.
+//! plan + encode once per group) to 1 and to 50 clients in one group, and a full table
+//! into an empty RIB as the RIB thread takes one (its table then outgrows every cache).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use reflectd::msg::{PeerUp, ToRib};
@@ -119,13 +120,13 @@ fn rib_with(clients: u32) -> Rib {
     rib
 }
 
-/// `n` /24s from peer 1, four prefixes per attribute set, 100 prefixes per message.
-fn batches(n: u32) -> Vec<ToRib> {
+/// `n` /24s from peer 1, four prefixes per attribute set, `per_msg` prefixes per message.
+fn batches(n: u32, per_msg: usize) -> Vec<ToRib> {
     let prefixes: Vec<Prefix4> = (0..n)
         .filter_map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24))
         .collect();
     prefixes
-        .chunks(100)
+        .chunks(per_msg)
         .map(|chunk| {
             ToRib::updates(
                 1,
@@ -153,7 +154,7 @@ fn update_groups(c: &mut Criterion) {
             BenchmarkId::new("handle_10k_prefixes_clients", clients),
             |b| {
                 b.iter_batched(
-                    || (rib_with(clients), batches(n)),
+                    || (rib_with(clients), batches(n, 100)),
                     |(mut rib, msgs)| {
                         for m in msgs {
                             rib.handle(m);
@@ -170,7 +171,7 @@ fn update_groups(c: &mut Criterion) {
                 b.iter_batched(
                     || {
                         let mut rib = rib_with(clients);
-                        for m in batches(n) {
+                        for m in batches(n, 100) {
                             rib.handle(m);
                         }
                         rib
@@ -188,5 +189,33 @@ fn update_groups(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, intern, best_path, update_groups);
+/// A million prefixes into an empty RIB in the RIB thread's batches (a worker's 256
+/// UPDATEs, here 1024 prefixes), flushed every `MAX_DIRTY` changed prefixes, to one client.
+fn full_table(c: &mut Criterion) {
+    let n = 1_000_000u32;
+    let mut g = c.benchmark_group("rib");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(u64::from(n)));
+    g.bench_function("handle_and_flush_1m_prefixes", |b| {
+        b.iter_batched(
+            || (rib_with(1), batches(n, 1024)),
+            |(mut rib, msgs)| {
+                let mut out = Outbox::default();
+                for m in msgs {
+                    rib.handle(m);
+                    if rib.dirty_len() >= reflectd::rib::MAX_DIRTY {
+                        rib.flush(&mut out);
+                        out.msgs.clear();
+                    }
+                }
+                rib.flush(&mut out);
+                (rib, out)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, intern, best_path, update_groups, full_table);
 criterion_main!(benches);
