@@ -199,6 +199,8 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
                 a.as_path = value;
                 as_path = true;
             }
+            // Any 4 octets, as the decoder takes them (it makes no RFC 4271 §6.3 check
+            // on the address either; `scan_agrees` would catch the two drifting apart).
             NEXT_HOP => {
                 let nh: [u8; 4] = value.try_into().ok()?;
                 a.next_hop = Ipv4Addr::from(nh);

@@ -56,7 +56,8 @@ pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
 }
 
 /// The stored form of a set read in place: its attribute bytes are already canonical
-/// (`scan`), so the set is they without NEXT_HOP, after the next hop. One allocation.
+/// (`scan`), so the set is the next hop followed by those bytes minus NEXT_HOP. One
+/// allocation.
 pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
     let mut out = smallvec::SmallVec::<[u8; 256]>::new();
     out.push(4);

@@ -2,7 +2,8 @@
 //! timers and buffers. Nothing here is shared; no lock is taken per message. The worker
 //! parses what it reads, turns each UPDATE's attribute set into the RIB's stored form
 //! (`msg::Received`: work the one RIB thread would otherwise do for every peer) and hands
-//! the RIB thread one batch per read.
+//! the RIB thread one batch per read. The common UPDATE is read in place (`wire::scan`):
+//! its attribute bytes already are the stored form, so it is not decoded at all.
 //!
 //! ```text
 //!             ToWorker (Send, AddPeer, RemovePeer, Accepted, Shutdown)
