@@ -90,6 +90,11 @@ fn as_bit(asn: u32) -> u64 {
     1 << (asn.wrapping_mul(0x9e37_79b9) >> 26)
 }
 
+/// `Prepared::as_bits` of a path's ASNs.
+fn as_bits(asns: impl Iterator<Item = u32>) -> u64 {
+    asns.fold(0, |bits, asn| bits | as_bit(asn))
+}
+
 /// Interning hashes: one random seed per process, so that workers and the RIB thread hash
 /// alike and a peer cannot aim attribute sets at one bucket.
 fn hasher() -> &'static DefaultHashBuilder {
@@ -101,14 +106,12 @@ impl Prepared {
     /// `attrs` with `next_hop` in place of its own (MP_REACH_NLRI carries its own).
     pub fn with_next_hop(attrs: &PathAttrs, next_hop: &NextHop) -> Prepared {
         let set: Arc<[u8]> = stored::store_with(attrs, next_hop).into();
-        let as_bits = (attrs.as_path.segments.iter())
-            .flat_map(|seg| &seg.asns)
-            .fold(0, |bits, &asn| bits | as_bit(asn));
+        let asns = attrs.as_path.segments.iter().flat_map(|seg| &seg.asns);
         Prepared {
             hash: hasher().hash_one(&set[..]),
             set,
             rank: Rank::of(attrs),
-            as_bits,
+            as_bits: as_bits(asns.copied()),
         }
     }
 
@@ -131,7 +134,7 @@ impl Prepared {
                 originator_id: a.originator_id,
                 cluster_list_len: a.cluster_list_len,
             },
-            as_bits: a.asns().fold(0, |bits, asn| bits | as_bit(asn)),
+            as_bits: as_bits(a.asns()),
         }
     }
 

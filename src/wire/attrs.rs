@@ -134,6 +134,20 @@ pub fn next_attr(section: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     Some((code, &whole[hl..], whole))
 }
 
+/// The segments of a 4-octet AS_PATH value already checked (a stored set's, or one `scan`
+/// accepted): (segment type, its ASNs as bytes); a segment overrunning the value is cut at
+/// its end.
+pub(crate) fn as4_segments(mut value: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
+    std::iter::from_fn(move || {
+        let [kind, count, rest @ ..] = value else {
+            return None;
+        };
+        let (asns, next) = rest.split_at((4 * usize::from(*count)).min(rest.len()));
+        value = next;
+        Some((*kind, asns))
+    })
+}
+
 /// Decodes the path-attribute section. `Err` is a session reset; everything RFC 7606
 /// resolves otherwise is in `Decoded::errors`.
 pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeError> {

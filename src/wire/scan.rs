@@ -38,25 +38,13 @@ pub struct ScannedAttrs<'a> {
     pub cluster_list_len: u32,
 }
 
-/// The segments of a checked AS_PATH value: (segment type, its ASNs as bytes).
-fn segments(mut value: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
-    std::iter::from_fn(move || {
-        let [kind, count, rest @ ..] = value else {
-            return None;
-        };
-        let (asns, next) = rest.split_at((4 * usize::from(*count)).min(rest.len()));
-        value = next;
-        Some((*kind, asns))
-    })
-}
-
 const AS_SET: u8 = 1;
 const AS_SEQUENCE: u8 = 2;
 
 impl ScannedAttrs<'_> {
     /// Every ASN of the path, in order.
     pub fn asns(&self) -> impl Iterator<Item = u32> + '_ {
-        segments(self.as_path).flat_map(|(_, asns)| {
+        as4_segments(self.as_path).flat_map(|(_, asns)| {
             asns.chunks_exact(4)
                 .map(|a| u32::from_be_bytes([a[0], a[1], a[2], a[3]]))
         })
@@ -65,7 +53,7 @@ impl ScannedAttrs<'_> {
     /// As `AsPath::route_len`: a SEQUENCE counts its ASNs, a SET one, confederation
     /// segments nothing.
     pub fn route_len(&self) -> usize {
-        segments(self.as_path)
+        as4_segments(self.as_path)
             .map(|(kind, asns)| match kind {
                 AS_SEQUENCE => asns.len() / 4,
                 AS_SET => 1,
@@ -76,7 +64,7 @@ impl ScannedAttrs<'_> {
 
     /// As `AsPath::first_as`: the first ASN when the path starts with a SEQUENCE.
     pub fn first_as(&self) -> Option<u32> {
-        match segments(self.as_path).next() {
+        match as4_segments(self.as_path).next() {
             Some((AS_SEQUENCE, [a, b, c, d, ..])) => Some(u32::from_be_bytes([*a, *b, *c, *d])),
             _ => None,
         }

@@ -190,16 +190,9 @@ pub fn is_looped(stored: &[u8], ours: &Ours) -> bool {
 
 /// `asn` in any segment of a stored (4-octet) AS_PATH value. Confederation segments count
 /// too: without confederations configured, our AS there is as much a loop.
-fn as_path_has(mut value: &[u8], asn: u32) -> bool {
+fn as_path_has(value: &[u8], asn: u32) -> bool {
     let want = asn.to_be_bytes();
-    while let [_kind, count, rest @ ..] = value {
-        let len = (4 * usize::from(*count)).min(rest.len());
-        if rest[..len].chunks_exact(4).any(|a| a == want) {
-            return true;
-        }
-        value = &rest[len..];
-    }
-    false
+    attrs::as4_segments(value).any(|(_, asns)| asns.chunks_exact(4).any(|a| a == want))
 }
 
 fn put_v4_next_hop(out: &mut Vec<u8>, nh: &[u8]) {
