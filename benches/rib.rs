@@ -120,10 +120,17 @@ fn rib_with(clients: u32) -> Rib {
     rib
 }
 
-/// `n` /24s from peer 1, four prefixes per attribute set, `per_msg` prefixes per message.
+/// `n` /24s from peer 1 in address order, four prefixes per attribute set, `per_msg`
+/// prefixes per message.
 fn batches(n: u32, per_msg: usize) -> Vec<ToRib> {
+    batches_in(n, per_msg, |i| i)
+}
+
+/// The same /24s, the `i`-th message carrying the `order(i)`-th: a sorted stream (as FRR
+/// and OpenBGPD dump theirs) or a scattered one (as BIRD's hash-ordered table does).
+fn batches_in(n: u32, per_msg: usize, order: impl Fn(u32) -> u32) -> Vec<ToRib> {
     let prefixes: Vec<Prefix4> = (0..n)
-        .filter_map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24))
+        .filter_map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (order(i) << 8)), 24))
         .collect();
     prefixes
         .chunks(per_msg)
@@ -196,24 +203,51 @@ fn full_table(c: &mut Criterion) {
     let mut g = c.benchmark_group("rib");
     g.sample_size(10);
     g.throughput(Throughput::Elements(u64::from(n)));
-    g.bench_function("handle_and_flush_1m_prefixes", |b| {
-        b.iter_batched(
-            || (rib_with(1), batches(n, 1024)),
-            |(mut rib, msgs)| {
-                let mut out = Outbox::default();
-                for m in msgs {
-                    rib.handle(m);
-                    if rib.dirty_len() >= reflectd::rib::MAX_DIRTY {
+    // A bijection of 0..n with no locality left: rounds of multiply-and-xorshift, each a
+    // bijection of 0..2^20, walked until the result is below n.
+    let scattered = move |i: u32| {
+        let round = |mut x: u32| {
+            for _ in 0..3 {
+                x = x.wrapping_mul(0x9e37_79b1) & 0xf_ffff;
+                x ^= x >> 10;
+            }
+            x
+        };
+        let mut x = round(i);
+        while x >= n {
+            x = round(x);
+        }
+        x
+    };
+    for (name, order) in [("sorted", None), ("scattered", Some(scattered))] {
+        g.bench_function(
+            BenchmarkId::new("handle_and_flush_1m_prefixes", name),
+            |b| {
+                b.iter_batched(
+                    || {
+                        let msgs = match order {
+                            Some(f) => batches_in(n, 1024, f),
+                            None => batches(n, 1024),
+                        };
+                        (rib_with(1), msgs)
+                    },
+                    |(mut rib, msgs)| {
+                        let mut out = Outbox::default();
+                        for m in msgs {
+                            rib.handle(m);
+                            if rib.dirty_len() >= reflectd::rib::MAX_DIRTY {
+                                rib.flush(&mut out);
+                                out.msgs.clear();
+                            }
+                        }
                         rib.flush(&mut out);
-                        out.msgs.clear();
-                    }
-                }
-                rib.flush(&mut out);
-                (rib, out)
+                        (rib, out)
+                    },
+                    BatchSize::PerIteration,
+                )
             },
-            BatchSize::PerIteration,
-        )
-    });
+        );
+    }
     g.finish();
 }
 

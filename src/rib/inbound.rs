@@ -8,7 +8,6 @@ use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
 use super::{adv_of, limit, PeerMap, Rib};
 use crate::msg::{PeerId, Received};
 use crate::wire::{stored, NlriSet};
-use hashbrown::hash_map::Entry;
 
 /// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
 fn reselect(paths: &mut Paths, attrs: &AttrTable, peers: &PeerMap, scratch: &mut Vec<Candidate>) {
@@ -47,16 +46,15 @@ fn set_path<N: RibNlri>(
     new: Option<AttrId>,
 ) -> Option<Option<AttrId>> {
     let FamilyRib { table, dirty, .. } = fam;
-    // One table lookup: the entry is changed in place.
-    let (old, old_best, new_best) = match table.entry(prefix) {
-        Entry::Vacant(v) => {
+    // One table lookup: the entry is changed in place (a second only to remove it).
+    let (old, old_best, new_best) = match table.get_mut(&prefix) {
+        None => {
             let attr = new?;
             let e = PathEntry { peer, attr };
-            v.insert(Paths::One(e));
+            table.insert_new(prefix, Paths::One(e));
             (None, None, Some(e).filter(PathEntry::is_eligible))
         }
-        Entry::Occupied(mut o) => {
-            let paths = o.get_mut();
+        Some(paths) => {
             let pos = paths.position(peer);
             let old = pos.map(|i| paths.as_slice()[i].attr);
             if old == new {
@@ -68,7 +66,7 @@ fn set_path<N: RibNlri>(
             let old_best = paths.best();
             let new_best = match (pos, new) {
                 (Some(_), None) if paths.len() == 1 => {
-                    o.remove();
+                    table.remove(&prefix);
                     None
                 }
                 (pos, new) => {

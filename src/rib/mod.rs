@@ -24,6 +24,7 @@ pub mod limit;
 mod outbound;
 pub mod pending;
 pub mod plan;
+pub mod prefix_map;
 mod publish;
 pub mod reflect;
 pub mod snapshot;

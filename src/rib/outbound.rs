@@ -240,7 +240,7 @@ impl Rib {
         };
         let (client, ctx) = (g.key.rr_client, g.key.codec);
         let mut buckets = Buckets::default();
-        for (prefix, paths) in &N::rib(&self.fams).table {
+        for (prefix, paths) in N::rib(&self.fams).table.iter() {
             if let Some(a) = paths.best().and_then(|e| adv_of(e, &self.peers)) {
                 if a.reflected_to(client) {
                     buckets.push(a.attr, a.source_id, *prefix);

@@ -4,7 +4,7 @@
 use super::attrs::AttrId;
 use super::decide::{self, Candidate};
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
-use super::table::RibNlri;
+use super::table::{Paths, RibNlri};
 use super::{Rib, NFAM};
 use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
 use hashbrown::HashMap;
@@ -70,13 +70,12 @@ impl Rib {
     /// Every prefix of a family, sorted, with its eligible paths best first.
     fn route_views<N: RibNlri>(&mut self) -> Vec<RouteView> {
         let table = &N::rib(&self.fams).table;
-        let mut prefixes: Vec<&N> = table.keys().collect();
-        prefixes.sort_unstable();
-        let mut out = Vec::with_capacity(prefixes.len());
+        let mut routes: Vec<(&N, &Paths)> = table.iter().collect();
+        routes.sort_unstable_by_key(|(prefix, _)| *prefix);
+        let mut out = Vec::with_capacity(routes.len());
         // Each set decoded once per publish and shared by its routes, as in the table.
         let mut decoded: HashMap<AttrId, Arc<PathAttrs>> = HashMap::new();
-        for prefix in prefixes {
-            let paths = &table[prefix];
+        for (prefix, paths) in routes {
             self.scratch.clear();
             for e in paths.as_slice().iter().filter(|e| e.is_eligible()) {
                 if let Some(p) = self.peers.get(&e.peer) {

@@ -1,4 +1,4 @@
-//! The route table of one family: one hash map from prefix to every peer's path for it.
+//! The route table of one family: one map from prefix to every peer's path for it.
 //! That single map is both the Adj-RIB-In (each peer's entry) and the Loc-RIB (the entry
 //! kept first is the best path): no per-peer copy of the routes exists.
 //!
@@ -11,6 +11,7 @@ use super::attrs::AttrId;
 use super::graceful::Stale;
 use super::pending::Pending;
 use super::plan::{RouteSet, Routes};
+use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use super::snapshot::AnyPrefix;
 use crate::msg::PeerId;
@@ -127,7 +128,8 @@ pub struct Dirty {
 
 /// One family's routing state.
 pub struct FamilyRib<N> {
-    pub table: HashMap<N, Paths>,
+    /// Laid out by address (`prefix_map`): sorted streams stay in cache.
+    pub table: PrefixMap<N, Paths>,
     /// Prefixes changed since the last flush: what the next flush compares.
     pub dirty: HashMap<N, Dirty>,
     /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
@@ -142,7 +144,7 @@ pub struct FamilyRib<N> {
 impl<N: Nlri> Default for FamilyRib<N> {
     fn default() -> Self {
         FamilyRib {
-            table: HashMap::new(),
+            table: PrefixMap::default(),
             dirty: HashMap::new(),
             pending: Pending::default(),
             stale: Stale::default(),
@@ -161,7 +163,7 @@ pub struct Families {
 
 /// What the RIB needs of an NLRI type beyond the codec's `Nlri`: where its table lives and
 /// how readers see it. VPN and EVPN types add an impl and a `Families` field.
-pub trait RibNlri: Nlri {
+pub trait RibNlri: Nlri + Blocked {
     fn rib(f: &Families) -> &FamilyRib<Self>;
     fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
     fn any(self) -> AnyPrefix;
