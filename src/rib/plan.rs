@@ -150,6 +150,20 @@ pub enum Routes {
 }
 
 impl Routes {
+    /// Roughly the bytes these routes encode to, for sizing a buffer: a prefix takes at
+    /// most its in-memory size on the wire, and a set's attributes about 64 bytes.
+    fn size_hint(&self) -> usize {
+        fn of<N>(rs: &RouteSet<N>) -> usize {
+            let prefixes = rs.prefixes.len() + rs.withdraw.len();
+            64 * (rs.announce.len() + 1) + std::mem::size_of::<N>() * prefixes
+        }
+        match self {
+            Routes::V4(rs) => of(rs),
+            Routes::V6(rs) => of(rs),
+            Routes::EndOfRibOnly(_) => 64,
+        }
+    }
+
     pub fn family(&self) -> Family {
         match self {
             Routes::V4(_) => Family::Ipv4Unicast,
@@ -204,6 +218,9 @@ pub struct Outbox {
 const PREFIXES_PER_CALL: usize = 2048;
 /// Bytes per `ToWorker::Send`: large dumps go out in pieces the worker can interleave.
 const SEND_CHUNK_BYTES: usize = 256 * 1024;
+/// What one `encode_announce` call may add past a chunk's end: `PREFIXES_PER_CALL` /24s
+/// one to an UPDATE would be 2048 messages of about 60 bytes.
+const CHUNK_SLACK: usize = 128 * 1024;
 
 /// Encodes every planned send once and queues it for each target worker.
 pub fn encode(plan: Plan, out: &mut Outbox) {
@@ -213,7 +230,9 @@ pub fn encode(plan: Plan, out: &mut Outbox) {
         }
         let mut enc = Encoder {
             targets: &send.targets,
-            buf: Vec::new(),
+            // Sized once, by a rough guess (a set's attributes in its first UPDATE, five
+            // bytes a prefix): a chunk grown from nothing is copied about twice over.
+            buf: Vec::with_capacity(send.routes.size_hint().min(SEND_CHUNK_BYTES + CHUNK_SLACK)),
             out,
         };
         match &send.routes {
@@ -221,7 +240,7 @@ pub fn encode(plan: Plan, out: &mut Outbox) {
             Routes::V6(rs) => enc.route_set(&send.ctx, rs),
             Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut enc.buf),
         }
-        enc.emit();
+        enc.emit(0);
     }
 }
 
@@ -250,15 +269,17 @@ impl Encoder<'_> {
 
     fn maybe_emit(&mut self) {
         if self.buf.len() >= SEND_CHUNK_BYTES {
-            self.emit();
+            // More follows, likely as much again.
+            self.emit(SEND_CHUNK_BYTES + CHUNK_SLACK);
         }
     }
 
-    fn emit(&mut self) {
+    /// Queues the bytes so far; the next chunk starts with room for `next` bytes.
+    fn emit(&mut self, next: usize) {
         if self.buf.is_empty() {
             return;
         }
-        let data = Bytes::from(std::mem::take(&mut self.buf));
+        let data = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(next)));
         for (w, peers) in self.targets.iter() {
             self.out.msgs.push((
                 *w,

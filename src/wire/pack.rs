@@ -12,6 +12,7 @@ use super::stored;
 use super::types::*;
 use super::update::{len_placeholder, patch_len};
 use super::Nlri;
+use std::cell::RefCell;
 
 fn path_id_len(ctx: &CodecCtx, family: Family) -> usize {
     if ctx.add_path_tx.contains(family) {
@@ -83,10 +84,28 @@ fn announce_with<N: Nlri>(
     if prefixes.is_empty() {
         return;
     }
-    let mut head = Vec::with_capacity(256);
-    let mut tail = Vec::new();
-    encode(N::FAMILY == Family::Ipv4Unicast, &mut head, &mut tail);
-    pack_announce(ctx, &head, &tail, next_hop, prefixes, out)
+    let v4 = N::FAMILY == Family::Ipv4Unicast;
+    SECTIONS.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut sections) => {
+            let (head, tail) = &mut *sections;
+            head.clear();
+            tail.clear();
+            encode(v4, head, tail);
+            pack_announce(ctx, head, tail, next_hop, prefixes, out)
+        }
+        // Not reached (nothing here packs while packing), but never a panic if it were.
+        Err(_) => {
+            let (mut head, mut tail) = (Vec::new(), Vec::new());
+            encode(v4, &mut head, &mut tail);
+            pack_announce(ctx, &head, &tail, next_hop, prefixes, out)
+        }
+    })
+}
+
+thread_local! {
+    /// The attribute sections of the set being packed, kept per thread: a full table is
+    /// hundreds of thousands of sets, and two allocations each were measurable.
+    static SECTIONS: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// UPDATEs announcing `prefixes` with the encoded attributes `head` (type codes below

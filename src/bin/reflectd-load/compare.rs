@@ -482,6 +482,9 @@ fn render(
                     }
                 }
             }
+            if kind == Kind::Floor {
+                notes.push("CPU: its writers, the kernel's cost of the delivery".to_string());
+            }
             if kind == Kind::Frr {
                 notes.push(format!(
                     "update-group coalesce timer up to {:.1} s: compare CPU",

@@ -83,7 +83,8 @@ pub struct Report {
     pub churn_max: Option<f64>,
     pub input_paths: u64,
     pub deliveries: u64,
-    /// Reflector process tree (None for the floor or when no pid is known).
+    /// Reflector process tree (None when no pid is known); for the floor, its writers
+    /// while they write the table.
     pub cpu: Option<f64>,
     /// The kernel's share of `cpu`.
     pub cpu_sys: Option<f64>,
@@ -279,6 +280,14 @@ struct Out {
     wd: Arc<[u8]>,
 }
 
+/// What a writer did: when it started, when it sent each churn change, and the CPU
+/// seconds (total, system) its announcement took.
+struct Wrote {
+    first: Instant,
+    sent: Vec<Instant>,
+    cpu: (f64, f64),
+}
+
 /// A writer: sends `ann`, then on request the churn changes (paced at `rate` per second;
 /// notes when each was sent) or `wd`, keeping the session open (with keepalives) until
 /// `stop`.
@@ -290,12 +299,15 @@ fn writer(
     cmds: mpsc::Receiver<Cmd>,
     keepalive: Option<Duration>,
     stop: Arc<AtomicBool>,
-) -> Result<(Instant, Vec<Instant>), String> {
+) -> Result<Wrote, String> {
     go.wait();
     let first = Instant::now();
+    let cpu_before = procs::thread_cpu();
     stream
         .write_all(&out.ann)
         .map_err(|e| format!("write: {e}"))?;
+    let cpu_after = procs::thread_cpu();
+    let cpu = (cpu_after.0 - cpu_before.0, cpu_after.1 - cpu_before.1);
     let mut last = Instant::now();
     let mut sent = Vec::new();
     while !stop.load(Ordering::Relaxed) {
@@ -330,7 +342,7 @@ fn writer(
             last = Instant::now();
         }
     }
-    Ok((first, sent))
+    Ok(Wrote { first, sent, cpu })
 }
 
 /// Waits until `want` sinks have reported a later phase's event (`is_event`), `have` of
@@ -689,11 +701,13 @@ pub fn run(
         .collect();
     let mut sent = Vec::new();
     let mut first = clock;
+    let mut writers_cpu = (0.0, 0.0);
     for t in writer_threads {
         match t.join() {
-            Ok(Ok((f, s))) => {
-                first = first.min(f);
-                sent.push(s);
+            Ok(Ok(w)) => {
+                first = first.min(w.first);
+                sent.push(w.sent);
+                writers_cpu = (writers_cpu.0 + w.cpu.0, writers_cpu.1 + w.cpu.1);
             }
             Ok(Err(e)) => {
                 rep.errors.push(e);
@@ -701,6 +715,11 @@ pub fn run(
             }
             Err(_) => sent.push(Vec::new()),
         }
+    }
+    if target.is_none() && rep.progress == 1.0 {
+        // The floor's CPU: its writers delivering the table, the kernel's whole cost of it
+        // (the receivers' TCP processing runs in the sender's softirq on loopback).
+        (rep.cpu, rep.cpu_sys) = (Some(writers_cpu.0), Some(writers_cpu.1));
     }
     if rep.progress == 1.0 {
         // From the first byte any writer wrote to the last sink complete.
