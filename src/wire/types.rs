@@ -109,17 +109,33 @@ impl FromIterator<Family> for FamilySet {
 
 /// An IPv4 prefix, packed to 5 bytes (alignment 1) because the RIB stores millions.
 /// Invariant: `len <= 32` and host bits are zero.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Prefix4 {
     addr: [u8; 4],
     len: u8,
 }
 
 /// An IPv6 prefix, packed to 17 bytes. Invariant: `len <= 128` and host bits are zero.
-#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Prefix6 {
     addr: [u8; 16],
     len: u8,
+}
+
+// The RIB hashes a prefix several times per change: as whole integers, not as the derived
+// slice-with-length and byte. Both are injective, so equal hashes mean equal prefixes
+// whatever the seed.
+impl std::hash::Hash for Prefix4 {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(u32::from_be_bytes(self.addr)) << 8 | u64::from(self.len));
+    }
+}
+
+impl std::hash::Hash for Prefix6 {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u128(u128::from_be_bytes(self.addr));
+        state.write_u8(self.len);
+    }
 }
 
 fn mask_bytes<const N: usize>(mut addr: [u8; N], len: u8) -> [u8; N] {
