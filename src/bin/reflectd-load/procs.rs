@@ -62,20 +62,19 @@ pub fn tree(root: u32) -> Vec<u32> {
     out
 }
 
-/// CPU seconds the calling thread has used: (user + system, system). The floor's writers
+/// CPU seconds the calling thread has used (user and system). The floor's writers
 /// read it around their one big write, which is the kernel's cost of delivering the stream
 /// with no reflector in between: what a reflector's CPU is to be judged against.
-pub fn thread_cpu() -> (f64, f64) {
+pub fn thread_cpu() -> f64 {
     // SAFETY: `rusage` is plain data, so all zeroes is a valid value, and getrusage only
     // writes into the struct it is given.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: as above; RUSAGE_THREAD needs nothing else.
     if unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut ru) } != 0 {
-        return (0.0, 0.0);
+        return 0.0;
     }
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    let sys = secs(ru.ru_stime);
-    (secs(ru.ru_utime) + sys, sys)
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }
 
 /// CPU and memory of `root`'s process tree now.
