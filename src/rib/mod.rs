@@ -24,6 +24,7 @@ pub mod limit;
 mod outbound;
 pub mod pending;
 pub mod plan;
+mod prefetch;
 pub mod prefix_map;
 mod publish;
 pub mod reflect;
@@ -175,6 +176,15 @@ impl Rib {
                 self.peer_lost(peer);
             }
             ToRib::Updates { peer, updates, .. } => {
+                // The batch was written on a worker's core, so each UPDATE and its set
+                // would miss the cache on first touch here, one miss after another. Asked
+                // for up front (a batch is tens of kilobytes), the misses overlap.
+                for u in &updates {
+                    prefetch::value(u);
+                    if let Some(set) = &u.set {
+                        prefetch::bytes(&set.set);
+                    }
+                }
                 for u in updates {
                     self.update(peer, u);
                 }
