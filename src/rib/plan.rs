@@ -218,8 +218,8 @@ pub struct Outbox {
 const PREFIXES_PER_CALL: usize = 2048;
 /// Bytes per `ToWorker::Send`: large dumps go out in pieces the worker can interleave.
 const SEND_CHUNK_BYTES: usize = 256 * 1024;
-/// What one `encode_announce` call may add past a chunk's end: `PREFIXES_PER_CALL` /24s
-/// one to an UPDATE would be 2048 messages of about 60 bytes.
+/// Room past a chunk's end for the call that crosses it: one set's prefixes, usually a few
+/// kilobytes (the buffer still grows if a call takes more).
 const CHUNK_SLACK: usize = 128 * 1024;
 
 /// Encodes every planned send once and queues it for each target worker.
@@ -230,8 +230,8 @@ pub fn encode(plan: Plan, out: &mut Outbox) {
         }
         let mut enc = Encoder {
             targets: &send.targets,
-            // Sized once, by a rough guess (a set's attributes in its first UPDATE, five
-            // bytes a prefix): a chunk grown from nothing is copied about twice over.
+            // Sized once, by `size_hint`'s guess: a chunk grown from nothing is copied about
+            // twice over.
             buf: Vec::with_capacity(send.routes.size_hint().min(SEND_CHUNK_BYTES + CHUNK_SLACK)),
             out,
         };

@@ -22,6 +22,10 @@ pub trait Blocked: Copy + Eq + Hash {
     fn block(&self) -> u32;
 }
 
+/// A block's table is not shrunk below this many entries' room (small tables are cheap and
+/// churn around a few prefixes should not reallocate).
+const MIN_SHRINK: usize = 32;
+
 pub struct PrefixMap<N, V> {
     blocks: HashMap<u32, HashTable<(N, V)>>,
     /// Seeded per process, as hashbrown's default: prefixes come from the network.
@@ -104,6 +108,11 @@ impl<N: Blocked, V> PrefixMap<N, V> {
             .0;
         if table.is_empty() {
             self.blocks.remove(&block);
+        } else if table.len() * 4 < table.capacity() && table.capacity() > MIN_SHRINK {
+            // Mostly withdrawn: give the room back, keeping half of it free so that
+            // shrinking and growing again are each paid for by as many changes.
+            let hasher = &self.hasher;
+            table.shrink_to(table.len() * 2, |(k, _)| hasher.hash_one(k));
         }
         self.len -= 1;
         Some(v)
@@ -124,6 +133,14 @@ impl<N: Blocked, V> PrefixMap<N, V> {
     #[cfg(test)]
     fn blocks(&self) -> usize {
         self.blocks.len()
+    }
+
+    /// Room in the block of `prefix` (for tests of the layout).
+    #[cfg(test)]
+    fn room(&self, prefix: &N) -> usize {
+        self.blocks
+            .get(&prefix.block())
+            .map_or(0, HashTable::capacity)
     }
 }
 
@@ -196,6 +213,28 @@ mod tests {
             *map.get_mut(&p4(0xc000_0000 | (i << 8), 24)).unwrap() += 1;
         }
         assert_eq!(map.get(&p4(0xc000_ff00, 24)), Some(&256));
+    }
+
+    #[test]
+    fn a_mostly_withdrawn_block_gives_its_room_back() {
+        let mut map = PrefixMap::default();
+        let p = |i: u32| p4(0xc000_0000 | (i << 8), 24);
+        for i in 0..256 {
+            map.insert_new(p(i), i);
+        }
+        let full = map.room(&p(0));
+        assert!(full >= 256);
+        for i in 8..256 {
+            assert_eq!(map.remove(&p(i)), Some(i));
+        }
+        assert!(
+            map.room(&p(0)) <= MIN_SHRINK,
+            "{} of {full}",
+            map.room(&p(0))
+        );
+        for i in 0..8 {
+            assert_eq!(map.get(&p(i)), Some(&i));
+        }
     }
 
     #[test]

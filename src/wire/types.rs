@@ -123,8 +123,8 @@ pub struct Prefix6 {
 }
 
 // The RIB hashes a prefix several times per change: as whole integers, not as the derived
-// slice-with-length and byte. Both are injective, so equal hashes mean equal prefixes
-// whatever the seed.
+// slice-with-length and byte. What each feeds the hasher determines the prefix, as the
+// derived form did, so no two prefixes collide before the (seeded) hasher mixes them.
 impl std::hash::Hash for Prefix4 {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         state.write_u64(u64::from(u32::from_be_bytes(self.addr)) << 8 | u64::from(self.len));
