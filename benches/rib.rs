@@ -126,8 +126,8 @@ fn batches(n: u32, per_msg: usize) -> Vec<ToRib> {
     batches_in(n, per_msg, |i| i)
 }
 
-/// The same /24s, the `i`-th message carrying the `order(i)`-th: a sorted stream (as FRR
-/// and OpenBGPD dump theirs) or a scattered one (as BIRD's hash-ordered table does).
+/// The same /24s, the `i`-th sent being the `order(i)`-th in address order: a sorted stream
+/// (as FRR and OpenBGPD dump theirs) or a scattered one (as BIRD's hash-ordered table is).
 fn batches_in(n: u32, per_msg: usize, order: impl Fn(u32) -> u32) -> Vec<ToRib> {
     let prefixes: Vec<Prefix4> = (0..n)
         .filter_map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (order(i) << 8)), 24))
@@ -203,8 +203,8 @@ fn full_table(c: &mut Criterion) {
     let mut g = c.benchmark_group("rib");
     g.sample_size(10);
     g.throughput(Throughput::Elements(u64::from(n)));
-    // A bijection of 0..n with no locality left: rounds of multiply-and-xorshift, each a
-    // bijection of 0..2^20, walked until the result is below n.
+    // A bijection of 0..n (n ≤ 2^20) with no locality left: rounds of multiply-and-xorshift,
+    // each a bijection of 0..2^20, walked until the result is below n.
     let scattered = move |i: u32| {
         let round = |mut x: u32| {
             for _ in 0..3 {

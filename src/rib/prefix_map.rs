@@ -11,7 +11,8 @@
 //! `benches/rib`, against 40-47% saved on a sorted one.
 //!
 //! Order of iteration is unspecified, as in a hash map. A block emptied by withdrawals is
-//! freed, so the number of blocks never exceeds the number of prefixes stored.
+//! freed, so the number of blocks never exceeds the number of prefixes stored, and a block
+//! mostly withdrawn gives its room back.
 
 use crate::wire::{Prefix4, Prefix6};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
@@ -22,8 +23,8 @@ pub trait Blocked: Copy + Eq + Hash {
     fn block(&self) -> u32;
 }
 
-/// A block's table is not shrunk below this many entries' room (small tables are cheap and
-/// churn around a few prefixes should not reallocate).
+/// A block's table with room for this many entries or fewer is not shrunk (small tables are
+/// cheap, and churn around a few prefixes should not reallocate).
 const MIN_SHRINK: usize = 32;
 
 pub struct PrefixMap<N, V> {
@@ -76,8 +77,10 @@ impl<N: Blocked, V> PrefixMap<N, V> {
         self.get(prefix).is_some()
     }
 
-    /// Sets `prefix` to `value`, returning the value it replaces.
-    pub fn insert(&mut self, prefix: N, value: V) -> Option<V> {
+    /// Sets `prefix` to `value`, returning the value it replaces (the RIB looks up first and
+    /// uses `insert_new`; this is the model test's).
+    #[cfg(test)]
+    fn insert(&mut self, prefix: N, value: V) -> Option<V> {
         if let Some(v) = self.get_mut(&prefix) {
             return Some(std::mem::replace(v, value));
         }
