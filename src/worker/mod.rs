@@ -122,9 +122,7 @@ struct Worker {
     free_keys: Vec<usize>,
     /// Scratch buffers reused across calls (no allocation per message).
     actions: Vec<Action>,
-    batch: Vec<msg::Received>,
-    /// `msg::Received::weight` of `batch`.
-    batch_weight: usize,
+    batch: Batch,
     next_due: Instant,
     next_publish: Instant,
     status_dirty: bool,
@@ -160,8 +158,7 @@ impl Worker {
             unflushed: Vec::new(),
             free_keys: Vec::new(),
             actions: Vec::new(),
-            batch: Vec::new(),
-            batch_weight: 0,
+            batch: Batch::default(),
             next_due: now,
             next_publish: now,
             status_dirty: true,
@@ -632,7 +629,7 @@ impl Worker {
 
     fn on_readable(&mut self, key: usize, now: Instant) {
         for _ in 0..READS_PER_EVENT {
-            if self.batch_weight > BATCH_WEIGHT {
+            if self.batch.weight > BATCH_WEIGHT {
                 self.send_batch(key);
             }
             // Paused by this very event, once what it read found the RIB's inbox full.
@@ -716,9 +713,7 @@ impl Worker {
                     {
                         if let Some(r) = msg::Received::scanned(&buf[wire::HEADER_LEN..n], &ctx) {
                             c.session.update_read_in_place(now);
-                            self.batch_weight += r.weight();
-                            self.batch.push(r);
-                            if self.batch.len() >= UPDATES_PER_BATCH {
+                            if self.batch.push(r) {
                                 batch_full = true;
                                 break;
                             }
@@ -805,9 +800,7 @@ impl Worker {
                             warn!(neighbor = %p.neighbor.address, action = ?wire::AttrAction::TreatAsWithdraw, "malformed attribute: AS_PATH (4-octet) or CLUSTER_LIST (with ours) over 65535 bytes");
                         }
                     }
-                    self.batch_weight += r.weight();
-                    self.batch.push(r);
-                    if self.batch.len() >= UPDATES_PER_BATCH {
+                    if self.batch.push(r) {
                         self.send_batch(key);
                     }
                 }
@@ -1025,18 +1018,18 @@ impl Worker {
     }
 
     fn send_batch(&mut self, key: usize) {
-        if self.batch.is_empty() {
+        if self.batch.updates.is_empty() {
             return;
         }
-        let weight = std::mem::take(&mut self.batch_weight);
+        let weight = std::mem::take(&mut self.batch.weight);
         let Some(peer) = self.conn(key).map(|c| c.peer) else {
-            self.batch.clear();
+            self.batch.updates.clear();
             return;
         };
         // The next batch is likely as long as this one (a table transfer: full batches;
         // churn: single UPDATEs): sized so, it is not regrown and copied as it fills.
-        let next = Vec::with_capacity(self.batch.len());
-        let updates = std::mem::replace(&mut self.batch, next);
+        let next = Vec::with_capacity(self.batch.updates.len());
+        let updates = std::mem::replace(&mut self.batch.updates, next);
         self.tell_rib(ToRib::Updates {
             peer,
             updates,
@@ -1276,6 +1269,23 @@ fn rib_peer(msg: &ToRib) -> Option<PeerId> {
         | ToRib::Xoff { peer }
         | ToRib::Xon { peer } => Some(*peer),
         ToRib::PublishRoutes | ToRib::Shutdown => None,
+    }
+}
+
+/// UPDATEs read from the peer being parsed, not yet handed to the RIB thread.
+#[derive(Default)]
+struct Batch {
+    updates: Vec<msg::Received>,
+    /// `msg::Received::weight` of `updates`.
+    weight: usize,
+}
+
+impl Batch {
+    /// Adds `r`; true once the batch is full and is to be sent.
+    fn push(&mut self, r: msg::Received) -> bool {
+        self.weight += r.weight();
+        self.updates.push(r);
+        self.updates.len() >= UPDATES_PER_BATCH
     }
 }
 

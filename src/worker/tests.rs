@@ -119,7 +119,6 @@ fn decoded_updates_over_the_inbox_budget_wait_in_the_backlog_and_pause_only_thei
     };
     let r = msg::Received::of(u);
     let each = r.weight();
-    w.batch_weight += each;
     w.batch.push(r);
     w.send_batch(key);
     // The channel has room, but the memory is taken: the batch waits, its peer is not read.
