@@ -9,6 +9,7 @@
 //! about 170 in one, it hashes and compares as one slice, and reflecting it is a copy
 //! (`wire::encode_announce_stored`).
 
+use crate::wire::community::WellKnown;
 use crate::wire::scan::ScannedAttrs;
 use crate::wire::{stored, NextHop, Origin, PathAttrs};
 use hashbrown::{DefaultHashBuilder, HashTable};
@@ -53,6 +54,9 @@ pub struct Rank {
     pub neighbor_as: u32,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list_len: u32,
+    /// RFC 1997 well-known communities: where the route may be advertised (not a
+    /// decision input, kept here so the outbound rules never walk COMMUNITIES).
+    pub well_known: WellKnown,
 }
 
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
@@ -67,6 +71,7 @@ impl Rank {
             neighbor_as: attrs.as_path.first_as().unwrap_or(0),
             originator_id: attrs.originator_id,
             cluster_list_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
+            well_known: WellKnown::of(attrs.communities.iter().copied()),
         }
     }
 }
@@ -133,6 +138,7 @@ impl Prepared {
                 neighbor_as: a.first_as().unwrap_or(0),
                 originator_id: a.originator_id,
                 cluster_list_len: a.cluster_list_len,
+                well_known: a.well_known,
             },
             as_bits: as_bits(a.asns()),
         }
@@ -261,6 +267,11 @@ impl AttrTable {
             r.neighbor_as = self.local_asn;
         }
         r
+    }
+
+    /// The RFC 1997 well-known communities of a live id.
+    pub fn well_known(&self, id: AttrId) -> WellKnown {
+        self.slots[id.index()].rank.well_known
     }
 
     /// References held on `id` (0 once freed).

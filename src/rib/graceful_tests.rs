@@ -220,6 +220,25 @@ fn a_better_path_from_another_peer_wins_over_a_stale_one_and_the_stale_one_retur
 }
 
 #[test]
+fn a_peer_back_from_a_restart_is_not_dumped_its_own_stale_routes() {
+    let mut r = restarting();
+    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.plan();
+    // Peer 1 comes back into the clients' group, where its stale routes are best.
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.handle(announce(3, &["10.9.0.0/16"], attrs([192, 0, 2, 3])));
+    let sends = v4(&r.plan());
+    let to_1: Vec<Prefix4> = to_peers(&sends, &[1])
+        .iter()
+        .flat_map(|s| s.announce.iter().map(|a| a.0))
+        .collect();
+    assert_eq!(to_1, vec![p4("10.9.0.0/16")], "{sends:#?}");
+    assert!(to_peers(&sends, &[1]).iter().any(|s| s.eor));
+    assert_eq!(counts(&mut r, 1).2, 1);
+    assert_eq!(counts(&mut r, 3).2, 3, "peer 3 holds peer 1's stale routes");
+}
+
+#[test]
 fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
     let mut r = restarting();
     r.plan();

@@ -85,7 +85,7 @@ fn set_path<N: RibNlri>(
     };
     // Before `old` is released below: the previous best may be the only holder of its set.
     let d = dirty.entry(prefix).or_insert_with(|| {
-        let adv = old_best.and_then(|b| adv_of(b, peers));
+        let adv = old_best.and_then(|b| adv_of(b, peers, attrs));
         if let Some(a) = adv {
             attrs.retain(a.attr);
         }
@@ -94,7 +94,27 @@ fn set_path<N: RibNlri>(
             new: None,
         }
     });
-    d.new = new_best.and_then(|b| adv_of(b, peers));
+    d.new = new_best.and_then(|b| adv_of(b, peers, attrs));
+    // Whose own advertisable route is best (`FamilyRib::own_best`): read before `old` is
+    // released below.
+    let owner = |b: Option<PathEntry>| {
+        b.filter(|b| !attrs.well_known(b.attr).no_advertise())
+            .map(|b| b.peer)
+    };
+    let (was, now) = (owner(old_best), owner(new_best));
+    if was != now {
+        if let Some(p) = was {
+            if let Some(n) = fam.own_best.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    fam.own_best.remove(&p);
+                }
+            }
+        }
+        if let Some(p) = now {
+            *fam.own_best.entry(p).or_default() += 1;
+        }
+    }
     let has_best = new_best.is_some();
     let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected());
     if eligible(old) {

@@ -129,13 +129,15 @@ pub struct Rib {
 }
 
 /// The advertisement of a table entry: its attributes and what we know of its source.
-fn adv_of(e: PathEntry, peers: &PeerMap) -> Option<Adv> {
+fn adv_of(e: PathEntry, peers: &PeerMap, attrs: &AttrTable) -> Option<Adv> {
     let p = peers.get(&e.peer);
     debug_assert!(p.is_some(), "path from unknown peer {}", e.peer);
     p.map(|p| Adv {
         attr: e.attr,
+        peer: e.peer,
         source_id: p.up.remote_id,
         from_client: p.up.rr_client,
+        no_advertise: attrs.well_known(e.attr).no_advertise(),
     })
 }
 

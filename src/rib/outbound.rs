@@ -1,13 +1,14 @@
 //! Outbound: once per batch, decides what every update group, new peer and caught-up peer
 //! is sent (a `Plan`), from the dirty prefixes and their previous best paths. No per-group
-//! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6).
+//! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6),
+//! and what a member is sent is that less its own routes (`Adv::sent_to`, `Split`).
 
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::table::{Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
 use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
-use crate::wire::{Family, Prefix4, Prefix6, Reflect};
+use crate::wire::{CodecCtx, Family, Prefix4, Prefix6, Reflect};
 use hashbrown::HashMap;
 
 impl Rib {
@@ -29,8 +30,7 @@ impl Rib {
             client: bool,
             send: bool,
             inactive: Vec<PeerId>,
-            announce: Buckets<N>,
-            withdraw: Vec<N>,
+            out: Split<N>,
             advertised: i64,
         }
         let fam = N::rib_mut(&mut self.fams);
@@ -62,12 +62,22 @@ impl Rib {
                 client: g.key.rr_client,
                 send: !targets.is_empty(),
                 inactive,
-                announce: Buckets::default(),
-                withdraw: Vec::new(),
+                out: Split::default(),
                 advertised: 0,
             });
         }
+        // The group whose deltas a source takes directly, if any: there it is sent
+        // something else than the rest (`Adv::sent_to`). A member out of the send lists
+        // catches up on its own (`plan_catch_up`).
+        let mut group_of = BySourceMemo::new(|peer| {
+            peers
+                .get(&peer)
+                .filter(|p| p.out.active() && !p.gr.restarting())
+                .map(|p| p.group)
+        });
         for (prefix, Dirty { old, new }) in fam.dirty.drain() {
+            let old_group = old.and_then(|a| group_of.get(a.peer));
+            let new_group = new.and_then(|a| group_of.get(a.peer));
             for w in works.iter_mut() {
                 let o = old.filter(|a| a.reflected_to(w.client));
                 let n = new.filter(|a| a.reflected_to(w.client));
@@ -76,9 +86,24 @@ impl Rib {
                 }
                 w.advertised += n.is_some() as i64 - o.is_some() as i64;
                 if w.send {
-                    match n {
-                        Some(a) => w.announce.push(a.attr, a.source_id, prefix),
-                        None => w.withdraw.push(prefix),
+                    let o_source = o.filter(|_| old_group == Some(w.gid)).map(|a| a.peer);
+                    let n_source = n.filter(|_| new_group == Some(w.gid)).map(|a| a.peer);
+                    match (n, n_source) {
+                        // A member's own route: to the others; the member itself drops
+                        // what it held from us (unless that was its own route too).
+                        (Some(a), Some(s)) => {
+                            let by = w.out.source(s);
+                            by.others.announce.push(a.attr, a.source_id, prefix);
+                            if o.is_some() && o_source != Some(s) {
+                                by.itself.push(prefix);
+                            }
+                        }
+                        (Some(a), None) => w.out.all.announce.push(a.attr, a.source_id, prefix),
+                        // The source of the route withdrawn was never sent it.
+                        (None, _) => match o_source {
+                            Some(s) => w.out.source(s).others.withdraw.push(prefix),
+                            None => w.out.all.withdraw.push(prefix),
+                        },
                     }
                 }
                 for &p in &w.inactive {
@@ -95,15 +120,56 @@ impl Rib {
             };
             let i = N::FAMILY as usize;
             g.advertised[i] = g.advertised[i].saturating_add_signed(w.advertised);
-            if w.announce.is_empty() && w.withdraw.is_empty() {
+            if w.out.is_empty() {
                 continue;
             }
             let (targets, ctx) = (active_targets(g, &self.peers), g.key.codec);
+            self.plan_split(plan, SendKind::Delta(w.gid), targets, ctx, w.out, false);
+        }
+    }
+
+    /// Queues `split` to `targets`: each source's part to the others and to itself, then
+    /// what goes to all (last, so that a dump's End-of-RIB follows every route of it).
+    fn plan_split<N: RibNlri>(
+        &self,
+        plan: &mut Plan,
+        kind: SendKind,
+        targets: update_group::Targets,
+        ctx: CodecCtx,
+        split: Split<N>,
+        end_of_rib: bool,
+    ) {
+        let mut by_source: Vec<_> = split.by_source.into_iter().collect();
+        by_source.sort_unstable_by_key(|(s, _)| *s);
+        for (s, by) in by_source {
+            let others = update_group::without(&targets, s);
+            if !by.others.is_empty() && !others.is_empty() {
+                plan.sends.push(PlannedSend {
+                    kind,
+                    targets: others,
+                    ctx,
+                    routes: N::routes(self.route_set(by.others, false)),
+                });
+            }
+            if let (false, Some(itself)) = (by.itself.is_empty(), update_group::only(&targets, s)) {
+                let out = Out {
+                    withdraw: by.itself,
+                    ..Out::default()
+                };
+                plan.sends.push(PlannedSend {
+                    kind,
+                    targets: itself,
+                    ctx,
+                    routes: N::routes(self.route_set(out, false)),
+                });
+            }
+        }
+        if !split.all.is_empty() || end_of_rib {
             plan.sends.push(PlannedSend {
-                kind: SendKind::Delta(w.gid),
+                kind,
                 targets,
                 ctx,
-                routes: N::routes(self.route_set(w.announce, w.withdraw, false)),
+                routes: N::routes(self.route_set(split.all, end_of_rib)),
             });
         }
     }
@@ -138,7 +204,7 @@ impl Rib {
             .table
             .values()
             .filter_map(Paths::best)
-            .filter_map(|e| adv_of(e, &self.peers))
+            .filter_map(|e| adv_of(e, &self.peers, &self.attrs))
             .filter(|a| a.reflected_to(client))
             .count() as u64
     }
@@ -206,15 +272,10 @@ impl Rib {
         }
     }
 
-    /// The announcements of `buckets` (each set's attributes as sent) and `withdraw`.
-    fn route_set<N: RibNlri>(
-        &self,
-        buckets: Buckets<N>,
-        withdraw: Vec<N>,
-        end_of_rib: bool,
-    ) -> RouteSet<N> {
+    /// `out`'s announcements (each set's attributes as sent) and withdrawals.
+    fn route_set<N: RibNlri>(&self, out: Out<N>, end_of_rib: bool) -> RouteSet<N> {
         let cluster_id = self.cfg.cluster_id;
-        let (announce, prefixes) = buckets.finish(|attr, source_id| OutAttrs {
+        let (announce, prefixes) = out.announce.finish(|attr, source_id| OutAttrs {
             set: self.attrs.stored(attr).clone(),
             reflect: Reflect {
                 originator_id: source_id,
@@ -224,7 +285,7 @@ impl Rib {
         RouteSet {
             announce,
             prefixes,
-            withdraw,
+            withdraw: out.withdraw,
             end_of_rib,
         }
     }
@@ -239,20 +300,32 @@ impl Rib {
             return;
         };
         let (client, ctx) = (g.key.rr_client, g.key.codec);
-        let mut buckets = Buckets::default();
-        for (prefix, paths) in N::rib(&self.fams).table.iter() {
-            if let Some(a) = paths.best().and_then(|e| adv_of(e, &self.peers)) {
-                if a.reflected_to(client) {
-                    buckets.push(a.attr, a.source_id, *prefix);
-                }
-            }
-        }
-        plan.sends.push(PlannedSend {
-            kind: SendKind::Dump(gid),
-            targets,
-            ctx,
-            routes: N::routes(self.route_set(buckets, Vec::new(), true)),
+        let mut out = Split::default();
+        // A peer dumped to is sent its own routes' part apart (one back from a graceful
+        // restart, several members dumped at once).
+        let mut dumped = BySourceMemo::new(|peer| {
+            targets
+                .iter()
+                .any(|(_, ps)| ps.binary_search(&peer).is_ok())
+                .then_some(gid)
         });
+        for (prefix, paths) in N::rib(&self.fams).table.iter() {
+            let Some(a) = paths
+                .best()
+                .and_then(|e| adv_of(e, &self.peers, &self.attrs))
+            else {
+                continue;
+            };
+            if !a.reflected_to(client) {
+                continue;
+            }
+            let to = match dumped.get(a.peer).is_some() {
+                true => &mut out.source(a.peer).others,
+                false => &mut out.all,
+            };
+            to.announce.push(a.attr, a.source_id, *prefix);
+        }
+        self.plan_split(plan, SendKind::Dump(gid), targets, ctx, out, true);
     }
 
     fn plan_catch_up<N: RibNlri>(&mut self, plan: &mut Plan, peer: PeerId) {
@@ -268,25 +341,106 @@ impl Rib {
         if pending.is_empty() {
             return;
         }
-        let mut buckets = Buckets::default();
-        let mut withdraw = Vec::new();
+        let mut out = Out::default();
         for prefix in pending {
             let best = fam
                 .table
                 .get(&prefix)
                 .and_then(Paths::best)
-                .and_then(|e| adv_of(e, &self.peers));
-            match best.filter(|a| a.reflected_to(client)) {
-                Some(a) => buckets.push(a.attr, a.source_id, prefix),
-                None => withdraw.push(prefix),
+                .and_then(|e| adv_of(e, &self.peers, &self.attrs));
+            match best.filter(|a| a.sent_to(peer, client)) {
+                Some(a) => out.announce.push(a.attr, a.source_id, prefix),
+                None => out.withdraw.push(prefix),
             }
         }
         plan.sends.push(PlannedSend {
             kind: SendKind::CatchUp(peer),
             targets: update_group::targets_of([(worker, peer)]),
             ctx,
-            routes: N::routes(self.route_set(buckets, withdraw, false)),
+            routes: N::routes(self.route_set(out, false)),
         });
+    }
+}
+
+/// What one set of targets is sent of one family: announcements by attribute set, and
+/// withdrawals.
+struct Out<N> {
+    announce: Buckets<N>,
+    withdraw: Vec<N>,
+}
+
+impl<N> Default for Out<N> {
+    fn default() -> Self {
+        Out {
+            announce: Buckets::default(),
+            withdraw: Vec::new(),
+        }
+    }
+}
+
+impl<N: Copy> Out<N> {
+    fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty()
+    }
+}
+
+/// A group's output split by who may be sent it (`Adv::sent_to`): `all` goes to every
+/// target; per member that is the source of a best path, `others` (its routes and their
+/// withdrawals) goes to every target but it, and `itself` (prefixes its own route took
+/// over: what it held from us is withdrawn) to it alone. Each part is encoded once.
+struct Split<N> {
+    all: Out<N>,
+    by_source: HashMap<PeerId, BySource<N>>,
+}
+
+struct BySource<N> {
+    others: Out<N>,
+    itself: Vec<N>,
+}
+
+impl<N> Default for Split<N> {
+    fn default() -> Self {
+        Split {
+            all: Out::default(),
+            by_source: HashMap::new(),
+        }
+    }
+}
+
+impl<N: Copy> Split<N> {
+    fn source(&mut self, peer: PeerId) -> &mut BySource<N> {
+        self.by_source.entry(peer).or_insert_with(|| BySource {
+            others: Out::default(),
+            itself: Vec::new(),
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.all.is_empty() && self.by_source.is_empty()
+    }
+}
+
+/// A function of a route's source, remembering the last answer: consecutive prefixes
+/// mostly share their source, and the answer costs a lookup.
+struct BySourceMemo<F> {
+    f: F,
+    last: Option<(PeerId, Option<GroupId>)>,
+}
+
+impl<F: FnMut(PeerId) -> Option<GroupId>> BySourceMemo<F> {
+    fn new(f: F) -> Self {
+        BySourceMemo { f, last: None }
+    }
+
+    fn get(&mut self, peer: PeerId) -> Option<GroupId> {
+        match self.last {
+            Some((p, g)) if p == peer => g,
+            _ => {
+                let g = (self.f)(peer);
+                self.last = Some((peer, g));
+                g
+            }
+        }
     }
 }
 

@@ -5,7 +5,8 @@ use super::attrs::AttrId;
 use super::decide::{self, Candidate};
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
 use super::table::{Paths, RibNlri};
-use super::{Rib, NFAM};
+use super::{Peer, Rib, NFAM};
+use crate::msg::PeerId;
 use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
 use hashbrown::HashMap;
 use std::sync::Arc;
@@ -37,11 +38,7 @@ impl Rib {
             .peers
             .iter()
             .map(|(&id, p)| {
-                let adv = match p.gr.restarting() {
-                    // Out of its group (whose id may be another's by now): sent nothing.
-                    true => [0; NFAM],
-                    false => self.groups.get(p.group).map_or([0; NFAM], |g| g.advertised),
-                };
+                let adv = self.advertised_to(id, p);
                 PeerCounts {
                     peer: id,
                     per_family: p
@@ -65,6 +62,30 @@ impl Rib {
             routes_generation: self.routes_generation,
             queue_depth,
         }
+    }
+
+    /// Prefixes `peer` holds from us per family: its group's view less its own best
+    /// routes, which it is not sent (`Adv::sent_to`).
+    fn advertised_to(&self, id: PeerId, p: &Peer) -> [u64; NFAM] {
+        // Out of its group while it restarts (whose id may be another's by now): sent
+        // nothing.
+        let Some(g) = self.groups.get(p.group).filter(|_| !p.gr.restarting()) else {
+            return [0; NFAM];
+        };
+        let mut adv = g.advertised;
+        // Its own routes count in its group's view only when they are reflected to its
+        // group: a client's are, a non-client's are not (RFC 4456 §6).
+        if p.up.rr_client {
+            for (f, own) in [
+                (Family::Ipv4Unicast, self.fams.v4.own_best_of(id)),
+                (Family::Ipv6Unicast, self.fams.v6.own_best_of(id)),
+            ] {
+                let i = f as usize;
+                debug_assert!(own <= adv[i], "{id} owns {own} of {} {f}", adv[i]);
+                adv[i] = adv[i].saturating_sub(own);
+            }
+        }
+        adv
     }
 
     /// Every prefix of a family, sorted, with its eligible paths best first.

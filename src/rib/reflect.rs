@@ -4,26 +4,40 @@
 //! passes unchanged (ARCHITECTURE invariant 4).
 
 use super::attrs::AttrId;
+use crate::msg::PeerId;
 use crate::wire::PathAttrs;
 use std::net::Ipv4Addr;
 
 /// A best path as advertised: everything that decides what a group is sent for a prefix.
-/// Two equal `Adv`s produce identical UPDATEs.
+/// Two equal `Adv`s produce identical UPDATEs for every peer.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Adv {
     pub attr: AttrId,
+    /// The session it was learned from: never sent back to it (`sent_to`).
+    pub peer: PeerId,
     /// BGP Identifier of the peer it was learned from (the ORIGINATOR_ID if absent).
     pub source_id: Ipv4Addr,
     /// Learned from a route-reflector client.
     pub from_client: bool,
+    /// Carries NO_ADVERTISE (RFC 1997): selected, but advertised to no peer.
+    pub no_advertise: bool,
 }
 
 impl Adv {
     /// RFC 4456 §6: a route from a client is reflected to clients and non-clients; a route
-    /// from a non-client to clients only. (The originating client stays in its group and
-    /// discards its own route by ORIGINATOR_ID, RFC 4456 §8, so a group is encoded once.)
+    /// from a non-client to clients only. RFC 1997: NO_ADVERTISE to nobody. This is the
+    /// group's view; its members see it less their own routes (`sent_to`).
     pub fn reflected_to(&self, client_group: bool) -> bool {
-        client_group || self.from_client
+        !self.no_advertise && (client_group || self.from_client)
+    }
+
+    /// What `peer`, a member of a group with `client_group`, is sent: the group's view,
+    /// except a route learned from `peer` itself. As BIRD and OpenBGPD do, and unlike
+    /// relying on the client to drop it by ORIGINATOR_ID (RFC 4456 §8): a client that is
+    /// sent its own route back is never sent a withdrawal of what it held from us before
+    /// (GoBGP then keeps that stale path).
+    pub fn sent_to(&self, peer: PeerId, client_group: bool) -> bool {
+        self.peer != peer && self.reflected_to(client_group)
     }
 }
 

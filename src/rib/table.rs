@@ -136,6 +136,10 @@ pub struct FamilyRib<N> {
     pub pending: Pending<N>,
     /// Per restarting peer, its paths still marked stale (RFC 4724, `graceful`).
     pub stale: Stale<N>,
+    /// Per peer, the prefixes whose best path is its own and may be advertised (no
+    /// NO_ADVERTISE): what its group advertises that it is not sent (`Adv::sent_to`).
+    /// Kept by every change of a best path; a peer with none has no entry.
+    pub own_best: HashMap<PeerId, u64>,
     /// Prefixes with a best path, and eligible paths.
     pub prefixes: usize,
     pub paths: usize,
@@ -148,9 +152,17 @@ impl<N: Nlri> Default for FamilyRib<N> {
             dirty: HashMap::new(),
             pending: Pending::default(),
             stale: Stale::default(),
+            own_best: HashMap::new(),
             prefixes: 0,
             paths: 0,
         }
+    }
+}
+
+impl<N> FamilyRib<N> {
+    /// Prefixes whose best path is `peer`'s own and may be advertised.
+    pub fn own_best_of(&self, peer: PeerId) -> u64 {
+        self.own_best.get(&peer).copied().unwrap_or(0)
     }
 }
 

@@ -12,6 +12,8 @@ use crate::wire::{
 };
 use std::net::{IpAddr, Ipv6Addr};
 
+mod echo;
+
 const US: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
 const CLUSTER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 100);
 
@@ -184,12 +186,13 @@ fn client_route_is_reflected_to_clients_and_non_clients_with_originator_and_clus
     r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 2);
-    for group in [&[1, 2][..], &[3][..]] {
+    // The clients' group less client 1, which is never sent its own route.
+    for group in [&[2][..], &[3][..]] {
         let s = only_to(&sends, group);
         assert_eq!(
             s.kind,
             SendKind::Delta(match group[0] {
-                1 => 0,
+                2 => 0,
                 _ => 1,
             })
         );
@@ -279,7 +282,7 @@ fn route_with_our_cluster_id_in_the_cluster_list_replaces_the_previous_path_as_a
     };
     r.handle(announce(1, &["10.0.0.0/8"], looped));
     let sends = v4(&r.plan());
-    assert_eq!(only_to(&sends, &[1, 2]).withdraw, vec![p4("10.0.0.0/8")]);
+    assert_eq!(only_to(&sends, &[2]).withdraw, vec![p4("10.0.0.0/8")]);
     assert_eq!(counts(&mut r, 1), (1, 0, 0));
     // Withdrawing the looped route clears the received count.
     r.handle(withdraw(1, &["10.0.0.0/8"]));
@@ -309,8 +312,8 @@ fn route_with_our_as_in_its_as_path_loses_to_a_loop_free_one_and_is_not_reflecte
     r.handle(announce(2, &["10.0.0.0/8"], attrs([192, 0, 2, 2])));
     assert_eq!(r.best(p4("10.0.0.0/8")).map(|b| b.0), Some(2));
     let sends = v4(&r.plan());
-    // The clients are one group: client 2 drops its own route by ORIGINATOR_ID.
-    let (p, a) = &only_to(&sends, &[1, 2, 3]).announce[0];
+    // The clients are one group; client 2 is not sent its own route.
+    let (p, a) = &only_to(&sends, &[1, 3]).announce[0];
     assert_eq!(
         (*p, a.next_hop),
         (p4("10.0.0.0/8"), NextHop::V4([192, 0, 2, 2].into()))
@@ -330,11 +333,15 @@ fn withdraw_propagates_to_the_group() {
     r.plan();
     r.handle(withdraw(1, &["10.1.0.0/16"]));
     let sends = v4(&r.plan());
-    for group in [&[1, 2][..], &[3][..]] {
+    for group in [&[2][..], &[3][..]] {
         let s = only_to(&sends, group);
         assert_eq!(s.withdraw, vec![p4("10.1.0.0/16")]);
         assert!(s.announce.is_empty());
     }
+    assert!(
+        sends.iter().all(|s| !s.peers.contains(&1)),
+        "the source was never sent its route, so nothing to withdraw: {sends:#?}"
+    );
 }
 
 #[test]
@@ -370,12 +377,19 @@ fn a_better_path_is_announced_to_the_group() {
     r.plan();
     r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)));
     let sends = v4(&r.plan());
-    let s = only_to(&sends, &[1, 2]);
+    let s = only_to(&sends, &[1]);
     assert_eq!(s.announce.len(), 1);
     assert_eq!(s.announce[0].1.local_pref, Some(300));
     assert_eq!(
         s.announce[0].1.originator_id,
         Some(Ipv4Addr::new(10, 0, 0, 2))
+    );
+    // Client 2 held client 1's path from us: now that its own path is best, that one is
+    // withdrawn, and its own is not sent back (BIRD and OpenBGPD do the same).
+    let s = only_to(&sends, &[2]);
+    assert_eq!(
+        (s.withdraw.as_slice(), s.announce.len()),
+        (&[p4("10.0.0.0/8")][..], 0)
     );
     // A worse path changes nothing that is advertised.
     r.handle(announce(1, &["10.0.0.0/8"], lp([192, 0, 2, 1], 50)));
@@ -390,7 +404,11 @@ fn when_the_best_path_is_withdrawn_the_fallback_path_is_announced() {
     r.plan();
     r.handle(withdraw(2, &["10.0.0.0/8"]));
     let sends = v4(&r.plan());
-    let s = only_to(&sends, &[1, 2]);
+    // Client 1's own path is best again: it is withdrawn what it held (client 2's path),
+    // and client 2 is sent client 1's.
+    assert_eq!(only_to(&sends, &[1]).withdraw, vec![p4("10.0.0.0/8")]);
+    assert!(only_to(&sends, &[1]).announce.is_empty());
+    let s = only_to(&sends, &[2]);
     assert!(s.withdraw.is_empty());
     assert_eq!(
         s.announce[0].1.next_hop,
@@ -479,7 +497,7 @@ fn treat_as_withdraw_removes_the_peers_paths_for_the_updates_prefixes() {
     };
     r.handle(ToRib::updates(1, vec![bad]));
     assert_eq!(
-        only_to(&v4(&r.plan()), &[1, 2]).withdraw,
+        only_to(&v4(&r.plan()), &[2]).withdraw,
         vec![p4("10.0.0.0/8")]
     );
 }
@@ -553,7 +571,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
 
 #[test]
 fn two_clients_with_identical_codec_share_one_planned_send_with_both_peers() {
-    let mut r = rib_with(&[(1, true), (2, true)]);
+    let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
     r.handle(announce(
         1,
         &["10.0.0.0/8", "10.1.0.0/16"],
@@ -561,7 +579,7 @@ fn two_clients_with_identical_codec_share_one_planned_send_with_both_peers() {
     ));
     let plan = r.plan();
     assert_eq!(plan.sends.len(), 1);
-    assert_eq!(plan.sends[0].peers(), vec![1, 2]);
+    assert_eq!(plan.sends[0].peers(), vec![2, 3]);
     // Both prefixes share one outbound attribute set: one announcement bucket.
     let Routes::V4(rs) = &plan.sends[0].routes else {
         panic!()
@@ -576,8 +594,9 @@ fn clients_with_different_codecs_are_in_different_groups() {
     let mut up = peer_up(2, true);
     up.codec.four_octet_as = false;
     r.handle(ToRib::PeerUp(up));
+    r.handle(ToRib::PeerUp(peer_up(3, true)));
     r.plan();
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(3, &["10.0.0.0/8"], attrs([192, 0, 2, 3])));
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 2);
     only_to(&sends, &[1]);
@@ -594,8 +613,9 @@ fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() 
     r.handle(ToRib::PeerUp(peer_up(2, true)));
     r.handle(ToRib::PeerUp(peer_up(4, false)));
     let sends = v4(&r.plan());
-    // Deltas go to the established members only.
-    assert_eq!(only_to(&sends, &[1]).kind, SendKind::Delta(0));
+    // Deltas go to the established members only, less the source (client 1 is not sent
+    // its own route, and is the only established member of its group).
+    assert!(to_peers(&sends, &[1]).is_empty(), "{sends:#?}");
     assert_eq!(only_to(&sends, &[3]).kind, SendKind::Delta(1));
     let dump = only_to(&sends, &[2]);
     assert_eq!(dump.kind, SendKind::Dump(0));
@@ -615,7 +635,7 @@ fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() 
     // From then on the new peer is in its group's deltas.
     r.handle(withdraw(1, &["10.0.0.0/8"]));
     let sends = v4(&r.plan());
-    only_to(&sends, &[1, 2]);
+    only_to(&sends, &[2]);
     only_to(&sends, &[3, 4]);
 }
 
@@ -687,8 +707,8 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
     assert_eq!(sends.len(), 1);
     assert_eq!(
         sends[0].peers,
-        vec![1, 3],
-        "the throttled peer is out of the send list"
+        vec![3],
+        "the throttled peer is out of the send list (and the source is not sent its own)"
     );
     // More changes while throttled; one of them undone (announced then withdrawn).
     r.handle(announce(1, &["10.2.0.0/16"], attrs([192, 0, 2, 1])));
@@ -701,7 +721,7 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
     let sends = v4(&r.plan());
     // The batch's delta goes to the active members; the catch-up (current state of every
     // prefix changed since Xoff, including this batch) to the peer alone.
-    assert_eq!(only_to(&sends, &[1, 3]).announce.len(), 1);
+    assert_eq!(only_to(&sends, &[3]).announce.len(), 1);
     let c = only_to(&sends, &[2]);
     assert_eq!(c.kind, SendKind::CatchUp(2));
     let announced: Vec<Prefix4> = c.announce.iter().map(|(p, _)| *p).collect();
@@ -710,7 +730,7 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
     // Back in the group.
     r.handle(withdraw(1, &["10.9.0.0/16"]));
     let sends = v4(&r.plan());
-    only_to(&sends, &[1, 2, 3]);
+    only_to(&sends, &[2, 3]);
     assert_eq!(r.fams.v4.pending.len(2), 0);
 }
 
@@ -739,8 +759,9 @@ fn snapshot_counts_and_routes_best_first_sorted_by_prefix() {
         }
     );
     let fam = |peer: PeerId| s.peers.iter().find(|p| p.peer == peer).unwrap().per_family[0];
-    assert_eq!(fam(1), (Family::Ipv4Unicast, 2, 2, 3));
-    assert_eq!(fam(2), (Family::Ipv4Unicast, 1, 1, 3));
+    // The clients' group advertises 3; each client holds them less its own best path.
+    assert_eq!(fam(1), (Family::Ipv4Unicast, 2, 2, 2));
+    assert_eq!(fam(2), (Family::Ipv4Unicast, 1, 1, 2));
     assert_eq!(
         fam(3),
         (Family::Ipv4Unicast, 1, 1, 2),
@@ -808,7 +829,7 @@ fn sends(out: &Outbox) -> Vec<(usize, Vec<PeerId>, Vec<Message>)> {
 
 #[test]
 fn encoded_update_is_shared_by_both_clients_and_decodes_with_reflection_attributes() {
-    let mut r = rib_with(&[(1, true), (2, true)]);
+    let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
     r.handle(announce(
         1,
         &["10.0.0.0/8", "10.1.0.0/16"],
@@ -818,7 +839,7 @@ fn encoded_update_is_shared_by_both_clients_and_decodes_with_reflection_attribut
     r.flush(&mut out);
     let s = sends(&out);
     assert_eq!(s.len(), 1, "one encoded Bytes for the group");
-    assert_eq!((s[0].0, &s[0].1), (0, &vec![1, 2]));
+    assert_eq!((s[0].0, &s[0].1), (0, &vec![2, 3]));
     let Message::Update(u) = &s[0].2[0] else {
         panic!("UPDATE expected")
     };
@@ -981,6 +1002,7 @@ fn run_sends_reflected_updates_to_the_owning_workers() {
     up2.worker = 1;
     tx.send(ToRib::PeerUp(peer_up(1, true))).unwrap();
     tx.send(ToRib::PeerUp(up2)).unwrap();
+    tx.send(ToRib::PeerUp(peer_up(3, true))).unwrap();
     let handle = std::thread::spawn(move || run(cfg, rx, vec![w0, w1], snap));
     // Both get their (empty) dumps: End-of-RIB for each family.
     for rx in [&rx0, &rx1] {
@@ -1013,9 +1035,10 @@ fn run_sends_reflected_updates_to_the_owning_workers() {
     assert_eq!(
         got,
         vec![
-            (0, vec![1], vec![p4("10.0.0.0/8")]),
+            (0, vec![3], vec![p4("10.0.0.0/8")]),
             (1, vec![2], vec![p4("10.0.0.0/8")])
-        ]
+        ],
+        "each worker its own members, less the source"
     );
 }
 

@@ -3,6 +3,11 @@
 //! key is everything that shapes its outbound view and encoding: client or not (RFC 4456
 //! §6), the negotiated codec context and the negotiated families.
 //!
+//! A member is never sent a route learned from itself (`reflect::Adv::sent_to`): the
+//! group's bytes for such routes go to the group less that member, and the member alone
+//! gets the withdrawal of what it held before. So every route is still encoded once per
+//! group, however many of its members are sources.
+//!
 //! A group keeps its members, the cached per-worker send lists of its *active* members
 //! (rebuilt on any membership or throttle change) and how many prefixes it advertises per
 //! family. It keeps no Adj-RIB-Out: what it advertises is a function of the best paths.
@@ -38,6 +43,28 @@ pub fn targets_of(pairs: impl IntoIterator<Item = (usize, PeerId)>) -> Targets {
             (w, Arc::from(ps))
         })
         .collect()
+}
+
+/// `targets` less `peer` (a worker left with no peer is dropped).
+pub fn without(targets: &Targets, peer: PeerId) -> Targets {
+    targets
+        .iter()
+        .filter_map(|(w, ps)| {
+            if ps.binary_search(&peer).is_err() {
+                return Some((*w, ps.clone()));
+            }
+            let rest: Arc<[PeerId]> = ps.iter().copied().filter(|&p| p != peer).collect();
+            (!rest.is_empty()).then_some((*w, rest))
+        })
+        .collect()
+}
+
+/// `peer` alone, if it is among `targets`.
+pub fn only(targets: &Targets, peer: PeerId) -> Option<Targets> {
+    let (w, _) = targets
+        .iter()
+        .find(|(_, ps)| ps.binary_search(&peer).is_ok())?;
+    Some(targets_of([(*w, peer)]))
 }
 
 pub struct Group {
@@ -170,6 +197,20 @@ mod tests {
         g.leave(a, 2);
         assert!(g.get(a).is_none());
         assert_eq!(g.len(), 1);
+    }
+
+    #[test]
+    fn a_peer_is_taken_out_of_send_lists_and_an_emptied_worker_with_it() {
+        let t = targets_of([(0, 4), (0, 2), (1, 3)]);
+        let t2 = without(&t, 2);
+        assert_eq!(t2.len(), 2);
+        assert_eq!((t2[0].0, &*t2[0].1), (0, &[4][..]));
+        assert_eq!(only(&t, 2).as_deref(), Some(&[(0, Arc::from([2]))][..]));
+        assert_eq!(only(&t2, 2), None);
+        let t3 = without(&t, 3);
+        assert_eq!(t3.len(), 1);
+        assert_eq!((t3[0].0, &*t3[0].1), (0, &[2, 4][..]));
+        assert_eq!(&*without(&t, 9), &*t, "a peer not there changes nothing");
     }
 
     #[test]

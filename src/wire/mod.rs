@@ -5,13 +5,14 @@
 //! Layout: `framing` (header), `open` (OPEN + capabilities), `notification` (NOTIFICATION,
 //! KEEPALIVE, ROUTE-REFRESH), `update` (UPDATE structure, RFC 7606 message-level rules),
 //! `attrs` (path attributes and their RFC 7606 verdicts), `attrs_encode` (attributes out),
-//! `as4` (RFC 6793 merge/split), `nlri` (prefix encoding), `pack` (the RIB's hot-path
+//! `as4` (RFC 6793 merge/split), `community` (RFC 1997 well-known communities), `nlri` (prefix encoding), `pack` (the RIB's hot-path
 //! announce/withdraw packing), `scan` (the common UPDATE read in place, for the workers'
 //! hot path).
 
 mod as4;
 mod attrs;
 mod attrs_encode;
+pub mod community;
 mod framing;
 // Fuzz harnesses: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
 #[doc(hidden)]

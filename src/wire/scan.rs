@@ -10,6 +10,7 @@
 //! the two agree: the `message` fuzz target checks it on every UPDATE it frames.
 
 use super::attrs::*;
+use super::community::WellKnown;
 use super::message::CodecCtx;
 use super::nlri;
 use super::types::{Family, Origin, Prefix4};
@@ -36,6 +37,7 @@ pub struct ScannedAttrs<'a> {
     pub local_pref: Option<u32>,
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list_len: u32,
+    pub well_known: WellKnown,
 }
 
 const AS_SET: u8 = 1;
@@ -144,6 +146,7 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
         local_pref: None,
         originator_id: None,
         cluster_list_len: 0,
+        well_known: WellKnown::default(),
     };
     let (mut last, mut at) = (0u8, 0usize);
     let (mut origin, mut as_path, mut next_hop) = (false, false, false);
@@ -207,7 +210,7 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
             CLUSTER_LIST if multiple_of(4) && value.len() <= u16::MAX as usize - 4 => {
                 a.cluster_list_len = (value.len() / 4) as u32;
             }
-            COMMUNITIES if multiple_of(4) => {}
+            COMMUNITIES if multiple_of(4) => a.well_known = WellKnown::of_value(value),
             EXT_COMMUNITIES if multiple_of(8) => {}
             LARGE_COMMUNITIES if multiple_of(12) => {}
             _ => return None,
