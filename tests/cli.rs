@@ -190,3 +190,47 @@ fn the_demo_runs_from_any_directory_with_its_built_in_config() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_neighbor_that_keeps_retrying_shows_active_or_connect_never_idle() {
+    use common::daemons::eventually;
+    let mut n = NeighborSpec::client("127.0.0.15");
+    // reflectd dials it, on a port nobody listens on: every attempt is refused.
+    n.passive = false;
+    n.port = free_port();
+    let r = Reflector::start(&[n]);
+    let api = format!("127.0.0.1:{}", r.api);
+    let neighbors = |json: bool| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["neighbors", "--api", &api]);
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let failed = eventually(WAIT, || {
+        let v: serde_json::Value = serde_json::from_str(&neighbors(true)).ok()?;
+        let n = v.get(0)?.clone();
+        n["last_error"].as_str()?.contains("refused").then_some(n)
+    });
+    let n = failed.unwrap_or_else(|| panic!("no failed attempt seen:\n{}", neighbors(true)));
+    assert!(
+        ["Active", "Connect"].contains(&n["state"].as_str().unwrap_or("")),
+        "{n}"
+    );
+    // Across retries (back-off from 1 s), the table never says Idle.
+    for _ in 0..10 {
+        let text = neighbors(false);
+        let state = text
+            .lines()
+            .find(|l| l.starts_with("127.0.0.15 "))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .unwrap_or_default()
+            .to_string();
+        assert!(["Active", "Connect"].contains(&state.as_str()), "{text}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(neighbors(false).contains("last error: connect:"));
+}
