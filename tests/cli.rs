@@ -144,6 +144,13 @@ fn a_bad_route_argument_shows_what_the_api_said() {
 #[test]
 fn the_demo_runs_from_any_directory_with_its_built_in_config() {
     use common::daemons::{eventually, run, Proc};
+    // The built-in config has fixed ports: say so if something else holds them.
+    for port in [1179, 8179, 9179] {
+        assert!(
+            std::net::TcpListener::bind(("127.0.0.1", port)).is_ok(),
+            "127.0.0.1:{port} is in use (another reflectd demo?): this test runs the demo on it"
+        );
+    }
     let dir = std::env::temp_dir().join(format!("reflectd-demo-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut demo = Proc::spawn(
