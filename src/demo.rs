@@ -1,8 +1,11 @@
 //! The built-in demo: one simulated router per neighbor of the demo config, on loopback,
 //! announcing a few prefixes and flapping one now and then, so a newcomer sees sessions come
 //! up and routes reflected without any other software.
+//!
+//! Its config is built in (from `config/demo.yaml`), so `reflectd demo` runs from any
+//! directory; `reflectd demo --config FILE` runs another one.
 
-use crate::config::Config;
+use crate::config::{self, Config, ConfigError};
 use crate::speaker::{Speaker, SpeakerConfig};
 use crate::wire::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -10,6 +13,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
+
+/// The demo's config, `config/demo.yaml` as it was when reflectd was built.
+pub const CONFIG_TEXT: &str = include_str!("../config/demo.yaml");
+
+/// What messages call the built-in config (its `Config::path`): it names the file it came
+/// from, and says there is no file to read.
+pub const CONFIG_NAME: &str = "config/demo.yaml (built in)";
+
+/// The built-in demo config, parsed.
+pub fn config() -> Result<Config, ConfigError> {
+    config::parse(CONFIG_TEXT, std::path::Path::new(CONFIG_NAME))
+}
+
+/// Whether `cfg` is the built-in demo config (there is no file behind it to re-read).
+pub fn is_built_in(cfg: &Config) -> bool {
+    cfg.path == std::path::Path::new(CONFIG_NAME)
+}
 
 /// Starts the simulated routers; they stop when `stop` is set.
 pub fn start(cfg: &Config, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<()>> {
@@ -155,4 +175,24 @@ fn shutdown_text(n: &Notification) -> String {
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
     format!("NOTIFICATION {}/{} {msg}", n.code, n.subcode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_config_is_the_demo_yaml_in_the_repo() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.yaml");
+        let file = config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let built_in = config().unwrap_or_else(|e| panic!("{e}"));
+        assert!(is_built_in(&built_in) && !is_built_in(&file));
+        assert_eq!(
+            Config {
+                path: file.path.clone(),
+                ..built_in
+            },
+            file
+        );
+    }
 }

@@ -1,6 +1,9 @@
 //! Accepts BGP connections, matches the source address against the configured neighbors and
 //! hands the socket to the worker that owns that neighbor. Connections from any other
-//! address are closed at once, before a byte is read, and counted.
+//! address are closed at once, before a byte is read, and counted. They are also logged at
+//! info, since a router that cannot connect is what an operator looks for, but at most one
+//! line per source per minute, and for a bounded number of sources (`RefusedLog`): any
+//! address on the internet can connect.
 //!
 //! Session protection on the accepting side:
 //! - TCP MD5 (RFC 2385): every neighbor's key sits on every listening socket of its family
@@ -34,7 +37,13 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use tracing::{debug, warn};
+use std::time::{Duration, Instant};
+use tracing::{debug, info, warn};
+
+/// One log line per unconfigured source per window...
+const REFUSED_WINDOW: Duration = Duration::from_secs(60);
+/// ...for at most this many sources at once; refusals from more are summed in one line.
+const REFUSED_SOURCES: usize = 1024;
 
 /// Neighbor address -> who owns it and how to protect its connections. Replaced whole by
 /// control on reload.
@@ -186,9 +195,13 @@ fn accept_loop(
     workers: &[WorkerHandle],
 ) {
     let mut events = Events::new();
+    let mut refused = RefusedLog::default();
     while !stop.load(Ordering::SeqCst) {
         events.clear();
-        if let Err(e) = poller.wait(&mut events, None) {
+        let now = Instant::now();
+        refused.flush(now);
+        let timeout = refused.due().map(|t| t.saturating_duration_since(now));
+        if let Err(e) = poller.wait(&mut events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 warn!("listener poll failed: {e}");
             }
@@ -219,7 +232,7 @@ fn accept_loop(
                                 }
                             },
                             None => {
-                                debug!(source = %ip, "connection from unconfigured address refused");
+                                refused.refused(ip, Instant::now());
                                 metrics::counter!(crate::metrics::CONNECTIONS_REJECTED, "reason" => "unknown_source").increment(1);
                                 drop(stream);
                             }
@@ -241,6 +254,140 @@ fn accept_loop(
     }
     for l in listeners {
         let _ = poller.delete(l);
+    }
+}
+
+/// Rate limit for the log of connections from unconfigured addresses: the first refusal
+/// from a source is logged, later ones within `REFUSED_WINDOW` are counted, and when the
+/// window ends one line says how many there were (and starts the next window), so a source
+/// that keeps connecting gets one line per window. Sources quiet for a whole window are
+/// forgotten. Memory is bounded by `REFUSED_SOURCES`: refusals from sources beyond it are
+/// only summed, in one line per window.
+#[derive(Default)]
+struct RefusedLog {
+    sources: HashMap<IpAddr, Window>,
+    /// Refusals from sources there was no room to track.
+    untracked: Option<Window>,
+    /// The earliest end of a window (None: nothing to report).
+    due: Option<Instant>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Window {
+    since: Instant,
+    /// Refusals in this window not logged one by one.
+    unlogged: u64,
+}
+
+/// A line `RefusedLog` writes.
+#[derive(Debug, PartialEq, Eq)]
+enum Refusal {
+    /// The first from this source in its window.
+    First(IpAddr),
+    /// This many more from this source in the window that just ended.
+    Repeated(IpAddr, u64),
+    /// This many from sources beyond `REFUSED_SOURCES` in the window that just ended.
+    Untracked(u64),
+}
+
+impl RefusedLog {
+    /// A connection from `ip` was refused; logs it unless a line for it was written less
+    /// than a window ago.
+    fn refused(&mut self, ip: IpAddr, now: Instant) {
+        if let Some(line) = self.note(ip, now) {
+            log_refusal(&line);
+        }
+    }
+
+    /// Logs what the windows ended by `now` held.
+    fn flush(&mut self, now: Instant) {
+        if self.due.is_some_and(|d| d <= now) {
+            for line in self.close_windows(now) {
+                log_refusal(&line);
+            }
+        }
+    }
+
+    /// When the next window ends, if any is open.
+    fn due(&self) -> Option<Instant> {
+        self.due
+    }
+
+    fn note(&mut self, ip: IpAddr, now: Instant) -> Option<Refusal> {
+        if let Some(w) = self.sources.get_mut(&ip) {
+            w.unlogged += 1;
+            return None;
+        }
+        let end = now + REFUSED_WINDOW;
+        self.due = Some(self.due.map_or(end, |d| d.min(end)));
+        if self.sources.len() >= REFUSED_SOURCES {
+            self.untracked
+                .get_or_insert(Window {
+                    since: now,
+                    unlogged: 0,
+                })
+                .unlogged += 1;
+            return None;
+        }
+        self.sources.insert(
+            ip,
+            Window {
+                since: now,
+                unlogged: 0,
+            },
+        );
+        Some(Refusal::First(ip))
+    }
+
+    /// Ends every window older than `REFUSED_WINDOW` at `now`: a source with refusals in
+    /// it gets its count and a new window, a quiet one is forgotten.
+    fn close_windows(&mut self, now: Instant) -> Vec<Refusal> {
+        let mut lines = Vec::new();
+        let ended = |w: &Window| now.saturating_duration_since(w.since) >= REFUSED_WINDOW;
+        self.sources.retain(|ip, w| {
+            if !ended(w) {
+                return true;
+            }
+            if w.unlogged == 0 {
+                return false;
+            }
+            lines.push(Refusal::Repeated(*ip, w.unlogged));
+            *w = Window {
+                since: now,
+                unlogged: 0,
+            };
+            true
+        });
+        if let Some(w) = self.untracked.filter(|w| ended(w)) {
+            lines.push(Refusal::Untracked(w.unlogged));
+            self.untracked = None;
+        }
+        self.due = self
+            .sources
+            .values()
+            .chain(&self.untracked)
+            .map(|w| w.since + REFUSED_WINDOW)
+            .min();
+        lines
+    }
+}
+
+fn log_refusal(line: &Refusal) {
+    let secs = REFUSED_WINDOW.as_secs();
+    match line {
+        Refusal::First(ip) => info!(
+            source = %ip,
+            "connection from an unconfigured address refused (not a neighbor; repeats are counted, one line per {secs} s)"
+        ),
+        Refusal::Repeated(ip, n) => info!(
+            source = %ip,
+            refused = n,
+            "connections from an unconfigured address refused in the last {secs} s"
+        ),
+        Refusal::Untracked(n) => info!(
+            refused = n,
+            "connections refused in the last {secs} s from unconfigured addresses beyond the {REFUSED_SOURCES} logged by name"
+        ),
     }
 }
 
@@ -328,6 +475,65 @@ mod tests {
             .unwrap();
         let (a, _) = l.accept().unwrap();
         (s.into(), a)
+    }
+
+    fn at(base: Instant, secs: u64) -> Instant {
+        base + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn an_unknown_source_is_logged_once_per_window_with_the_count_of_the_rest() {
+        let (mut log, t) = (RefusedLog::default(), Instant::now());
+        let (a, b): (IpAddr, IpAddr) =
+            ("192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap());
+        assert_eq!(log.note(a, t), Some(Refusal::First(a)));
+        assert_eq!(log.note(a, at(t, 1)), None);
+        assert_eq!(log.note(a, at(t, 59)), None);
+        assert_eq!(
+            log.note(b, at(t, 30)),
+            Some(Refusal::First(b)),
+            "per source"
+        );
+        assert_eq!(log.due(), Some(at(t, 60)));
+        assert_eq!(log.close_windows(at(t, 59)), vec![]);
+        // a's window ends: its two unlogged refusals in one line, and a new window.
+        assert_eq!(log.close_windows(at(t, 60)), vec![Refusal::Repeated(a, 2)]);
+        assert_eq!(log.due(), Some(at(t, 90)));
+        assert_eq!(
+            log.note(a, at(t, 61)),
+            None,
+            "still within a minute of a line"
+        );
+        // b was quiet after its first line: forgotten, so its next refusal is logged again.
+        assert_eq!(log.close_windows(at(t, 90)), vec![]);
+        assert_eq!(log.note(b, at(t, 91)), Some(Refusal::First(b)));
+        assert_eq!(log.close_windows(at(t, 120)), vec![Refusal::Repeated(a, 1)]);
+        assert_eq!(log.close_windows(at(t, 180)), vec![]);
+        assert_eq!(log.sources.len(), 0, "a quiet for a window: forgotten");
+        assert_eq!(log.due(), None);
+    }
+
+    #[test]
+    fn sources_beyond_the_cap_are_summed_in_one_line_and_memory_stays_bounded() {
+        let (mut log, t) = (RefusedLog::default(), Instant::now());
+        let source = |i: usize| IpAddr::from(std::net::Ipv6Addr::from(i as u128 + 1));
+        for i in 0..REFUSED_SOURCES {
+            assert_eq!(log.note(source(i), t), Some(Refusal::First(source(i))));
+        }
+        for i in REFUSED_SOURCES..REFUSED_SOURCES * 3 {
+            assert_eq!(log.note(source(i), at(t, 1)), None);
+        }
+        assert_eq!(log.sources.len(), REFUSED_SOURCES);
+        assert_eq!(
+            log.close_windows(at(t, 61)),
+            vec![Refusal::Untracked(2 * REFUSED_SOURCES as u64)]
+        );
+        assert!(log.sources.is_empty() && log.untracked.is_none());
+        assert_eq!(
+            log.note(source(REFUSED_SOURCES * 2), at(t, 62)),
+            Some(Refusal::First(source(REFUSED_SOURCES * 2))),
+            "room again"
+        );
     }
 
     #[test]

@@ -49,8 +49,9 @@ enum Command {
     },
     /// Run the reflector with the demo config and built-in simulated routers on loopback.
     Demo {
-        #[arg(long, default_value = "config/demo.yaml")]
-        config: PathBuf,
+        /// Another config instead of the built-in one (config/demo.yaml at build time).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -59,9 +60,10 @@ fn main() -> ExitCode {
     let result = match (cli.command, cli.config) {
         (Some(Command::Neighbors { api, json }), _) => neighbors(&api, json),
         (Some(Command::Routes { prefix, api, json }), _) => routes(prefix.as_deref(), &api, json),
-        (Some(Command::Demo { config }), _) => return run(&config, true),
+        (Some(Command::Demo { config: None }), _) => return run(reflectd::demo::config(), true),
+        (Some(Command::Demo { config: Some(path) }), _) => return run(config::load(&path), true),
         (None, Some(path)) if cli.check => return check(&path),
-        (None, Some(path)) => return run(&path, false),
+        (None, Some(path)) => return run(config::load(&path), false),
         (None, None) => {
             eprintln!("reflectd: nothing to do; try `reflectd --config FILE` or `reflectd --help`");
             return ExitCode::from(2);
@@ -101,9 +103,9 @@ fn level_filter(l: LogLevel) -> tracing_subscriber::filter::LevelFilter {
     }
 }
 
-fn run(path: &std::path::Path, demo: bool) -> ExitCode {
+fn run(loaded: Result<config::Config, config::ConfigError>, demo: bool) -> ExitCode {
     use tracing_subscriber::prelude::*;
-    let cfg = match config::load(path) {
+    let cfg = match loaded {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -154,12 +156,14 @@ fn print_demo_banner(cfg: &config::Config) {
         .api
         .map(|a| a.to_string())
         .unwrap_or_else(|| DEFAULT_API.into());
+    // As it was started (`target/release/reflectd` under `cargo run`, or from the PATH).
+    let me = std::env::args().next().unwrap_or_else(|| "reflectd".into());
     eprintln!(
         "\nreflectd demo: {} simulated routers on loopback connect to {:?} and announce routes.\n\
          In another terminal:\n  \
-         cargo run --release -- neighbors --api {api}\n  \
-         cargo run --release -- routes --api {api}\n  \
-         cargo run --release -- routes 10.1.0.0/24 --api {api}\n{}\
+         {me} neighbors --api {api}\n  \
+         {me} routes --api {api}\n  \
+         {me} routes 10.1.0.0/24 --api {api}\n{}\
          Stop with Ctrl-C (every session gets a Cease NOTIFICATION).\n",
         cfg.neighbors.len(),
         cfg.listen,
@@ -169,16 +173,38 @@ fn print_demo_banner(cfg: &config::Config) {
     );
 }
 
+/// The body of `GET path` from the API. An error answer is the API speaking, not a
+/// transport failure: its own message is what the operator needs to see.
 fn get(api: &str, path: &str) -> anyhow::Result<String> {
     let url = format!("http://{api}{path}");
-    let body = ureq::get(&url)
+    let mut resp = ureq::get(&url)
+        .config()
+        .http_status_as_error(false)
+        .build()
         .call()
         .with_context(|| {
             format!("cannot reach the reflectd API at {api} (is reflectd running with `api:` set?)")
-        })?
+        })?;
+    let status = resp.status();
+    let body = resp
         .body_mut()
-        .read_to_string()?;
+        .read_to_string()
+        .with_context(|| format!("reading the answer of the reflectd API at {api}"))?;
+    if !status.is_success() {
+        bail!(
+            "the reflectd API at {api} answered: {}",
+            api_error(status.as_u16(), &body)
+        );
+    }
     Ok(body)
+}
+
+/// The message of an API error answer (`{"error": "..."}`), or its status and raw body.
+fn api_error(status: u16, body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error")?.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("HTTP {status}: {}", body.trim()))
 }
 
 fn neighbors(api: &str, json: bool) -> anyhow::Result<()> {

@@ -253,3 +253,27 @@ fn a_semantically_bad_config_on_sighup_is_logged_with_file_line_key_and_the_old_
     let neighbors = r.http(r.api, "/neighbors");
     assert!(!neighbors.contains("127.0.0.12"), "{neighbors}");
 }
+
+#[test]
+fn a_missing_config_file_is_named_with_the_reason() {
+    let missing = std::env::temp_dir()
+        .join(format!("reflectd-missing-{}", std::process::id()))
+        .join("reflectd.yaml");
+    for check in [true, false] {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--config").arg(&missing);
+        if check {
+            cmd.arg("--check");
+        }
+        let out = cmd.stdin(Stdio::null()).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "--check: {check}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr).trim(),
+            format!(
+                "{}: cannot read: No such file or directory (os error 2)",
+                missing.display()
+            ),
+            "--check: {check}"
+        );
+    }
+}

@@ -1,6 +1,8 @@
 //! Graceful Restart, reflectd as the receiving speaker (RFC 4724 §4.2), with the real binary
 //! and project speakers: a restarting peer's routes stay with the other clients until its
-//! End-of-RIB or its Restart Time; a peer without the capability is withdrawn at once.
+//! End-of-RIB or its Restart Time; a peer without the capability is withdrawn at once. Our
+//! own capability lists no family (helper procedures only), so a GR-aware client (BIRD)
+//! drops our routes as soon as reflectd dies.
 
 mod common;
 use common::*;
@@ -186,8 +188,9 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
             Capability::GracefulRestart(GracefulRestart {
                 restart_time: 120,
                 restart_state: false,
+                families,
                 ..
-            })
+            }) if families.is_empty()
         )),
         "{:?}",
         b.peer_open.capabilities
@@ -270,4 +273,53 @@ fn without_graceful_restart_a_second_connection_is_refused_while_the_first_is_es
     );
     assert_eq!(held(&b), PREFIXES.to_vec());
     assert!(!r.log().contains("kept stale"));
+}
+
+/// Our own capability (RFC 4724 §3): reflectd keeps no state across a restart of its own, so
+/// it lists no <AFI, SAFI>. A GR-aware BIRD client (its default, `graceful restart aware`)
+/// therefore keeps nothing of ours when reflectd dies: the route reflected to it goes at
+/// once, not after our Restart Time, and BIRD runs no restart timer for us.
+#[test]
+fn bird_drops_our_routes_at_once_when_reflectd_is_killed() {
+    use common::daemons::*;
+    if !have("bird", "bird2") {
+        return;
+    }
+    let bird_addr = "127.0.3.51";
+    let mut r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(bird_addr)]);
+    let bird = Bird::start(
+        &r.dir,
+        "b",
+        bird_addr,
+        "10.0.3.51",
+        r.port,
+        "",
+        "",
+        ("100.64.0.51", "2001:db8:ffff::51"),
+    );
+    let mut a = r.speaker(A, [1, 1, 1, 1]);
+    announce_all(&mut a, &PREFIXES[..1]);
+    wait_route(&bird, PREFIXES[0], |_| true);
+    let caps = bird.birdc("show protocols all reflector");
+    assert!(caps.contains("Established"), "{caps}");
+
+    r.signal("KILL");
+    let reaped = eventually(WAIT, || r.child.try_wait().ok().flatten());
+    assert!(reaped.is_some(), "reflectd did not die");
+    // Well below the 120 s Restart Time BIRD would keep them for as our helper.
+    let gone = eventually(Duration::from_secs(10), || {
+        bird.route(PREFIXES[0]).is_none().then_some(())
+    });
+    let after = bird.birdc("show protocols all reflector");
+    assert!(
+        gone.is_some(),
+        "BIRD still holds {} after reflectd died:\n{after}\n{}",
+        PREFIXES[0],
+        bird.birdc("show route all")
+    );
+    assert!(
+        !after.contains("Restart timer") && !after.contains("graceful restart active"),
+        "{after}"
+    );
+    drop(a);
 }

@@ -34,6 +34,47 @@ fn connection_from_unconfigured_address_is_closed_and_counted() {
     }
 }
 
+/// Connects from `local` and waits (bounded) for reflectd to close the connection.
+fn refused_from(r: &Reflector, local: &str) {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::new(ip(local), 0).into()).unwrap();
+    sock.connect_timeout(&r.addr().into(), WAIT).unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    assert_eq!(read_retrying(&mut s, &mut buf).unwrap_or(0), 0);
+}
+
+#[test]
+fn connections_from_an_unconfigured_address_are_logged_at_info_once_per_source_and_minute() {
+    let r = Reflector::start(&[NeighborSpec::client("127.0.0.11")]);
+    for _ in 0..5 {
+        refused_from(&r, "127.0.0.99");
+    }
+    refused_from(&r, "127.0.0.98");
+    let counted = "reflectd_connections_rejected_total{reason=\"unknown_source\"}";
+    let deadline = std::time::Instant::now() + WAIT;
+    while r.metric(counted) != Some(6.0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "6 refusals not counted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = r.log();
+    let lines = |source: &str| -> Vec<&str> {
+        log.lines()
+            .filter(|l| l.contains("unconfigured address") && l.contains(source))
+            .collect()
+    };
+    // Five refusals from one source, one from another: one line each.
+    for source in ["source=127.0.0.99", "source=127.0.0.98"] {
+        let got = lines(source);
+        assert_eq!(got.len(), 1, "one line for {source}:\n{log}");
+        assert!(got[0].contains(" INFO "), "at info: {}", got[0]);
+    }
+}
+
 fn expect_notification(s: &mut Speaker, code: u8, subcode: u8) {
     assert!(
         s.wait_until(WAIT, |s| s.notification.is_some()).unwrap(),

@@ -180,6 +180,10 @@ impl Reflector {
 
     /// SIGHUP: re-read the config file; on error keep running the old one.
     pub fn reload(&mut self) {
+        if crate::demo::is_built_in(&self.cfg) {
+            info!("SIGHUP: the demo runs its built-in config, there is no file to re-read (`reflectd demo --config FILE` runs one that can be)");
+            return;
+        }
         let mut new = match config::load(&self.cfg.path) {
             Ok(c) => c,
             Err(e) => {

@@ -8,23 +8,20 @@ use crate::msg::GracefulRestartPeer;
 use crate::wire::{Family, FamilySet, GracefulRestart};
 use std::time::Duration;
 
-/// Our capability for `n`: its Restart Time and every configured family. We hold no
-/// forwarding state across a restart of our own, so every F bit is clear (§3), and R is
-/// clear: we never wait for a peer's End-of-RIB before sending ours, so the deadlock R
-/// prevents cannot happen, and a helper that saw R would expect state we do not keep.
+/// Our capability for `n`: the receiving-speaker ("helper") procedures only. RFC 4724 §3:
+/// a speaker that cannot preserve its state across its own restart lists no <AFI, SAFI>.
+/// We cannot: nothing defers our decisions after a restart of our own, so the End-of-RIB
+/// we send then would follow a partial table, and a helper would keep a dead reflector's
+/// paths (perhaps still selected over a fresh one from its redundant twin) for our Restart
+/// Time. With no family listed, a peer drops our routes as soon as the session is lost.
+/// The Restart Time is still sent, as BIRD (`graceful restart aware`) and FRR (helper
+/// mode) send theirs; R is clear: we never wait for a peer's End-of-RIB before sending ours.
 pub fn our_capability(n: &Neighbor) -> Option<GracefulRestart> {
     n.graceful_restart.then(|| GracefulRestart {
         restart_state: false,
         notification: false,
         restart_time: n.graceful_restart_time,
-        families: n
-            .families
-            .iter()
-            .map(|f| {
-                let (afi, safi) = f.afi_safi();
-                (afi, safi, false)
-            })
-            .collect(),
+        families: Vec::new(),
     })
 }
 
@@ -84,11 +81,17 @@ mod tests {
     }
 
     #[test]
-    fn we_advertise_every_family_without_forwarding_state_unless_switched_off() {
+    fn we_advertise_the_helper_procedures_only_unless_switched_off() {
         let gr = our_capability(&neighbor("")).unwrap();
         assert_eq!(gr.restart_time, 120);
         assert!(!gr.restart_state && !gr.notification);
-        assert_eq!(gr.families, vec![(1, 1, false), (2, 1, false)]);
+        assert_eq!(
+            gr.families,
+            vec![],
+            "no <AFI, SAFI>: we keep no state across a restart"
+        );
+        let n = neighbor("    graceful_restart_time: 30\n");
+        assert_eq!(our_capability(&n).map(|gr| gr.restart_time), Some(30));
         let n = neighbor("    graceful_restart: false\n");
         assert_eq!(our_capability(&n), None);
     }

@@ -1169,7 +1169,13 @@ impl Worker {
             .max(now + Duration::from_millis(1));
     }
 
-    fn peer_state(&self, p: &Peer) -> State {
+    /// The RFC 4271 §8.2.2 state shown for `p`: its most advanced connection's (a dial in
+    /// progress is Connect). With none, it is Active, as BIRD and GoBGP show it: RFC 4271
+    /// Active listens for the peer's connection, and a neighbor that dials goes back to
+    /// Active after a failed attempt, until its ConnectRetryTimer sends it to Connect again;
+    /// a passive neighbor waits in Active. Idle refuses the peer's connections, which only
+    /// a neighbor held down after `max_prefixes` (or being removed) does.
+    fn peer_state(&self, p: &Peer, now: Instant) -> State {
         if p.established.is_some() {
             return State::Established;
         }
@@ -1181,8 +1187,8 @@ impl Worker {
             .max_by_key(|s| s.as_u8());
         match best {
             Some(s) => s,
-            None if p.neighbor.passive => State::Active,
-            None => State::Idle,
+            None if p.removing || p.is_held_down(now) => State::Idle,
+            None => State::Active,
         }
     }
 
@@ -1193,7 +1199,7 @@ impl Worker {
             .values()
             .filter(|p| !p.removing)
             .map(|p| {
-                let st = self.peer_state(p);
+                let st = self.peer_state(p, now);
                 p.flush_metrics(st, now);
                 p.status(st, now)
             })

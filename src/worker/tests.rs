@@ -330,3 +330,56 @@ fn a_read_that_finds_the_rib_inbox_full_is_the_last_of_its_event() {
     drop(rib);
     let _ = writer.join();
 }
+
+/// The state `reflectd neighbors` shows for peer `id`.
+fn shown(w: &Worker, id: PeerId) -> State {
+    w.peer_state(&w.peers[&id], Instant::now())
+}
+
+#[test]
+fn a_neighbor_that_dials_is_connect_then_active_while_it_waits_to_retry_never_idle() {
+    let (mut w, _rib) = worker();
+    // A port nobody listens on: every attempt is refused.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let now = Instant::now();
+    w.add_peer(1, neighbor(port), now);
+    assert_eq!(shown(&w, 1), State::Active, "about to dial");
+    w.on_timers(now);
+    if let Some(&key) = w.peers[&1].conns.first() {
+        assert_eq!(shown(&w, 1), State::Connect, "dial in progress");
+        until(
+            &mut w,
+            |w| w.on_event(Event::writable(key)),
+            |w| w.peers[&1].conns.is_empty(),
+        );
+    }
+    let p = &w.peers[&1];
+    assert!(p.next_connect.is_some(), "a retry is scheduled");
+    assert!(
+        p.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("refused")),
+        "{:?}",
+        p.last_error
+    );
+    assert_eq!(shown(&w, 1), State::Active, "waiting to retry");
+}
+
+#[test]
+fn a_passive_neighbor_waits_in_active_and_one_held_down_is_idle() {
+    let (mut w, _rib) = worker();
+    let now = Instant::now();
+    let mut n = (*neighbor(179)).clone();
+    n.passive = true;
+    w.add_peer(1, Arc::new(n), now);
+    assert_eq!(shown(&w, 1), State::Active);
+    // Held down after max_prefixes, its connections are refused: RFC 4271 Idle.
+    w.peers.get_mut(&1).unwrap().held_down = Some(HoldDown::Until(now + Duration::from_secs(60)));
+    assert_eq!(shown(&w, 1), State::Idle);
+    w.peers.get_mut(&1).unwrap().held_down = Some(HoldDown::Until(now));
+    assert_eq!(shown(&w, 1), State::Active, "hold-down over");
+}
