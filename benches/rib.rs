@@ -1,7 +1,8 @@
 //! RIB hot paths, reported per prefix (criterion "elements"): attribute interning (hits on
 //! a populated table and misses into a fresh one), best-path selection over 1 to 16
 //! candidates, applying UPDATEs (`Rib::handle`) and update-group encoding (`Rib::flush`:
-//! plan + encode once per group) to 1 and to 50 clients in one group, and a full table
+//! plan + encode once per group) to 1 and to 50 clients in one group (and from a speaker
+//! that is itself a member of that group, whose part goes to the others), and a full table
 //! into an empty RIB as the RIB thread takes one (its table then outgrows every cache).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
@@ -107,12 +108,18 @@ fn up(peer: u32, client: bool) -> ToRib {
 
 /// A RIB with one non-client speaker (peer 1) and `clients` clients, all up and flushed.
 fn rib_with(clients: u32) -> Rib {
+    rib_with_speaker(clients, false)
+}
+
+/// As `rib_with`, the speaker a client too when `speaker_client` (then a member of the
+/// clients' group that is not sent its own routes: its part goes to the others apart).
+fn rib_with_speaker(clients: u32, speaker_client: bool) -> Rib {
     let mut rib = Rib::new(RibConfig {
         asn: ASN,
         router_id: Ipv4Addr::new(10, 255, 0, 1),
         cluster_id: Ipv4Addr::new(10, 255, 0, 1),
     });
-    rib.handle(up(1, false));
+    rib.handle(up(1, speaker_client));
     for c in 0..clients {
         rib.handle(up(100 + c, true));
     }
@@ -193,6 +200,23 @@ fn update_groups(c: &mut Criterion) {
             },
         );
     }
+    g.bench_function("flush_10k_prefixes_from_a_client_to_clients/50", |b| {
+        b.iter_batched(
+            || {
+                let mut rib = rib_with_speaker(50, true);
+                for m in batches(n, 100) {
+                    rib.handle(m);
+                }
+                rib
+            },
+            |mut rib| {
+                let mut out = Outbox::default();
+                rib.flush(&mut out);
+                (rib, out)
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.finish();
 }
 

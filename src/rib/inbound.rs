@@ -95,26 +95,6 @@ fn set_path<N: RibNlri>(
         }
     });
     d.new = new_best.and_then(|b| adv_of(b, peers, attrs));
-    // Whose own advertisable route is best (`FamilyRib::own_best`): read before `old` is
-    // released below.
-    let owner = |b: Option<PathEntry>| {
-        b.filter(|b| !attrs.well_known(b.attr).no_advertise())
-            .map(|b| b.peer)
-    };
-    let (was, now) = (owner(old_best), owner(new_best));
-    if was != now {
-        if let Some(p) = was {
-            if let Some(n) = fam.own_best.get_mut(&p) {
-                *n -= 1;
-                if *n == 0 {
-                    fam.own_best.remove(&p);
-                }
-            }
-        }
-        if let Some(p) = now {
-            *fam.own_best.entry(p).or_default() += 1;
-        }
-    }
     let has_best = new_best.is_some();
     let eligible = |a: Option<AttrId>| a.is_some_and(|a| !a.is_rejected());
     if eligible(old) {

@@ -6,6 +6,7 @@
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::table::{Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
+use super::reflect::Adv;
 use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{CodecCtx, Family, Prefix4, Prefix6, Reflect};
@@ -75,7 +76,9 @@ impl Rib {
                 .filter(|p| p.out.active() && !p.gr.restarting())
                 .map(|p| p.group)
         });
+        let mut own_best = OwnBest::default();
         for (prefix, Dirty { old, new }) in fam.dirty.drain() {
+            own_best.change(old, new);
             let old_group = old.and_then(|a| group_of.get(a.peer));
             let new_group = new.and_then(|a| group_of.get(a.peer));
             for w in works.iter_mut() {
@@ -114,6 +117,7 @@ impl Rib {
                 self.attrs.release(o.attr);
             }
         }
+        own_best.apply(&mut fam.own_best);
         for w in works {
             let Some(g) = self.groups.get_mut(w.gid) else {
                 continue;
@@ -139,9 +143,7 @@ impl Rib {
         split: Split<N>,
         end_of_rib: bool,
     ) {
-        let mut by_source: Vec<_> = split.by_source.into_iter().collect();
-        by_source.sort_unstable_by_key(|(s, _)| *s);
-        for (s, by) in by_source {
+        for (s, by) in split.by_source {
             let others = update_group::without(&targets, s);
             if !by.others.is_empty() && !others.is_empty() {
                 plan.sends.push(PlannedSend {
@@ -390,7 +392,11 @@ impl<N: Copy> Out<N> {
 /// over: what it held from us is withdrawn) to it alone. Each part is encoded once.
 struct Split<N> {
     all: Out<N>,
-    by_source: HashMap<PeerId, BySource<N>>,
+    /// In first-seen order; `index` finds a source's entry, `last` the last one used
+    /// (consecutive prefixes mostly share their source).
+    by_source: Vec<(PeerId, BySource<N>)>,
+    index: HashMap<PeerId, usize>,
+    last: usize,
 }
 
 struct BySource<N> {
@@ -402,21 +408,76 @@ impl<N> Default for Split<N> {
     fn default() -> Self {
         Split {
             all: Out::default(),
-            by_source: HashMap::new(),
+            by_source: Vec::new(),
+            index: HashMap::new(),
+            last: 0,
         }
     }
 }
 
 impl<N: Copy> Split<N> {
     fn source(&mut self, peer: PeerId) -> &mut BySource<N> {
-        self.by_source.entry(peer).or_insert_with(|| BySource {
-            others: Out::default(),
-            itself: Vec::new(),
-        })
+        if self.by_source.get(self.last).is_none_or(|(p, _)| *p != peer) {
+            let next = self.by_source.len();
+            self.last = *self.index.entry(peer).or_insert(next);
+            if self.last == next {
+                let by = BySource {
+                    others: Out::default(),
+                    itself: Vec::new(),
+                };
+                self.by_source.push((peer, by));
+            }
+        }
+        &mut self.by_source[self.last].1
     }
 
     fn is_empty(&self) -> bool {
         self.all.is_empty() && self.by_source.is_empty()
+    }
+}
+
+/// Changes to `FamilyRib::own_best` over one flush's dirty prefixes, summed per peer
+/// (runs of prefixes from one source, as a peer sends them, cost one map update).
+#[derive(Default)]
+struct OwnBest {
+    run: Option<(PeerId, i64)>,
+    sums: HashMap<PeerId, i64>,
+}
+
+impl OwnBest {
+    fn change(&mut self, old: Option<Adv>, new: Option<Adv>) {
+        let owner = |a: Option<Adv>| a.filter(|a| !a.no_advertise).map(|a| a.peer);
+        let (was, now) = (owner(old), owner(new));
+        if was == now {
+            return;
+        }
+        for (peer, d) in [(was, -1), (now, 1)] {
+            let Some(peer) = peer else {
+                continue;
+            };
+            match &mut self.run {
+                Some((p, n)) if *p == peer => *n += d,
+                run => {
+                    if let Some((p, n)) = run.replace((peer, d)) {
+                        *self.sums.entry(p).or_default() += n;
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(mut self, own_best: &mut HashMap<PeerId, u64>) {
+        if let Some((p, n)) = self.run.take() {
+            *self.sums.entry(p).or_default() += n;
+        }
+        for (peer, d) in self.sums {
+            let n = own_best.entry(peer).or_default();
+            debug_assert!(n.checked_add_signed(d).is_some(), "{peer}: {n} {d:+}");
+            *n = n.saturating_add_signed(d);
+            if *n == 0 {
+                own_best.remove(&peer);
+            }
+        }
     }
 }
 

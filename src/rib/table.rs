@@ -138,7 +138,9 @@ pub struct FamilyRib<N> {
     pub stale: Stale<N>,
     /// Per peer, the prefixes whose best path is its own and may be advertised (no
     /// NO_ADVERTISE): what its group advertises that it is not sent (`Adv::sent_to`).
-    /// Kept by every change of a best path; a peer with none has no entry.
+    /// Kept by each flush from the dirty prefixes (`OwnBest`); a peer with none has no
+    /// entry. Keyed by peer, not kept in `Peer`: it follows the paths in the table, which
+    /// outlive a session that restarts.
     pub own_best: HashMap<PeerId, u64>,
     /// Prefixes with a best path, and eligible paths.
     pub prefixes: usize,
