@@ -8,7 +8,9 @@
 //! ```
 
 pub mod api;
+mod exporter;
 mod gauges;
+mod process;
 pub mod table;
 pub mod view;
 
@@ -22,7 +24,6 @@ use arc_swap::ArcSwap;
 use hashbrown::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::{error, info, warn};
 
 /// Bound on the workers -> RIB queue: when the RIB thread falls behind, workers pause their
@@ -54,7 +55,9 @@ pub struct Reflector {
     next_peer: PeerId,
     listener: Option<Listener>,
     api: Option<api::ApiServer>,
-    gauges: Option<gauges::Gauges>,
+    exporter: Option<exporter::Exporter>,
+    /// `/readyz`: set once the listeners are bound.
+    ready: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub statuses: Vec<Arc<ArcSwap<Vec<NeighborStatus>>>>,
     pub rib_snapshot: Arc<ArcSwap<RibSnapshot>>,
     log: Option<LogControl>,
@@ -63,9 +66,14 @@ pub struct Reflector {
 impl Reflector {
     /// Starts every thread and the configured neighbors. Returns once listening.
     pub fn start(cfg: Config, log: Option<LogControl>) -> Result<Reflector, StartError> {
-        if let Some(addr) = cfg.metrics {
-            install_metrics(addr)?;
-        }
+        // Bound first, so a taken port fails the start before any session does.
+        let exporter = match cfg.metrics {
+            Some(addr) => {
+                let recorder = exporter::install_recorder().map_err(StartError::Metrics)?;
+                Some((exporter::Exporter::bind(addr)?, recorder))
+            }
+            None => None,
+        };
         let (rib_tx, rib_rx) = crossbeam_channel::bounded(RIB_QUEUE);
         let rib_snapshot = Arc::new(ArcSwap::from_pointee(RibSnapshot::default()));
         let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -73,6 +81,7 @@ impl Reflector {
         let mut worker_joins = Vec::new();
         let mut statuses = Vec::new();
         let inbox_weight = crate::msg::InboxWeight::default();
+        let mut heartbeats = Vec::new();
         for index in 0..cfg.workers {
             let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
             let wcfg = WorkerConfig {
@@ -80,7 +89,9 @@ impl Reflector {
                 local_asn: cfg.asn,
                 local_id: cfg.router_id,
                 inbox_weight: inbox_weight.clone(),
+                heartbeat: Default::default(),
             };
+            heartbeats.push(wcfg.heartbeat.clone());
             let core = (!cores.is_empty()).then(|| cores[index % cores.len()]);
             let (handle, join) = worker::spawn(wcfg, rib_tx.clone(), status.clone(), core)?;
             workers.push(handle);
@@ -109,7 +120,8 @@ impl Reflector {
             next_peer: 1,
             listener: None,
             api: None,
-            gauges: None,
+            exporter: None,
+            ready: None,
             statuses,
             rib_snapshot,
             log,
@@ -118,12 +130,23 @@ impl Reflector {
             r.add_neighbor(n.clone());
         }
         r.publish_index();
+        if let Some((mut e, recorder)) = exporter {
+            let health = exporter::Health::new(heartbeats, r.rib_tx.clone());
+            r.ready = Some(health.ready.clone());
+            e.serve(exporter::ExporterState {
+                recorder,
+                statuses: r.statuses.clone(),
+                rib: r.rib_snapshot.clone(),
+                index: r.index.clone(),
+                health,
+            })?;
+            r.exporter = Some(e);
+        }
+        reload_metrics(true);
         let l = listener::spawn(&cfg.listen, r.index.clone(), r.workers.clone())?;
         info!(listen = ?l.bound, workers = cfg.workers, neighbors = cfg.neighbors.len(), "reflectd running");
         r.listener = Some(l);
-        if cfg.metrics.is_some() {
-            r.gauges = Some(gauges::spawn(r.rib_snapshot.clone(), r.statuses.clone())?);
-        }
+        r.set_ready(true);
         if let Some(addr) = cfg.api {
             let state = api::ApiState {
                 statuses: r.statuses.clone(),
@@ -138,6 +161,12 @@ impl Reflector {
 
     pub fn config(&self) -> &Config {
         &self.cfg
+    }
+
+    fn set_ready(&self, ready: bool) {
+        if let Some(r) = &self.ready {
+            r.store(ready, std::sync::atomic::Ordering::Relaxed);
+        }
     }
 
     fn add_neighbor(&mut self, n: Neighbor) {
@@ -188,6 +217,9 @@ impl Reflector {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running config: {e}");
+                metrics::counter!(crate::metrics::CONFIG_RELOADS, "result" => "failure")
+                    .increment(1);
+                reload_metrics(false);
                 return;
             }
         };
@@ -243,6 +275,11 @@ impl Reflector {
             changed = d.changed.len(),
             "config reloaded"
         );
+        // A neighbor left out for want of its MD5 key means the file is not what runs.
+        let whole = unkeyed.is_empty();
+        let result = if whole { "success" } else { "failure" };
+        metrics::counter!(crate::metrics::CONFIG_RELOADS, "result" => result).increment(1);
+        reload_metrics(whole);
     }
 
     /// Before a reload publishes its index: installs the MD5 keys of added and changed
@@ -284,14 +321,15 @@ impl Reflector {
     /// Cease (RFC 8203 message) to every peer, then stop every thread.
     pub fn shutdown(mut self, message: &str) {
         info!("shutting down: {message}");
+        self.set_ready(false);
         if let Some(l) = self.listener.take() {
             l.shutdown();
         }
         if let Some(a) = self.api.take() {
             a.shutdown();
         }
-        if let Some(g) = self.gauges.take() {
-            g.shutdown();
+        if let Some(e) = self.exporter.take() {
+            e.shutdown();
         }
         for w in &self.workers {
             w.send(ToWorker::Shutdown {
@@ -322,23 +360,15 @@ impl Reflector {
     }
 }
 
-fn install_metrics(addr: std::net::SocketAddr) -> Result<(), StartError> {
-    use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
-    let buckets = [
-        0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0,
-    ];
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
-        .set_buckets_for_metric(
-            Matcher::Full(crate::metrics::RIB_BATCH_SECONDS.to_string()),
-            &buckets,
-        )
-        .map_err(|e| StartError::Metrics(e.to_string()))?
-        // Series of removed neighbors disappear instead of lingering forever.
-        .idle_timeout(
-            metrics_util::MetricKindMask::ALL,
-            Some(Duration::from_secs(120)),
-        )
-        .install()
-        .map_err(|e| StartError::Metrics(format!("cannot serve /metrics on {addr}: {e}")))
+/// `reflectd_config_last_reload_success` and, on success, its timestamp (set at start
+/// too, as Prometheus does for its own config).
+fn reload_metrics(success: bool) {
+    use crate::metrics as m;
+    metrics::gauge!(m::CONFIG_RELOAD_SUCCESS).set(if success { 1.0 } else { 0.0 });
+    if success {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        metrics::gauge!(m::CONFIG_RELOAD_SUCCESS_TIME).set(now);
+    }
 }

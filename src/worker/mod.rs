@@ -78,6 +78,8 @@ pub struct WorkerConfig {
     pub local_id: Ipv4Addr,
     /// Decoded UPDATEs in flight to the RIB thread, shared with the other workers and it.
     pub inbox_weight: InboxWeight,
+    /// Beaten on every publish, for `/livez`.
+    pub heartbeat: status::Heartbeat,
 }
 
 /// Starts a worker thread, pinned to `core` if given.
@@ -1199,13 +1201,18 @@ impl Worker {
             .values()
             .filter(|p| !p.removing)
             .map(|p| {
-                let st = self.peer_state(p, now);
-                p.flush_metrics(st, now);
-                p.status(st, now)
+                let queued = p
+                    .conns
+                    .iter()
+                    .filter_map(|k| self.conn(*k))
+                    .map(|c| c.queued_bytes())
+                    .sum();
+                p.status(self.peer_state(p, now), queued, now)
             })
             .collect();
         list.sort_by_key(|s| s.address);
         self.status.store(Arc::new(list));
+        self.cfg.heartbeat.beat(now);
     }
 
     fn shutdown(&mut self, message: &str) {

@@ -1,9 +1,16 @@
-//! What a worker publishes about its peers for readers (API, CLI): one `arc-swap`ed list per
-//! worker, replaced on state changes and on the worker's tick. Readers never lock.
+//! What a worker publishes about its peers for readers (API, CLI, metrics): one `arc-swap`ed
+//! list per worker, replaced on state changes and on the worker's tick, and a heartbeat the
+//! liveness probe reads. Readers never lock; nothing here is touched per message.
 
+pub use super::peer::{Counters, MSG_TYPES};
+use crate::config::Neighbor;
+use crate::fsm::State;
 use crate::msg::PeerId;
 use serde::Serialize;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Serialize)]
 pub struct NeighborStatus {
@@ -27,4 +34,64 @@ pub struct NeighborStatus {
     pub updates_sent: u64,
     /// Why the last session ended (or the last connection attempt failed).
     pub last_error: Option<String>,
+    /// Bytes queued for the peer's sockets and not yet taken by the kernel.
+    pub output_queue_bytes: u64,
+    /// What `/metrics` renders from this status (never serialized: the API has its own
+    /// fields): the FSM state, when it was entered, the counters as of this publish and the
+    /// neighbor's configuration (its families get prefix gauges even while it is down).
+    #[serde(skip)]
+    pub fsm_state: State,
+    #[serde(skip)]
+    pub since: Instant,
+    #[serde(skip)]
+    pub counters: Counters,
+    #[serde(skip)]
+    pub config: Arc<Neighbor>,
+}
+
+/// When a worker last went round its loop, for `/livez`. A worker wakes at least once per
+/// publish period even when idle, so an old beat means a stuck loop. Beats once per
+/// publish, not per message.
+#[derive(Clone, Debug, Default)]
+pub struct Heartbeat(Arc<AtomicU64>);
+
+/// Beats are milliseconds since the first use of this clock (monotonic, fits an atomic).
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+impl Heartbeat {
+    pub fn beat(&self, now: Instant) {
+        // Stored plus one: zero means "never".
+        let ms = now.saturating_duration_since(epoch()).as_millis() + 1;
+        self.0
+            .store(u64::try_from(ms).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+
+    /// Time since the last beat; None before the first.
+    pub fn age(&self, now: Instant) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(now.saturating_duration_since(epoch() + Duration::from_millis(ms - 1))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_heartbeat_has_no_age_until_it_beats_then_ages_with_the_clock() {
+        let hb = Heartbeat::default();
+        let t = epoch();
+        assert_eq!(hb.age(t), None);
+        hb.beat(t);
+        assert_eq!(hb.age(t), Some(Duration::ZERO));
+        assert_eq!(
+            hb.age(t + Duration::from_secs(3)),
+            Some(Duration::from_secs(3))
+        );
+    }
 }

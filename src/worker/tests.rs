@@ -14,6 +14,7 @@ fn worker_with((rib_tx, rib_rx): (Sender<ToRib>, Receiver<ToRib>)) -> (Worker, R
         local_asn: 65000,
         local_id: Ipv4Addr::new(10, 0, 0, 1),
         inbox_weight: Default::default(),
+        heartbeat: Default::default(),
     };
     let status = Arc::new(ArcSwap::from_pointee(Vec::new()));
     (
