@@ -4,6 +4,11 @@
 //! each observer must hold exactly what a separate, simple implementation of RFC 4271
 //! §9.1.2.2 with the RFC 4456 §9 tie-breaks and reflection rules (§6) says: for every
 //! prefix the best path with its attributes, and nothing for prefixes nobody announces.
+//! Some paths carry NO_ADVERTISE or NO_EXPORT (RFC 1997): a best path with NO_ADVERTISE
+//! goes to nobody, NO_EXPORT ones go on between iBGP peers unchanged. The sources are
+//! sessions too and must hold the same, less the prefixes whose best path is their own
+//! (a peer is never sent its own route back, as BIRD and OpenBGPD do). The speaker keeps
+//! every route it is sent, its own ORIGINATOR_ID included, so an echo shows.
 //!
 //! Prints what it did (`--nocapture`); docs/robustness.md quotes it.
 
@@ -117,6 +122,11 @@ fn random_attrs(rng: &mut Rng, source: usize, client: bool) -> PathAttrs {
     } else {
         (None, Vec::new())
     };
+    let communities = match rng.below(8) {
+        0 => vec![NO_ADVERTISE, 0xfde8_0001],
+        1 => vec![NO_EXPORT],
+        _ => Vec::new(),
+    };
     PathAttrs {
         origin: [Origin::Igp, Origin::Egp, Origin::Incomplete][rng.below(3) as usize],
         as_path,
@@ -130,9 +140,14 @@ fn random_attrs(rng: &mut Rng, source: usize, client: bool) -> PathAttrs {
         local_pref: [None, Some(100), Some(200)][rng.below(3) as usize],
         originator_id,
         cluster_list,
+        communities,
         ..PathAttrs::default()
     }
 }
+
+/// RFC 1997 well-known communities.
+const NO_EXPORT: u32 = 0xffff_ff01;
+const NO_ADVERTISE: u32 = 0xffff_ff02;
 
 // ---- The reference: written from the RFCs, sharing no code with src/rib/decide.rs. ----
 
@@ -212,21 +227,34 @@ fn reference_best<'a>(paths: Vec<Ranked<'a>>) -> Option<Ranked<'a>> {
         .min_by_key(key_without_med)
 }
 
-/// What `observer_client` must hold: per prefix the best path, if RFC 4456 §6 lets it be
-/// reflected to it (a non-client's best path goes to clients only), with ORIGINATOR_ID
-/// and CLUSTER_LIST as the reflector sets them (§8).
-fn expected(sources: &[Source], observer_client: bool) -> HashMap<AnyPrefix, PathAttrs> {
+/// The reference's best path for prefix index `i`, if any source announces it.
+fn best_of(sources: &[Source], i: u32) -> Option<Ranked<'_>> {
+    let paths = sources
+        .iter()
+        .filter(|s| s.session.is_some())
+        .filter_map(|s| s.table.get(&i).map(|a| ranked(s, a)))
+        .collect();
+    reference_best(paths)
+}
+
+/// What a peer at `observer` (its address) that is a client or not must hold: per prefix
+/// the best path, if RFC 4456 §6 lets it be reflected to it (a non-client's best path goes
+/// to clients only), it does not carry NO_ADVERTISE (RFC 1997) and it is not the peer's
+/// own, with ORIGINATOR_ID and CLUSTER_LIST as the reflector sets them (§8).
+fn expected(
+    sources: &[Source],
+    observer: &str,
+    observer_client: bool,
+) -> HashMap<AnyPrefix, PathAttrs> {
     let mut out = HashMap::new();
     for i in 0..POOL + POOL6 {
-        let paths = sources
-            .iter()
-            .filter(|s| s.session.is_some())
-            .filter_map(|s| s.table.get(&i).map(|a| ranked(s, a)))
-            .collect();
-        let Some(best) = reference_best(paths) else {
+        let Some(best) = best_of(sources, i) else {
             continue;
         };
         if !best.source.client && !observer_client {
+            continue;
+        }
+        if best.attrs.communities.contains(&NO_ADVERTISE) || best.source.local == observer {
             continue;
         }
         let mut a = best.attrs.clone();
@@ -235,6 +263,44 @@ fn expected(sources: &[Source], observer_client: bool) -> HashMap<AnyPrefix, Pat
         out.insert(any(i), a);
     }
     out
+}
+
+/// How what `sp` holds differs from `want`, if it does: how many prefixes and why, the
+/// peer's own route sent back, a NO_ADVERTISE route sent, or anything else. `bests`: per
+/// prefix index, the reference best path's source address and whether it carries
+/// NO_ADVERTISE.
+fn differences(
+    sp: &Speaker,
+    want: &HashMap<AnyPrefix, PathAttrs>,
+    bests: &HashMap<u32, (&str, bool)>,
+    name: &str,
+) -> Option<String> {
+    if sp.notification.is_some() || sp.closed {
+        return Some(format!("{name} lost its session"));
+    }
+    if sp.routes == *want {
+        return None;
+    }
+    let (mut echoed, mut no_advertise, mut diffs) = (0, 0, Vec::new());
+    for i in 0..POOL + POOL6 {
+        let p = any(i);
+        let (got, exp) = (sp.routes.get(&p), want.get(&p));
+        if got == exp {
+            continue;
+        }
+        match (bests.get(&i), got, exp) {
+            (Some((_, true)), Some(_), None) => no_advertise += 1,
+            (Some((local, _)), Some(_), None) if name.ends_with(local) => echoed += 1,
+            _ => diffs.push(format!("{p:?}: got {got:?}\n   want {exp:?}")),
+        }
+    }
+    Some(format!(
+        "{name}: {} prefixes differ from the reference: {echoed} its own best path sent back, \
+         {no_advertise} NO_ADVERTISE best paths sent, {} others:\n{}",
+        echoed + no_advertise + diffs.len(),
+        diffs.len(),
+        diffs[..diffs.len().min(10)].join("\n")
+    ))
 }
 
 fn connect(r: &Reflector, s: &Source) -> Speaker {
@@ -378,40 +444,50 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
         }
     }
 
-    // Quiesce: each observer must reach exactly the reference.
-    let want_client = expected(&sources, true);
-    let want_non_client = expected(&sources, false);
-    for (o, want, name) in [
-        (&mut observer_client, &want_client, "client observer"),
+    // Quiesce: each observer, and each source, must reach exactly the reference.
+    let want_client = expected(&sources, "127.0.0.21", true);
+    let want_non_client = expected(&sources, "127.0.0.22", false);
+    let bests: HashMap<u32, (&str, bool)> = (0..POOL + POOL6)
+        .filter_map(|i| {
+            let b = best_of(&sources, i)?;
+            Some((
+                i,
+                (b.source.local, b.attrs.communities.contains(&NO_ADVERTISE)),
+            ))
+        })
+        .collect();
+    let wants: HashMap<&str, _> = sources
+        .iter()
+        .map(|s| (s.local, expected(&sources, s.local, s.client)))
+        .collect();
+    let held_by_sources: usize = wants.values().map(HashMap::len).sum();
+    let mut sessions: Vec<(&mut Speaker, &HashMap<AnyPrefix, PathAttrs>, String)> = vec![
+        (&mut observer_client, &want_client, "client observer".into()),
         (
             &mut observer_non_client,
             &want_non_client,
-            "non-client observer",
+            "non-client observer".into(),
         ),
-    ] {
-        let ok = o
-            .wait_until(WAIT * 2, |o| o.routes == *want)
-            .expect("observer read");
-        if !ok {
-            let mut diffs = Vec::new();
-            for i in 0..POOL + POOL6 {
-                let p = any(i);
-                let (got, exp) = (o.routes.get(&p), want.get(&p));
-                if got != exp {
-                    diffs.push(format!("{p:?}: got {got:?}\n   want {exp:?}"));
-                }
-            }
-            panic!(
-                "{name}: {} prefixes differ from the reference:\n{}",
-                diffs.len(),
-                diffs[..diffs.len().min(10)].join("\n")
+    ];
+    for s in sources.iter_mut() {
+        let sp = s.session.as_mut().expect("source session");
+        sessions.push((sp, &wants[s.local], format!("source {}", s.local)));
+    }
+    // One bounded wait for all of them, so that a wrong run does not wait once per session.
+    let deadline = Instant::now() + WAIT * 2;
+    while Instant::now() < deadline && sessions.iter().any(|(sp, want, _)| sp.routes != **want) {
+        for (sp, _, name) in sessions.iter_mut() {
+            assert!(
+                sp.poll(Duration::from_millis(10)).expect("session read"),
+                "{name} lost its session"
             );
         }
-        assert!(
-            o.notification.is_none() && !o.closed,
-            "{name} lost its session"
-        );
     }
+    let failures: Vec<String> = sessions
+        .iter()
+        .filter_map(|(sp, want, name)| differences(sp, want, &bests, name))
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
     // The observers got something from every decision: not an empty comparison.
     assert!(
         want_client.len() > (POOL + POOL6) as usize / 2,
@@ -420,10 +496,24 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
     );
     assert!(!want_non_client.is_empty() && want_non_client.len() < want_client.len());
     assert!(want_client.keys().any(|p| matches!(p, AnyPrefix::V6(_))));
+    // Some best paths were the sources' own and some carried NO_ADVERTISE: the rules
+    // were exercised.
+    let (mut own, mut no_advertise) = (0, 0);
+    for i in 0..POOL + POOL6 {
+        if let Some(best) = best_of(&sources, i) {
+            no_advertise += best.attrs.communities.contains(&NO_ADVERTISE) as usize;
+            own += best.source.client as usize;
+        }
+    }
+    assert!(
+        own > 0 && no_advertise > 0,
+        "own {own}, NO_ADVERTISE {no_advertise}"
+    );
     println!(
         "flap: {steps} steps in {:.1} s (seed {seed:#x}): {announces} announcements, \
          {withdraws} withdrawals, {flaps} source and {observer_flaps} observer session flaps; at the end {} prefixes at the client \
-         observer, {} at the non-client observer, both equal to the reference",
+         observer, {} at the non-client observer, {held_by_sources} at the four sources together \
+         ({own} best paths from client sources, {no_advertise} with NO_ADVERTISE), all equal to the reference",
         start.elapsed().as_secs_f64(),
         want_client.len(),
         want_non_client.len()

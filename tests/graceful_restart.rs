@@ -99,6 +99,16 @@ fn a_restarting_peers_routes_are_kept_and_only_those_not_reannounced_are_withdra
     );
     assert_eq!(held(&b), vec![PREFIXES[0]]);
     assert!(b.route(MARKER).is_some());
+    // A back is sent the table up to our End-of-RIB: C's marker, and none of its own
+    // routes, the stale ones kept for it included (a peer is never sent its own route;
+    // the speaker keeps routes with its own ORIGINATOR_ID, so an echo would show).
+    assert!(
+        a.wait_until(WAIT, |s| s.end_of_rib.contains(Family::Ipv4Unicast))
+            .unwrap(),
+        "no End-of-RIB to A"
+    );
+    assert!(a.route(MARKER).is_some(), "A was not sent the table");
+    assert_eq!(held(&a), Vec::<&str>::new(), "A was sent its own routes");
     wait_log(&r, "swept 2 stale routes after End-of-RIB");
     let metrics = r.http(r.metrics, "/metrics");
     assert!(

@@ -3,6 +3,14 @@
 //! stays bounded by the table, not by the changes; when it reads again it ends with exactly
 //! the current table — nothing lost, nothing stale.
 //!
+//! The stalled client is also a source: it announces some prefixes with a better path,
+//! right after it connects and again in the middle of its stall (while what it owes is
+//! pending). A peer is never sent its own route back (issue #14): it must end without
+//! those prefixes, including the ones it had been sent the source's path for before its
+//! own became best; and the source must hold only the stalled client's paths, none of its
+//! own. The speaker keeps every route it is sent, its own ORIGINATOR_ID included, so an
+//! echo shows.
+//!
 //! Prints its measurements (`--nocapture`); docs/robustness.md quotes them.
 
 mod common;
@@ -28,6 +36,35 @@ const MIN_STALL: Duration = Duration::from_secs(25);
 const CONVERGE: Duration = Duration::from_secs(240);
 
 const SOURCE_ID: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
+const STALLED_ID: Ipv4Addr = Ipv4Addr::new(2, 2, 2, 3);
+
+/// Prefixes the stalled client announces as soon as it connects, and in the middle of its
+/// stall: one in a thousand each.
+fn own_at_start(i: u32) -> bool {
+    i % 1000 == 7
+}
+fn own_mid_stall(i: u32) -> bool {
+    i % 1000 == 501
+}
+
+/// The stalled client's path for prefix `i`: better than any of the source's (LOCAL_PREF).
+fn stalled_announced(i: u32) -> PathAttrs {
+    PathAttrs {
+        origin: Origin::Igp,
+        as_path: AsPath::default(),
+        next_hop: NextHop::V4(Ipv4Addr::new(100, 65, (i >> 8) as u8, i as u8)),
+        local_pref: Some(1000),
+        ..PathAttrs::default()
+    }
+}
+
+fn stalled_reflected(i: u32) -> PathAttrs {
+    PathAttrs {
+        originator_id: Some(STALLED_ID),
+        cluster_list: vec![CLUSTER_ID],
+        ..stalled_announced(i)
+    }
+}
 
 fn prefix(i: u32) -> Prefix4 {
     Prefix4::new(Ipv4Addr::from(0x1400_0000 + (i << 8)), 24).expect("prefix")
@@ -82,33 +119,74 @@ fn send_chunked(s: &mut Speaker, bytes: &[u8], live: &mut [&mut Speaker]) {
     }
 }
 
-/// Polls the live clients (and the source, for its keepalives) until each holds exactly
-/// `want`; panics with the difference after `CONVERGE`.
-fn converge(s: &mut Speaker, live: &mut [&mut Speaker], want: &Table, what: &str) {
+/// What each session must hold when the source's announcements are `src` and the stalled
+/// client's `own` (both as reflected): the other clients the two, the stalled client's
+/// paths winning; the source only the stalled client's paths (never its own back); the
+/// stalled client the source's, less the prefixes where its own path is best.
+struct Views {
+    others: Table,
+    source: Table,
+    stalled: Table,
+}
+
+fn views(src: &Table, own: &Table) -> Views {
+    let mut others = src.clone();
+    others.extend(own.iter().map(|(p, a)| (*p, a.clone())));
+    let mut stalled = src.clone();
+    stalled.retain(|p, _| !own.contains_key(p));
+    Views {
+        others,
+        source: own.clone(),
+        stalled,
+    }
+}
+
+/// The stalled client announces `idx` with its better path (it only writes).
+fn announce_own(stalled: &mut Speaker, idx: &[u32], own: &mut Table) {
+    for &i in idx {
+        stalled
+            .announce(&[prefix(i)], &stalled_announced(i))
+            .expect("stalled client write");
+        own.insert(AnyPrefix::V4(prefix(i)), stalled_reflected(i));
+    }
+}
+
+/// Polls the sessions until each holds exactly its table; panics with the differences
+/// after `CONVERGE`.
+fn converge(sessions: &mut [(&mut Speaker, &Table, &str)], what: &str) {
     let deadline = Instant::now() + CONVERGE;
     loop {
-        let done = live
+        let done = sessions
             .iter()
-            .all(|c| c.routes.len() == want.len() && c.routes == *want);
+            .all(|(c, want, _)| c.routes.len() == want.len() && c.routes == **want);
         if done {
             return;
         }
         if Instant::now() >= deadline {
-            for c in live.iter() {
+            for (c, want, name) in sessions.iter() {
                 let missing = want.keys().filter(|p| !c.routes.contains_key(p)).count();
                 let extra = c.routes.keys().filter(|p| !want.contains_key(p)).count();
                 let wrong = want
                     .iter()
                     .filter(|(p, a)| c.routes.get(p).is_some_and(|b| b != *a))
                     .count();
-                eprintln!("{what}: missing {missing}, extra {extra}, wrong attributes {wrong}");
+                let example = want
+                    .iter()
+                    .find(|(p, a)| c.routes.get(p).is_some_and(|b| b != *a))
+                    .map(|(p, a)| format!("{p:?}: got {:?}, want {a:?}", c.routes.get(p)));
+                eprintln!(
+                    "{what}: {name}: missing {missing}, extra {extra}, wrong attributes {wrong} \
+                     (e.g. {example:?})"
+                );
             }
-            panic!("{what}: clients did not converge");
+            panic!("{what}: did not converge");
         }
-        for c in live.iter_mut() {
-            assert!(c.poll(Duration::from_millis(20)).expect("client read"));
+        for (c, _, name) in sessions.iter_mut() {
+            assert!(
+                c.poll(Duration::from_millis(20)).expect("read"),
+                "{name} closed"
+            );
         }
-        s.poll(Duration::from_millis(1)).expect("source read");
     }
 }
 
@@ -159,12 +237,19 @@ fn stall(joins_late: bool) {
     let mut a = speaker("127.0.0.21", [2, 2, 2, 1]);
     let mut b = speaker("127.0.0.22", [2, 2, 2, 2]);
     // The stalled client: after the OPEN exchange it is not read until the end.
-    let mut stalled = (!joins_late).then(|| speaker("127.0.0.23", [2, 2, 2, 3]));
+    // As soon as it is up it announces its own better paths for some prefixes.
+    let own_start: Vec<u32> = (0..PREFIXES).filter(|&i| own_at_start(i)).collect();
+    let mut own = Table::new();
+    let mut stalled = (!joins_late).then(|| {
+        let mut c = speaker("127.0.0.23", STALLED_ID.octets());
+        announce_own(&mut c, &own_start, &mut own);
+        c
+    });
     let mut stall_start = Instant::now();
     let mut s = speaker("127.0.0.11", SOURCE_ID.octets());
     let rss_start = r.vm_kib("VmRSS");
 
-    // The table: 200k prefixes, one UPDATE each.
+    // The table: 200k prefixes, one UPDATE each. `want`: the source's routes as reflected.
     let mut want = Table::new();
     let mut blob = Vec::new();
     for i in 0..PREFIXES {
@@ -173,9 +258,19 @@ fn stall(joins_late: bool) {
     }
     let load_bytes = blob.len();
     send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
-    converge(&mut s, &mut [&mut a, &mut b], &want, "initial load");
+    let v = views(&want, &own);
+    converge(
+        &mut [
+            (&mut a, &v.others, "a"),
+            (&mut b, &v.others, "b"),
+            (&mut s, &v.source, "source"),
+        ],
+        "initial load",
+    );
     if joins_late {
-        stalled = Some(speaker("127.0.0.23", [2, 2, 2, 3]));
+        let mut c = speaker("127.0.0.23", STALLED_ID.octets());
+        announce_own(&mut c, &own_start, &mut own);
+        stalled = Some(c);
         stall_start = Instant::now();
         // Bounded wait for the dump to fill its socket and queue.
         let deadline = Instant::now() + CONVERGE;
@@ -233,17 +328,24 @@ fn stall(joins_late: bool) {
         }
         changes += withdraw.len() + announce.len();
         send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
+        let v = views(&want, &own);
         converge(
-            &mut s,
-            &mut [&mut a, &mut b],
-            &want,
+            &mut [
+                (&mut a, &v.others, "a"),
+                (&mut b, &v.others, "b"),
+                (&mut s, &v.source, "source"),
+            ],
             &format!("round {round}"),
         );
         if round == ROUNDS / 2 {
             // The source's session drops mid-stall (every route withdrawn), then it comes
             // back and announces what it had: the stalled client owes both, as prefixes.
             let _ = s.take_stream().shutdown(std::net::Shutdown::Both);
-            converge(&mut s, &mut [&mut a, &mut b], &Table::new(), "source down");
+            let v = views(&Table::new(), &own);
+            converge(
+                &mut [(&mut a, &v.others, "a"), (&mut b, &v.others, "b")],
+                "source down",
+            );
             s = speaker("127.0.0.11", SOURCE_ID.octets());
             let mut blob = Vec::new();
             for i in (0..PREFIXES).filter(|&i| present[i as usize]) {
@@ -251,7 +353,19 @@ fn stall(joins_late: bool) {
                 wire::encode_announce(&s.ctx, &a, &[prefix(i)], &mut blob);
             }
             send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
-            converge(&mut s, &mut [&mut a, &mut b], &want, "source back");
+            // The stalled client's own path becomes best for more prefixes, some of which
+            // it may have been sent the source's path for before it stopped reading.
+            let mid: Vec<u32> = (0..PREFIXES).filter(|&i| own_mid_stall(i)).collect();
+            announce_own(&mut stalled, &mid, &mut own);
+            let v = views(&want, &own);
+            converge(
+                &mut [
+                    (&mut a, &v.others, "a"),
+                    (&mut b, &v.others, "b"),
+                    (&mut s, &v.source, "source"),
+                ],
+                "source back",
+            );
         }
         rss_rounds.push(r.vm_kib("VmRSS"));
     }
@@ -271,22 +385,45 @@ fn stall(joins_late: bool) {
         .find(|l| l.contains("output throttled (Xoff)") && l.contains("127.0.0.23"))
         .map(str::to_string);
 
-    // Resume reading: the client must end with exactly the current table.
+    // Resume reading: the client must end with exactly the current table, less its own.
+    let v = views(&want, &own);
+    // Not empty comparisons: the source holds the stalled client's paths, and the stalled
+    // client holds fewer than the others.
+    let sizes = [v.stalled.len(), v.others.len(), v.source.len()];
     converge(
-        &mut s,
-        &mut [&mut stalled, &mut a, &mut b],
-        &want,
+        &mut [
+            (&mut stalled, &v.stalled, "stalled"),
+            (&mut a, &v.others, "a"),
+            (&mut b, &v.others, "b"),
+            (&mut s, &v.source, "source"),
+        ],
         "after resume",
     );
     assert!(stalled.notification.is_none() && !stalled.closed);
-    // And it takes part in ordinary deltas again.
-    let i = (0..PREFIXES).find(|&i| present[i as usize]).unwrap();
+    assert!(
+        sizes[2] > 0 && sizes[0] < sizes[1],
+        "stalled, others, source: {sizes:?}"
+    );
+    // And it takes part in ordinary deltas again: a change of the source's ...
+    let i = (0..PREFIXES)
+        .find(|&i| present[i as usize] && !own.contains_key(&AnyPrefix::V4(prefix(i))))
+        .unwrap();
     s.announce(&[prefix(i)], &announced(i, ROUNDS + 1)).unwrap();
     want.insert(AnyPrefix::V4(prefix(i)), reflected(i, ROUNDS + 1));
+    // ... and its own path withdrawn where the source has one: it is sent the source's.
+    let j = (0..PREFIXES)
+        .find(|&j| present[j as usize] && own.contains_key(&AnyPrefix::V4(prefix(j))))
+        .unwrap();
+    stalled.withdraw(&[prefix(j)]).unwrap();
+    own.remove(&AnyPrefix::V4(prefix(j)));
+    let v = views(&want, &own);
     converge(
-        &mut s,
-        &mut [&mut stalled, &mut a, &mut b],
-        &want,
+        &mut [
+            (&mut stalled, &v.stalled, "stalled"),
+            (&mut a, &v.others, "a"),
+            (&mut b, &v.others, "b"),
+            (&mut s, &v.source, "source"),
+        ],
         "delta after resume",
     );
     let catch_up = stall_start.elapsed() - stall;

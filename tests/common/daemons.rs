@@ -177,6 +177,38 @@ pub trait Peer {
     fn dump(&self) -> String;
 }
 
+/// One path for a prefix in a daemon's own RIB, best or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HeldPath {
+    /// Learned over the session with reflectd; false: the daemon's own route (static,
+    /// `network`, `rib add`).
+    pub from_reflector: bool,
+    pub best: bool,
+    pub seen: Seen,
+}
+
+/// Daemons whose every path for a prefix can be read back, not only the best: what a
+/// client still holds from reflectd next to its own route for the same prefix.
+pub trait AllPaths: Peer {
+    fn paths(&self, prefix: &str) -> Vec<HeldPath>;
+
+    /// The paths for `prefix` it holds from reflectd.
+    fn held_from_reflector(&self, prefix: &str) -> Vec<Seen> {
+        self.paths(prefix)
+            .into_iter()
+            .filter(|p| p.from_reflector)
+            .map(|p| p.seen)
+            .collect()
+    }
+
+    /// Whether its own route for `prefix` is there and is its best path.
+    fn own_is_best(&self, prefix: &str) -> bool {
+        self.paths(prefix)
+            .iter()
+            .any(|p| !p.from_reflector && p.best)
+    }
+}
+
 /// Waits (bounded) until `peer` holds `prefix` and `ok` accepts it; returns the last view.
 pub fn wait_route(peer: &dyn Peer, prefix: &str, ok: impl Fn(&Seen) -> bool) -> Seen {
     let mut last = None;
@@ -490,6 +522,28 @@ impl Peer for GoBgp {
     }
 }
 
+impl AllPaths for GoBgp {
+    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
+        let out = self.cli(&["global", "rib", "-a", GoBgp::family(prefix), prefix, "-j"]);
+        let Ok(v) = serde_json::from_str::<Value>(out.trim()) else {
+            return Vec::new();
+        };
+        v.get(prefix)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|p| HeldPath {
+                // A path of its own (`global rib add`) names no neighbor.
+                from_reflector: p["neighbor-ip"]
+                    .as_str()
+                    .is_some_and(|n| n.parse::<std::net::IpAddr>().is_ok()),
+                best: p["best"].as_bool() == Some(true),
+                seen: gobgp_seen(p),
+            })
+            .collect()
+    }
+}
+
 // ------------------------------------------------------------------------------------ FRR
 
 pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
@@ -652,6 +706,17 @@ impl Frr {
     }
 }
 
+/// FRR names the RFC 1997 well-known communities (NO_EXPORT_SUBCONFED as `local-AS`);
+/// the other daemons print them as numbers.
+fn frr_well_known(c: &str) -> Option<&'static str> {
+    match c {
+        "no-export" => Some("65535:65281"),
+        "no-advertise" => Some("65535:65282"),
+        "local-AS" => Some("65535:65283"),
+        _ => None,
+    }
+}
+
 fn frr_seen(p: &Value) -> Seen {
     let next_hop = p["nexthops"]
         .as_array()
@@ -673,7 +738,10 @@ fn frr_seen(p: &Value) -> Seen {
             .collect(),
         originator_id: p["originatorId"].as_str().map(str::to_string),
         cluster_list: strings(&p["clusterList"]["list"]),
-        communities: words(&p["community"]["string"]),
+        communities: words(&p["community"]["string"])
+            .into_iter()
+            .map(|c| frr_well_known(&c).map_or(c, str::to_string))
+            .collect(),
         ext_communities: ext,
         large_communities: words(&p["largeCommunity"]["string"]),
     }
@@ -702,6 +770,42 @@ impl Peer for Frr {
             "show bgp ipv4 unicast",
             "show bgp ipv6 unicast",
         ])
+    }
+}
+
+impl AllPaths for Frr {
+    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
+        let af = if prefix.contains(':') { "ipv6" } else { "ipv4" };
+        let out = self.vtysh(&[&format!("show bgp {af} unicast {prefix} json")]);
+        let Ok(v) = serde_json::from_str::<Value>(out.trim()) else {
+            return Vec::new();
+        };
+        v["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| HeldPath {
+                from_reflector: p["peer"]["peerId"].as_str() == Some(&self.net.rr()),
+                best: p["bestpath"]["overall"].as_bool() == Some(true),
+                seen: frr_seen(p),
+            })
+            .collect()
+    }
+}
+
+impl Frr {
+    /// The prefixes of family `af` (`ipv4`, `ipv6`) in FRR's Adj-RIB-In from reflectd as
+    /// received, before its own checks (it keeps it with `soft-reconfiguration inbound`).
+    pub fn received_routes(&self, af: &str) -> Vec<String> {
+        let out = self.vtysh(&[&format!(
+            "show bgp {af} unicast neighbors {} received-routes json",
+            self.net.rr()
+        )]);
+        let v: Value = serde_json::from_str(out.trim()).unwrap_or_default();
+        v["receivedRoutes"]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -1377,6 +1481,72 @@ fn bird_tuples(s: &str) -> Vec<String> {
         .collect()
 }
 
+/// Every route block of `birdc show route PREFIX all`: (header line, its attribute lines).
+/// A block's header starts with the prefix (the first) or with spaces (the next paths of
+/// the same prefix); its attributes are tab-indented.
+fn bird_blocks<'a>(out: &'a str, prefix: &str) -> Vec<(&'a str, Vec<&'a str>)> {
+    let mut blocks: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut inside = false;
+    for line in out.lines() {
+        if line.starts_with('\t') {
+            if let Some(b) = blocks.last_mut().filter(|_| inside) {
+                b.1.push(line);
+            }
+        } else if line.starts_with(prefix) || (inside && line.starts_with(' ')) {
+            inside = true;
+            blocks.push((line, Vec::new()));
+        } else {
+            inside = false;
+        }
+    }
+    blocks
+}
+
+fn bird_seen<'a>(attrs: impl IntoIterator<Item = &'a str>) -> Seen {
+    let mut s = Seen::default();
+    for line in attrs {
+        let Some((k, v)) = line.trim().split_once(": ") else {
+            continue;
+        };
+        let v = v.trim();
+        match k {
+            "BGP.next_hop" => s.next_hop = v.split_whitespace().next().unwrap_or("").into(),
+            "BGP.local_pref" => s.local_pref = v.parse().ok(),
+            "BGP.med" => s.med = v.parse().ok(),
+            "BGP.as_path" => {
+                s.as_path = v
+                    .split_whitespace()
+                    .filter_map(|a| a.parse().ok())
+                    .collect()
+            }
+            "BGP.originator_id" => s.originator_id = Some(v.to_string()),
+            "BGP.cluster_list" => {
+                s.cluster_list = v.split_whitespace().map(str::to_string).collect()
+            }
+            "BGP.community" => s.communities = bird_tuples(v),
+            "BGP.ext_community" => s.ext_communities = bird_tuples(v),
+            "BGP.large_community" => s.large_communities = bird_tuples(v),
+            _ => {}
+        }
+    }
+    s
+}
+
+impl AllPaths for Bird {
+    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
+        let out = self.birdc(&format!("show route {prefix} all"));
+        bird_blocks(&out, prefix)
+            .into_iter()
+            .map(|(header, attrs)| HeldPath {
+                // `unicast [reflector 12:00:00.000 from 127.0.0.1] * (100) [i]`
+                from_reflector: header.contains("[reflector "),
+                best: header.contains("] * "),
+                seen: bird_seen(attrs),
+            })
+            .collect()
+    }
+}
+
 impl Peer for Bird {
     fn name(&self) -> String {
         format!("BIRD {} ({})", self.proc.name, self.addr)
@@ -1387,40 +1557,11 @@ impl Peer for Bird {
         if !out.lines().any(|l| l.starts_with(prefix)) {
             return None;
         }
-        // The first (best) route's block: its attributes are tab-indented; the next path
-        // of the same prefix starts with spaces.
-        let mut s = Seen::default();
-        for line in out
-            .lines()
-            .skip_while(|l| !l.starts_with(prefix))
-            .skip(1)
-            .take_while(|l| l.starts_with('\t'))
-        {
-            let Some((k, v)) = line.trim().split_once(": ") else {
-                continue;
-            };
-            let v = v.trim();
-            match k {
-                "BGP.next_hop" => s.next_hop = v.split_whitespace().next().unwrap_or("").into(),
-                "BGP.local_pref" => s.local_pref = v.parse().ok(),
-                "BGP.med" => s.med = v.parse().ok(),
-                "BGP.as_path" => {
-                    s.as_path = v
-                        .split_whitespace()
-                        .filter_map(|a| a.parse().ok())
-                        .collect()
-                }
-                "BGP.originator_id" => s.originator_id = Some(v.to_string()),
-                "BGP.cluster_list" => {
-                    s.cluster_list = v.split_whitespace().map(str::to_string).collect()
-                }
-                "BGP.community" => s.communities = bird_tuples(v),
-                "BGP.ext_community" => s.ext_communities = bird_tuples(v),
-                "BGP.large_community" => s.large_communities = bird_tuples(v),
-                _ => {}
-            }
-        }
-        Some(s)
+        // The first (best) route's block.
+        let blocks = bird_blocks(&out, prefix);
+        Some(bird_seen(
+            blocks.first().map(|b| b.1.clone()).unwrap_or_default(),
+        ))
     }
 
     fn dump(&self) -> String {
