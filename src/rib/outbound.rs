@@ -4,9 +4,9 @@
 //! and what a member is sent is that less its own routes (`Adv::sent_to`, `Split`).
 
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
+use super::reflect::Adv;
 use super::table::{Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
-use super::reflect::Adv;
 use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{CodecCtx, Family, Prefix4, Prefix6, Reflect};
@@ -417,7 +417,11 @@ impl<N> Default for Split<N> {
 
 impl<N: Copy> Split<N> {
     fn source(&mut self, peer: PeerId) -> &mut BySource<N> {
-        if self.by_source.get(self.last).is_none_or(|(p, _)| *p != peer) {
+        if self
+            .by_source
+            .get(self.last)
+            .is_none_or(|(p, _)| *p != peer)
+        {
             let next = self.by_source.len();
             self.last = *self.index.entry(peer).or_insert(next);
             if self.last == next {
