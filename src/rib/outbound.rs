@@ -153,7 +153,10 @@ impl Rib {
                     routes: N::routes(self.route_set(by.others, false)),
                 });
             }
-            if let (false, Some(itself)) = (by.itself.is_empty(), update_group::only(&targets, s)) {
+            let itself = (!by.itself.is_empty())
+                .then(|| update_group::only(&targets, s))
+                .flatten();
+            if let Some(itself) = itself {
                 let out = Out {
                     withdraw: by.itself,
                     ..Out::default()
@@ -309,7 +312,6 @@ impl Rib {
             targets
                 .iter()
                 .any(|(_, ps)| ps.binary_search(&peer).is_ok())
-                .then_some(gid)
         });
         for (prefix, paths) in N::rib(&self.fams).table.iter() {
             let Some(a) = paths
@@ -321,7 +323,7 @@ impl Rib {
             if !a.reflected_to(client) {
                 continue;
             }
-            let to = match dumped.get(a.peer).is_some() {
+            let to = match dumped.get(a.peer) {
                 true => &mut out.source(a.peer).others,
                 false => &mut out.all,
             };
@@ -487,23 +489,23 @@ impl OwnBest {
 
 /// A function of a route's source, remembering the last answer: consecutive prefixes
 /// mostly share their source, and the answer costs a lookup.
-struct BySourceMemo<F> {
+struct BySourceMemo<F, T> {
     f: F,
-    last: Option<(PeerId, Option<GroupId>)>,
+    last: Option<(PeerId, T)>,
 }
 
-impl<F: FnMut(PeerId) -> Option<GroupId>> BySourceMemo<F> {
+impl<T: Copy, F: FnMut(PeerId) -> T> BySourceMemo<F, T> {
     fn new(f: F) -> Self {
         BySourceMemo { f, last: None }
     }
 
-    fn get(&mut self, peer: PeerId) -> Option<GroupId> {
+    fn get(&mut self, peer: PeerId) -> T {
         match self.last {
-            Some((p, g)) if p == peer => g,
+            Some((p, v)) if p == peer => v,
             _ => {
-                let g = (self.f)(peer);
-                self.last = Some((peer, g));
-                g
+                let v = (self.f)(peer);
+                self.last = Some((peer, v));
+                v
             }
         }
     }
