@@ -132,8 +132,9 @@ impl Rib {
         }
     }
 
-    /// Queues `split` to `targets`: each source's part to the others and to itself, then
-    /// what goes to all (last, so that a dump's End-of-RIB follows every route of it).
+    /// Queues `split` to `targets` as one send: each source's part to all but it, then
+    /// what goes to all (last, so that a dump's End-of-RIB follows every route of it);
+    /// each source's own withdrawals go to it alone.
     fn plan_split<N: RibNlri>(
         &self,
         plan: &mut Plan,
@@ -143,37 +144,30 @@ impl Rib {
         split: Split<N>,
         end_of_rib: bool,
     ) {
+        let total = update_group::count(&targets);
+        let mut except = Vec::new();
         for (s, by) in split.by_source {
-            let others = update_group::without(&targets, s);
-            if !by.others.is_empty() && !others.is_empty() {
-                plan.sends.push(PlannedSend {
-                    kind,
-                    targets: others,
-                    ctx,
-                    routes: N::routes(self.route_set(by.others, false)),
-                });
+            let itself = update_group::only(&targets, s);
+            // A part for nobody (the source is the only target) is not encoded.
+            if !by.others.is_empty() && total > usize::from(itself.is_some()) {
+                except.push((s, N::routes(self.route_set(by.others, false))));
             }
-            let itself = (!by.itself.is_empty())
-                .then(|| update_group::only(&targets, s))
-                .flatten();
-            if let Some(itself) = itself {
+            if let (false, Some(itself)) = (by.itself.is_empty(), itself) {
                 let out = Out {
                     withdraw: by.itself,
                     ..Out::default()
                 };
-                plan.sends.push(PlannedSend {
-                    kind,
-                    targets: itself,
-                    ctx,
-                    routes: N::routes(self.route_set(out, false)),
-                });
+                let routes = N::routes(self.route_set(out, false));
+                plan.sends
+                    .push(PlannedSend::to_all(kind, itself, ctx, routes));
             }
         }
-        if !split.all.is_empty() || end_of_rib {
+        if !except.is_empty() || !split.all.is_empty() || end_of_rib {
             plan.sends.push(PlannedSend {
                 kind,
                 targets,
                 ctx,
+                except,
                 routes: N::routes(self.route_set(split.all, end_of_rib)),
             });
         }
@@ -266,12 +260,13 @@ impl Rib {
                     let Some(g) = self.groups.get(gid) else {
                         continue;
                     };
-                    plan.sends.push(PlannedSend {
-                        kind: SendKind::Dump(gid),
+                    let routes = Routes::EndOfRibOnly(family);
+                    plan.sends.push(PlannedSend::to_all(
+                        SendKind::Dump(gid),
                         targets,
-                        ctx: g.key.codec,
-                        routes: Routes::EndOfRibOnly(family),
-                    });
+                        g.key.codec,
+                        routes,
+                    ));
                 }
             }
         }
@@ -357,12 +352,12 @@ impl Rib {
                 None => out.withdraw.push(prefix),
             }
         }
-        plan.sends.push(PlannedSend {
-            kind: SendKind::CatchUp(peer),
-            targets: update_group::targets_of([(worker, peer)]),
+        plan.sends.push(PlannedSend::to_all(
+            SendKind::CatchUp(peer),
+            update_group::targets_of([(worker, peer)]),
             ctx,
-            routes: N::routes(self.route_set(out, false)),
-        });
+            N::routes(self.route_set(out, false)),
+        ));
     }
 }
 

@@ -4,7 +4,7 @@
 //! `encode` turns each entry into UPDATE bytes once and shares them with every target.
 
 use super::attrs::AttrId;
-use super::update_group::{GroupId, Targets};
+use super::update_group::{self, GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
 use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect};
 use bytes::Bytes;
@@ -189,10 +189,27 @@ pub struct PlannedSend {
     pub kind: SendKind,
     pub targets: Targets,
     pub ctx: CodecCtx,
+    /// Parts sent before `routes`, each to every target but one peer (a member's own
+    /// routes and their withdrawals, `Adv::sent_to`). All parts and `routes` are encoded
+    /// into one buffer; a peer left out of a part gets the buffer less that part's bytes,
+    /// as slices of the same bytes, so a group with many sources among its members still
+    /// costs one queued buffer per member, not one per source.
+    pub except: Vec<(PeerId, Routes)>,
     pub routes: Routes,
 }
 
 impl PlannedSend {
+    /// A send of `routes` to every target alike.
+    pub fn to_all(kind: SendKind, targets: Targets, ctx: CodecCtx, routes: Routes) -> Self {
+        PlannedSend {
+            kind,
+            targets,
+            ctx,
+            except: Vec::new(),
+            routes,
+        }
+    }
+
     /// Every targeted peer, over all workers.
     pub fn peers(&self) -> Vec<PeerId> {
         self.targets
@@ -228,18 +245,24 @@ pub fn encode(plan: Plan, out: &mut Outbox) {
         if send.targets.is_empty() {
             continue;
         }
+        let size: usize = send.except.iter().map(|(_, r)| r.size_hint()).sum();
         let mut enc = Encoder {
             targets: &send.targets,
             // Sized once, by `size_hint`'s guess: a chunk grown from nothing is copied about
             // twice over.
-            buf: Vec::with_capacity(send.routes.size_hint().min(SEND_CHUNK_BYTES + CHUNK_SLACK)),
+            buf: Vec::with_capacity(
+                (size + send.routes.size_hint()).min(SEND_CHUNK_BYTES + CHUNK_SLACK),
+            ),
             out,
+            except: Vec::new(),
+            open: None,
         };
-        match &send.routes {
-            Routes::V4(rs) => enc.route_set(&send.ctx, rs),
-            Routes::V6(rs) => enc.route_set(&send.ctx, rs),
-            Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut enc.buf),
+        for (peer, routes) in &send.except {
+            enc.open = Some((*peer, enc.buf.len()));
+            enc.routes(&send.ctx, routes);
+            enc.close();
         }
+        enc.routes(&send.ctx, &send.routes);
         enc.emit(0);
     }
 }
@@ -248,9 +271,30 @@ struct Encoder<'a> {
     targets: &'a Targets,
     buf: Vec<u8>,
     out: &'a mut Outbox,
+    /// Byte ranges of the chunk in `buf` that a peer is not sent.
+    except: Vec<(PeerId, Range<usize>)>,
+    /// The part being encoded leaves out this peer, from this offset of `buf`.
+    open: Option<(PeerId, usize)>,
 }
 
 impl Encoder<'_> {
+    fn routes(&mut self, ctx: &CodecCtx, routes: &Routes) {
+        match routes {
+            Routes::V4(rs) => self.route_set(ctx, rs),
+            Routes::V6(rs) => self.route_set(ctx, rs),
+            Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut self.buf),
+        }
+    }
+
+    /// Ends the part that leaves out a peer.
+    fn close(&mut self) {
+        if let Some((peer, start)) = self.open.take() {
+            if start < self.buf.len() {
+                self.except.push((peer, start..self.buf.len()));
+            }
+        }
+    }
+
     fn route_set<N: Nlri>(&mut self, ctx: &CodecCtx, rs: &RouteSet<N>) {
         for chunk in rs.withdraw.chunks(PREFIXES_PER_CALL) {
             wire::encode_withdraw(ctx, chunk, &mut self.buf);
@@ -274,21 +318,44 @@ impl Encoder<'_> {
         }
     }
 
-    /// Queues the bytes so far; the next chunk starts with room for `next` bytes.
+    /// Queues the bytes so far; the next chunk starts with room for `next` bytes. A peer
+    /// left out of a part gets the rest of the chunk as up to one slice more than it was
+    /// left out of parts.
     fn emit(&mut self, next: usize) {
+        // A part cut by the chunk's end goes on at the start of the next chunk.
+        let open = self.open.map(|(peer, _)| peer);
+        self.close();
+        self.open = open.map(|peer| (peer, 0));
         if self.buf.is_empty() {
             return;
         }
         let data = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(next)));
-        for (w, peers) in self.targets.iter() {
-            self.out.msgs.push((
-                *w,
-                ToWorker::Send {
-                    peers: peers.clone(),
-                    data: data.clone(),
-                },
-            ));
+        let mut left_out: Vec<PeerId> = self.except.iter().map(|(p, _)| *p).collect();
+        left_out.sort_unstable();
+        left_out.dedup();
+        let mut push = |w: usize, peers: Arc<[PeerId]>, data: Bytes| {
+            self.out.msgs.push((w, ToWorker::Send { peers, data }));
+        };
+        for (w, peers) in update_group::without_all(self.targets, &left_out).iter() {
+            push(*w, peers.clone(), data.clone());
         }
+        for &peer in &left_out {
+            let Some(only) = update_group::only(self.targets, peer) else {
+                continue;
+            };
+            let (w, peers) = &only[0];
+            let mut at = 0;
+            for (_, r) in self.except.iter().filter(|(p, _)| *p == peer) {
+                if at < r.start {
+                    push(*w, peers.clone(), data.slice(at..r.start));
+                }
+                at = r.end;
+            }
+            if at < data.len() {
+                push(*w, peers.clone(), data.slice(at..));
+            }
+        }
+        self.except.clear();
     }
 }
 

@@ -116,6 +116,7 @@ fn rib_with(peers: &[(PeerId, bool)]) -> Rib {
 }
 
 /// One planned IPv4 send, flattened: sorted peers, sorted announcements, sorted withdrawals.
+/// A part of a send that leaves a peer out is a send of its own here, to the others.
 #[derive(Debug)]
 struct V4Send {
     kind: SendKind,
@@ -123,34 +124,54 @@ struct V4Send {
     announce: Vec<(Prefix4, PathAttrs)>,
     withdraw: Vec<Prefix4>,
     eor: bool,
+    /// Outbound attribute sets.
+    sets: usize,
+}
+
+/// A send's parts, each with the sorted peers it goes to (a part that leaves a peer out
+/// goes to the others; the send's own routes to all, left out when empty beside parts).
+fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
+    let mut all = s.peers();
+    all.sort_unstable();
+    let mut out: Vec<(Vec<PeerId>, &Routes)> = s
+        .except
+        .iter()
+        .map(|(left_out, r)| (all.iter().copied().filter(|p| p != left_out).collect(), r))
+        .collect();
+    let empty = match &s.routes {
+        Routes::V4(rs) => rs.announce.is_empty() && rs.withdraw.is_empty() && !rs.end_of_rib,
+        Routes::V6(rs) => rs.announce.is_empty() && rs.withdraw.is_empty() && !rs.end_of_rib,
+        Routes::EndOfRibOnly(_) => false,
+    };
+    if !empty || s.except.is_empty() {
+        out.push((all, &s.routes));
+    }
+    out.retain(|(peers, _)| !peers.is_empty());
+    out
 }
 
 fn v4(plan: &Plan) -> Vec<V4Send> {
-    plan.sends
-        .iter()
-        .filter_map(|s: &PlannedSend| match &s.routes {
-            Routes::V4(rs) => {
-                let mut peers = s.peers();
-                peers.sort_unstable();
-                let mut announce: Vec<(Prefix4, PathAttrs)> = rs
-                    .announced()
-                    .into_iter()
-                    .map(|(p, a)| (p, a.clone()))
-                    .collect();
-                announce.sort_by_key(|(p, _)| *p);
-                let mut withdraw = rs.withdraw.clone();
-                withdraw.sort_unstable();
-                Some(V4Send {
-                    kind: s.kind,
-                    peers,
-                    announce,
-                    withdraw,
-                    eor: rs.end_of_rib,
-                })
-            }
-            Routes::V6(_) | Routes::EndOfRibOnly(_) => None,
-        })
-        .collect()
+    let mut out = Vec::new();
+    for s in &plan.sends {
+        for (peers, routes) in parts(s) {
+            let Routes::V4(rs) = routes else {
+                continue;
+            };
+            let mut announce = rs.announced();
+            announce.sort_by_key(|(p, _)| *p);
+            let mut withdraw = rs.withdraw.clone();
+            withdraw.sort_unstable();
+            out.push(V4Send {
+                kind: s.kind,
+                peers,
+                announce,
+                withdraw,
+                eor: rs.end_of_rib,
+                sets: rs.announce.len(),
+            });
+        }
+    }
+    out
 }
 
 fn to_peers<'a>(sends: &'a [V4Send], peers: &[PeerId]) -> Vec<&'a V4Send> {
@@ -547,7 +568,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
     };
     r.handle(ToRib::updates(1, vec![u]));
     let plan = r.plan();
-    let Routes::V6(rs) = &plan.sends[0].routes else {
+    let Routes::V6(rs) = parts(&plan.sends[0])[0].1 else {
         panic!("v6 send expected")
     };
     assert_eq!(rs.announced()[0].0, p6("2001:db8:1::/48"));
@@ -560,7 +581,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
     };
     r.handle(ToRib::updates(1, vec![u]));
     let plan = r.plan();
-    let Routes::V6(rs) = &plan.sends[0].routes else {
+    let Routes::V6(rs) = parts(&plan.sends[0])[0].1 else {
         panic!("v6 send expected")
     };
     assert_eq!(rs.withdraw, vec![p6("2001:db8:1::/48")]);
@@ -579,12 +600,11 @@ fn two_clients_with_identical_codec_share_one_planned_send_with_both_peers() {
     ));
     let plan = r.plan();
     assert_eq!(plan.sends.len(), 1);
-    assert_eq!(plan.sends[0].peers(), vec![2, 3]);
+    let sends = v4(&plan);
+    assert_eq!(sends.len(), 1);
+    assert_eq!(sends[0].peers, vec![2, 3]);
     // Both prefixes share one outbound attribute set: one announcement bucket.
-    let Routes::V4(rs) = &plan.sends[0].routes else {
-        panic!()
-    };
-    assert_eq!(rs.announce.len(), 1);
+    assert_eq!(sends[0].sets, 1);
 }
 
 #[test]

@@ -45,18 +45,31 @@ pub fn targets_of(pairs: impl IntoIterator<Item = (usize, PeerId)>) -> Targets {
         .collect()
 }
 
-/// `targets` less `peer` (a worker left with no peer is dropped).
-pub fn without(targets: &Targets, peer: PeerId) -> Targets {
+/// `targets` less the peers of `left_out` (sorted); a worker left with no peer is dropped.
+/// Lists with none of them are shared, not copied.
+pub fn without_all(targets: &Targets, left_out: &[PeerId]) -> Targets {
+    if left_out.is_empty() {
+        return targets.clone();
+    }
     targets
         .iter()
         .filter_map(|(w, ps)| {
-            if ps.binary_search(&peer).is_err() {
+            if !ps.iter().any(|p| left_out.binary_search(p).is_ok()) {
                 return Some((*w, ps.clone()));
             }
-            let rest: Arc<[PeerId]> = ps.iter().copied().filter(|&p| p != peer).collect();
+            let rest: Arc<[PeerId]> = ps
+                .iter()
+                .copied()
+                .filter(|p| left_out.binary_search(p).is_err())
+                .collect();
             (!rest.is_empty()).then_some((*w, rest))
         })
         .collect()
+}
+
+/// How many peers `targets` holds.
+pub fn count(targets: &Targets) -> usize {
+    targets.iter().map(|(_, ps)| ps.len()).sum()
 }
 
 /// `peer` alone, if it is among `targets`.
@@ -202,15 +215,21 @@ mod tests {
     #[test]
     fn a_peer_is_taken_out_of_send_lists_and_an_emptied_worker_with_it() {
         let t = targets_of([(0, 4), (0, 2), (1, 3)]);
-        let t2 = without(&t, 2);
+        let t2 = without_all(&t, &[2]);
         assert_eq!(t2.len(), 2);
         assert_eq!((t2[0].0, &*t2[0].1), (0, &[4][..]));
         assert_eq!(only(&t, 2).as_deref(), Some(&[(0, Arc::from([2]))][..]));
         assert_eq!(only(&t2, 2), None);
-        let t3 = without(&t, 3);
+        let t3 = without_all(&t, &[3]);
         assert_eq!(t3.len(), 1);
         assert_eq!((t3[0].0, &*t3[0].1), (0, &[2, 4][..]));
-        assert_eq!(&*without(&t, 9), &*t, "a peer not there changes nothing");
+        assert_eq!(
+            &*without_all(&t, &[9]),
+            &*t,
+            "a peer not there changes nothing"
+        );
+        assert_eq!(&*without_all(&t, &[2, 3, 4]), &[][..]);
+        assert_eq!((count(&t), count(&t2)), (3, 2));
     }
 
     #[test]

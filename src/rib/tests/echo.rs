@@ -106,8 +106,9 @@ fn the_rule_holds_for_ipv6_routes() {
         let mut out: Vec<_> = plan
             .sends
             .iter()
-            .filter_map(|s| match &s.routes {
-                Routes::V6(rs) => Some((s.peers(), rs.prefixes.len(), rs.withdraw.len())),
+            .flat_map(parts)
+            .filter_map(|(peers, routes)| match routes {
+                Routes::V6(rs) => Some((peers, rs.prefixes.len(), rs.withdraw.len())),
                 _ => None,
             })
             .collect();
@@ -256,23 +257,38 @@ fn is_client(peer: PeerId) -> bool {
     PEERS.iter().any(|&(p, c)| p == peer && c)
 }
 
-/// What each peer holds from us, built only from what the plans send it.
+/// What each peer holds from us, built only from the bytes a flush hands the workers.
 type Held = HashMap<PeerId, HashMap<Prefix4, PathAttrs>>;
 
-fn apply(held: &mut Held, plan: &Plan, router_id: impl Fn(PeerId) -> Ipv4Addr) {
-    for s in v4(plan) {
-        for peer in &s.peers {
-            let h = held.entry(*peer).or_default();
-            for w in &s.withdraw {
-                h.remove(w);
-            }
-            for (p, a) in &s.announce {
-                assert_ne!(
-                    a.originator_id,
-                    Some(router_id(*peer)),
-                    "{peer} was sent its own route for {p}"
-                );
-                h.insert(*p, a.clone());
+/// Flushes and applies every UPDATE sent to each peer, decoded from the shared bytes and
+/// the slices of them that leave a peer's own routes out.
+fn flush_into(r: &mut Rib, held: &mut Held) {
+    let mut out = Outbox::default();
+    r.flush(&mut out);
+    for (_, m) in &out.msgs {
+        let ToWorker::Send { peers, data } = m else {
+            continue;
+        };
+        for msg in decode_all(data, &codec()) {
+            let Message::Update(u) = msg else {
+                panic!("only UPDATEs are sent: {msg:?}")
+            };
+            for peer in peers.iter() {
+                let h = held.entry(*peer).or_default();
+                for w in &u.withdrawn {
+                    h.remove(w);
+                }
+                let Some(a) = &u.attrs else {
+                    continue;
+                };
+                for p in &u.nlri {
+                    assert_ne!(
+                        a.originator_id,
+                        Some(Ipv4Addr::new(10, 0, 0, *peer as u8)),
+                        "{peer} was sent its own route for {p}"
+                    );
+                    h.insert(*p, a.clone());
+                }
             }
         }
     }
@@ -297,7 +313,6 @@ fn reference(r: &Rib, peer: PeerId, pool: &[Prefix4]) -> HashMap<Prefix4, PathAt
 #[test]
 fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
     let pool: Vec<Prefix4> = (0..24).map(|i| p4(&format!("10.{i}.0.0/16"))).collect();
-    let router_id = |p: PeerId| Ipv4Addr::new(10, 0, 0, p as u8);
     for seed in 0..40u64 {
         let mut rng = Rng(seed);
         let mut r = rib_with(&PEERS);
@@ -353,7 +368,7 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
             }
             // Flush every few steps, so batches hold several changes.
             if step % 3 == 0 {
-                apply(&mut held, &r.plan(), router_id);
+                flush_into(&mut r, &mut held);
             }
         }
         // Everyone back in the send lists, then compare.
@@ -364,7 +379,7 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
                 r.handle(ToRib::Xon { peer });
             }
         }
-        apply(&mut held, &r.plan(), router_id);
+        flush_into(&mut r, &mut held);
         for &(peer, _) in &PEERS {
             let got = held.get(&peer).cloned().unwrap_or_default();
             assert_eq!(
@@ -379,4 +394,34 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
             );
         }
     }
+}
+
+#[test]
+fn parts_that_cross_chunk_boundaries_leave_out_exactly_their_source() {
+    // Two sources' tables (50k and 60k prefixes, about 200 and 240 KB encoded) in one
+    // flush: a chunk (256 KiB) ends inside the second part, whichever comes first, and
+    // the slices around each part must still give every peer exactly the others' routes.
+    let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
+    let sizes = [(1, 50_000u32), (2, 60_000)];
+    for (peer, n) in sizes {
+        let t: Vec<String> = (0..n)
+            .map(|i| format!("{}.{}.{}.0/24", 20 + peer, i >> 8, i & 255))
+            .collect();
+        let t: Vec<&str> = t.iter().map(String::as_str).collect();
+        for chunk in t.chunks(1000) {
+            r.handle(announce(peer, chunk, attrs([192, 0, 2, peer as u8])));
+        }
+    }
+    let mut held = Held::new();
+    flush_into(&mut r, &mut held);
+    let from = |peer: PeerId, source: u8| {
+        held.get(&peer).map_or(0, |h| {
+            h.values()
+                .filter(|a| a.originator_id == Some(Ipv4Addr::new(10, 0, 0, source)))
+                .count()
+        })
+    };
+    assert_eq!([from(1, 1), from(1, 2)], [0, 60_000]);
+    assert_eq!([from(2, 1), from(2, 2)], [50_000, 0]);
+    assert_eq!([from(3, 1), from(3, 2)], [50_000, 60_000]);
 }
