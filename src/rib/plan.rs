@@ -1,7 +1,9 @@
 //! What one flush decided to send, before and after encoding. A `Plan` lists, per
 //! destination (a group's active members, or single peers for dumps and catch-ups), the
-//! prefixes to announce grouped by outbound attribute set and the prefixes to withdraw.
-//! `encode` turns each entry into UPDATE bytes once and shares them with every target.
+//! prefixes to announce grouped by outbound attribute set and the prefixes to withdraw,
+//! and, before them, parts that one target must not be sent (its own routes). `encode`
+//! turns each entry into UPDATE bytes once and shares them with every target: a target
+//! left out of a part gets the same bytes around that part, as slices.
 
 use super::attrs::AttrId;
 use super::update_group::{self, GroupId, Targets};
