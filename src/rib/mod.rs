@@ -135,7 +135,6 @@ fn adv_of(e: PathEntry, peers: &PeerMap, attrs: &AttrTable) -> Option<Adv> {
     p.map(|p| Adv {
         attr: e.attr,
         peer: e.peer,
-        source_id: p.up.remote_id,
         from_client: p.up.rr_client,
         no_advertise: attrs.well_known(e.attr).no_advertise(),
     })

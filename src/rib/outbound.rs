@@ -11,6 +11,7 @@ use super::{adv_of, Peer, Rib, NFAM};
 use crate::msg::PeerId;
 use crate::wire::{CodecCtx, Family, Prefix4, Prefix6, Reflect};
 use hashbrown::HashMap;
+use std::net::Ipv4Addr;
 
 impl Rib {
     /// Decides everything to send for what was applied since the last call: per group, the
@@ -96,12 +97,12 @@ impl Rib {
                         // what it held from us (unless that was its own route too).
                         (Some(a), Some(s)) => {
                             let by = w.out.source(s);
-                            by.others.announce.push(a.attr, a.source_id, prefix);
+                            by.others.announce.push(a.attr, a.peer, prefix);
                             if o.is_some() && o_source != Some(s) {
                                 by.itself.push(prefix);
                             }
                         }
-                        (Some(a), None) => w.out.all.announce.push(a.attr, a.source_id, prefix),
+                        (Some(a), None) => w.out.all.announce.push(a.attr, a.peer, prefix),
                         // The source of the route withdrawn was never sent it.
                         (None, _) => match o_source {
                             Some(s) => w.out.source(s).others.withdraw.push(prefix),
@@ -275,12 +276,17 @@ impl Rib {
     /// `out`'s announcements (each set's attributes as sent) and withdrawals.
     fn route_set<N: RibNlri>(&self, out: Out<N>, end_of_rib: bool) -> RouteSet<N> {
         let cluster_id = self.cfg.cluster_id;
-        let (announce, prefixes) = out.announce.finish(|attr, source_id| OutAttrs {
-            set: self.attrs.stored(attr).clone(),
-            reflect: Reflect {
-                originator_id: source_id,
-                cluster_id,
-            },
+        let (announce, prefixes) = out.announce.finish(|attr, peer| {
+            // A best path's source is up (or restarting): its paths go before it does.
+            let source = self.peers.get(&peer);
+            debug_assert!(source.is_some(), "announcing a path of unknown peer {peer}");
+            OutAttrs {
+                set: self.attrs.stored(attr).clone(),
+                reflect: Reflect {
+                    originator_id: source.map_or(Ipv4Addr::UNSPECIFIED, |p| p.up.remote_id),
+                    cluster_id,
+                },
+            }
         });
         RouteSet {
             announce,
@@ -322,7 +328,7 @@ impl Rib {
                 true => &mut out.source(a.peer).others,
                 false => &mut out.all,
             };
-            to.announce.push(a.attr, a.source_id, *prefix);
+            to.announce.push(a.attr, a.peer, *prefix);
         }
         self.plan_split(plan, SendKind::Dump(gid), targets, ctx, out, true);
     }
@@ -348,7 +354,7 @@ impl Rib {
                 .and_then(Paths::best)
                 .and_then(|e| adv_of(e, &self.peers, &self.attrs));
             match best.filter(|a| a.sent_to(peer, client)) {
-                Some(a) => out.announce.push(a.attr, a.source_id, prefix),
+                Some(a) => out.announce.push(a.attr, a.peer, prefix),
                 None => out.withdraw.push(prefix),
             }
         }

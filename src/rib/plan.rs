@@ -11,7 +11,6 @@ use crate::msg::{PeerId, ToWorker};
 use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect};
 use bytes::Bytes;
 use hashbrown::HashMap;
-use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -81,8 +80,8 @@ impl<N: Copy> RouteSet<N> {
 /// thousands of sets of a few prefixes each; a `Vec` apiece cost two allocations per set
 /// and their frees, on the RIB thread (the critical path of convergence).
 pub struct Buckets<N> {
-    index: HashMap<(AttrId, Ipv4Addr), u32>,
-    keys: Vec<(AttrId, Ipv4Addr)>,
+    index: HashMap<(AttrId, PeerId), u32>,
+    keys: Vec<(AttrId, PeerId)>,
     items: Vec<(u32, N)>,
 }
 
@@ -97,8 +96,8 @@ impl<N> Default for Buckets<N> {
 }
 
 impl<N: Copy> Buckets<N> {
-    /// Adds `prefix` to the set of attributes `attr` learned from BGP Identifier `source`.
-    pub fn push(&mut self, attr: AttrId, source: Ipv4Addr, prefix: N) {
+    /// Adds `prefix` to the set of attributes `attr` learned from `source`.
+    pub fn push(&mut self, attr: AttrId, source: PeerId, prefix: N) {
         let next = self.keys.len() as u32;
         let b = *self.index.entry((attr, source)).or_insert(next);
         if b == next {
@@ -115,7 +114,7 @@ impl<N: Copy> Buckets<N> {
     /// sort: two passes over the prefixes). `out` gives a set's attributes as sent.
     pub fn finish<T>(
         self,
-        mut out: impl FnMut(AttrId, Ipv4Addr) -> T,
+        mut out: impl FnMut(AttrId, PeerId) -> T,
     ) -> (Vec<(T, Range<usize>)>, Vec<N>) {
         let Some(&(_, any)) = self.items.first() else {
             return (Vec::new(), Vec::new());
@@ -367,7 +366,7 @@ mod tests {
 
     #[test]
     fn buckets_keep_sets_in_first_seen_order_and_prefixes_in_push_order() {
-        let (a, b) = (Ipv4Addr::new(1, 1, 1, 1), Ipv4Addr::new(2, 2, 2, 2));
+        let (a, b): (PeerId, PeerId) = (1, 2);
         let mut bk = Buckets::default();
         assert!(bk.is_empty());
         // Same attributes from two sources are two sets; prefixes interleave.

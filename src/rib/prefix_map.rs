@@ -57,6 +57,7 @@ impl<N: Blocked, V> PrefixMap<N, V> {
         self.hasher.hash_one(prefix)
     }
 
+    #[inline]
     pub fn get(&self, prefix: &N) -> Option<&V> {
         let hash = self.hash(prefix);
         self.blocks
@@ -65,6 +66,7 @@ impl<N: Blocked, V> PrefixMap<N, V> {
             .map(|(_, v)| v)
     }
 
+    #[inline]
     pub fn get_mut(&mut self, prefix: &N) -> Option<&mut V> {
         let hash = self.hash(prefix);
         self.blocks
@@ -89,6 +91,7 @@ impl<N: Blocked, V> PrefixMap<N, V> {
     }
 
     /// Adds `prefix`, which the caller has just looked up and not found: no second search.
+    #[inline]
     pub fn insert_new(&mut self, prefix: N, value: V) {
         debug_assert!(!self.contains_key(&prefix));
         let hash = self.hash(&prefix);

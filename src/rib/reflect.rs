@@ -13,10 +13,10 @@ use std::net::Ipv4Addr;
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Adv {
     pub attr: AttrId,
-    /// The session it was learned from: never sent back to it (`sent_to`).
+    /// The session it was learned from: never sent back to it (`sent_to`). Its BGP
+    /// Identifier is the ORIGINATOR_ID if the route has none (looked up once per outbound
+    /// set, not stored per prefix: a flush's dirty map holds one `Adv` per change).
     pub peer: PeerId,
-    /// BGP Identifier of the peer it was learned from (the ORIGINATOR_ID if absent).
-    pub source_id: Ipv4Addr,
     /// Learned from a route-reflector client.
     pub from_client: bool,
     /// Carries NO_ADVERTISE (RFC 1997): selected, but advertised to no peer.
