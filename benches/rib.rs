@@ -181,43 +181,32 @@ fn update_groups(c: &mut Criterion) {
         );
         g.bench_function(
             BenchmarkId::new("flush_10k_prefixes_clients", clients),
-            |b| {
-                b.iter_batched(
-                    || {
-                        let mut rib = rib_with(clients);
-                        for m in batches(n, 100) {
-                            rib.handle(m);
-                        }
-                        rib
-                    },
-                    |mut rib| {
-                        let mut out = Outbox::default();
-                        rib.flush(&mut out);
-                        (rib, out)
-                    },
-                    BatchSize::LargeInput,
-                )
-            },
+            |b| flush_10k(b, n, || rib_with(clients)),
         );
     }
     g.bench_function("flush_10k_prefixes_from_a_client_to_clients/50", |b| {
-        b.iter_batched(
-            || {
-                let mut rib = rib_with_speaker(50, true);
-                for m in batches(n, 100) {
-                    rib.handle(m);
-                }
-                rib
-            },
-            |mut rib| {
-                let mut out = Outbox::default();
-                rib.flush(&mut out);
-                (rib, out)
-            },
-            BatchSize::LargeInput,
-        )
+        flush_10k(b, n, || rib_with_speaker(50, true))
     });
     g.finish();
+}
+
+/// Times the flush (plan and encoding) of `n` prefixes applied to a RIB made by `rib`.
+fn flush_10k(b: &mut criterion::Bencher, n: u32, rib: impl Fn() -> Rib) {
+    b.iter_batched(
+        || {
+            let mut rib = rib();
+            for m in batches(n, 100) {
+                rib.handle(m);
+            }
+            rib
+        },
+        |mut rib| {
+            let mut out = Outbox::default();
+            rib.flush(&mut out);
+            (rib, out)
+        },
+        BatchSize::LargeInput,
+    )
 }
 
 /// A million prefixes into an empty RIB in the RIB thread's batches (a worker's 256

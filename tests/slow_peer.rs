@@ -151,6 +151,24 @@ fn announce_own(stalled: &mut Speaker, idx: &[u32], own: &mut Table) {
     }
 }
 
+/// `converge` for the clients that read and the source, against the current tables.
+fn converge_live(
+    (a, b, s): (&mut Speaker, &mut Speaker, &mut Speaker),
+    want: &Table,
+    own: &Table,
+    what: &str,
+) {
+    let v = views(want, own);
+    converge(
+        &mut [
+            (a, &v.others, "a"),
+            (b, &v.others, "b"),
+            (s, &v.source, "source"),
+        ],
+        what,
+    );
+}
+
 /// Polls the sessions until each holds exactly its table; panics with the differences
 /// after `CONVERGE`.
 fn converge(sessions: &mut [(&mut Speaker, &Table, &str)], what: &str) {
@@ -258,15 +276,7 @@ fn stall(joins_late: bool) {
     }
     let load_bytes = blob.len();
     send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
-    let v = views(&want, &own);
-    converge(
-        &mut [
-            (&mut a, &v.others, "a"),
-            (&mut b, &v.others, "b"),
-            (&mut s, &v.source, "source"),
-        ],
-        "initial load",
-    );
+    converge_live((&mut a, &mut b, &mut s), &want, &own, "initial load");
     if joins_late {
         let mut c = speaker("127.0.0.23", STALLED_ID.octets());
         announce_own(&mut c, &own_start, &mut own);
@@ -328,13 +338,10 @@ fn stall(joins_late: bool) {
         }
         changes += withdraw.len() + announce.len();
         send_chunked(&mut s, &blob, &mut [&mut a, &mut b]);
-        let v = views(&want, &own);
-        converge(
-            &mut [
-                (&mut a, &v.others, "a"),
-                (&mut b, &v.others, "b"),
-                (&mut s, &v.source, "source"),
-            ],
+        converge_live(
+            (&mut a, &mut b, &mut s),
+            &want,
+            &own,
             &format!("round {round}"),
         );
         if round == ROUNDS / 2 {
@@ -357,15 +364,7 @@ fn stall(joins_late: bool) {
             // it may have been sent the source's path for before it stopped reading.
             let mid: Vec<u32> = (0..PREFIXES).filter(|&i| own_mid_stall(i)).collect();
             announce_own(&mut stalled, &mid, &mut own);
-            let v = views(&want, &own);
-            converge(
-                &mut [
-                    (&mut a, &v.others, "a"),
-                    (&mut b, &v.others, "b"),
-                    (&mut s, &v.source, "source"),
-                ],
-                "source back",
-            );
+            converge_live((&mut a, &mut b, &mut s), &want, &own, "source back");
         }
         rss_rounds.push(r.vm_kib("VmRSS"));
     }
