@@ -14,8 +14,8 @@ use crate::fsm::State;
 use crate::listener::NeighborIndex;
 use crate::metrics::{self as m, Page};
 use crate::rib::snapshot::RibSnapshot;
-use crate::wire::Family;
-use crate::worker::status::{NeighborStatus, MSG_TYPES};
+use crate::wire::{Family, MessageType};
+use crate::worker::status::NeighborStatus;
 use std::time::Instant;
 
 /// Every FSM state, in BGP4-MIB order, with its stateset label (the MIB's lower-case names).
@@ -99,15 +99,19 @@ pub fn render(page: &mut Page, neighbors: &[NeighborStatus], rib: &RibSnapshot, 
             } else {
                 &n.counters.msgs_out
             };
-            for (t, v) in MSG_TYPES.iter().zip(counts) {
-                page.sample(name, &[("neighbor", a), ("type", t)], *v);
+            for (t, v) in counts.iter() {
+                page.sample(name, &[("neighbor", a), ("type", t.name())], v);
             }
         }
     }
     type Pick = fn(&NeighborStatus) -> u64;
     let per_neighbor: [(&str, Pick); 5] = [
-        (m::NEIGHBOR_UPDATES_IN, |n| n.counters.msgs_in[1]),
-        (m::NEIGHBOR_UPDATES_OUT, |n| n.counters.msgs_out[1]),
+        (m::NEIGHBOR_UPDATES_IN, |n| {
+            n.counters.msgs_in[MessageType::Update]
+        }),
+        (m::NEIGHBOR_UPDATES_OUT, |n| {
+            n.counters.msgs_out[MessageType::Update]
+        }),
         (m::NEIGHBOR_BYTES_IN, |n| n.counters.bytes_in),
         (m::NEIGHBOR_BYTES_OUT, |n| n.counters.bytes_out),
         (m::NEIGHBOR_OUTPUT_QUEUE_BYTES, |n| n.output_queue_bytes),
@@ -295,7 +299,7 @@ mod tests {
     #[test]
     fn an_established_neighbor_shows_the_ribs_counts_and_its_counters() {
         let mut up = status(7, "2001:db8::7", State::Established);
-        up.counters.msgs_in = [1, 5, 0, 3, 2];
+        up.counters.msgs_in = [1, 5, 0, 3, 2].into();
         up.counters.notif_out.insert((6, 4), 2);
         up.output_queue_bytes = 4096;
         let idx = index(&[("2001:db8::7", 7)]);

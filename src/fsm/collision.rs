@@ -70,11 +70,7 @@ pub fn keep_locally_initiated(cfg: &SessionConfig, remote_id: Ipv4Addr) -> bool 
 
 /// What the losing connection is sent: Cease / Connection Collision Resolution (RFC 4486).
 pub fn collision_notification() -> Notification {
-    Notification {
-        code: notif::CEASE,
-        subcode: notif::CEASE_COLLISION_RESOLUTION,
-        data: Vec::new(),
-    }
+    Notification::cease(notif::CEASE_COLLISION_RESOLUTION, "")
 }
 
 #[cfg(test)]

@@ -197,8 +197,8 @@ struct Described<'a>(&'a Notification);
 impl fmt::Display for Described<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0;
-        write!(f, "{}/{} ({}", n.code, n.subcode, code_name(n.code))?;
-        if let Some(s) = subcode_name(n.code, n.subcode) {
+        write!(f, "{}/{} ({}", n.code, n.subcode, n.code_name())?;
+        if let Some(s) = n.subcode_name() {
             write!(f, " / {s}")?;
         }
         f.write_str(")")?;
@@ -214,58 +214,6 @@ impl fmt::Display for Described<'_> {
         }
         Ok(())
     }
-}
-
-fn code_name(code: u8) -> &'static str {
-    match code {
-        notif::MESSAGE_HEADER => "Message Header Error",
-        notif::OPEN_MESSAGE => "OPEN Message Error",
-        notif::UPDATE_MESSAGE => "UPDATE Message Error",
-        notif::HOLD_TIMER_EXPIRED => "Hold Timer Expired",
-        notif::FSM_ERROR => "Finite State Machine Error",
-        notif::CEASE => "Cease",
-        notif::ROUTE_REFRESH_MESSAGE => "ROUTE-REFRESH Message Error",
-        _ => "unknown error code",
-    }
-}
-
-fn subcode_name(code: u8, subcode: u8) -> Option<&'static str> {
-    use notif::*;
-    Some(match (code, subcode) {
-        (MESSAGE_HEADER, CONNECTION_NOT_SYNCHRONIZED) => "Connection Not Synchronized",
-        (MESSAGE_HEADER, BAD_MESSAGE_LENGTH) => "Bad Message Length",
-        (MESSAGE_HEADER, BAD_MESSAGE_TYPE) => "Bad Message Type",
-        (OPEN_MESSAGE, UNSUPPORTED_VERSION) => "Unsupported Version Number",
-        (OPEN_MESSAGE, BAD_PEER_AS) => "Bad Peer AS",
-        (OPEN_MESSAGE, BAD_BGP_IDENTIFIER) => "Bad BGP Identifier",
-        (OPEN_MESSAGE, UNSUPPORTED_OPTIONAL_PARAMETER) => "Unsupported Optional Parameter",
-        (OPEN_MESSAGE, UNACCEPTABLE_HOLD_TIME) => "Unacceptable Hold Time",
-        (OPEN_MESSAGE, UNSUPPORTED_CAPABILITY) => "Unsupported Capability",
-        (UPDATE_MESSAGE, MALFORMED_ATTRIBUTE_LIST) => "Malformed Attribute List",
-        (UPDATE_MESSAGE, UNRECOGNIZED_WELL_KNOWN) => "Unrecognized Well-known Attribute",
-        (UPDATE_MESSAGE, MISSING_WELL_KNOWN) => "Missing Well-known Attribute",
-        (UPDATE_MESSAGE, ATTRIBUTE_FLAGS_ERROR) => "Attribute Flags Error",
-        (UPDATE_MESSAGE, ATTRIBUTE_LENGTH_ERROR) => "Attribute Length Error",
-        (UPDATE_MESSAGE, INVALID_ORIGIN) => "Invalid ORIGIN Attribute",
-        (UPDATE_MESSAGE, INVALID_NEXT_HOP) => "Invalid NEXT_HOP Attribute",
-        (UPDATE_MESSAGE, OPTIONAL_ATTRIBUTE_ERROR) => "Optional Attribute Error",
-        (UPDATE_MESSAGE, INVALID_NETWORK_FIELD) => "Invalid Network Field",
-        (UPDATE_MESSAGE, MALFORMED_AS_PATH) => "Malformed AS_PATH",
-        (FSM_ERROR, 0) => "Unspecified Error",
-        (FSM_ERROR, FSM_UNEXPECTED_IN_OPENSENT) => "Unexpected Message in OpenSent",
-        (FSM_ERROR, FSM_UNEXPECTED_IN_OPENCONFIRM) => "Unexpected Message in OpenConfirm",
-        (FSM_ERROR, FSM_UNEXPECTED_IN_ESTABLISHED) => "Unexpected Message in Established",
-        (CEASE, CEASE_MAX_PREFIXES) => "Maximum Number of Prefixes Reached",
-        (CEASE, CEASE_ADMIN_SHUTDOWN) => "Administrative Shutdown",
-        (CEASE, CEASE_PEER_DECONFIGURED) => "Peer De-configured",
-        (CEASE, CEASE_ADMIN_RESET) => "Administrative Reset",
-        (CEASE, CEASE_CONNECTION_REJECTED) => "Connection Rejected",
-        (CEASE, CEASE_OTHER_CONFIG_CHANGE) => "Other Configuration Change",
-        (CEASE, CEASE_COLLISION_RESOLUTION) => "Connection Collision Resolution",
-        (CEASE, CEASE_OUT_OF_RESOURCES) => "Out of Resources",
-        (ROUTE_REFRESH_MESSAGE, INVALID_MESSAGE_LENGTH) => "Invalid Message Length",
-        _ => return None,
-    })
 }
 
 #[cfg(test)]

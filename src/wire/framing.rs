@@ -1,5 +1,6 @@
-//! The 19-byte message header (RFC 4271 §4.1): finding message boundaries in a read buffer,
-//! checking marker, length and type, and writing headers whose length is patched in later.
+//! The 19-byte message header (RFC 4271 §4.1): finding message boundaries in a read buffer
+//! (`Frames`), checking marker, length and type, and writing headers whose length is patched
+//! in later. No code outside `wire` reads a header's offsets.
 //!
 //! ```text
 //!  0                   1                   2                   3
@@ -16,8 +17,85 @@ use super::DecodeError;
 
 const MARKER: [u8; 16] = [0xff; 16];
 
+/// One whole message in a buffer, header included, and its checked type.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Frame<'a> {
+    bytes: &'a [u8],
+    kind: MessageType,
+}
+
+impl<'a> Frame<'a> {
+    /// The whole message, header included (what `super::decode` takes).
+    pub fn bytes(&self) -> &'a [u8] {
+        self.bytes
+    }
+
+    /// What follows the header.
+    pub fn body(&self) -> &'a [u8] {
+        self.bytes.get(HEADER_LEN..).unwrap_or_default()
+    }
+
+    pub fn kind(&self) -> MessageType {
+        self.kind
+    }
+}
+
+/// The whole messages at the front of a buffer, in order. Yields a header error once (with
+/// the NOTIFICATION it calls for) and then nothing: a stream that lost its framing cannot be
+/// read further. Stops quietly at a partial message; `consumed` says how far it got.
+#[derive(Clone, Debug)]
+pub struct Frames<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    max_len: usize,
+    failed: bool,
+}
+
+impl<'a> Frames<'a> {
+    /// Messages up to `max_len` bytes (`CodecCtx::max_message_len`) are accepted.
+    pub fn new(buf: &'a [u8], max_len: usize) -> Frames<'a> {
+        Frames {
+            buf,
+            pos: 0,
+            max_len,
+            failed: false,
+        }
+    }
+
+    /// Bytes of the whole messages yielded so far.
+    pub fn consumed(&self) -> usize {
+        self.pos
+    }
+}
+
+impl<'a> Iterator for Frames<'a> {
+    type Item = Result<Frame<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let buf = self.buf.get(self.pos..).unwrap_or_default();
+        match frame_at(buf, self.max_len) {
+            Ok(Some(f)) => {
+                self.pos += f.bytes.len();
+                Some(Ok(f))
+            }
+            Ok(None) => None,
+            Err(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
 /// See `super::frame`.
 pub(crate) fn frame(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeError> {
+    frame_at(buf, max_len).map(|f| f.map(|f| f.bytes.len()))
+}
+
+fn frame_at(buf: &[u8], max_len: usize) -> Result<Option<Frame<'_>>, DecodeError> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         // Reject a bad marker as early as the bytes allow: a desynchronised stream
         // should not wait for 19 bytes that may never come.
@@ -34,16 +112,15 @@ pub(crate) fn frame(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeE
     if len < HEADER_LEN || len > max_len {
         return Err(bad_length(len_bytes, "message length out of range"));
     }
-    let kind = header[18];
-    if !(MSG_OPEN..=MSG_ROUTE_REFRESH).contains(&kind) {
+    let Some(kind) = MessageType::from_u8(header[18]) else {
         return Err(DecodeError::new(
             notif::MESSAGE_HEADER,
             notif::BAD_MESSAGE_TYPE,
-            vec![kind],
+            vec![header[18]],
             "unknown message type",
         ));
-    }
-    Ok((buf.len() >= len).then_some(len))
+    };
+    Ok(buf.get(..len).map(|bytes| Frame { bytes, kind }))
 }
 
 fn not_synchronized() -> DecodeError {
@@ -143,6 +220,57 @@ mod tests {
             let e = frame(&header(19, kind), 4096).unwrap_err().notification;
             assert_eq!((e.code, e.subcode, e.data), (1, 3, vec![kind]));
         }
+    }
+
+    #[test]
+    fn frames_yield_each_whole_message_with_its_type_and_stop_at_a_partial_one() {
+        let mut buf = header(19, MSG_KEEPALIVE);
+        buf.extend_from_slice(&header(21, MSG_NOTIFICATION));
+        buf.extend_from_slice(&[6, 2]);
+        buf.extend_from_slice(&header(23, MSG_ROUTE_REFRESH)[..10]);
+        let mut frames = Frames::new(&buf, 4096);
+        let got: Vec<(MessageType, usize)> = frames
+            .by_ref()
+            .map(|f| f.map(|f| (f.kind(), f.bytes().len())).unwrap())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (MessageType::Keepalive, 19),
+                (MessageType::Notification, 21)
+            ]
+        );
+        assert_eq!(frames.consumed(), 40);
+        let second = Frames::new(&buf[19..], 4096).next().unwrap().unwrap();
+        assert_eq!(second.body(), &[6, 2]);
+    }
+
+    #[test]
+    fn frames_end_after_a_header_error_which_carries_its_notification() {
+        let mut buf = header(19, MSG_KEEPALIVE);
+        buf.extend_from_slice(&header(19, 9));
+        buf.extend_from_slice(&header(19, MSG_KEEPALIVE));
+        let mut frames = Frames::new(&buf, 4096);
+        assert!(frames.next().unwrap().is_ok());
+        let e = frames.next().unwrap().unwrap_err().notification;
+        assert_eq!((e.code, e.subcode, e.data), (1, 3, vec![9]));
+        assert!(frames.next().is_none());
+        assert_eq!(frames.consumed(), 19);
+    }
+
+    #[test]
+    fn message_types_are_the_type_octets_one_to_five_and_index_from_zero() {
+        for (i, t) in MessageType::ALL.into_iter().enumerate() {
+            assert_eq!(MessageType::from_u8(t as u8), Some(t));
+            assert_eq!(t.index(), i);
+        }
+        assert_eq!(
+            MessageType::from_u8(MSG_ROUTE_REFRESH),
+            Some(MessageType::RouteRefresh)
+        );
+        assert_eq!(MessageType::from_u8(0), None);
+        assert_eq!(MessageType::from_u8(6), None);
+        assert_eq!(Message::Keepalive.message_type(), MessageType::Keepalive);
     }
 
     #[test]

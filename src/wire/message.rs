@@ -17,6 +17,49 @@ pub const MSG_NOTIFICATION: u8 = 3;
 pub const MSG_KEEPALIVE: u8 = 4;
 pub const MSG_ROUTE_REFRESH: u8 = 5;
 
+/// The message types (RFC 4271 §4.1, RFC 2918 §3): the header's Type octet, checked. Also
+/// the index of per-type tables (`MessageType::index`), such as a peer's message counters.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MessageType {
+    Open = MSG_OPEN as isize,
+    Update = MSG_UPDATE as isize,
+    Notification = MSG_NOTIFICATION as isize,
+    Keepalive = MSG_KEEPALIVE as isize,
+    RouteRefresh = MSG_ROUTE_REFRESH as isize,
+}
+
+impl MessageType {
+    /// Every type, in Type-octet order (the order of `index`).
+    pub const ALL: [MessageType; 5] = [
+        MessageType::Open,
+        MessageType::Update,
+        MessageType::Notification,
+        MessageType::Keepalive,
+        MessageType::RouteRefresh,
+    ];
+
+    /// The type a header's Type octet names; None for one no RFC we speak defines.
+    pub fn from_u8(t: u8) -> Option<MessageType> {
+        Self::ALL.get(usize::from(t).checked_sub(1)?).copied()
+    }
+
+    /// 0 for OPEN up to 4 for ROUTE-REFRESH: a slot in a `[T; 5]` kept per type.
+    pub fn index(self) -> usize {
+        self as usize - 1
+    }
+
+    /// Lower-case name, as metrics label it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessageType::Open => "open",
+            MessageType::Update => "update",
+            MessageType::Notification => "notification",
+            MessageType::Keepalive => "keepalive",
+            MessageType::RouteRefresh => "route_refresh",
+        }
+    }
+}
+
 /// What the OPEN exchange fixed for one session and that changes how bytes are encoded or
 /// decoded. The FSM produces it; the codec never asks the FSM anything else.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -59,6 +102,18 @@ pub enum Message {
     Notification(Notification),
     Keepalive,
     RouteRefresh(RouteRefresh),
+}
+
+impl Message {
+    pub fn message_type(&self) -> MessageType {
+        match self {
+            Message::Open(_) => MessageType::Open,
+            Message::Update(_) => MessageType::Update,
+            Message::Notification(_) => MessageType::Notification,
+            Message::Keepalive => MessageType::Keepalive,
+            Message::RouteRefresh(_) => MessageType::RouteRefresh,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

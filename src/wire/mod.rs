@@ -37,6 +37,7 @@ mod robustness;
 #[cfg(test)]
 mod testutil;
 
+pub use framing::{Frame, Frames};
 pub use message::*;
 pub use types::*;
 

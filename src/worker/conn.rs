@@ -94,8 +94,9 @@ impl Conn {
         }
     }
 
-    pub fn rbuf(&self) -> &[u8] {
-        &self.rbuf
+    /// The read buffer and the session that reads it, borrowed together.
+    pub fn read_parts(&mut self) -> (&[u8], &mut Session) {
+        (&self.rbuf, &mut self.session)
     }
 
     /// Drops the first `n` bytes (whole messages already handled).

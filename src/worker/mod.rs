@@ -33,13 +33,13 @@ use crate::config::Neighbor;
 use crate::fsm::{collision, Action, CloseReason, Session, SessionConfig, State};
 use crate::msg::{self, InboxWeight, PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
 use crate::sockopt;
-use crate::wire::{self, notif, Message, Notification};
+use crate::wire::{self, notif, Message, MessageType, Notification};
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 use conn::{Conn, ReadOutcome};
 use crossbeam_channel::{Receiver, Sender};
 use hashbrown::HashMap;
-use peer::{msg_type_index, HoldDown, Peer};
+use peer::{HoldDown, MessageCounts, Peer};
 use polling::{Event, Events, PollMode, Poller};
 use socket2::{Domain, Protocol, Socket, Type};
 use status::NeighborStatus;
@@ -354,15 +354,7 @@ impl Worker {
         let lost_earlier = peer.established.is_none();
         info!(neighbor = %peer.neighbor.address, "neighbor removed");
         for key in peer.conns.clone() {
-            self.stop_conn(
-                key,
-                Notification {
-                    code: notif::CEASE,
-                    subcode,
-                    data: Vec::new(),
-                },
-                now,
-            );
+            self.stop_conn(key, Notification::cease(subcode, ""), now);
         }
         if lost_earlier {
             self.tell_rib(ToRib::PeerDown { peer: id });
@@ -695,26 +687,25 @@ impl Worker {
         };
         let peer = self.peers.get_mut(&c.peer);
         let mut counters = peer.map(|p| &mut p.counters);
-        let mut pos = 0;
         let (mut open_accepted, mut batch_full) = (false, false);
-        loop {
-            let ctx = c.session.codec();
-            let buf = &c.rbuf()[pos..];
-            match wire::frame(buf, ctx.max_message_len()) {
-                Ok(Some(n)) => {
-                    if let (Some(cn), Some(i)) = (counters.as_deref_mut(), msg_type_index(buf[18]))
-                    {
-                        cn.msgs_in[i] += 1;
+        // Fixed for the whole call: only an accepted OPEN changes it, and that ends the call.
+        let ctx = c.session.codec();
+        let (rbuf, session) = c.read_parts();
+        let mut frames = wire::Frames::new(rbuf, ctx.max_message_len());
+        for frame in frames.by_ref() {
+            match frame {
+                Ok(f) => {
+                    if let Some(cn) = counters.as_deref_mut() {
+                        cn.msgs_in[f.kind()] += 1;
                     }
-                    pos += n;
                     // The common UPDATE skips the decoder (`wire::scan`). Only while no
                     // action waits: the batch must keep the peer's order.
-                    if buf[18] == wire::MSG_UPDATE
+                    if f.kind() == MessageType::Update
                         && actions.is_empty()
-                        && c.session.state() == State::Established
+                        && session.state() == State::Established
                     {
-                        if let Some(r) = msg::Received::scanned(&buf[wire::HEADER_LEN..n], &ctx) {
-                            c.session.update_read_in_place(now);
+                        if let Some(r) = msg::Received::scanned(f.body(), &ctx) {
+                            session.update_read_in_place(now);
                             if self.batch.push(r) {
                                 batch_full = true;
                                 break;
@@ -722,32 +713,28 @@ impl Worker {
                             continue;
                         }
                     }
-                    let res = wire::decode(&buf[..n], &ctx);
-                    match res {
+                    match wire::decode(f.bytes(), &ctx) {
                         Ok(msg) => {
                             if let (Message::Notification(nt), Some(cn)) =
                                 (&msg, counters.as_deref_mut())
                             {
                                 *cn.notif_in.entry((nt.code, nt.subcode)).or_default() += 1;
                             }
-                            let before = c.session.state();
-                            c.session.receive(msg, now, &mut actions);
+                            let before = session.state();
+                            session.receive(msg, now, &mut actions);
                             open_accepted = before != State::OpenConfirm
-                                && c.session.state() == State::OpenConfirm;
+                                && session.state() == State::OpenConfirm;
                         }
-                        Err(e) => c.session.decode_error(&e, &mut actions),
+                        Err(e) => session.decode_error(&e, &mut actions),
                     }
                 }
-                Ok(None) => break,
-                Err(e) => {
-                    c.session.decode_error(&e, &mut actions);
-                    break;
-                }
+                Err(e) => session.decode_error(&e, &mut actions),
             }
             if open_accepted || matches!(actions.last(), Some(Action::Close(_))) {
                 break;
             }
         }
+        let pos = frames.consumed();
         c.consume(pos);
         let closed = actions.iter().any(|a| matches!(a, Action::Close(_)));
         self.run_actions(key, &mut actions, now);
@@ -771,9 +758,7 @@ impl Worker {
                     let mut out = Vec::with_capacity(64);
                     wire::encode(&msg, &c.session.codec(), &mut out);
                     if let Some(p) = self.peers.get_mut(&peer_id) {
-                        if let Some(i) = msg_type_index(out[18]) {
-                            p.counters.msgs_out[i] += 1;
-                        }
+                        p.counters.msgs_out[msg.message_type()] += 1;
                         if let Message::Notification(n) = &msg {
                             *p.counters.notif_out.entry((n.code, n.subcode)).or_default() += 1;
                         }
@@ -875,11 +860,7 @@ impl Worker {
         p.negotiated = Some(neg);
         let others: Vec<usize> = p.conns.iter().copied().filter(|k| *k != key).collect();
         for other in others {
-            let n = Notification {
-                code: notif::CEASE,
-                subcode: notif::CEASE_COLLISION_RESOLUTION,
-                data: Vec::new(),
-            };
+            let n = Notification::cease(notif::CEASE_COLLISION_RESOLUTION, "");
             self.stop_conn(other, n, now);
         }
         self.tell_rib(ToRib::PeerUp(up));
@@ -1042,7 +1023,7 @@ impl Worker {
     /// Queues bytes the RIB encoded once for several peers of this worker;
     /// `flush_unflushed` writes them.
     fn send_shared(&mut self, peers: &[PeerId], data: Bytes, now: Instant) {
-        let (messages, updates) = count_messages(&data);
+        let sent = count_messages(&data);
         for id in peers {
             let Some(p) = self.peers.get_mut(id) else {
                 continue;
@@ -1051,8 +1032,9 @@ impl Worker {
             let Some(key) = p.established.filter(|_| p.awaiting_down_ack == 0) else {
                 continue;
             };
-            p.counters.msgs_out[1] += updates;
-            p.counters.msgs_out[3] += messages - updates;
+            for (t, n) in sent.iter() {
+                p.counters.msgs_out[t] += n;
+            }
             if let Some(c) = self.conn_mut(key) {
                 c.queue(data.clone());
                 c.session.update_sent(now);
@@ -1217,14 +1199,7 @@ impl Worker {
 
     fn shutdown(&mut self, message: &str) {
         let now = Instant::now();
-        // RFC 8203: the Shutdown Communication is a length octet and UTF-8, at most 255 bytes.
-        let mut text = message.as_bytes().to_vec();
-        text.truncate(255);
-        while std::str::from_utf8(&text).is_err() {
-            text.pop();
-        }
-        let mut data = vec![text.len() as u8];
-        data.extend_from_slice(&text);
+        let cease = Notification::cease(notif::CEASE_ADMIN_SHUTDOWN, message);
         for key in 0..self.conns.len() {
             let Some(c) = self.conn_mut(key) else {
                 continue;
@@ -1233,12 +1208,7 @@ impl Worker {
                 continue;
             }
             let mut actions = Vec::new();
-            let n = Notification {
-                code: notif::CEASE,
-                subcode: notif::CEASE_ADMIN_SHUTDOWN,
-                data: data.clone(),
-            };
-            c.session.stop(n, &mut actions);
+            c.session.stop(cease.clone(), &mut actions);
             for a in actions {
                 if let Action::Send(msg) = a {
                     let mut out = Vec::new();
@@ -1314,21 +1284,13 @@ enum Parsed {
     Closed,
 }
 
-/// (messages, of which UPDATEs) in a buffer of whole encoded messages.
-fn count_messages(data: &[u8]) -> (u64, u64) {
-    let (mut i, mut msgs, mut updates) = (0usize, 0u64, 0u64);
-    while i + wire::HEADER_LEN <= data.len() {
-        let len = usize::from(u16::from_be_bytes([data[i + 16], data[i + 17]]));
-        msgs += 1;
-        if data[i + 18] == wire::MSG_UPDATE {
-            updates += 1;
-        }
-        if len < wire::HEADER_LEN {
-            break;
-        }
-        i += len;
+/// The messages in a buffer of whole encoded messages, by type.
+fn count_messages(data: &[u8]) -> MessageCounts {
+    let mut counts = MessageCounts::default();
+    for f in wire::Frames::new(data, wire::MAX_EXTENDED_MESSAGE_LEN).flatten() {
+        counts[f.kind()] += 1;
     }
-    (msgs, updates)
+    counts
 }
 
 #[cfg(test)]

@@ -6,27 +6,50 @@ use super::status::NeighborStatus;
 use crate::config::Neighbor;
 use crate::fsm::{Backoff, Negotiated, SessionConfig, State};
 use crate::msg::PeerId;
+use crate::wire::MessageType;
 use std::collections::HashMap;
+use std::ops::{Index, IndexMut};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Message type index for counters: open, update, notification, keepalive, route_refresh.
-pub const MSG_TYPES: [&str; 5] = [
-    "open",
-    "update",
-    "notification",
-    "keepalive",
-    "route_refresh",
-];
+/// Messages counted by type: `MessageType` indexes it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts([u64; MessageType::ALL.len()]);
 
-pub fn msg_type_index(t: u8) -> Option<usize> {
-    (1..=5).contains(&t).then(|| t as usize - 1)
+impl MessageCounts {
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Each type with its count, in Type-octet order.
+    pub fn iter(&self) -> impl Iterator<Item = (MessageType, u64)> + '_ {
+        MessageType::ALL.into_iter().zip(self.0.iter().copied())
+    }
+}
+
+impl From<[u64; MessageType::ALL.len()]> for MessageCounts {
+    fn from(counts: [u64; MessageType::ALL.len()]) -> Self {
+        MessageCounts(counts)
+    }
+}
+
+impl Index<MessageType> for MessageCounts {
+    type Output = u64;
+    fn index(&self, t: MessageType) -> &u64 {
+        &self.0[t.index()]
+    }
+}
+
+impl IndexMut<MessageType> for MessageCounts {
+    fn index_mut(&mut self, t: MessageType) -> &mut u64 {
+        &mut self.0[t.index()]
+    }
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct Counters {
-    pub msgs_in: [u64; 5],
-    pub msgs_out: [u64; 5],
+    pub msgs_in: MessageCounts,
+    pub msgs_out: MessageCounts,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub established: u64,
@@ -134,10 +157,10 @@ impl Peer {
                 .unwrap_or_default(),
             hold_time: self.negotiated.as_ref().map(|x| x.hold_time),
             established_transitions: c.established,
-            messages_received: c.msgs_in.iter().sum(),
-            messages_sent: c.msgs_out.iter().sum(),
-            updates_received: c.msgs_in[1],
-            updates_sent: c.msgs_out[1],
+            messages_received: c.msgs_in.total(),
+            messages_sent: c.msgs_out.total(),
+            updates_received: c.msgs_in[MessageType::Update],
+            updates_sent: c.msgs_out[MessageType::Update],
             last_error: self.last_error.clone(),
             output_queue_bytes: queued as u64,
             fsm_state: state,

@@ -2,7 +2,7 @@
 //! list per worker, replaced on state changes and on the worker's tick, and a heartbeat the
 //! liveness probe reads. Readers never lock; nothing here is touched per message.
 
-pub use super::peer::{Counters, MSG_TYPES};
+pub use super::peer::{Counters, MessageCounts};
 use crate::config::Neighbor;
 use crate::fsm::State;
 use crate::msg::PeerId;

@@ -258,7 +258,7 @@ fn a_full_rib_inbox_pauses_only_the_flooding_peer_and_keeps_its_order() {
 
     // The other peer's KEEPALIVEs are still read, so our hold timer for it restarts.
     let before = w.conn(calm).unwrap().session.hold_deadline().unwrap();
-    let keepalives = w.peers[&2].counters.msgs_in[3];
+    let keepalives = w.peers[&2].counters.msgs_in[MessageType::Keepalive];
     std::thread::sleep(Duration::from_millis(5));
     let mut ka = Vec::new();
     wire::encode(&Message::Keepalive, &wire::CodecCtx::default(), &mut ka);
@@ -266,13 +266,14 @@ fn a_full_rib_inbox_pauses_only_the_flooding_peer_and_keeps_its_order() {
     until(
         &mut w,
         |w| w.on_event(Event::readable(calm)),
-        |w| w.peers[&2].counters.msgs_in[3] > keepalives,
+        |w| w.peers[&2].counters.msgs_in[MessageType::Keepalive] > keepalives,
     );
     assert!(w.conn(calm).unwrap().session.hold_deadline().unwrap() > before);
     assert!(!w.reads_paused(calm));
     w.on_event(Event::readable(flood));
     assert_eq!(
-        w.peers[&1].counters.msgs_in[1], 1,
+        w.peers[&1].counters.msgs_in[MessageType::Update],
+        1,
         "the paused peer is not read"
     );
 
@@ -383,4 +384,23 @@ fn a_passive_neighbor_waits_in_active_and_one_held_down_is_idle() {
     assert_eq!(shown(&w, 1), State::Idle);
     w.peers.get_mut(&1).unwrap().held_down = Some(HoldDown::Until(now));
     assert_eq!(shown(&w, 1), State::Active, "hold-down over");
+}
+
+#[test]
+fn bytes_sent_for_the_rib_are_counted_by_their_message_type() {
+    let ctx = wire::CodecCtx::default();
+    let mut data = updates(1, 0..2);
+    wire::encode(
+        &Message::RouteRefresh(wire::RouteRefresh {
+            afi: 1,
+            safi: 1,
+            subtype: 2,
+        }),
+        &ctx,
+        &mut data,
+    );
+    wire::encode(&Message::Keepalive, &ctx, &mut data);
+    let counts = count_messages(&data);
+    assert_eq!(counts, MessageCounts::from([0, 2, 0, 1, 1]));
+    assert_eq!(counts.total(), 4);
 }
