@@ -1,6 +1,10 @@
 //! Worker behaviour that needs no peer: timer bookkeeping and connection replacement.
 
+use super::peer::{HoldDown, MessageCounts};
+use super::write::count_messages;
 use super::*;
+use crate::msg;
+use crate::wire::{self, Message, MessageType};
 use std::net::TcpListener;
 
 fn worker() -> (Worker, Receiver<ToRib>) {
@@ -120,8 +124,8 @@ fn decoded_updates_over_the_inbox_budget_wait_in_the_backlog_and_pause_only_thei
     };
     let r = msg::Received::of(u);
     let each = r.weight();
-    w.batch.push(r);
-    w.send_batch(key);
+    w.rib.push(1, r);
+    w.ship_batch();
     // The channel has room, but the memory is taken: the batch waits, its peer is not read.
     assert!(rib.try_recv().is_err());
     assert!(w.reads_paused(key) && w.conn(key).is_some_and(|c| !c.read_interest));
@@ -294,7 +298,7 @@ fn a_full_rib_inbox_pauses_only_the_flooding_peer_and_keeps_its_order() {
     w.drain_rib_backlog();
     got.extend(drained(&rib));
     assert_eq!(got, ["1:10.1.0.0/32", "1:10.1.0.1/32", "1:down"]);
-    assert!(w.rib_backlog.is_empty() && w.backlogged.is_empty());
+    assert!(w.rib.backlog.is_empty() && w.rib.backlogged.is_empty());
 }
 
 #[test]
