@@ -52,7 +52,7 @@ pub fn peer_capability(n: &Neighbor, neg: &Negotiated) -> Option<GracefulRestart
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::parse;
     use crate::wire::{CodecCtx, GracefulRestart};
@@ -66,7 +66,11 @@ mod tests {
         parse(&text, Path::new("t.yaml")).unwrap().neighbors[0].clone()
     }
 
-    fn negotiated(gr: Option<GracefulRestart>, families: FamilySet) -> Negotiated {
+    /// What an OPEN exchange settled, with the peer's `gr` and the common `families`.
+    pub(in crate::worker) fn negotiated(
+        gr: Option<GracefulRestart>,
+        families: FamilySet,
+    ) -> Negotiated {
         Negotiated {
             codec: CodecCtx::default(),
             families,

@@ -1,9 +1,9 @@
 //! A peer's decisions, with no socket: the time is a parameter, connections are poll keys.
 
+use super::graceful::tests::negotiated;
 use super::*;
 use crate::config::parse;
-use crate::fsm::Negotiated;
-use crate::wire::{CodecCtx, FamilySet};
+use crate::wire::FamilySet;
 use std::net::Ipv4Addr;
 use std::path::Path;
 
@@ -27,24 +27,18 @@ fn peer(extra: &str, now: Instant) -> Peer {
     Peer::new(1, n, cfg, now)
 }
 
-fn negotiated() -> Negotiated {
-    Negotiated {
-        codec: CodecCtx::default(),
-        families: FamilySet::EMPTY,
-        hold_time: 90,
-        keepalive: 30,
-        remote_asn: 65000,
-        remote_id: Ipv4Addr::new(10, 0, 0, 2),
-        route_refresh: true,
-        graceful_restart: None,
-        remote_capabilities: Vec::new(),
-    }
+/// A neighbor that dials, with connection `key` open (the first dial used).
+fn connected(key: usize, now: Instant) -> Peer {
+    let mut p = peer("", now);
+    p.next_connect = None;
+    p.conns.push(key);
+    p
 }
 
 /// `p` with connection `key` Established at `now`.
 fn up(p: &mut Peer, key: usize, now: Instant) {
     p.conns.push(key);
-    p.session_up(key, negotiated(), 0, now);
+    p.session_up(key, negotiated(None, FamilySet::EMPTY), 0, now);
 }
 
 #[test]
@@ -87,9 +81,7 @@ fn retries_back_off_while_dials_keep_failing() {
 #[test]
 fn a_neighbor_with_a_connection_passive_or_being_removed_schedules_no_retry() {
     let now = Instant::now();
-    let mut p = peer("", now);
-    p.next_connect = None;
-    p.conns.push(3);
+    let mut p = connected(3, now);
     assert_eq!(p.retry_later(now), None);
     let mut p = peer("    passive: true\n", now);
     assert_eq!(p.connect_failed("refused", now), None);
@@ -130,9 +122,7 @@ fn an_established_session_that_goes_down_waits_the_idle_hold_longer_when_it_flap
 #[test]
 fn a_connection_closed_before_established_backs_off_like_a_failed_dial() {
     let now = Instant::now();
-    let mut p = peer("", now);
-    p.next_connect = None;
-    p.conns.push(2);
+    let mut p = connected(2, now);
     let (was_established, at) = p.conn_closed(2, Some("stopped"), now);
     assert!(!was_established);
     assert_eq!(at, p.next_connect);
