@@ -17,6 +17,15 @@ use super::DecodeError;
 
 const MARKER: [u8; 16] = [0xff; 16];
 
+/// A whole KEEPALIVE: the header alone (RFC 4271 §4.4), for a writer with no encoder at hand.
+pub const KEEPALIVE: [u8; HEADER_LEN] = {
+    let mut k = [0xff; HEADER_LEN];
+    k[16] = 0;
+    k[17] = HEADER_LEN as u8;
+    k[18] = MSG_KEEPALIVE;
+    k
+};
+
 /// One whole message in a buffer, header included, and its checked type.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Frame<'a> {
@@ -271,6 +280,13 @@ mod tests {
         assert_eq!(MessageType::from_u8(0), None);
         assert_eq!(MessageType::from_u8(6), None);
         assert_eq!(Message::Keepalive.message_type(), MessageType::Keepalive);
+    }
+
+    #[test]
+    fn the_keepalive_constant_is_an_encoded_keepalive() {
+        let mut out = Vec::new();
+        super::super::encode(&Message::Keepalive, &CodecCtx::default(), &mut out);
+        assert_eq!(out, KEEPALIVE);
     }
 
     #[test]

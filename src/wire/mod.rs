@@ -37,7 +37,7 @@ mod robustness;
 #[cfg(test)]
 mod testutil;
 
-pub use framing::{Frame, Frames};
+pub use framing::{Frame, Frames, KEEPALIVE};
 pub use message::*;
 pub use types::*;
 

@@ -13,13 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-pub const KEEPALIVE: [u8; 19] = {
-    let mut k = [0xffu8; 19];
-    k[16] = 0;
-    k[17] = 19;
-    k[18] = 4;
-    k
-};
+pub const KEEPALIVE: [u8; HEADER_LEN] = wire::KEEPALIVE;
 
 /// Reads of one sink before the thread turns to its other ready sinks. Reading one until
 /// it has nothing left starves the rest while a reflector keeps it full, and their queues
@@ -195,27 +189,27 @@ impl Sink {
     fn take_messages(&mut self) -> Result<(), String> {
         // Read in place: the buffer is lent out while the UPDATEs in it are applied.
         let buf = std::mem::take(&mut self.buf);
-        let mut pos = 0;
         let mut bad = None;
-        while let Ok(Some(len)) = wire::frame(&buf[pos..self.have], MAX_EXTENDED_MESSAGE_LEN) {
-            let msg = &buf[pos..pos + len];
-            match msg[18] {
-                MSG_UPDATE => match Update::read(&msg[19..]) {
+        let mut frames = wire::Frames::new(&buf[..self.have], MAX_EXTENDED_MESSAGE_LEN);
+        for f in frames.by_ref().map_while(Result::ok) {
+            match f.kind() {
+                MessageType::Update => match Update::read(f.body()) {
                     Some(u) => self.apply(&u),
                     None => {
-                        bad = Some(format!("malformed UPDATE {:02x?}", &msg[..len.min(64)]));
+                        let head = &f.bytes()[..f.bytes().len().min(64)];
+                        bad = Some(format!("malformed UPDATE {head:02x?}"));
                         break;
                     }
                 },
-                MSG_NOTIFICATION => {
-                    let n = wire::decode(msg, &self.ctx);
+                MessageType::Notification => {
+                    let n = wire::decode(f.bytes(), &self.ctx);
                     bad = Some(format!("NOTIFICATION {n:?}"));
                     break;
                 }
                 _ => {}
             }
-            pos += len;
         }
+        let pos = frames.consumed();
         self.buf = buf;
         if let Some(why) = bad {
             return Err(why);
