@@ -58,7 +58,7 @@ impl Worker {
                                 c.lost = true;
                             }
                         }
-                        let _ = self.conn_mut(key).map(|c| c.flush());
+                        self.write_last(key);
                         self.close_conn(key, Some(reason.to_string()), now);
                         return;
                     }

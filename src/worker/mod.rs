@@ -494,19 +494,7 @@ impl Worker {
             }
         }
         // Give the NOTIFICATIONs a bounded time to leave.
-        let deadline = now + SHUTDOWN_FLUSH;
-        while Instant::now() < deadline {
-            let mut pending = false;
-            for c in self.conns.iter_mut().flatten() {
-                if c.queued_bytes() > 0 && c.flush().is_ok() && c.queued_bytes() > 0 {
-                    pending = true;
-                }
-            }
-            if !pending {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        self.write_all_until(now + SHUTDOWN_FLUSH);
         for key in 0..self.conns.len() {
             if let Some(c) = self.conns[key].take() {
                 let _ = self.poller.delete(&c.stream);

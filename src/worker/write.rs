@@ -1,8 +1,9 @@
 //! Everything a worker writes to its peers goes through here: a session's own messages
 //! (`queue_message`), the bytes the RIB encoded once for several peers (`send_shared`,
-//! written per peer by `flush_unflushed`), the output watermarks that turn a growing write
-//! queue into `ToRib::Xoff` and a drained one into `ToRib::Xon`, and the poll interest that
-//! follows from what is queued and whether the peer is being read.
+//! written per peer by `flush_unflushed`), the last words before a close or at shutdown,
+//! the output watermarks that turn a growing write queue into `ToRib::Xoff` and a drained
+//! one into `ToRib::Xon`, and the poll interest that follows from what is queued and
+//! whether the peer is being read.
 //!
 //! Must not call into the FSM: a failed write is returned, and the caller ends the session.
 
@@ -12,7 +13,7 @@ use crate::wire::{self, Message};
 use bytes::Bytes;
 use polling::{Event, PollMode};
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tracing::debug;
 
 /// Above this many queued bytes the RIB is asked to hold back (Xoff)...
@@ -110,6 +111,30 @@ impl Worker {
         }
         self.sync_interest(key);
         Ok(())
+    }
+
+    /// One last write before connection `key` closes (a NOTIFICATION, usually): what the
+    /// socket takes now goes, the rest is dropped with the connection.
+    pub(super) fn write_last(&mut self, key: usize) {
+        if let Some(c) = self.conns.get_mut(key).and_then(|c| c.as_mut()) {
+            let _ = c.flush();
+        }
+    }
+
+    /// At shutdown: writes every queue until all are empty, a write fails, or `deadline`.
+    pub(super) fn write_all_until(&mut self, deadline: Instant) {
+        while Instant::now() < deadline {
+            let mut pending = false;
+            for c in self.conns.iter_mut().flatten() {
+                if c.queued_bytes() > 0 && c.flush().is_ok() && c.queued_bytes() > 0 {
+                    pending = true;
+                }
+            }
+            if !pending {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Polls connection `key` for what it needs: writability while bytes are queued (or a
