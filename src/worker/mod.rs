@@ -34,6 +34,8 @@
 //! - `actions`: the session's actions, collisions and Graceful Restart takeovers, closing;
 //! - `write`: every write, the output watermarks and the poll interest;
 //! - `dial`: outbound connects;
+//! - `lifecycle`: neighbors added, removed and stopped, accepted connections, registering
+//!   a connection with the poller;
 //! - `peer`: a neighbor's state and its decisions (when to dial, hold-down, back-off),
 //!   plain methods with the time as a parameter; `conn`: one TCP connection and its buffers;
 //!   `graceful`: the Graceful Restart capabilities; `status`: what readers see.
@@ -42,14 +44,14 @@ mod actions;
 mod conn;
 mod dial;
 mod graceful;
+mod lifecycle;
 mod peer;
 mod read;
 mod rib_link;
 pub mod status;
 mod write;
 
-use crate::config::Neighbor;
-use crate::fsm::{collision, Action, Session, SessionConfig, State};
+use crate::fsm::{Action, State};
 use crate::msg::{InboxWeight, PeerId, ToRib, ToWorker, WorkerHandle};
 use crate::wire::{notif, Notification};
 use arc_swap::ArcSwap;
@@ -57,14 +59,14 @@ use conn::Conn;
 use crossbeam_channel::{Receiver, Sender};
 use hashbrown::HashMap;
 use peer::Peer;
-use polling::{Event, Events, PollMode, Poller};
+use polling::{Event, Events, Poller};
 use rib_link::RibLink;
 use status::NeighborStatus;
 use std::io;
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing::{debug, info, warn};
+use tracing::warn;
 
 /// RIB messages queued before the worker writes them out even if more are waiting, so one
 /// long burst is not all held back until the inbox is empty.
@@ -250,142 +252,6 @@ impl Worker {
             ToWorker::StopPeer { peer, notification } => self.stop_peer(peer, notification, now),
             ToWorker::Shutdown { .. } => unreachable!("handled by run"),
         }
-    }
-
-    fn add_peer(&mut self, id: PeerId, neighbor: Arc<Neighbor>, now: Instant) {
-        let session_cfg = Arc::new(SessionConfig {
-            local_asn: self.cfg.local_asn,
-            local_id: self.cfg.local_id,
-            remote_asn: neighbor.asn,
-            hold_time: neighbor.hold_time,
-            families: neighbor.families.iter().copied().collect(),
-            connect_retry: neighbor.connect_retry,
-            graceful_restart: graceful::our_capability(&neighbor),
-        });
-        info!(neighbor = %neighbor.address, passive = neighbor.passive, "neighbor added");
-        let peer = Peer::new(id, neighbor, session_cfg, now);
-        self.peers.insert(id, peer);
-        self.next_due = now;
-        self.status_dirty = true;
-    }
-
-    fn remove_peer(&mut self, id: PeerId, subcode: u8, now: Instant) {
-        let Some(peer) = self.peers.get_mut(&id) else {
-            return;
-        };
-        let lost_earlier = peer.remove();
-        for key in peer.conns.clone() {
-            self.stop_conn(key, Notification::cease(subcode, ""), now);
-        }
-        if lost_earlier {
-            self.tell_rib(ToRib::PeerDown { peer: id });
-        }
-        self.reap_peer(id);
-        self.status_dirty = true;
-    }
-
-    /// Ends the peer's established session on the RIB's request, keeping the neighbor.
-    fn stop_peer(&mut self, id: PeerId, n: Notification, now: Instant) {
-        let Some(p) = self.peers.get(&id) else {
-            return;
-        };
-        // Sent before the RIB saw the PeerDown of the session it was meant for: that
-        // session is gone, and the one now up (if any) has not been judged.
-        if p.awaiting_down_ack > 0 {
-            return;
-        }
-        let Some(key) = p.established else { return };
-        let max_prefixes = n.code == notif::CEASE && n.subcode == notif::CEASE_MAX_PREFIXES;
-        self.stop_conn(key, n, now);
-        if let Some(p) = self.peers.get_mut(&id).filter(|_| max_prefixes) {
-            if let Some(until) = p.hold_down_after_max_prefixes(now) {
-                self.next_due = self.next_due.min(until);
-            }
-        }
-        self.status_dirty = true;
-    }
-
-    /// Forgets a removed peer once its connections are gone.
-    fn reap_peer(&mut self, id: PeerId) {
-        if self
-            .peers
-            .get(&id)
-            .is_some_and(|p| p.removing && p.conns.is_empty())
-        {
-            self.peers.remove(&id);
-        }
-    }
-
-    fn accepted(&mut self, id: PeerId, stream: TcpStream, now: Instant) {
-        let Some(peer) = self.peers.get(&id) else {
-            return;
-        };
-        if !peer.accepts_connection(now) {
-            return;
-        }
-        // A peer dialling again has given up on its previous inbound connection: the newer
-        // one wins (fsm::collision, same direction). An Established one stays, and the RFC
-        // 4271 §6.8 check closes the newcomer once its OPEN arrives.
-        let stale: Vec<usize> = peer
-            .conns
-            .iter()
-            .copied()
-            .filter(|k| {
-                self.conn(*k)
-                    .is_some_and(|c| !c.outbound && c.session.state() != State::Established)
-            })
-            .collect();
-        let address = peer.neighbor.address;
-        for key in stale {
-            debug!(neighbor = %address, "older inbound connection replaced");
-            self.stop_conn(key, collision::collision_notification(), now);
-        }
-        let Some(peer) = self.peers.get(&id) else {
-            return;
-        };
-        let cfg = peer.session_cfg.clone();
-        if stream.set_nonblocking(true).is_err() || stream.set_nodelay(true).is_err() {
-            return;
-        }
-        let conn = Conn::new(id, stream, false, false, Session::new(cfg));
-        let Some(key) = self.register(conn) else {
-            return;
-        };
-        self.with_session(key, now, |s, now, out| s.connected(now, out));
-    }
-
-    fn register(&mut self, conn: Conn) -> Option<usize> {
-        let key = self.free_keys.pop().unwrap_or(self.conns.len());
-        let interest = if conn.connecting {
-            Event::writable(key)
-        } else {
-            Event::readable(key)
-        };
-        // SAFETY: the stream stays owned by `self.conns[key]` and is removed from the poller
-        // in `close_conn` before it is dropped, as `Poller::add` requires.
-        #[allow(unsafe_code)]
-        let added = unsafe {
-            self.poller
-                .add_with_mode(&conn.stream, interest, PollMode::Level)
-        };
-        if let Err(e) = added {
-            warn!("cannot poll socket: {e}");
-            self.free_keys.push(key);
-            return None;
-        }
-        let peer = conn.peer;
-        if key == self.conns.len() {
-            self.conns.push(Some(conn));
-        } else {
-            self.conns[key] = Some(conn);
-        }
-        if let Some(p) = self.peers.get_mut(&peer) {
-            p.conns.push(key);
-        }
-        // Registered with reads on; a paused worker turns them off here.
-        self.sync_interest(key);
-        self.status_dirty = true;
-        Some(key)
     }
 
     fn conn(&self, key: usize) -> Option<&Conn> {

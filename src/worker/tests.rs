@@ -3,6 +3,8 @@
 use super::peer::{HoldDown, MessageCounts};
 use super::write::count_messages;
 use super::*;
+use crate::config::Neighbor;
+use crate::fsm::SessionConfig;
 use crate::msg;
 use crate::wire::{self, Message, MessageType};
 use std::net::TcpListener;
