@@ -37,7 +37,6 @@ mod robustness;
 #[cfg(test)]
 mod testutil;
 
-pub use framing::{Frame, Frames, KEEPALIVE};
 pub use message::*;
 pub use types::*;
 
@@ -76,6 +75,9 @@ impl DecodeError {
 pub fn frame(buf: &[u8], max_len: usize) -> Result<Option<usize>, DecodeError> {
     framing::frame(buf, max_len)
 }
+
+/// The whole messages in a read buffer, one by one (see `frame`).
+pub use framing::{Frame, Frames, KEEPALIVE};
 
 /// Decodes one whole message (header included), as returned by `frame`.
 pub fn decode(msg: &[u8], ctx: &CodecCtx) -> Result<Message, DecodeError> {

@@ -38,29 +38,17 @@ fn neighbor(port: u16) -> Arc<Neighbor> {
     Arc::new(cfg.neighbors[0].clone())
 }
 
-/// `w` with peer 1 added; it listens on the returned listener (where the worker dials it).
-fn with_peer((mut w, rib): (Worker, Receiver<ToRib>)) -> (Worker, Receiver<ToRib>, TcpListener) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), Instant::now());
-    (w, rib, l)
-}
-
-/// The peer connects to us through `l`; the worker takes the connection for peer `id`.
-/// Returns the peer's end.
-fn connect(w: &mut Worker, id: PeerId, l: &TcpListener, now: Instant) -> std::net::TcpStream {
-    let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (server, _) = l.accept().unwrap();
-    w.accepted(id, server, now);
-    client
-}
-
 #[test]
 fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
-    let (mut w, _rib, l) = with_peer(worker());
+    let (mut w, _rib) = worker();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
     // As close_conn leaves it after a session went down.
     w.peers.get_mut(&1).unwrap().next_connect = Some(now + Duration::from_secs(5));
-    let _client = connect(&mut w, 1, &l, now);
+    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(1, server, now);
     let later = now + Duration::from_secs(6);
     w.on_timers(later);
     assert!(
@@ -71,12 +59,18 @@ fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
 
 #[test]
 fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
-    let (mut w, _rib, l) = with_peer(worker());
+    let (mut w, _rib) = worker();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
     w.peers.get_mut(&1).unwrap().next_connect = None;
-    let _c1 = connect(&mut w, 1, &l, now);
+    let _c1 = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s1, _) = l.accept().unwrap();
+    w.accepted(1, s1, now);
     let first = w.peers[&1].conns.clone();
-    let _c2 = connect(&mut w, 1, &l, now);
+    let _c2 = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (s2, _) = l.accept().unwrap();
+    w.accepted(1, s2, now);
     let second = w.peers[&1].conns.clone();
     assert_eq!(second.len(), 1, "one inbound connection at a time");
     assert!(w.conn(second[0]).is_some_and(|c| !c.outbound));
@@ -85,9 +79,13 @@ fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
 
 #[test]
 fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
-    let (mut w, rib, l) = with_peer(worker_with(crossbeam_channel::bounded(1)));
+    let (mut w, rib) = worker_with(crossbeam_channel::bounded(1));
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    let _client = connect(&mut w, 1, &l, now);
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(1, server, now);
     let key = w.peers[&1].conns[0];
     w.tell_rib(ToRib::Xoff { peer: 1 });
     assert!(!w.reads_paused(key), "room for one");
@@ -111,9 +109,13 @@ fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
 
 #[test]
 fn decoded_updates_over_the_inbox_budget_wait_in_the_backlog_and_pause_only_their_peer() {
-    let (mut w, rib, l) = with_peer(worker());
+    let (mut w, rib) = worker();
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    let _client = connect(&mut w, 1, &l, now);
+    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(1, server, now);
     let key = w.peers[&1].conns[0];
     let weight = w.cfg.inbox_weight.clone();
     // Others' batches already in the inbox, over the budget.
@@ -204,7 +206,9 @@ fn established_peer(
     let now = Instant::now();
     w.add_peer(id, neighbor(l.local_addr().unwrap().port()), now);
     w.peers.get_mut(&id).unwrap().next_connect = None;
-    let mut client = connect(w, id, l, now);
+    let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(id, server, now);
     let key = w.peers[&id].conns[0];
     use std::io::Write;
     client.write_all(&peer_hello(id as u8 + 1, true)).unwrap();
