@@ -300,27 +300,27 @@ fn route_refresh_for_nothing_we_can_resend_is_ignored() {
     }
     let cases = [
         Case {
-            name: "IPv6 unicast: we advertised it, the peer did not",
+            name: "it asks for IPv6 unicast, which we advertised and the peer did not",
             afi: 2,
             subtype: 0,
         },
         Case {
-            name: "an unknown AFI",
+            name: "it asks for an unknown AFI",
             afi: 99,
             subtype: 0,
         },
         Case {
-            name: "an enhanced route refresh Beginning-of-RIB marker",
+            name: "it is an enhanced route refresh Beginning-of-RIB marker",
             afi: 1,
             subtype: 1,
         },
         Case {
-            name: "an enhanced route refresh End-of-RIB marker",
+            name: "it is an enhanced route refresh End-of-RIB marker",
             afi: 1,
             subtype: 2,
         },
         Case {
-            name: "a reserved route refresh subtype",
+            name: "its subtype is reserved",
             afi: 1,
             subtype: 3,
         },
@@ -344,19 +344,19 @@ fn the_hold_timer_closes_a_session_whose_peer_is_silent() {
     }
     let cases = [
         Case {
-            name: "a silent peer in OpenSent, after four minutes",
+            name: "a silent peer in OpenSent expires after four minutes",
             session: |t0| open_sent(90, t0),
             quiet_until: Some(OPEN_HOLD_TIME - secs(1)),
             expires: OPEN_HOLD_TIME,
         },
         Case {
-            name: "in OpenConfirm, at the negotiated value",
+            name: "the hold timer expires in OpenConfirm at the negotiated value",
             session: |t0| open_confirm(9, 90, t0),
             quiet_until: None,
             expires: secs(9),
         },
         Case {
-            name: "in Established, winning over a keepalive also due",
+            name: "hold timer expiry in Established wins over a keepalive also due",
             session: established,
             quiet_until: None,
             expires: secs(500),

@@ -141,22 +141,22 @@ fn the_stale_path_timer_withdraws_what_no_end_of_rib_came_for() {
 }
 
 #[test]
-fn a_peer_back_in_a_way_that_cannot_resume_loses_its_stale_routes_at_once() {
+fn a_peer_back_unable_to_resume_loses_its_stale_routes_at_once() {
     struct Case {
         name: &'static str,
         up: PeerUp,
     }
     let cases = [
         Case {
-            name: "back without graceful restart",
+            name: "the peer comes back without graceful restart",
             up: peer_up(1, true),
         },
         Case {
-            name: "back without forwarding state",
+            name: "the peer comes back without forwarding state",
             up: gr_up(1, true, false),
         },
         Case {
-            name: "back with another identity, so starting afresh",
+            name: "the peer comes back with another identity, so starts afresh",
             up: PeerUp {
                 remote_id: Ipv4Addr::new(10, 9, 9, 9),
                 ..gr_up(1, true, true)
@@ -193,19 +193,19 @@ fn routes_that_graceful_restart_does_not_keep_are_withdrawn_at_once() {
     };
     let cases = [
         Case {
-            name: "a session ended by a NOTIFICATION, even with graceful restart",
+            name: "the session ends with a NOTIFICATION, even under graceful restart",
             up: gr_up(1, true, true),
             down: ToRib::PeerDown { peer: 1 },
             no_timer: true,
         },
         Case {
-            name: "a lost session without graceful restart",
+            name: "the session is lost and the peer has no graceful restart",
             up: peer_up(1, true),
             down: ToRib::PeerLost { peer: 1 },
             no_timer: false,
         },
         Case {
-            name: "a lost session whose graceful restart did not list IPv4",
+            name: "the session is lost and the peer's graceful restart did not list IPv4",
             up: ipv6_only,
             down: ToRib::PeerLost { peer: 1 },
             no_timer: false,
