@@ -4,6 +4,7 @@
 //! `cargo test -j1 --lib rib::mem_test -- --ignored --nocapture`
 #![allow(unsafe_code)]
 
+use super::tests::Feed;
 use super::*;
 use crate::wire::{AsPath, AsSegment, CodecCtx, NextHop, SegmentKind, Update};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -53,6 +54,34 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
+fn rib() -> Rib {
+    Rib::new(RibConfig {
+        asn: 65000,
+        router_id: Ipv4Addr::new(1, 1, 1, 1),
+        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
+    })
+}
+
+/// Client `peer` up for IPv4 unicast only.
+fn client(peer: PeerId) -> ToRib {
+    ToRib::PeerUp(PeerUp {
+        peer,
+        worker: 0,
+        address: IpAddr::from([192, 0, 2, peer as u8]),
+        remote_asn: 65000,
+        remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
+        rr_client: true,
+        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+        codec: CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        },
+        route_refresh: true,
+        max_prefixes: None,
+        graceful_restart: None,
+    })
+}
+
 fn rss_bytes() -> usize {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
@@ -70,28 +99,9 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
     let before = LIVE.load(Relaxed);
     let rss_before = rss_bytes();
     let start = Instant::now();
-    let mut rib = Rib::new(RibConfig {
-        asn: 65000,
-        router_id: Ipv4Addr::new(1, 1, 1, 1),
-        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
-    });
+    let mut rib = rib();
     for peer in 1..=PEERS {
-        rib.handle(ToRib::PeerUp(PeerUp {
-            peer,
-            worker: 0,
-            address: IpAddr::from([192, 0, 2, peer as u8]),
-            remote_asn: 65000,
-            remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
-            rr_client: true,
-            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-            codec: CodecCtx {
-                four_octet_as: true,
-                ..CodecCtx::default()
-            },
-            route_refresh: true,
-            max_prefixes: None,
-            graceful_restart: None,
-        }));
+        rib.feed(client(peer));
     }
     rib.plan();
     let attrs = |peer: u32, i: u32| PathAttrs {
@@ -116,7 +126,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             let nlri: Vec<Prefix4> = (base..(base + PER_UPDATE).min(PREFIXES))
                 .map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).unwrap())
                 .collect();
-            rib.handle(ToRib::updates(
+            rib.feed(ToRib::updates(
                 peer,
                 vec![Update {
                     attrs: Some(attrs(peer, set)),
@@ -150,22 +160,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 
     // And the cost of a full dump to a fifth client (encoded once).
     let t = Instant::now();
-    rib.handle(ToRib::PeerUp(PeerUp {
-        peer: 5,
-        worker: 0,
-        address: IpAddr::from([192, 0, 2, 5]),
-        remote_asn: 65000,
-        remote_id: Ipv4Addr::new(10, 0, 0, 5),
-        rr_client: true,
-        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-        codec: CodecCtx {
-            four_octet_as: true,
-            ..CodecCtx::default()
-        },
-        route_refresh: true,
-        max_prefixes: None,
-        graceful_restart: None,
-    }));
+    rib.feed(client(5));
     let mut out = Outbox::default();
     rib.flush(&mut out);
     let bytes: usize = out
@@ -190,27 +185,8 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
     const PREFIXES: u32 = 200_000;
     let before = LIVE.load(Relaxed);
-    let mut rib = Rib::new(RibConfig {
-        asn: 65000,
-        router_id: Ipv4Addr::new(1, 1, 1, 1),
-        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
-    });
-    rib.handle(ToRib::PeerUp(PeerUp {
-        peer: 1,
-        worker: 0,
-        address: IpAddr::from([192, 0, 2, 1]),
-        remote_asn: 65000,
-        remote_id: Ipv4Addr::new(10, 0, 0, 1),
-        rr_client: true,
-        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-        codec: CodecCtx {
-            four_octet_as: true,
-            ..CodecCtx::default()
-        },
-        route_refresh: true,
-        max_prefixes: None,
-        graceful_restart: None,
-    }));
+    let mut rib = rib();
+    rib.feed(client(1));
     rib.plan();
     let mut batch = Vec::new();
     for i in 0..PREFIXES {
@@ -225,7 +201,7 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
             ..Update::default()
         });
         if batch.len() == 1000 {
-            rib.handle(ToRib::updates(1, std::mem::take(&mut batch)));
+            rib.feed(ToRib::updates(1, std::mem::take(&mut batch)));
             rib.plan();
         }
     }

@@ -5,10 +5,10 @@
 //! ROUTE-REFRESH: |       AFI (2)      | Subtype (1) |    SAFI (1)    |
 //! ```
 
+use super::error::DecodeError;
 use super::framing;
 use super::message::*;
 use super::reader::Reader;
-use super::DecodeError;
 
 impl Notification {
     /// A Cease (RFC 4486). `text` is the Shutdown Communication (RFC 8203 §2: a length
