@@ -7,7 +7,7 @@
 use super::hint;
 use super::locate::{self, Entry, NodeKind};
 use super::raw::RawConfig;
-use super::ConfigError;
+use super::{ConfigError, ErrorKind};
 use serde_saphyr::Error as YamlError;
 use std::path::Path;
 
@@ -22,7 +22,7 @@ pub(super) fn read(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
 
 fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
     let idx = locate::index(text);
-    let make = |line: usize, key: &str, message: String| ConfigError {
+    let make = |line: usize, key: &str, kind: ErrorKind, message: String| ConfigError {
         file: file.to_path_buf(),
         line: Some(line.max(1)),
         key: if key.is_empty() {
@@ -30,6 +30,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
         } else {
             key.to_string()
         },
+        kind,
         message,
     };
 
@@ -43,6 +44,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
         return make(
             s.line,
             &s.path,
+            ErrorKind::Syntax,
             format!("YAML syntax error: {}{hint}", s.message),
         );
     }
@@ -63,6 +65,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
             make(
                 line,
                 &key,
+                ErrorKind::UnknownKey,
                 format!(
                     "unknown key `{field}`{hint}; valid keys here: {}",
                     hint::list(expected)
@@ -77,6 +80,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
             make(
                 line,
                 &key,
+                ErrorKind::Missing,
                 format!(
                     "required key `{field}` is missing: add `{field}: {}`",
                     example(field)
@@ -91,16 +95,23 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
                 });
             let first = idx.get(&path).map(|e| e.key_line).filter(|&l| l != line);
             let at = first.map_or(String::new(), |l| format!(" (first at line {l})"));
-            make(line, &path, format!("key given twice{at}: keep one"))
+            make(
+                line,
+                &path,
+                ErrorKind::Duplicate,
+                format!("key given twice{at}: keep one"),
+            )
         }
         YamlError::MultipleDocuments { .. } => make(
             loc_line,
             DOCUMENT,
+            ErrorKind::Syntax,
             "the file holds more than one YAML document (`---`): keep a single one".to_string(),
         ),
         YamlError::Eof { .. } if idx.entries.iter().all(|e| e.kind == NodeKind::Scalar) => make(
             1,
             DOCUMENT,
+            ErrorKind::Missing,
             "the file has no settings: at least `asn` and `router_id` are required".to_string(),
         ),
         _ => {
@@ -108,8 +119,8 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
                 .and_then(|o| idx.value_at(o))
                 .or_else(|| offset.and_then(|o| idx.container_around(o)));
             match entry {
-                Some(e) => make(e.line, &e.path, wrong_type(e, err)),
-                None => make(loc_line, DOCUMENT, plain(err)),
+                Some(e) => make(e.line, &e.path, ErrorKind::WrongType, wrong_type(e, err)),
+                None => make(loc_line, DOCUMENT, ErrorKind::WrongType, plain(err)),
             }
         }
     }
@@ -196,6 +207,7 @@ fn example(field: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::super::test_util::{assert_error, error};
+    use super::super::ErrorKind::*;
 
     const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
 
@@ -208,6 +220,7 @@ mod tests {
         let e = error(&with_head("neigbors: []\n"));
         assert_error(
             &e,
+            UnknownKey,
             3,
             "neigbors",
             &[
@@ -225,6 +238,7 @@ mod tests {
         ));
         assert_error(
             &e,
+            UnknownKey,
             8,
             "neighbors[1].hodl_time",
             &[
@@ -238,7 +252,13 @@ mod tests {
     #[test]
     fn an_unknown_key_inside_a_listener_is_named_by_its_dotted_path() {
         let e = error(&with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"));
-        assert_error(&e, 5, "listen[0].prot", &["did you mean `port`?"]);
+        assert_error(
+            &e,
+            UnknownKey,
+            5,
+            "listen[0].prot",
+            &["did you mean `port`?"],
+        );
     }
 
     #[test]
@@ -248,6 +268,7 @@ mod tests {
         ));
         assert_error(
             &e,
+            WrongType,
             6,
             "neighbors[0].hold_time",
             &[
@@ -264,6 +285,7 @@ mod tests {
         ));
         assert_error(
             &e,
+            WrongType,
             6,
             "neighbors[0].rr_client",
             &["expected true or false", "found `maybe`"],
@@ -275,6 +297,7 @@ mod tests {
         let e = error(&with_head("neighbors: 192.0.2.1\n"));
         assert_error(
             &e,
+            WrongType,
             3,
             "neighbors",
             &["expected a list of neighbors", "found `192.0.2.1`"],
@@ -286,6 +309,7 @@ mod tests {
         let e = error("asn: 65000\nrouter_id: [10.0.0.1]\n");
         assert_error(
             &e,
+            WrongType,
             2,
             "router_id",
             &["expected an IPv4 address", "found a list"],
@@ -297,6 +321,7 @@ mod tests {
         let e = error("asn: -1\nrouter_id: 10.0.0.1\n");
         assert_error(
             &e,
+            WrongType,
             1,
             "asn",
             &["expected an AS number from 1 to 4294967295", "found `-1`"],
@@ -310,6 +335,7 @@ mod tests {
         ));
         assert_error(
             &e,
+            WrongType,
             7,
             "neighbors[0].families[0]",
             &["expected a family name", "found a mapping"],
@@ -323,6 +349,7 @@ mod tests {
         ));
         assert_error(
             &e,
+            Missing,
             6,
             "neighbors[1].address",
             &["required key `address` is missing", "add `address:"],
@@ -332,7 +359,7 @@ mod tests {
     #[test]
     fn a_missing_asn_is_reported_at_the_top() {
         let e = error("router_id: 10.0.0.1\nlog: info\n");
-        assert_error(&e, 1, "asn", &["required key `asn` is missing"]);
+        assert_error(&e, Missing, 1, "asn", &["required key `asn` is missing"]);
     }
 
     #[test]
@@ -340,7 +367,7 @@ mod tests {
         let e = error(&with_head(
             "neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n",
         ));
-        assert_error(&e, 5, "neighbors[0]", &["YAML syntax error"]);
+        assert_error(&e, Syntax, 5, "neighbors[0]", &["YAML syntax error"]);
     }
 
     #[test]
@@ -349,6 +376,7 @@ mod tests {
             "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families: [ipv4-unicast\n",
         ));
         assert_eq!(e.key, "neighbors[0].families", "{e}");
+        assert_eq!(e.kind, Syntax, "{e}");
         assert!(e.message.starts_with("YAML syntax error"), "{e}");
         assert!(e.line.is_some_and(|l| l >= 6), "{e}");
     }
@@ -358,6 +386,7 @@ mod tests {
         let e = error(&with_head("listen:\n  - address: ::\n"));
         assert_error(
             &e,
+            Syntax,
             4,
             "listen[0]",
             &["YAML syntax error", "address: \"::\""],
@@ -367,7 +396,13 @@ mod tests {
     #[test]
     fn a_second_yaml_document_is_refused() {
         let e = error(&with_head("---\nasn: 1\n"));
-        assert_error(&e, 4, "(document)", &["more than one YAML document"]);
+        assert_error(
+            &e,
+            Syntax,
+            4,
+            "(document)",
+            &["more than one YAML document"],
+        );
     }
 
     #[test]
@@ -375,6 +410,7 @@ mod tests {
         let e = error("asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n");
         assert_error(
             &e,
+            Duplicate,
             3,
             "asn",
             &["given twice", "first at line 1", "keep one"],
@@ -384,7 +420,13 @@ mod tests {
     #[test]
     fn an_empty_file_says_what_is_required() {
         let e = error("# nothing yet\n");
-        assert_error(&e, 1, "(document)", &["`asn` and `router_id` are required"]);
+        assert_error(
+            &e,
+            Missing,
+            1,
+            "(document)",
+            &["`asn` and `router_id` are required"],
+        );
     }
 
     #[test]
@@ -392,6 +434,7 @@ mod tests {
         let e = error("- asn: 65000\n");
         assert_error(
             &e,
+            WrongType,
             1,
             "(document)",
             &["expected a mapping of settings", "found a list"],
