@@ -1,6 +1,8 @@
 //! Configuration: YAML text -> raw (serde, unknown keys rejected) -> validated -> typed.
-//! Every error names the file, the line and the key. `diff` tells reload what changed.
+//! Every error names the file, the line and the key. `diff` tells reload what changed;
+//! `summary` and `canonical` are what `--check` prints.
 
+mod canonical;
 mod diff;
 mod hint;
 mod locate;
@@ -396,6 +398,7 @@ neighbors:
         );
         assert_eq!(c.workers, validate::auto_workers());
         assert!(c.workers >= 1);
+        assert!(c.workers_auto);
         assert_eq!((c.api, c.metrics, c.log), (None, None, LogLevel::Info));
         assert!(c.neighbors.is_empty());
     }
