@@ -255,8 +255,14 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use super::{parse, ConfigError, ErrorKind};
+    use super::{parse, Config, ConfigError, ErrorKind};
     use std::path::Path;
+
+    /// Parse `text` as `t.yaml`, expecting success.
+    #[track_caller]
+    pub fn parsed(text: &str) -> Config {
+        parse(text, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
 
     /// Parse `text` expecting failure; the error must name `t.yaml`.
     pub fn error(text: &str) -> ConfigError {
@@ -267,6 +273,12 @@ pub(crate) mod test_util {
                 e
             }
         }
+    }
+
+    /// Parse `text` expecting failure, and assert the error as `assert_error` does.
+    #[track_caller]
+    pub fn assert_refused(text: &str, kind: ErrorKind, line: usize, key: &str, fragments: &[&str]) {
+        assert_error(&error(text), kind, line, key, fragments);
     }
 
     /// Assert kind, line, key, and that the message contains every fragment.
@@ -405,11 +417,7 @@ neighbors:
 
     #[test]
     fn workers_auto_means_the_available_cores() {
-        let c = parse(
-            "asn: 1\nrouter_id: 10.0.0.1\nworkers: auto\nneighbors:\n",
-            Path::new("a.yaml"),
-        )
-        .unwrap();
+        let c = test_util::parsed("asn: 1\nrouter_id: 10.0.0.1\nworkers: auto\nneighbors:\n");
         assert_eq!(c.workers, validate::auto_workers());
         assert!(
             c.neighbors.is_empty(),

@@ -34,9 +34,13 @@ pub const SUPPORTED_FAMILIES: [Family; 2] = [Family::Ipv4Unicast, Family::Ipv6Un
 /// RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds.
 const HOLD_TIME: Bounds<u16> = Bounds::seconds(3, u16::MAX)
     .or_zero("no keepalives")
-    .why("RFC 4271 §4.2");
-const CONNECT_RETRY: Bounds<u16> = Bounds::seconds(1, u16::MAX);
-const GR_TIME: Bounds<u16> = Bounds::seconds(1, MAX_GR_TIME).why("RFC 4724's 12-bit field");
+    .why("RFC 4271 §4.2")
+    .default(DEFAULT_HOLD_TIME);
+const CONNECT_RETRY: Bounds<u16> = Bounds::seconds(1, u16::MAX).default(DEFAULT_CONNECT_RETRY);
+const GR_TIME: Bounds<u16> = Bounds::seconds(1, MAX_GR_TIME)
+    .why("RFC 4724's 12-bit field")
+    .default(DEFAULT_GR_TIME);
+const GR_STALE_TIME: Bounds<u16> = GR_TIME.default(DEFAULT_GR_STALE_TIME);
 const MAX_PREFIXES_RESTART: Bounds<u32> =
     Bounds::seconds(0, u32::MAX).or_zero("stay down until reload");
 const PORT: Bounds<u16> = Bounds {
@@ -159,6 +163,9 @@ struct Bounds<T> {
     zero: Option<&'static str>,
     /// Where the bounds come from, said after them.
     why: Option<&'static str>,
+    /// The value when the key is absent, said after the bounds. None: the key is optional,
+    /// or (a port) its default goes without saying.
+    default: Option<T>,
     unit: Unit,
 }
 
@@ -169,7 +176,15 @@ impl<T: Copy + Into<u64> + TryFrom<u64>> Bounds<T> {
             max,
             zero: None,
             why: None,
+            default: None,
             unit: Unit::Seconds,
+        }
+    }
+
+    const fn default(self, default: T) -> Self {
+        Bounds {
+            default: Some(default),
+            ..self
         }
     }
 
@@ -206,13 +221,12 @@ impl<T: Copy + Into<u64> + TryFrom<u64>> Bounds<T> {
     }
 }
 
-/// `v` if `b` accepts it, else OutOfRange saying the bounds and, if given, the default.
+/// `v` if `b` accepts it, else OutOfRange saying the bounds and the default.
 fn bounded<T: Copy + Into<u64> + TryFrom<u64>>(
     cx: &Ctx,
     v: &Spanned<u64>,
     key: &str,
     b: &Bounds<T>,
-    default: Option<T>,
 ) -> R<T> {
     match T::try_from(v.value) {
         Ok(t) if b.accepts(v.value) => Ok(t),
@@ -221,8 +235,9 @@ fn bounded<T: Copy + Into<u64> + TryFrom<u64>>(
                 Unit::Seconds => format!("{} seconds", v.value),
                 Unit::Port => format!("port {}", v.value),
             };
-            let default =
-                default.map_or(String::new(), |d| format!("; the default is {}", d.into()));
+            let default = b
+                .default
+                .map_or(String::new(), |d| format!("; the default is {}", d.into()));
             let kind = ErrorKind::OutOfRange {
                 min: b.min.into(),
                 max: b.max.into(),
@@ -238,22 +253,23 @@ fn bounded<T: Copy + Into<u64> + TryFrom<u64>>(
     }
 }
 
-/// An optional number of seconds: `default` when absent (and said when out of bounds).
+/// A number of seconds with a default: `b.default` when the key is absent.
 fn seconds<T: Copy + Into<u64> + TryFrom<u64>>(
     cx: &Ctx,
     v: &Option<Spanned<u64>>,
     key: &str,
     b: &Bounds<T>,
-    default: T,
 ) -> R<T> {
-    v.as_ref()
-        .map_or(Ok(default), |v| bounded(cx, v, key, b, Some(default)))
+    match v {
+        Some(v) => bounded(cx, v, key, b),
+        None => Ok(b.default.unwrap_or(b.min)),
+    }
 }
 
 /// An optional port, 179 when absent.
 fn port(cx: &Ctx, v: &Option<Spanned<u64>>, key: &str) -> R<u16> {
     v.as_ref()
-        .map_or(Ok(DEFAULT_PORT), |p| bounded(cx, p, key, &PORT, None))
+        .map_or(Ok(DEFAULT_PORT), |p| bounded(cx, p, key, &PORT))
 }
 
 /// A key set where another key makes it meaningless.
@@ -492,20 +508,8 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
     let port = port(cx, &n.port, &k.at("port"))?;
     let local_address = optional(&n.local_address, |la| local_address(cx, &k, la, address))?;
     // Timers.
-    let hold_time = seconds(
-        cx,
-        &n.hold_time,
-        &k.at("hold_time"),
-        &HOLD_TIME,
-        DEFAULT_HOLD_TIME,
-    )?;
-    let connect_retry = seconds(
-        cx,
-        &n.connect_retry,
-        &k.at("connect_retry"),
-        &CONNECT_RETRY,
-        DEFAULT_CONNECT_RETRY,
-    )?;
+    let hold_time = seconds(cx, &n.hold_time, &k.at("hold_time"), &HOLD_TIME)?;
+    let connect_retry = seconds(cx, &n.connect_retry, &k.at("connect_retry"), &CONNECT_RETRY)?;
     // What it carries, and how much.
     let families = match &n.families {
         None => vec![Family::Ipv4Unicast],
@@ -621,7 +625,7 @@ fn limits(cx: &Ctx, k: &Keys, n: &RawNeighbor) -> R<(Option<u64>, Option<u32>)> 
     let key = k.at("max_prefixes_restart");
     let restart = optional(&n.max_prefixes_restart, |r| match max_prefixes {
         None => no_effect(cx, r, &key, "without `max_prefixes`", "add a limit, or "),
-        Some(_) => bounded(cx, r, &key, &MAX_PREFIXES_RESTART, None),
+        Some(_) => bounded(cx, r, &key, &MAX_PREFIXES_RESTART),
     })?;
     Ok((max_prefixes, restart))
 }
@@ -649,23 +653,17 @@ fn md5_password(cx: &Ctx, k: &Keys, p: &Spanned<String>) -> R<Password> {
 /// `graceful_restart` (default on) and its two times, which mean nothing with it off.
 fn graceful_restart(cx: &Ctx, k: &Keys, n: &RawNeighbor) -> R<(bool, u16, u16)> {
     let on = n.graceful_restart.unwrap_or(true);
-    let time = |v: &Option<Spanned<u64>>, name: &str, default: u16| match v {
+    let time = |v: &Option<Spanned<u64>>, name: &str, b: &Bounds<u16>| match v {
         Some(t) if !on => no_effect(cx, t, &k.at(name), "with `graceful_restart: false`", ""),
-        _ => seconds(cx, v, &k.at(name), &GR_TIME, default),
+        _ => seconds(cx, v, &k.at(name), b),
     };
-    Ok((
-        on,
-        time(
-            &n.graceful_restart_time,
-            "graceful_restart_time",
-            DEFAULT_GR_TIME,
-        )?,
-        time(
-            &n.graceful_restart_stale_time,
-            "graceful_restart_stale_time",
-            DEFAULT_GR_STALE_TIME,
-        )?,
-    ))
+    let restart_time = time(&n.graceful_restart_time, "graceful_restart_time", &GR_TIME)?;
+    let stale_time = time(
+        &n.graceful_restart_stale_time,
+        "graceful_restart_stale_time",
+        &GR_STALE_TIME,
+    )?;
+    Ok((on, restart_time, stale_time))
 }
 
 fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Family>> {
@@ -725,7 +723,7 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_error, error};
+    use super::super::test_util::{assert_error, assert_refused, error, parsed};
     use super::super::ErrorKind::*;
 
     const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
@@ -741,9 +739,8 @@ mod tests {
 
     #[test]
     fn a_bad_neighbor_ip_names_the_key_and_shows_the_right_form() {
-        let e = error(&second_neighbor("address: 192.0.2.300\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.300\nasn: 65000"),
             BadAddress,
             6,
             "neighbors[1].address",
@@ -753,9 +750,8 @@ mod tests {
 
     #[test]
     fn a_neighbor_address_with_a_prefix_length_is_a_bad_ip() {
-        let e = error(&second_neighbor("address: 192.0.2.0/24\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.0/24\nasn: 65000"),
             BadAddress,
             6,
             "neighbors[1].address",
@@ -765,9 +761,8 @@ mod tests {
 
     #[test]
     fn a_duplicate_neighbor_names_the_line_of_the_second_and_of_the_first() {
-        let e = error(&second_neighbor("address: 192.0.2.1\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.1\nasn: 65000"),
             Duplicate,
             6,
             "neighbors[1].address",
@@ -777,11 +772,10 @@ mod tests {
 
     #[test]
     fn the_same_ipv6_neighbor_written_two_ways_is_a_duplicate() {
-        let e = error(&format!(
-            "{HEAD}neighbors:\n  - {{address: '2001:db8::1', asn: 65000}}\n  - {{address: '2001:0db8:0::1', asn: 65000}}\n"
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!(
+                "{HEAD}neighbors:\n  - {{address: '2001:db8::1', asn: 65000}}\n  - {{address: '2001:0db8:0::1', asn: 65000}}\n"
+            ),
             Duplicate,
             5,
             "neighbors[1].address",
@@ -791,11 +785,10 @@ mod tests {
 
     #[test]
     fn an_unknown_family_lists_the_valid_names_and_suggests_one() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv6-unicst]",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv6-unicst]",
+            ),
             UnknownName,
             8,
             "neighbors[1].families[1]",
@@ -809,11 +802,10 @@ mod tests {
 
     #[test]
     fn a_known_but_uncarried_family_is_not_supported_yet() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies:\n  - ipv4-unicast\n  - l2vpn-evpn",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies:\n  - ipv4-unicast\n  - l2vpn-evpn",
+            ),
             Unsupported,
             10,
             "neighbors[1].families[1]",
@@ -826,11 +818,10 @@ mod tests {
 
     #[test]
     fn a_family_listed_twice_is_an_error_on_the_second() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv4-unicast]",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv4-unicast]",
+            ),
             Duplicate,
             8,
             "neighbors[1].families[1]",
@@ -840,11 +831,8 @@ mod tests {
 
     #[test]
     fn an_empty_family_list_is_an_error() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: []",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nfamilies: []"),
             Empty,
             8,
             "neighbors[1].families",
@@ -854,11 +842,8 @@ mod tests {
 
     #[test]
     fn hold_time_of_one_or_two_seconds_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nhold_time: 2",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nhold_time: 2"),
             OutOfRange { min: 3, max: 65535 },
             8,
             "neighbors[1].hold_time",
@@ -868,11 +853,8 @@ mod tests {
 
     #[test]
     fn hold_time_above_65535_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nhold_time: 65536",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nhold_time: 65536"),
             OutOfRange { min: 3, max: 65535 },
             8,
             "neighbors[1].hold_time",
@@ -890,11 +872,8 @@ mod tests {
             "neighbors[1].port",
             &["port 0 is out of range", "1 to 65535"],
         );
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nport: 70000",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nport: 70000"),
             OutOfRange { min: 1, max: 65535 },
             8,
             "neighbors[1].port",
@@ -904,11 +883,8 @@ mod tests {
 
     #[test]
     fn listen_port_out_of_range_names_the_listener() {
-        let e = error(&format!(
-            "{HEAD}listen:\n  - address: 0.0.0.0\n    port: 65536\n"
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}listen:\n  - address: 0.0.0.0\n    port: 65536\n"),
             OutOfRange { min: 1, max: 65535 },
             5,
             "listen[0].port",
@@ -918,11 +894,8 @@ mod tests {
 
     #[test]
     fn connect_retry_zero_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nconnect_retry: 0",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nconnect_retry: 0"),
             OutOfRange { min: 1, max: 65535 },
             8,
             "neighbors[1].connect_retry",
@@ -943,9 +916,8 @@ mod tests {
                 "`auto` or a number of threads from 1 to 256",
             ],
         );
-        let e = error(&format!("{HEAD}workers: 257\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}workers: 257\n"),
             OutOfRange { min: 1, max: 256 },
             3,
             "workers",
@@ -955,9 +927,8 @@ mod tests {
 
     #[test]
     fn workers_given_as_another_word_says_what_is_accepted() {
-        let e = error(&format!("{HEAD}workers: all\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}workers: all\n"),
             WrongType,
             3,
             "workers",
@@ -967,9 +938,8 @@ mod tests {
 
     #[test]
     fn asn_zero_is_reserved() {
-        let e = error("asn: 0\nrouter_id: 10.0.0.1\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 0\nrouter_id: 10.0.0.1\n",
             Reserved,
             1,
             "asn",
@@ -979,15 +949,19 @@ mod tests {
 
     #[test]
     fn asn_23456_is_as_trans() {
-        let e = error("asn: 23456\nrouter_id: 10.0.0.1\n");
-        assert_error(&e, Reserved, 1, "asn", &["AS_TRANS"]);
+        assert_refused(
+            "asn: 23456\nrouter_id: 10.0.0.1\n",
+            Reserved,
+            1,
+            "asn",
+            &["AS_TRANS"],
+        );
     }
 
     #[test]
     fn asn_above_32_bits_is_out_of_range() {
-        let e = error("asn: 4294967296\nrouter_id: 10.0.0.1\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 4294967296\nrouter_id: 10.0.0.1\n",
             OutOfRange {
                 min: 1,
                 max: 4294967295,
@@ -1000,15 +974,19 @@ mod tests {
 
     #[test]
     fn a_neighbor_asn_zero_is_reserved() {
-        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 0"));
-        assert_error(&e, Reserved, 7, "neighbors[1].asn", &["AS 0 is reserved"]);
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 0"),
+            Reserved,
+            7,
+            "neighbors[1].asn",
+            &["AS 0 is reserved"],
+        );
     }
 
     #[test]
     fn an_ebgp_neighbor_is_not_supported_yet() {
-        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 65001"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65001"),
             Unsupported,
             7,
             "neighbors[1].asn",
@@ -1018,11 +996,8 @@ mod tests {
 
     #[test]
     fn a_local_address_of_the_other_family_is_an_error() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nlocal_address: 2001:db8::1",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nlocal_address: 2001:db8::1"),
             Conflict,
             8,
             "neighbors[1].local_address",
@@ -1035,15 +1010,19 @@ mod tests {
 
     #[test]
     fn a_router_id_of_zero_is_refused() {
-        let e = error("asn: 65000\nrouter_id: 0.0.0.0\n");
-        assert_error(&e, Reserved, 2, "router_id", &["must not be 0.0.0.0"]);
+        assert_refused(
+            "asn: 65000\nrouter_id: 0.0.0.0\n",
+            Reserved,
+            2,
+            "router_id",
+            &["must not be 0.0.0.0"],
+        );
     }
 
     #[test]
     fn a_router_id_that_is_not_an_address_is_refused() {
-        let e = error("asn: 65000\nrouter_id: core1\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 65000\nrouter_id: core1\n",
             BadAddress,
             2,
             "router_id",
@@ -1053,9 +1032,8 @@ mod tests {
 
     #[test]
     fn an_ipv6_cluster_id_is_refused_as_the_wrong_family() {
-        let e = error(&format!("{HEAD}cluster_id: 2001:db8::1\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}cluster_id: 2001:db8::1\n"),
             BadAddress,
             3,
             "cluster_id",
@@ -1065,11 +1043,8 @@ mod tests {
 
     #[test]
     fn a_duplicate_listener_is_an_error_on_the_second() {
-        let e = error(&format!(
-            "{HEAD}listen:\n  - address: 0.0.0.0\n  - address: 0.0.0.0\n    port: 179\n"
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}listen:\n  - address: 0.0.0.0\n  - address: 0.0.0.0\n    port: 179\n"),
             Duplicate,
             5,
             "listen[1]",
@@ -1079,9 +1054,8 @@ mod tests {
 
     #[test]
     fn an_empty_listen_list_is_an_error() {
-        let e = error(&format!("{HEAD}listen: []\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}listen: []\n"),
             Empty,
             3,
             "listen",
@@ -1091,9 +1065,8 @@ mod tests {
 
     #[test]
     fn an_api_address_without_a_port_is_an_error() {
-        let e = error(&format!("{HEAD}api: 127.0.0.1\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}api: 127.0.0.1\n"),
             BadAddress,
             3,
             "api",
@@ -1103,17 +1076,19 @@ mod tests {
 
     #[test]
     fn metrics_on_the_api_address_is_an_error() {
-        let e = error(&format!(
-            "{HEAD}api: 127.0.0.1:8179\nmetrics: 127.0.0.1:8179\n"
-        ));
-        assert_error(&e, Conflict, 4, "metrics", &["also the api address"]);
+        assert_refused(
+            &format!("{HEAD}api: 127.0.0.1:8179\nmetrics: 127.0.0.1:8179\n"),
+            Conflict,
+            4,
+            "metrics",
+            &["also the api address"],
+        );
     }
 
     #[test]
     fn an_unknown_log_level_lists_the_levels() {
-        let e = error(&format!("{HEAD}log: warning\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}log: warning\n"),
             UnknownName,
             3,
             "log",
@@ -1124,11 +1099,10 @@ mod tests {
     #[test]
     fn a_description_over_80_characters_is_too_long() {
         let long = "x".repeat(81);
-        let e = error(&second_neighbor(&format!(
-            "address: 192.0.2.2\nasn: 65000\ndescription: {long}"
-        )));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(&format!(
+                "address: 192.0.2.2\nasn: 65000\ndescription: {long}"
+            )),
             OutOfRange { min: 0, max: 80 },
             8,
             "neighbors[1].description",
@@ -1138,11 +1112,8 @@ mod tests {
 
     #[test]
     fn max_prefixes_zero_is_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0"),
             OutOfRange {
                 min: 1,
                 max: u64::MAX,
@@ -1155,11 +1126,8 @@ mod tests {
 
     #[test]
     fn max_prefixes_restart_without_a_limit_is_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nmax_prefixes_restart: 30",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nmax_prefixes_restart: 30"),
             Conflict,
             8,
             "neighbors[1].max_prefixes_restart",
@@ -1173,11 +1141,8 @@ mod tests {
             ("graceful_restart_time", 0),
             ("graceful_restart_stale_time", 4096),
         ] {
-            let e = error(&second_neighbor(&format!(
-                "address: 192.0.2.2\nasn: 65000\n{k}: {v}"
-            )));
-            assert_error(
-                &e,
+            assert_refused(
+                &second_neighbor(&format!("address: 192.0.2.2\nasn: 65000\n{k}: {v}")),
                 OutOfRange { min: 1, max: 4095 },
                 8,
                 &format!("neighbors[1].{k}"),
@@ -1188,11 +1153,10 @@ mod tests {
 
     #[test]
     fn graceful_restart_times_with_graceful_restart_off_are_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\ngraceful_restart: false\ngraceful_restart_stale_time: 60",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\ngraceful_restart: false\ngraceful_restart_stale_time: 60",
+            ),
             Conflict,
             9,
             "neighbors[1].graceful_restart_stale_time",
@@ -1203,11 +1167,10 @@ mod tests {
     #[test]
     fn an_md5_password_longer_than_the_kernel_allows_is_refused() {
         let long = "x".repeat(81);
-        let e = error(&second_neighbor(&format!(
-            "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
-        )));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(&format!(
+                "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
+            )),
             OutOfRange { min: 1, max: 80 },
             8,
             "neighbors[1].md5_password",
@@ -1217,13 +1180,9 @@ mod tests {
 
     #[test]
     fn md5_password_and_ttl_security_are_carried_to_the_neighbor() {
-        let c = crate::config::parse(
-            &second_neighbor(
-                "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret\nttl_security: true",
-            ),
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let c = parsed(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret\nttl_security: true",
+        ));
         let n = &c.neighbors[1];
         assert_eq!(
             n.md5_password,
@@ -1237,7 +1196,7 @@ mod tests {
         let ok = second_neighbor(&format!(
             "address: 192.0.2.2\nasn: 65000\nmd5_password: {longest}\nttl_security: false"
         ));
-        let c = crate::config::parse(&ok, std::path::Path::new("t.yaml")).unwrap();
+        let c = parsed(&ok);
         assert_eq!(
             c.neighbors[1].md5_password.as_ref().map(|p| p.0.len()),
             Some(80)
@@ -1272,9 +1231,8 @@ mod tests {
 
     #[test]
     fn an_ipv4_neighbor_and_its_v4_mapped_form_are_duplicates() {
-        let e = error(&second_neighbor("address: '::ffff:192.0.2.1'\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: '::ffff:192.0.2.1'\nasn: 65000"),
             Duplicate,
             6,
             "neighbors[1].address",
@@ -1286,13 +1244,9 @@ mod tests {
     fn v4_mapped_neighbor_and_local_addresses_are_kept_as_ipv4() {
         // The listener looks inbound connections up by their IPv4 form: a neighbor kept as
         // ::ffff:a.b.c.d would be refused as unknown_source.
-        let c = crate::config::parse(
-            &second_neighbor(
-                "address: '::ffff:192.0.2.2'\nasn: 65000\nlocal_address: '::ffff:192.0.2.9'",
-            ),
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let c = parsed(&second_neighbor(
+            "address: '::ffff:192.0.2.2'\nasn: 65000\nlocal_address: '::ffff:192.0.2.9'",
+        ));
         let n = &c.neighbors[1];
         assert_eq!(n.address, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
         assert_eq!(
@@ -1304,20 +1258,17 @@ mod tests {
             ("192.0.2.3", "'::ffff:192.0.2.9'"),
             ("'::ffff:192.0.2.3'", "192.0.2.9"),
         ] {
-            let c = crate::config::parse(
-                &second_neighbor(&format!("address: {a}\nasn: 65000\nlocal_address: {la}")),
-                std::path::Path::new("t.yaml"),
-            )
-            .unwrap();
+            let c = parsed(&second_neighbor(&format!(
+                "address: {a}\nasn: 65000\nlocal_address: {la}"
+            )));
             assert!(c.neighbors[1].local_address.is_some_and(|x| x.is_ipv4()));
         }
     }
 
     #[test]
     fn a_v4_mapped_unspecified_neighbor_address_is_refused() {
-        let e = error(&second_neighbor("address: '::ffff:0.0.0.0'\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: '::ffff:0.0.0.0'\nasn: 65000"),
             BadAddress,
             6,
             "neighbors[1].address",
@@ -1327,9 +1278,8 @@ mod tests {
 
     #[test]
     fn an_unspecified_neighbor_address_is_refused() {
-        let e = error(&second_neighbor("address: 0.0.0.0\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 0.0.0.0\nasn: 65000"),
             BadAddress,
             6,
             "neighbors[1].address",

@@ -206,7 +206,7 @@ fn example(field: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_error, error};
+    use super::super::test_util::{assert_refused, error};
     use super::super::ErrorKind::*;
 
     const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
@@ -217,9 +217,8 @@ mod tests {
 
     #[test]
     fn an_unknown_top_level_key_lists_the_valid_keys_and_suggests_one() {
-        let e = error(&with_head("neigbors: []\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("neigbors: []\n"),
             UnknownKey,
             3,
             "neigbors",
@@ -233,11 +232,10 @@ mod tests {
 
     #[test]
     fn an_unknown_key_inside_a_neighbor_is_named_by_its_dotted_path() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - address: 192.0.2.2\n    asn: 65000\n    hodl_time: 30\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - address: 192.0.2.2\n    asn: 65000\n    hodl_time: 30\n",
+            ),
             UnknownKey,
             8,
             "neighbors[1].hodl_time",
@@ -251,9 +249,8 @@ mod tests {
 
     #[test]
     fn an_unknown_key_inside_a_listener_is_named_by_its_dotted_path() {
-        let e = error(&with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"),
             UnknownKey,
             5,
             "listen[0].prot",
@@ -263,11 +260,10 @@ mod tests {
 
     #[test]
     fn a_word_where_a_number_belongs_is_a_type_error_naming_the_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    hold_time: ninety\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    hold_time: ninety\n",
+            ),
             WrongType,
             6,
             "neighbors[0].hold_time",
@@ -280,11 +276,10 @@ mod tests {
 
     #[test]
     fn a_word_where_a_boolean_belongs_is_a_type_error_naming_the_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    rr_client: maybe\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    rr_client: maybe\n",
+            ),
             WrongType,
             6,
             "neighbors[0].rr_client",
@@ -294,9 +289,8 @@ mod tests {
 
     #[test]
     fn a_scalar_where_a_list_belongs_is_a_type_error() {
-        let e = error(&with_head("neighbors: 192.0.2.1\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("neighbors: 192.0.2.1\n"),
             WrongType,
             3,
             "neighbors",
@@ -306,9 +300,8 @@ mod tests {
 
     #[test]
     fn a_list_where_an_address_belongs_is_a_type_error() {
-        let e = error("asn: 65000\nrouter_id: [10.0.0.1]\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 65000\nrouter_id: [10.0.0.1]\n",
             WrongType,
             2,
             "router_id",
@@ -318,9 +311,8 @@ mod tests {
 
     #[test]
     fn a_negative_asn_is_a_type_error() {
-        let e = error("asn: -1\nrouter_id: 10.0.0.1\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: -1\nrouter_id: 10.0.0.1\n",
             WrongType,
             1,
             "asn",
@@ -330,11 +322,10 @@ mod tests {
 
     #[test]
     fn a_family_given_as_a_mapping_is_a_type_error_on_the_item() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families:\n      - {ipv4: unicast}\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families:\n      - {ipv4: unicast}\n",
+            ),
             WrongType,
             7,
             "neighbors[0].families[0]",
@@ -344,11 +335,10 @@ mod tests {
 
     #[test]
     fn a_missing_required_neighbor_key_names_the_neighbor_line() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - asn: 65000\n    passive: true\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - asn: 65000\n    passive: true\n",
+            ),
             Missing,
             6,
             "neighbors[1].address",
@@ -358,16 +348,24 @@ mod tests {
 
     #[test]
     fn a_missing_asn_is_reported_at_the_top() {
-        let e = error("router_id: 10.0.0.1\nlog: info\n");
-        assert_error(&e, Missing, 1, "asn", &["required key `asn` is missing"]);
+        assert_refused(
+            "router_id: 10.0.0.1\nlog: info\n",
+            Missing,
+            1,
+            "asn",
+            &["required key `asn` is missing"],
+        );
     }
 
     #[test]
     fn a_yaml_syntax_error_names_the_line_and_the_open_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n",
-        ));
-        assert_error(&e, Syntax, 5, "neighbors[0]", &["YAML syntax error"]);
+        assert_refused(
+            &with_head("neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n"),
+            Syntax,
+            5,
+            "neighbors[0]",
+            &["YAML syntax error"],
+        );
     }
 
     #[test]
@@ -383,9 +381,8 @@ mod tests {
 
     #[test]
     fn an_unquoted_ipv6_any_address_gets_a_quoting_hint() {
-        let e = error(&with_head("listen:\n  - address: ::\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("listen:\n  - address: ::\n"),
             Syntax,
             4,
             "listen[0]",
@@ -395,9 +392,8 @@ mod tests {
 
     #[test]
     fn a_second_yaml_document_is_refused() {
-        let e = error(&with_head("---\nasn: 1\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("---\nasn: 1\n"),
             Syntax,
             4,
             "(document)",
@@ -407,9 +403,8 @@ mod tests {
 
     #[test]
     fn a_key_given_twice_names_both_lines() {
-        let e = error("asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n",
             Duplicate,
             3,
             "asn",
@@ -419,9 +414,8 @@ mod tests {
 
     #[test]
     fn an_empty_file_says_what_is_required() {
-        let e = error("# nothing yet\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "# nothing yet\n",
             Missing,
             1,
             "(document)",
@@ -431,9 +425,8 @@ mod tests {
 
     #[test]
     fn a_top_level_list_is_not_a_config() {
-        let e = error("- asn: 65000\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "- asn: 65000\n",
             WrongType,
             1,
             "(document)",
