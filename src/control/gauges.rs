@@ -15,7 +15,7 @@ use crate::listener::NeighborIndex;
 use crate::metrics::{self as m, Page};
 use crate::rib::snapshot::RibSnapshot;
 use crate::wire::{Family, MessageType};
-use crate::worker::status::NeighborStatus;
+use crate::worker::status::{MessageCounts, NeighborStatus};
 use std::time::Instant;
 
 /// Every FSM state, in BGP4-MIB order, with its stateset label (the MIB's lower-case names).
@@ -89,17 +89,14 @@ pub fn render(page: &mut Page, neighbors: &[NeighborStatus], rib: &RibSnapshot, 
         let c = n.counters.established;
         page.sample(m::NEIGHBOR_ESTABLISHED, &[("neighbor", a)], c);
     }
-    for (name, pick) in [
-        (m::NEIGHBOR_MESSAGES_IN, true),
-        (m::NEIGHBOR_MESSAGES_OUT, false),
-    ] {
+    type Counts = fn(&NeighborStatus) -> &MessageCounts;
+    let by_type: [(&str, Counts); 2] = [
+        (m::NEIGHBOR_MESSAGES_IN, |n| &n.counters.msgs_in),
+        (m::NEIGHBOR_MESSAGES_OUT, |n| &n.counters.msgs_out),
+    ];
+    for (name, counts) in by_type {
         for (n, a) in each() {
-            let counts = if pick {
-                &n.counters.msgs_in
-            } else {
-                &n.counters.msgs_out
-            };
-            for (t, v) in counts.iter() {
+            for (t, v) in counts(n).iter() {
                 page.sample(name, &[("neighbor", a), ("type", t.name())], v);
             }
         }

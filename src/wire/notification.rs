@@ -166,18 +166,27 @@ mod tests {
     #[test]
     fn keepalive_is_the_19_byte_header() {
         let bytes = roundtrip(&Message::Keepalive);
-        let mut want = vec![0xff; 16];
-        want.extend_from_slice(&[0, 19, 4]);
+        let want = message(&[0, 19, 4]);
         assert_eq!(bytes, want);
+    }
+
+    /// The marker, then `rest` (length, type, body).
+    fn message(rest: &[u8]) -> Vec<u8> {
+        let mut m = vec![0xff; 16];
+        m.extend_from_slice(rest);
+        m
+    }
+
+    /// The NOTIFICATION decoding `m` calls for.
+    fn refused(m: &[u8]) -> Notification {
+        decode_msg(m, &CodecCtx::default())
+            .unwrap_err()
+            .notification
     }
 
     #[test]
     fn keepalive_with_a_body_is_bad_message_length() {
-        let mut m = vec![0xff; 16];
-        m.extend_from_slice(&[0, 20, 4, 0]);
-        let e = decode_msg(&m, &CodecCtx::default())
-            .unwrap_err()
-            .notification;
+        let e = refused(&message(&[0, 20, 4, 0]));
         assert_eq!((e.code, e.subcode, e.data), (1, 2, vec![0, 20]));
     }
 
@@ -229,11 +238,7 @@ mod tests {
 
     #[test]
     fn notification_shorter_than_21_is_bad_message_length() {
-        let mut m = vec![0xff; 16];
-        m.extend_from_slice(&[0, 20, 3, 6]);
-        let e = decode_msg(&m, &CodecCtx::default())
-            .unwrap_err()
-            .notification;
+        let e = refused(&message(&[0, 20, 3, 6]));
         assert_eq!((e.code, e.subcode, e.data), (1, 2, vec![0, 20]));
     }
 
@@ -252,11 +257,8 @@ mod tests {
 
     #[test]
     fn route_refresh_of_wrong_length_is_rfc7313_invalid_message_length_with_the_message() {
-        let mut m = vec![0xff; 16];
-        m.extend_from_slice(&[0, 24, 5, 0, 1, 0, 1, 0]);
-        let e = decode_msg(&m, &CodecCtx::default())
-            .unwrap_err()
-            .notification;
+        let m = message(&[0, 24, 5, 0, 1, 0, 1, 0]);
+        let e = refused(&m);
         assert_eq!((e.code, e.subcode), (7, 1));
         assert_eq!(e.data, m);
     }

@@ -52,12 +52,19 @@ fn accept_on(w: &mut Worker, id: PeerId, l: &TcpListener, now: Instant) -> std::
     client
 }
 
-#[test]
-fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
-    let (mut w, _rib) = worker();
+/// `w` with peer 1 added (`add_on`) on a fresh listener; and the time it was added.
+fn with_peer_on_listener(
+    (mut w, rib): (Worker, Receiver<ToRib>),
+) -> (Worker, Receiver<ToRib>, TcpListener, Instant) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
     add_on(&mut w, 1, &l, now);
+    (w, rib, l, now)
+}
+
+#[test]
+fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
+    let (mut w, _rib, l, now) = with_peer_on_listener(worker());
     // As close_conn leaves it after a session went down.
     w.peers.get_mut(&1).unwrap().next_connect = Some(now + Duration::from_secs(5));
     let _client = accept_on(&mut w, 1, &l, now);
@@ -71,10 +78,7 @@ fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
 
 #[test]
 fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
-    let (mut w, _rib) = worker();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let now = Instant::now();
-    add_on(&mut w, 1, &l, now);
+    let (mut w, _rib, l, now) = with_peer_on_listener(worker());
     w.peers.get_mut(&1).unwrap().next_connect = None;
     let _c1 = accept_on(&mut w, 1, &l, now);
     let first = w.peers[&1].conns.clone();
@@ -87,10 +91,7 @@ fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
 
 #[test]
 fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
-    let (mut w, rib) = worker_with(crossbeam_channel::bounded(1));
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let now = Instant::now();
-    add_on(&mut w, 1, &l, now);
+    let (mut w, rib, l, now) = with_peer_on_listener(worker_with(crossbeam_channel::bounded(1)));
     let _client = accept_on(&mut w, 1, &l, now);
     let key = w.peers[&1].conns[0];
     w.tell_rib(ToRib::Xoff { peer: 1 });
@@ -115,10 +116,7 @@ fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
 
 #[test]
 fn decoded_updates_over_the_inbox_budget_wait_in_the_backlog_and_pause_only_their_peer() {
-    let (mut w, rib) = worker();
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let now = Instant::now();
-    add_on(&mut w, 1, &l, now);
+    let (mut w, rib, l, now) = with_peer_on_listener(worker());
     let _client = accept_on(&mut w, 1, &l, now);
     let key = w.peers[&1].conns[0];
     let weight = w.cfg.inbox_weight.clone();
