@@ -230,8 +230,10 @@ fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
         NeighborSpec::client(rx_addr),
         NeighborSpec::client(C),
     ]);
-    let g = GoBgp::start_gr(&r.dir, "g", g_addr, "10.0.3.41", ASN, r.port, Some(false));
-    let rx = GoBgp::start(&r.dir, "rx", rx_addr, "10.0.3.42", r.port);
+    let g = GoBgp::builder(&r, "g", g_addr, "10.0.3.41")
+        .graceful_restart(false)
+        .start();
+    let rx = GoBgp::builder(&r, "rx", rx_addr, "10.0.3.42").start();
     let (kept, dropped) = ("10.4.1.0/24", "10.4.2.0/24");
     for p in [kept, dropped] {
         g.announce(p, "origin igp nexthop 100.64.4.1");
@@ -255,7 +257,9 @@ fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
         assert!(rx.route(p).is_some(), "{p} kept in GoBGP's RIB");
     }
 
-    let g = GoBgp::start_gr(&r.dir, "g2", g_addr, "10.0.3.41", ASN, r.port, Some(true));
+    let g = GoBgp::builder(&r, "g2", g_addr, "10.0.3.41")
+        .graceful_restart(true)
+        .start();
     g.announce(kept, "origin igp nexthop 100.64.4.1");
     wait_gone(&rx, dropped);
     assert!(rx.route(kept).is_some(), "{}", r.log());
@@ -297,16 +301,9 @@ fn bird_drops_our_routes_at_once_when_reflectd_is_killed() {
     }
     let bird_addr = "127.0.3.51";
     let mut r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(bird_addr)]);
-    let bird = Bird::start(
-        &r.dir,
-        "b",
-        bird_addr,
-        "10.0.3.51",
-        r.port,
-        "",
-        "",
-        ("100.64.0.51", "2001:db8:ffff::51"),
-    );
+    let bird = Bird::builder(&r, "b", bird_addr, "10.0.3.51")
+        .next_hops("100.64.0.51", "2001:db8:ffff::51")
+        .start();
     let mut a = r.speaker(A, [1, 1, 1, 1]);
     announce_all(&mut a, &PREFIXES[..1]);
     wait_route(&bird, PREFIXES[0], |_| true);

@@ -24,8 +24,8 @@ fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
         NeighborSpec::client("127.0.6.1"),
         NeighborSpec::client("127.0.6.2"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e1", "127.0.6.1", "10.0.6.1", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g2", "127.0.6.2", "10.0.6.2", r.port);
+    let e = ExaBgp::builder(&r, "e1", "127.0.6.1", "10.0.6.1").start();
+    let g = GoBgp::builder(&r, "g2", "127.0.6.2", "10.0.6.2").start();
     e.wait_established();
     g.announce("10.6.2.0/24", "origin igp nexthop 100.64.6.2");
     wait_route(&e, "10.6.2.0/24", |_| true);
@@ -108,8 +108,8 @@ fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
         NeighborSpec::client("127.0.6.3"),
         NeighborSpec::client("127.0.6.4"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e3", "127.0.6.3", "10.0.6.3", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g4", "127.0.6.4", "10.0.6.4", r.port);
+    let e = ExaBgp::builder(&r, "e3", "127.0.6.3", "10.0.6.3").start();
+    let g = GoBgp::builder(&r, "g4", "127.0.6.4", "10.0.6.4").start();
     e.wait_established();
     g.announce("10.6.4.0/24", "origin igp nexthop 100.64.6.4");
     e.send("announce route 10.6.3.0/24 next-hop 100.64.6.3");
@@ -166,7 +166,7 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
         NeighborSpec::client("127.0.6.5"),
         NeighborSpec::client("127.0.6.6"),
     ]);
-    let g = GoBgp::start(&r.dir, "g6", "127.0.6.6", "10.0.6.6", r.port);
+    let g = GoBgp::builder(&r, "g6", "127.0.6.6", "10.0.6.6").start();
     g.announce("10.6.6.0/24", "origin igp nexthop 100.64.6.6");
     g.announce("2001:db8:6:6::/64", "origin igp nexthop 2001:db8:ffff::66");
     // ExaBGP connects once the routes are in reflectd, so they are part of its initial dump.
@@ -176,7 +176,7 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
         .wait_until(WAIT, |s| s.route("2001:db8:6:6::/64").is_some())
         .unwrap());
     drop(sp);
-    let e = ExaBgp::start(&r.dir, "e5", "127.0.6.5", "10.0.6.5", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e5", "127.0.6.5", "10.0.6.5").start();
     e.wait_established();
     wait_route(&e, "10.6.6.0/24", |_| true);
     wait_route(&e, "2001:db8:6:6::/64", |_| true);
@@ -216,8 +216,10 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
         NeighborSpec::client("127.0.6.7"),
         NeighborSpec::client("127.0.6.8"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e7", "127.0.6.7", "10.0.6.7", ASN, r.port, false);
-    let g = GoBgp::start(&r.dir, "g8", "127.0.6.8", "10.0.6.8", r.port);
+    let e = ExaBgp::builder(&r, "e7", "127.0.6.7", "10.0.6.7")
+        .asn4(false)
+        .start();
+    let g = GoBgp::builder(&r, "g8", "127.0.6.8", "10.0.6.8").start();
     e.wait_established();
     g.announce(
         "10.6.8.0/24",
@@ -252,9 +254,9 @@ fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
         NeighborSpec::client("127.0.6.10"),
         NeighborSpec::client("127.0.6.11"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e9", "127.0.6.9", "10.0.6.9", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g10", "127.0.6.10", "10.0.6.10", r.port);
-    let e2 = ExaBgp::start(&r.dir, "e11", "127.0.6.11", "10.0.6.11", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e9", "127.0.6.9", "10.0.6.9").start();
+    let g = GoBgp::builder(&r, "g10", "127.0.6.10", "10.0.6.10").start();
+    let e2 = ExaBgp::builder(&r, "e11", "127.0.6.11", "10.0.6.11").start();
     e.wait_established();
     e2.wait_established();
     // A small version first, which GoBGP holds...
@@ -290,7 +292,7 @@ fn oversized_message_resets_only_its_session() {
         NeighborSpec::client("127.0.6.12"),
         NeighborSpec::client("127.0.6.13"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e12", "127.0.6.12", "10.0.6.12", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e12", "127.0.6.12", "10.0.6.12").start();
     e.wait_established();
     let mut cfg = SpeakerConfig::new(ip("127.0.6.13"), ASN, Ipv4Addr::new(10, 0, 6, 13));
     cfg.extended_message = false;

@@ -40,10 +40,10 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
         NeighborSpec::non_client("127.0.3.3"),
         NeighborSpec::non_client("127.0.3.4"),
     ]);
-    let c1 = GoBgp::start(&r.dir, "c1", "127.0.3.1", "10.0.3.1", r.port);
-    let mut c2 = GoBgp::start(&r.dir, "c2", "127.0.3.2", "10.0.3.2", r.port);
-    let n1 = GoBgp::start(&r.dir, "n1", "127.0.3.3", "10.0.3.3", r.port);
-    let n2 = GoBgp::start(&r.dir, "n2", "127.0.3.4", "10.0.3.4", r.port);
+    let c1 = GoBgp::builder(&r, "c1", "127.0.3.1", "10.0.3.1").start();
+    let mut c2 = GoBgp::builder(&r, "c2", "127.0.3.2", "10.0.3.2").start();
+    let n1 = GoBgp::builder(&r, "n1", "127.0.3.3", "10.0.3.3").start();
+    let n2 = GoBgp::builder(&r, "n2", "127.0.3.4", "10.0.3.4").start();
 
     let v4 = seen("100.64.3.1", 200, 31, 31);
     let v6 = seen("2001:db8:ffff::31", 200, 31, 31);
@@ -104,10 +104,10 @@ fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
         NeighborSpec::client("127.0.3.13"),
         NeighborSpec::non_client("127.0.3.14"),
     ]);
-    let a1 = GoBgp::start(&r.dir, "a1", "127.0.3.11", "10.0.3.11", r.port);
-    let a2 = GoBgp::start(&r.dir, "a2", "127.0.3.12", "10.0.3.12", r.port);
-    let r3 = GoBgp::start(&r.dir, "r3", "127.0.3.13", "10.0.3.13", r.port);
-    let e4 = ExaBgp::start(&r.dir, "e4", "127.0.3.14", "10.0.3.14", ASN, r.port, true);
+    let a1 = GoBgp::builder(&r, "a1", "127.0.3.11", "10.0.3.11").start();
+    let a2 = GoBgp::builder(&r, "a2", "127.0.3.12", "10.0.3.12").start();
+    let r3 = GoBgp::builder(&r, "r3", "127.0.3.13", "10.0.3.13").start();
+    let e4 = ExaBgp::builder(&r, "e4", "127.0.3.14", "10.0.3.14").start();
     // (prefix, a1's attributes, a2's attributes, winner's router id)
     let cases = [
         (

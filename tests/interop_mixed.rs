@@ -68,18 +68,12 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
             s.med.unwrap()
         )
     };
-    let b = Bird::start(
-        &r.dir,
-        "b1",
-        "127.0.9.1",
-        "10.0.9.1",
-        r.port,
-        &bird_static(false),
-        &bird_static(true),
-        ("100.64.9.1", "2001:db8:ffff::91"),
-    );
+    let b = Bird::builder(&r, "b1", "127.0.9.1", "10.0.9.1")
+        .statics(&bird_static(false), &bird_static(true))
+        .next_hops("100.64.9.1", "2001:db8:ffff::91")
+        .start();
     // 2: GoBGP.
-    let g = GoBgp::start(&r.dir, "g2", "127.0.9.2", "10.0.9.2", r.port);
+    let g = GoBgp::builder(&r, "g2", "127.0.9.2", "10.0.9.2").start();
     for v6 in [false, true] {
         let s = sent(2, v6);
         g.announce(
@@ -95,23 +89,18 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
     // 3: FRR.
     let frr_set = "set local-preference 103\n set metric 93\n set community 65000:93\n \
                    set extcommunity rt 65000:93\n set large-community 65000:93:1\n";
-    let f = Frr::start(
-        &r.dir,
-        "f3",
-        "127.0.9.3",
-        "10.0.9.3",
-        r.port,
-        &format!(
+    let f = Frr::builder(&r, "f3", "127.0.9.3", "10.0.9.3")
+        .body(&format!(
             " address-family ipv4 unicast\n  network {} route-map S4\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
              address-family ipv6 unicast\n  network {} route-map S6\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
             prefix(3, false),
             prefix(3, true)
-        ),
-        &format!(
+        ))
+        .tail(&format!(
             "route-map S4 permit 10\n set ip next-hop 100.64.9.3\n {frr_set}!\n\
              route-map S6 permit 10\n set ipv6 next-hop global 2001:db8:ffff::93\n {frr_set}!\n"
-        ),
-    );
+        ))
+        .start();
     // 4: OpenBGPD (reflectd dials it).
     let obgp_set = |v6: bool| {
         let s = sent(4, v6);
@@ -122,16 +111,12 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
             s.next_hop
         )
     };
-    let o = OpenBgpd::start(
-        &r.dir,
-        "o4",
-        "127.0.9.4",
-        "10.0.9.4",
-        o_port,
-        &format!("{}\n{}", obgp_set(false), obgp_set(true)),
-    );
+    let o = OpenBgpd::builder(&r, "o4", "127.0.9.4", "10.0.9.4")
+        .listen(o_port)
+        .body(&format!("{}\n{}", obgp_set(false), obgp_set(true)))
+        .start();
     // 5: ExaBGP.
-    let e = ExaBgp::start(&r.dir, "e5", "127.0.9.5", "10.0.9.5", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e5", "127.0.9.5", "10.0.9.5").start();
     for v6 in [false, true] {
         let s = sent(5, v6);
         e.send(&format!(
@@ -171,28 +156,17 @@ fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
             ..NeighborSpec::client("127.0.9.23")
         },
     ]);
-    let a1 = GoBgp::start(&r.dir, "a1", "127.0.9.11", "10.0.9.11", r.port);
-    let a2 = GoBgp::start(&r.dir, "a2", "127.0.9.12", "10.0.9.12", r.port);
-    let b = Bird::start(
-        &r.dir,
-        "b21",
-        "127.0.9.21",
-        "10.0.9.21",
-        r.port,
-        "",
-        "",
-        ("100.64.9.21", "2001:db8:ffff::921"),
-    );
-    let f = Frr::start(
-        &r.dir,
-        "f22",
-        "127.0.9.22",
-        "10.0.9.22",
-        r.port,
-        " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
-        "",
-    );
-    let o = OpenBgpd::start(&r.dir, "o23", "127.0.9.23", "10.0.9.23", o_port, "");
+    let a1 = GoBgp::builder(&r, "a1", "127.0.9.11", "10.0.9.11").start();
+    let a2 = GoBgp::builder(&r, "a2", "127.0.9.12", "10.0.9.12").start();
+    let b = Bird::builder(&r, "b21", "127.0.9.21", "10.0.9.21")
+        .next_hops("100.64.9.21", "2001:db8:ffff::921")
+        .start();
+    let f = Frr::builder(&r, "f22", "127.0.9.22", "10.0.9.22")
+        .body(" address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n")
+        .start();
+    let o = OpenBgpd::builder(&r, "o23", "127.0.9.23", "10.0.9.23")
+        .listen(o_port)
+        .start();
     // (prefix, a1's attributes, a2's attributes, winner's router id)
     let cases = [
         (

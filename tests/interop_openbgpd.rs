@@ -51,37 +51,25 @@ fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
     ]);
     let o1v4 = sent("100.64.5.1", 200, 51);
     let o1v6 = sent("2001:db8:ffff::51", 200, 51);
-    let o1 = OpenBgpd::start(
-        &r.dir,
-        "o1",
-        "127.0.5.1",
-        "10.0.5.1",
-        ports[0],
-        &format!(
+    let o1 = OpenBgpd::builder(&r, "o1", "127.0.5.1", "10.0.5.1")
+        .listen(ports[0])
+        .body(&format!(
             "network 10.5.1.0/24 {}\nnetwork 2001:db8:5:1::/64 {}",
             set(&o1v4, 51),
             set(&o1v6, 51)
-        ),
-    );
+        ))
+        .start();
     let o2v4 = sent("100.64.5.2", 100, 52);
-    let mut o2 = OpenBgpd::start(
-        &r.dir,
-        "o2",
-        "127.0.5.2",
-        "10.0.5.2",
-        ports[1],
-        &format!("network 10.5.2.0/24 {}", set(&o2v4, 52)),
-    );
+    let mut o2 = OpenBgpd::builder(&r, "o2", "127.0.5.2", "10.0.5.2")
+        .listen(ports[1])
+        .body(&format!("network 10.5.2.0/24 {}", set(&o2v4, 52)))
+        .start();
     let o3v4 = sent("100.64.5.3", 100, 53);
-    let o3 = OpenBgpd::start(
-        &r.dir,
-        "o3",
-        "127.0.5.3",
-        "10.0.5.3",
-        ports[2],
-        &format!("network 10.5.3.0/24 {}", set(&o3v4, 53)),
-    );
-    let g4 = GoBgp::start(&r.dir, "g4", "127.0.5.4", "10.0.5.4", r.port);
+    let o3 = OpenBgpd::builder(&r, "o3", "127.0.5.3", "10.0.5.3")
+        .listen(ports[2])
+        .body(&format!("network 10.5.3.0/24 {}", set(&o3v4, 53)))
+        .start();
+    let g4 = GoBgp::builder(&r, "g4", "127.0.5.4", "10.0.5.4").start();
 
     // 1: client routes reach every other peer, attributes unchanged.
     for p in [&o2 as &dyn Peer, &o3, &g4] {

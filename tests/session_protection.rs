@@ -301,17 +301,11 @@ fn bird_establishes_with_md5_and_gtsm() {
         ),
         spec("127.0.0.11", "    md5_password: local\n"),
     ]);
-    let b = Bird::start_with(
-        &r.dir,
-        "b1",
-        "127.0.8.1",
-        "10.0.8.1",
-        r.port,
-        "route 10.88.0.0/24 blackhole;",
-        "",
-        ("100.64.8.1", "2001:db8:ffff::81"),
-        "password \"bird-s3cret\"; ttl security on;",
-    );
+    let b = Bird::builder(&r, "b1", "127.0.8.1", "10.0.8.1")
+        .statics("route 10.88.0.0/24 blackhole;", "")
+        .next_hops("100.64.8.1", "2001:db8:ffff::81")
+        .bgp("password \"bird-s3cret\"; ttl security on;")
+        .start();
     let up = eventually(common::daemons::ROUTE_WAIT, || {
         b.birdc("show protocols reflector")
             .contains("Established")

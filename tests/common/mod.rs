@@ -3,8 +3,13 @@
 //! stopped by its PID when the handle drops.
 #![allow(dead_code)]
 
+pub mod bird;
 pub mod daemons;
+pub mod exabgp;
+pub mod frr;
+pub mod gobgp;
 pub mod netns;
+pub mod openbgpd;
 
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
