@@ -3,7 +3,7 @@
 //! RIB with ORIGINATOR_ID and CLUSTER_LIST, read back with `birdc`.
 
 mod common;
-use common::daemons::{have, Bird};
+use common::daemons::{have, Bird, WholeConfig};
 use common::*;
 use reflectd::wire::*;
 use std::net::Ipv4Addr;

@@ -51,6 +51,19 @@ fn held(s: &Speaker) -> Vec<&'static str> {
 /// A announced PREFIXES, B holds them, and A's TCP connection was closed without a
 /// NOTIFICATION; the reflector has logged the restart. Then a marker from C, applied after
 /// the loss, reaches B: any withdrawal the loss caused would have reached B before it.
+/// A announces every prefix and B gets them; then A's connection drops and B must lose them
+/// at once: well within the 120 s a restart would keep them for.
+fn withdrawn_at_once_on_drop(mut a: Speaker, b: &mut Speaker) {
+    announce_all(&mut a, &PREFIXES);
+    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
+    drop(a);
+    assert!(
+        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
+        "B still holds {:?}",
+        b.routes.keys()
+    );
+}
+
 fn lose_a_after_announcing(r: &Reflector, restart_time: u16) -> (Speaker, Speaker) {
     let mut a = gr_speaker(r, restart_time);
     let mut b = r.speaker(B, [2, 2, 2, 2]);
@@ -163,17 +176,9 @@ fn a_new_connection_from_a_peer_still_established_replaces_it_as_a_restart() {
 #[test]
 fn a_peer_without_graceful_restart_is_withdrawn_at_once_when_its_connection_drops() {
     let r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(B)]);
-    let mut a = r.speaker(A, [1, 1, 1, 1]);
+    let a = r.speaker(A, [1, 1, 1, 1]);
     let mut b = r.speaker(B, [2, 2, 2, 2]);
-    announce_all(&mut a, &PREFIXES);
-    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
-    drop(a);
-    // Well within the 120 s a restart would keep them for.
-    assert!(
-        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
-        "B still holds {:?}",
-        b.routes.keys()
-    );
+    withdrawn_at_once_on_drop(a, &mut b);
     assert!(!r.log().contains("kept stale"), "{}", r.log());
 }
 
@@ -182,7 +187,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
     let mut spec = NeighborSpec::client(A);
     spec.extra = "    graceful_restart: false\n";
     let r = Reflector::start(&[spec, NeighborSpec::client(B)]);
-    let mut a = gr_speaker(&r, 120);
+    let a = gr_speaker(&r, 120);
     assert!(
         !a.peer_open
             .capabilities
@@ -205,14 +210,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
         "{:?}",
         b.peer_open.capabilities
     );
-    announce_all(&mut a, &PREFIXES);
-    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
-    drop(a);
-    assert!(
-        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
-        "B still holds {:?}",
-        b.routes.keys()
-    );
+    withdrawn_at_once_on_drop(a, &mut b);
 }
 
 /// Interop: a GoBGP with Graceful Restart is killed (-9, no NOTIFICATION) and restarted with

@@ -23,16 +23,8 @@ fn announcing(tag: u32, v4: &str, v6: &str, lp: u32) -> (String, String) {
     (body, tail)
 }
 
-fn sent(nh: String, lp: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh,
-        local_pref: Some(lp),
-        med: Some(tag),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
+fn sent(nh: &str, lp: u32, tag: u32) -> Seen {
+    Seen::tagged(nh, lp, tag, tag)
 }
 
 /// Scenarios 1, 2 and 4 with FRR clients, an FRR non-client and a GoBGP non-client.
@@ -64,19 +56,19 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
         .start();
     let g4 = GoBgp::builder(&r, "g4", "127.0.4.4", "10.0.4.4").start();
 
-    let f1v4 = sent("100.64.4.1".into(), 200, 1);
-    let f1v6 = sent("2001:db8:ffff::41".into(), 200, 1);
+    let f1v4 = sent("100.64.4.1", 200, 1);
+    let f1v6 = sent("2001:db8:ffff::41", 200, 1);
     // 1: a client's routes reach every other peer, attributes unchanged.
     for p in [&f2 as &dyn Peer, &f3, &g4] {
         assert_reflected(p, "10.4.1.0/24", &f1v4, "10.0.4.1");
         assert_reflected(p, "2001:db8:4:1::/64", &f1v6, "10.0.4.1");
     }
     for p in [&f1 as &dyn Peer, &f3, &g4] {
-        let v4 = sent("100.64.4.2".into(), 100, 2);
+        let v4 = sent("100.64.4.2", 100, 2);
         assert_reflected(p, "10.4.2.0/24", &v4, "10.0.4.2");
     }
     // 2: a non-client's routes reach the clients but not the other non-client.
-    let f3v4 = sent("100.64.4.3".into(), 100, 3);
+    let f3v4 = sent("100.64.4.3", 100, 3);
     for p in [&f1 as &dyn Peer, &f2] {
         assert_reflected(p, "10.4.3.0/24", &f3v4, "10.0.4.3");
     }

@@ -6,18 +6,6 @@ mod common;
 use common::daemons::*;
 use common::*;
 
-fn seen(nh: &str, lp: u32, med: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh.to_string(),
-        local_pref: Some(lp),
-        med: Some(med),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
-}
-
 fn args(s: &Seen, tag: u32) -> String {
     format!(
         "origin igp nexthop {} local-pref {} med {} community 65000:{tag} rt 65000:{tag} large-community 65000:{tag}:1",
@@ -45,13 +33,13 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
     let n1 = GoBgp::builder(&r, "n1", "127.0.3.3", "10.0.3.3").start();
     let n2 = GoBgp::builder(&r, "n2", "127.0.3.4", "10.0.3.4").start();
 
-    let v4 = seen("100.64.3.1", 200, 31, 31);
-    let v6 = seen("2001:db8:ffff::31", 200, 31, 31);
+    let v4 = Seen::tagged("100.64.3.1", 200, 31, 31);
+    let v6 = Seen::tagged("2001:db8:ffff::31", 200, 31, 31);
     c1.announce("10.3.1.0/24", &args(&v4, 31));
     c1.announce("2001:db8:3:1::/64", &args(&v6, 31));
-    let c2r = seen("100.64.3.2", 100, 32, 32);
+    let c2r = Seen::tagged("100.64.3.2", 100, 32, 32);
     c2.announce("10.3.2.0/24", &args(&c2r, 32));
-    let n1r = seen("100.64.3.3", 100, 33, 33);
+    let n1r = Seen::tagged("100.64.3.3", 100, 33, 33);
     n1.announce("10.3.3.0/24", &args(&n1r, 33));
 
     // 1: a client's routes reach every other peer, attributes unchanged.
@@ -108,47 +96,5 @@ fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
     let a2 = GoBgp::builder(&r, "a2", "127.0.3.12", "10.0.3.12").start();
     let r3 = GoBgp::builder(&r, "r3", "127.0.3.13", "10.0.3.13").start();
     let e4 = ExaBgp::builder(&r, "e4", "127.0.3.14", "10.0.3.14").start();
-    // (prefix, a1's attributes, a2's attributes, winner's router id)
-    let cases = [
-        (
-            "10.3.21.0/24",
-            "local-pref 100 med 0",
-            "local-pref 200 med 50 aspath 65010,65020",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.22.0/24",
-            "aspath 65010,65020 med 0",
-            "aspath 65010 med 50",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.23.0/24",
-            "aspath 65010 med 20",
-            "aspath 65010 med 10",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.24.0/24",
-            "local-pref 300 aspath 65010,65020,65030",
-            "local-pref 100 aspath 65010",
-            "10.0.3.11",
-        ),
-    ];
-    for (prefix, x1, x2, _) in cases {
-        a1.announce(prefix, &format!("origin igp nexthop 100.64.3.11 {x1}"));
-        a2.announce(prefix, &format!("origin igp nexthop 100.64.3.12 {x2}"));
-    }
-    for (prefix, _, _, winner) in cases {
-        for p in [&r3 as &dyn Peer, &e4] {
-            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
-        }
-    }
-    // Still the winners once everything has settled.
-    for (prefix, _, _, winner) in cases {
-        for p in [&r3 as &dyn Peer, &e4] {
-            let got = p.route(prefix).and_then(|s| s.originator_id);
-            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
-        }
-    }
+    assert_best_paths(3, &a1, &a2, &[&r3, &e4]);
 }

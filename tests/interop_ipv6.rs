@@ -46,12 +46,7 @@ fn router_id(n: u32) -> String {
 
 #[test]
 fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd")
-        & have("exabgp", "exabgp")
-        & have("ip", "iproute2");
+    let all = have_every_daemon() & have("ip", "iproute2");
     if !all {
         return;
     }
@@ -76,12 +71,10 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
             NeighborSpec::client(ADDRS[1]),
             NeighborSpec::client(ADDRS[2]),
             NeighborSpec {
-                passive: false,
-                port: o_port,
                 // Else the kernel picks fd00::5 itself as the source (RFC 6724 rule 1: prefer
                 // the destination address) and OpenBGPD refuses an unknown neighbor.
                 extra: "    local_address: fd00::1\n",
-                ..NeighborSpec::client(ADDRS[3])
+                ..NeighborSpec::dialed(ADDRS[3], o_port)
             },
             NeighborSpec::client(ADDRS[4]),
         ],

@@ -7,15 +7,7 @@ use common::daemons::*;
 use common::*;
 
 fn sent(nh: &str, lp: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh.to_string(),
-        local_pref: Some(lp),
-        med: Some(tag),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
+    Seen::tagged(nh, lp, tag, tag)
 }
 
 fn set(s: &Seen, tag: u32) -> String {
@@ -29,10 +21,8 @@ fn set(s: &Seen, tag: u32) -> String {
 
 fn dialed(address: &'static str, port: u16, rr_client: bool) -> NeighborSpec {
     NeighborSpec {
-        passive: false,
-        port,
         rr_client,
-        ..NeighborSpec::client(address)
+        ..NeighborSpec::dialed(address, port)
     }
 }
 

@@ -21,10 +21,6 @@ fn expected() -> BTreeSet<String> {
     V4.iter().chain([&V6]).map(|p| p.to_string()).collect()
 }
 
-fn json(s: &str) -> Value {
-    serde_json::from_str(s.trim()).unwrap_or(Value::Null)
-}
-
 fn gobgp_prefixes(g: &GoBgp) -> BTreeSet<String> {
     ["ipv4", "ipv6"]
         .iter()
@@ -131,11 +127,7 @@ fn daemons_get_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
         NeighborSpec::client("127.0.10.1"),
         NeighborSpec::client("127.0.10.2"),
         NeighborSpec::client("127.0.10.3"),
-        NeighborSpec {
-            passive: false,
-            port: o_port,
-            ..NeighborSpec::client("127.0.10.4")
-        },
+        NeighborSpec::dialed("127.0.10.4", o_port),
         NeighborSpec::client("127.0.10.5"),
     ]);
     let g1 = GoBgp::builder(&r, "g1", "127.0.10.1", "10.0.10.1").start();

@@ -2,7 +2,7 @@
 //! on accepted and dialled connections, keys following a reload, and BIRD as a signed peer.
 
 mod common;
-use common::daemons::{eventually, have, Bird};
+use common::daemons::{eventually, have, Bird, Driver};
 use common::*;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;

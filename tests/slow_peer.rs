@@ -91,21 +91,6 @@ fn reflected(i: u32, round: u32) -> PathAttrs {
     }
 }
 
-/// splitmix64: a seeded, dependency-free generator; the run is the same every time.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 type Table = HashMap<AnyPrefix, PathAttrs>;
 
 /// Sends `bytes` in slices, reading the live clients in between so their output never has
@@ -309,7 +294,7 @@ fn stall(joins_late: bool) {
         let mut withdraw = Vec::new();
         let mut chosen = vec![false; PREFIXES as usize];
         while withdraw.len() < CHANGE {
-            let i = rng.below(PREFIXES as usize);
+            let i = rng.index(PREFIXES as usize);
             if present[i] {
                 present[i] = false;
                 chosen[i] = true;
@@ -318,7 +303,7 @@ fn stall(joins_late: bool) {
         }
         let mut announce = Vec::new();
         while announce.len() < CHANGE {
-            let i = rng.below(PREFIXES as usize);
+            let i = rng.index(PREFIXES as usize);
             if !chosen[i] {
                 chosen[i] = true;
                 announce.push(i as u32);

@@ -4,7 +4,6 @@
 //! socket.
 
 use super::daemons::*;
-use super::Reflector;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,24 +20,15 @@ pub struct BirdOpts {
     statics: (String, String),
     next_hops: Option<(String, String)>,
     bgp: String,
-    config: Option<String>,
 }
 
-impl Bird {
-    /// BIRD `name` dialing reflectd `r` from `addr` with router id `router_id`, its config
-    /// generated (see [`Builder::statics`]). Needs [`Builder::next_hops`].
-    pub fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<BirdOpts> {
-        Builder::new(r, name, addr, router_id)
-    }
-
-    /// BIRD `name` on `addr` with a whole config written by the test: `{log}` in it becomes
-    /// BIRD's log file (see [`Bird::log_text`]).
-    pub fn with_config(r: &Reflector, name: &str, addr: &str, config: &str) -> Builder<BirdOpts> {
-        let mut b = Bird::builder(r, name, addr, "");
-        b.opts.config = Some(config.to_string());
-        b
-    }
+/// Generated: needs [`Builder::next_hops`].
+impl Driver for Bird {
+    type Opts = BirdOpts;
 }
+
+/// A whole config: `{log}` in it becomes BIRD's log file (see [`Bird::log_text`]).
+impl WholeConfig for Bird {}
 
 impl Builder<BirdOpts> {
     /// BIRD `route` lines (with per-route attribute blocks) of its IPv4 and IPv6 static
@@ -62,9 +52,13 @@ impl Builder<BirdOpts> {
 
     /// Writes the config, runs BIRD in the foreground and waits for its control socket.
     pub fn start(self) -> Bird {
-        let (d, o) = (self.daemon, self.opts);
+        let Builder {
+            daemon: d,
+            config,
+            opts: o,
+        } = self;
         let log = d.path(".birdlog").display().to_string();
-        let text = match o.config {
+        let text = match config {
             Some(config) => config.replace("{log}", &log),
             None => {
                 let (nh4, nh6) = o.next_hops.expect("BIRD's next hops (Builder::next_hops)");

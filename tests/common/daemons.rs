@@ -103,20 +103,14 @@ impl Daemon {
     }
 }
 
-/// A daemon about to start: the [`Daemon`] every driver takes plus the driver's own options
-/// `O`. Each driver's `new` makes one, its own setters fill `O`, and its `start` runs it.
+/// A daemon about to start: the [`Daemon`] every driver takes, the whole config a test may
+/// write instead of the generated one, and the driver's own options `O`. [`Driver::builder`]
+/// makes one, the setters fill it, and the driver's `start` runs it.
 pub struct Builder<O> {
     pub daemon: Daemon,
+    /// A whole config written by the test ([`WholeConfig::with_config`]).
+    pub config: Option<String>,
     pub opts: O,
-}
-
-impl<O: Default> Builder<O> {
-    pub fn new(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<O> {
-        Builder {
-            daemon: Daemon::new(r, name, addr, router_id),
-            opts: O::default(),
-        }
-    }
 }
 
 impl<O> Builder<O> {
@@ -130,6 +124,32 @@ impl<O> Builder<O> {
     pub fn net(mut self, net: &Net) -> Self {
         self.daemon.net = net.clone();
         self
+    }
+}
+
+/// A daemon driver: its handle type names its own options and is started through a
+/// [`Builder`] of them.
+pub trait Driver {
+    type Opts: Default;
+
+    /// The daemon `name` on `addr` with router id `router_id`, peering with reflectd `r`,
+    /// its config generated from the builder's settings.
+    fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<Self::Opts> {
+        Builder {
+            daemon: Daemon::new(r, name, addr, router_id),
+            config: None,
+            opts: Self::Opts::default(),
+        }
+    }
+}
+
+/// Drivers that can run a whole config written by the test instead of the generated one
+/// (each says what it adds to it or replaces in it).
+pub trait WholeConfig: Driver {
+    fn with_config(r: &Reflector, name: &str, addr: &str, config: &str) -> Builder<Self::Opts> {
+        let mut b = Self::builder(r, name, addr, "");
+        b.config = Some(config.to_string());
+        b
     }
 }
 
@@ -150,6 +170,15 @@ pub fn best_or_first(paths: &[Value], best: impl Fn(&Value) -> bool) -> Option<&
 /// Parses a CLI's JSON output (Null when it printed none).
 pub fn json(out: &str) -> Value {
     serde_json::from_str(out.trim()).unwrap_or(Value::Null)
+}
+
+/// [`have`] for all five daemons: every one is checked (and reported) before the answer.
+pub fn have_every_daemon() -> bool {
+    have("bird", "bird2")
+        & have("gobgpd", "gobgpd")
+        & have(FRR_BGPD, "frr")
+        & have(OPENBGPD, "openbgpd")
+        & have("exabgp", "exabgp")
 }
 
 /// Locally a missing daemon skips the test with a message; under CI (`CI=true`) it fails.
@@ -303,6 +332,22 @@ pub struct Seen {
     pub large_communities: Vec<String>,
 }
 
+impl Seen {
+    /// A route as the scenarios announce it: `next_hop`, `local_pref`, `med`, and one
+    /// standard, extended (route target) and large community each, tagged `tag`.
+    pub fn tagged(next_hop: &str, local_pref: u32, med: u32, tag: u32) -> Seen {
+        Seen {
+            next_hop: next_hop.to_string(),
+            local_pref: Some(local_pref),
+            med: Some(med),
+            communities: vec![format!("65000:{tag}")],
+            ext_communities: vec![format!("65000:{tag}")],
+            large_communities: vec![format!("65000:{tag}:1")],
+            ..Seen::default()
+        }
+    }
+}
+
 /// What every BGP daemon handle offers the scenarios.
 pub trait Peer {
     fn name(&self) -> String;
@@ -423,6 +468,65 @@ pub fn assert_all_reflected(
                 eprintln!("{} -> {}: {prefix}", announcer.name(), receiver.name());
                 assert_reflected(*receiver, &prefix, &sent, &originator);
             }
+        }
+    }
+}
+
+/// Scenario 3: two GoBGP clients, `a1` (router id 10.0.N.11) and `a2` (10.0.N.12), announce
+/// the same prefixes 10.N.21-24.0/24 with different LOCAL_PREF, AS_PATH length and MED;
+/// every receiver ends with the path RFC 4271 §9.1.2.2 selects. The loser each time has the
+/// lower router id, so a wrong decision would fall through to the router-id tie-break and
+/// pick it.
+pub fn assert_best_paths(n: u8, a1: &GoBgp, a2: &GoBgp, receivers: &[&dyn Peer]) {
+    let (id1, id2) = (format!("10.0.{n}.11"), format!("10.0.{n}.12"));
+    // (prefix, a1's attributes, a2's attributes, winner's router id)
+    let cases = [
+        (
+            format!("10.{n}.21.0/24"),
+            "local-pref 100 med 0",
+            "local-pref 200 med 50 aspath 65010,65020",
+            &id2,
+        ),
+        (
+            format!("10.{n}.22.0/24"),
+            "aspath 65010,65020 med 0",
+            "aspath 65010 med 50",
+            &id2,
+        ),
+        (
+            format!("10.{n}.23.0/24"),
+            "aspath 65010 med 20",
+            "aspath 65010 med 10",
+            &id2,
+        ),
+        (
+            format!("10.{n}.24.0/24"),
+            "local-pref 300 aspath 65010,65020,65030",
+            "local-pref 100 aspath 65010",
+            &id1,
+        ),
+    ];
+    for (prefix, x1, x2, _) in &cases {
+        a1.announce(prefix, &format!("origin igp nexthop 100.64.{n}.11 {x1}"));
+        a2.announce(prefix, &format!("origin igp nexthop 100.64.{n}.12 {x2}"));
+    }
+    for (prefix, _, _, winner) in &cases {
+        for p in receivers {
+            wait_route(*p, prefix, |s| {
+                s.originator_id.as_deref() == Some(winner.as_str())
+            });
+        }
+    }
+    // Still the winners once everything has settled.
+    for (prefix, _, _, winner) in &cases {
+        for p in receivers {
+            let got = p.route(prefix).and_then(|s| s.originator_id);
+            assert_eq!(
+                got.as_deref(),
+                Some(winner.as_str()),
+                "{} {prefix}",
+                p.name()
+            );
         }
     }
 }

@@ -4,7 +4,6 @@
 //! its own address and listens on nothing.
 
 use super::daemons::*;
-use super::Reflector;
 use serde_json::Value;
 use std::path::PathBuf;
 
@@ -26,11 +25,8 @@ impl Default for ExaBgpOpts {
     }
 }
 
-impl ExaBgp {
-    /// ExaBGP `name` dialing reflectd `r` from `addr` with router id `router_id`.
-    pub fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<ExaBgpOpts> {
-        Builder::new(r, name, addr, router_id)
-    }
+impl Driver for ExaBgp {
+    type Opts = ExaBgpOpts;
 }
 
 impl Builder<ExaBgpOpts> {

@@ -3,7 +3,6 @@
 //! as a file and through `vtysh` on its own vty socket in the test's temp dir.
 
 use super::daemons::*;
-use super::Reflector;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -22,24 +21,14 @@ pub struct FrrOpts {
     body: String,
     tail: String,
     listen: Option<u16>,
-    config: Option<String>,
 }
 
-impl Frr {
-    /// bgpd `name` dialing reflectd `r` from `addr` with router id `router_id`, its
-    /// config generated (see [`Builder::body`]).
-    pub fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<FrrOpts> {
-        Builder::new(r, name, addr, router_id)
-    }
-
-    /// bgpd `name` on `addr` with a whole config written by the test: `{log}` in it becomes
-    /// the log file.
-    pub fn with_config(r: &Reflector, name: &str, addr: &str, config: &str) -> Builder<FrrOpts> {
-        let mut b = Frr::builder(r, name, addr, "");
-        b.opts.config = Some(config.to_string());
-        b
-    }
+impl Driver for Frr {
+    type Opts = FrrOpts;
 }
+
+/// A whole config: `{log}` in it becomes bgpd's log file.
+impl WholeConfig for Frr {}
 
 impl Builder<FrrOpts> {
     /// Extra config inside `router bgp` (address families, networks).
@@ -62,9 +51,13 @@ impl Builder<FrrOpts> {
 
     /// Writes the config, runs bgpd without zebra and waits for its vty.
     pub fn start(self) -> Frr {
-        let (d, o) = (self.daemon, self.opts);
+        let Builder {
+            daemon: d,
+            config,
+            opts: o,
+        } = self;
         let log = d.path(".frrlog").display().to_string();
-        let text = match o.config {
+        let text = match config {
             Some(config) => config.replace("{log}", &log),
             None => format!(
                 "hostname {name}\nlog file {log}\n!\nrouter bgp {asn}\n bgp router-id {router_id}\n \

@@ -4,7 +4,6 @@
 
 use super::daemons::*;
 use super::netns::host_port;
-use super::Reflector;
 use serde_json::Value;
 
 pub struct GoBgp {
@@ -20,11 +19,8 @@ pub struct GoBgpOpts {
     graceful_restart: Option<bool>,
 }
 
-impl GoBgp {
-    /// gobgpd `name` dialing reflectd `r` from `addr` with router id `router_id`.
-    pub fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<GoBgpOpts> {
-        Builder::new(r, name, addr, router_id)
-    }
+impl Driver for GoBgp {
+    type Opts = GoBgpOpts;
 }
 
 impl Builder<GoBgpOpts> {

@@ -101,6 +101,15 @@ impl NeighborSpec {
             ..NeighborSpec::client(address)
         }
     }
+
+    /// A client reflectd dials, at `address`:`port` (a peer that listens, as OpenBGPD does).
+    pub fn dialed(address: &'static str, port: u16) -> NeighborSpec {
+        NeighborSpec {
+            passive: false,
+            port,
+            ..NeighborSpec::client(address)
+        }
+    }
 }
 
 pub fn config_text(port: u16, api: u16, metrics: u16, neighbors: &[NeighborSpec]) -> String {
@@ -321,6 +330,29 @@ pub fn read_retrying(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             r => return r,
         }
+    }
+}
+
+/// splitmix64: a seeded, dependency-free generator; a run is the same every time.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An index into a collection of `n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
     }
 }
 

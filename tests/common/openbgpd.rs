@@ -3,7 +3,6 @@
 //! port, passive toward reflectd, and is driven with `bgpctl` on its own control socket.
 
 use super::daemons::*;
-use super::Reflector;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -24,34 +23,15 @@ pub struct OpenBgpd {
 pub struct OpenBgpdOpts {
     listen: Option<u16>,
     body: String,
-    config: Option<String>,
 }
 
-impl OpenBgpd {
-    /// bgpd `name` on `addr` with router id `router_id`, passive toward reflectd `r`; its
-    /// config generated (see [`Builder::body`]). Needs [`Builder::listen`].
-    pub fn builder(
-        r: &Reflector,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-    ) -> Builder<OpenBgpdOpts> {
-        Builder::new(r, name, addr, router_id)
-    }
-
-    /// bgpd `name` on `addr` with a whole config written by the test (the listen line and
-    /// control socket are added). Needs [`Builder::listen`].
-    pub fn with_config(
-        r: &Reflector,
-        name: &str,
-        addr: &str,
-        config: &str,
-    ) -> Builder<OpenBgpdOpts> {
-        let mut b = OpenBgpd::builder(r, name, addr, "");
-        b.opts.config = Some(config.to_string());
-        b
-    }
+/// Needs [`Builder::listen`].
+impl Driver for OpenBgpd {
+    type Opts = OpenBgpdOpts;
 }
+
+/// A whole config: the listen line and the control socket are added in front of it.
+impl WholeConfig for OpenBgpd {}
 
 impl Builder<OpenBgpdOpts> {
     /// The port it listens on: from [`super::free_port`], given to reflectd's neighbor
@@ -71,7 +51,11 @@ impl Builder<OpenBgpdOpts> {
     /// foreground and waits until `bgpctl` answers.
     pub fn start(self) -> OpenBgpd {
         use std::os::unix::fs::PermissionsExt;
-        let (d, o) = (self.daemon, self.opts);
+        let Builder {
+            daemon: d,
+            config,
+            opts: o,
+        } = self;
         let port = o
             .listen
             .expect("OpenBGPD listens: reflectd dials it (Builder::listen)");
@@ -85,7 +69,7 @@ impl Builder<OpenBgpdOpts> {
             sock = sock.display()
         );
         // Up once it lists its neighbors: its own config names reflectd's `descr`.
-        let (text, ready_cmd, ready): (_, &[&str], _) = match &o.config {
+        let (text, ready_cmd, ready): (_, &[&str], _) = match &config {
             Some(config) => (
                 format!("{listen}{config}\n"),
                 &["show", "summary"],
