@@ -3,7 +3,7 @@
 //! RIB with ORIGINATOR_ID and CLUSTER_LIST, read back with `birdc`.
 
 mod common;
-use common::daemons::{have, Bird, WholeConfig};
+use common::daemons::{Bird, Driver, WholeConfig};
 use common::*;
 use reflectd::wire::*;
 use std::net::Ipv4Addr;
@@ -49,7 +49,7 @@ protocol bgp reflector {{
 
 #[test]
 fn bird_client_exchanges_reflected_routes_in_both_directions() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let r = Reflector::start(&[

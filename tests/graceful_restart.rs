@@ -219,7 +219,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
 #[test]
 fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
     use common::daemons::*;
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let (g_addr, rx_addr) = ("127.0.3.41", "127.0.3.42");
@@ -294,7 +294,7 @@ fn without_graceful_restart_a_second_connection_is_refused_while_the_first_is_es
 #[test]
 fn bird_drops_our_routes_at_once_when_reflectd_is_killed() {
     use common::daemons::*;
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let bird_addr = "127.0.3.51";

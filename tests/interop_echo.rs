@@ -425,7 +425,7 @@ fn echo_sequence(
 
 #[test]
 fn a_gobgp_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let l = Layout { k: 1 };
@@ -446,7 +446,7 @@ fn a_gobgp_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdra
 
 #[test]
 fn a_bird_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let l = Layout { k: 2 };
@@ -479,7 +479,7 @@ fn a_bird_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdraw
 
 #[test]
 fn an_frr_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have(FRR_BGPD, "frr") {
+    if !Frr::installed() {
         return;
     }
     let l = Layout { k: 3 };
@@ -527,10 +527,7 @@ const NO_EXPORT_SUBCONFED: &str = "65535:65283";
 /// once their best path carries NO_ADVERTISE; X must not be sent E's P6 either.
 #[test]
 fn well_known_communities_no_advertise_is_reflected_to_nobody_and_no_export_to_clients_unchanged() {
-    let all = have("exabgp", "exabgp")
-        & have("bird", "bird2")
-        & have(FRR_BGPD, "frr")
-        & have("gobgpd", "gobgpd");
+    let all = ExaBgp::installed() & Bird::installed() & Frr::installed() & GoBgp::installed();
     if !all {
         return;
     }

@@ -17,7 +17,7 @@ const VALID: &str = "next-hop 100.64.6.1";
 /// neither the sender's session nor anyone else's is disturbed.
 #[test]
 fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -101,7 +101,7 @@ fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
 /// session and its routes stay.
 #[test]
 fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -159,7 +159,7 @@ fn eor(ev: &serde_json::Value, afi: &str) -> bool {
 /// ROUTE-REFRESH brings the whole Adj-RIB-Out back.
 #[test]
 fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -209,7 +209,7 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
 /// from what it sends for the 4-octet GoBGP.
 #[test]
 fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -246,7 +246,7 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
 /// disturbs no session. (Found here: reflectd's RIB thread used to panic on it.)
 #[test]
 fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -285,7 +285,7 @@ fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
 /// session, and an ExaBGP session beside it is undisturbed.
 #[test]
 fn oversized_message_resets_only_its_session() {
-    if !have("exabgp", "exabgp") {
+    if !ExaBgp::installed() {
         return;
     }
     let r = Reflector::start(&[

@@ -30,7 +30,7 @@ fn sent(nh: &str, lp: u32, tag: u32) -> Seen {
 /// Scenarios 1, 2 and 4 with FRR clients, an FRR non-client and a GoBGP non-client.
 #[test]
 fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have(FRR_BGPD, "frr") || !have("gobgpd", "gobgpd") {
+    if !Frr::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -59,19 +59,16 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
     let f1v4 = sent("100.64.4.1", 200, 1);
     let f1v6 = sent("2001:db8:ffff::41", 200, 1);
     // 1: a client's routes reach every other peer, attributes unchanged.
-    for p in [&f2 as &dyn Peer, &f3, &g4] {
-        assert_reflected(p, "10.4.1.0/24", &f1v4, "10.0.4.1");
-        assert_reflected(p, "2001:db8:4:1::/64", &f1v6, "10.0.4.1");
-    }
-    for p in [&f1 as &dyn Peer, &f3, &g4] {
-        let v4 = sent("100.64.4.2", 100, 2);
-        assert_reflected(p, "10.4.2.0/24", &v4, "10.0.4.2");
-    }
+    assert_reflected_to(
+        &[&f2, &f3, &g4],
+        &[("10.4.1.0/24", &f1v4), ("2001:db8:4:1::/64", &f1v6)],
+        "10.0.4.1",
+    );
+    let f2v4 = sent("100.64.4.2", 100, 2);
+    assert_reflected_to(&[&f1, &f3, &g4], &[("10.4.2.0/24", &f2v4)], "10.0.4.2");
     // 2: a non-client's routes reach the clients but not the other non-client.
     let f3v4 = sent("100.64.4.3", 100, 3);
-    for p in [&f1 as &dyn Peer, &f2] {
-        assert_reflected(p, "10.4.3.0/24", &f3v4, "10.0.4.3");
-    }
+    assert_reflected_to(&[&f1, &f2], &[("10.4.3.0/24", &f3v4)], "10.0.4.3");
     // (FRR would put its own 127.x address in NEXT_HOP, which FRR peers refuse.)
     f1.configure("ipv4", &["network 10.4.9.0/24 route-map SET4"]);
     wait_route(&g4, "10.4.9.0/24", |_| true);
@@ -94,16 +91,10 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
     // 4: withdrawal removes the route everywhere...
     f1.configure("ipv4", &["no network 10.4.1.0/24 route-map SET4"]);
     f1.configure("ipv6", &["no network 2001:db8:4:1::/64 route-map SET6"]);
-    for p in [&f2 as &dyn Peer, &f3, &g4] {
-        wait_gone(p, "10.4.1.0/24");
-        wait_gone(p, "2001:db8:4:1::/64");
-    }
+    wait_gone_from(&[&f2, &f3, &g4], &["10.4.1.0/24", "2001:db8:4:1::/64"]);
     // ...and so does the announcer's session dropping.
     f2.proc.stop();
-    for p in [&f1 as &dyn Peer, &f3, &g4] {
-        wait_gone(p, "10.4.2.0/24");
-        wait_gone(p, "2001:db8:4:2::/64");
-    }
+    wait_gone_from(&[&f1, &f3, &g4], &["10.4.2.0/24", "2001:db8:4:2::/64"]);
     assert!(f1.established() && f3.established() && g4.established());
 }
 
@@ -115,7 +106,7 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
 /// A route F1 originates comes down to reflectd's clients with ORIGINATOR_ID F1.
 #[test]
 fn reflectd_as_client_of_frr_reflectors_passes_routes_and_drops_its_own_loops() {
-    if !have(FRR_BGPD, "frr") || !have("gobgpd", "gobgpd") {
+    if !Frr::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[

@@ -6,20 +6,11 @@ mod common;
 use common::daemons::*;
 use common::*;
 
-fn args(s: &Seen, tag: u32) -> String {
-    format!(
-        "origin igp nexthop {} local-pref {} med {} community 65000:{tag} rt 65000:{tag} large-community 65000:{tag}:1",
-        s.next_hop,
-        s.local_pref.unwrap_or(100),
-        s.med.unwrap_or(0)
-    )
-}
-
 /// Scenarios 1, 2 and 4: attributes survive reflection; non-client routes reach clients only;
 /// withdrawal and a dropped session remove routes everywhere.
 #[test]
 fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -35,25 +26,22 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
 
     let v4 = Seen::tagged("100.64.3.1", 200, 31, 31);
     let v6 = Seen::tagged("2001:db8:ffff::31", 200, 31, 31);
-    c1.announce("10.3.1.0/24", &args(&v4, 31));
-    c1.announce("2001:db8:3:1::/64", &args(&v6, 31));
+    c1.announce_seen("10.3.1.0/24", &v4);
+    c1.announce_seen("2001:db8:3:1::/64", &v6);
     let c2r = Seen::tagged("100.64.3.2", 100, 32, 32);
-    c2.announce("10.3.2.0/24", &args(&c2r, 32));
+    c2.announce_seen("10.3.2.0/24", &c2r);
     let n1r = Seen::tagged("100.64.3.3", 100, 33, 33);
-    n1.announce("10.3.3.0/24", &args(&n1r, 33));
+    n1.announce_seen("10.3.3.0/24", &n1r);
 
     // 1: a client's routes reach every other peer, attributes unchanged.
-    for p in [&c2 as &dyn Peer, &n1, &n2] {
-        assert_reflected(p, "10.3.1.0/24", &v4, "10.0.3.1");
-        assert_reflected(p, "2001:db8:3:1::/64", &v6, "10.0.3.1");
-    }
-    for p in [&c1 as &dyn Peer, &n1, &n2] {
-        assert_reflected(p, "10.3.2.0/24", &c2r, "10.0.3.2");
-    }
+    assert_reflected_to(
+        &[&c2, &n1, &n2],
+        &[("10.3.1.0/24", &v4), ("2001:db8:3:1::/64", &v6)],
+        "10.0.3.1",
+    );
+    assert_reflected_to(&[&c1, &n1, &n2], &[("10.3.2.0/24", &c2r)], "10.0.3.2");
     // 2: a non-client's route reaches the clients...
-    for p in [&c1 as &dyn Peer, &c2] {
-        assert_reflected(p, "10.3.3.0/24", &n1r, "10.0.3.3");
-    }
+    assert_reflected_to(&[&c1, &c2], &[("10.3.3.0/24", &n1r)], "10.0.3.3");
     // ...but not the other non-client. A marker announced after n1's route reached the
     // clients bounds the wait: once n2 has the marker, n1's route would have arrived before it.
     c1.announce("10.3.9.0/24", "origin igp nexthop 100.64.3.1");
@@ -63,15 +51,10 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
     // 4: a withdrawal removes the route everywhere...
     c1.withdraw("10.3.1.0/24");
     c1.withdraw("2001:db8:3:1::/64");
-    for p in [&c2 as &dyn Peer, &n1, &n2] {
-        wait_gone(p, "10.3.1.0/24");
-        wait_gone(p, "2001:db8:3:1::/64");
-    }
+    wait_gone_from(&[&c2, &n1, &n2], &["10.3.1.0/24", "2001:db8:3:1::/64"]);
     // ...and so does the announcer's session going away.
     c2.proc.stop();
-    for p in [&c1 as &dyn Peer, &n1, &n2] {
-        wait_gone(p, "10.3.2.0/24");
-    }
+    wait_gone_from(&[&c1, &n1, &n2], &["10.3.2.0/24"]);
     // The others are undisturbed.
     assert!(c1.established() && n1.established() && n2.established());
     assert!(c1.route("10.3.3.0/24").is_some());
@@ -83,7 +66,7 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
 /// decision would fall through to the router-id tie-break and pick it.
 #[test]
 fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
-    if !have("gobgpd", "gobgpd") || !have("exabgp", "exabgp") {
+    if !GoBgp::installed() || !ExaBgp::installed() {
         return;
     }
     let r = Reflector::start(&[

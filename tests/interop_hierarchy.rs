@@ -23,12 +23,14 @@ fn ipv4_gauge(r: &Reflector, name: &str, neighbor: &str) -> Option<f64> {
     })
 }
 
-fn upper_bird(r: &Reflector, name: &str, n: u8, port: u16, cluster: &str, others: &str) -> Bird {
+/// B`n`, one of the reflectors above reflectd: on 127.0.12.7`n`:`port`, in cluster
+/// `cluster`, with the BGP sessions `others` beside the one with reflectd.
+fn upper_bird(r: &Reflector, n: u8, port: u16, cluster: &str, others: &str) -> Bird {
     let addr = format!("127.0.12.7{n}");
     let rr_port = r.port;
     Bird::with_config(
         r,
-        name,
+        &format!("b{n}"),
         &addr,
         &format!(
             r#"router id 10.0.12.{n};
@@ -55,7 +57,7 @@ protocol bgp reflectd from upper {{
 
 #[test]
 fn reflectd_as_client_of_bird_reflectors_passes_routes_and_drops_its_own_loops() {
-    let all = have("bird", "bird2") & have("gobgpd", "gobgpd") & have(FRR_BGPD, "frr");
+    let all = Bird::installed() & GoBgp::installed() & Frr::installed();
     if !all {
         return;
     }
@@ -70,7 +72,6 @@ fn reflectd_as_client_of_bird_reflectors_passes_routes_and_drops_its_own_loops()
     let [p1, p2, px] = free_ports::<3>();
     let b1 = upper_bird(
         &r,
-        "b1",
         1,
         p1,
         B1_CLUSTER,
@@ -90,7 +91,6 @@ protocol bgp peer2 from upper {{
     );
     let b2 = upper_bird(
         &r,
-        "b2",
         2,
         p2,
         B2_CLUSTER,

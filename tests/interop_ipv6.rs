@@ -100,16 +100,7 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
         .net(&net)
         .start();
     for v6 in [false, true] {
-        let s = sent(2, v6);
-        g.announce(
-            &prefix(2, v6),
-            &format!(
-                "origin igp nexthop {} local-pref {} med {} community 65000:62",
-                s.next_hop,
-                s.local_pref.unwrap(),
-                s.med.unwrap()
-            ),
-        );
+        g.announce_seen(&prefix(2, v6), &sent(2, v6));
     }
     // 3: FRR.
     let frr_set = "set local-preference 103\n set metric 63\n set community 65000:63\n";
@@ -228,7 +219,5 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
 
     // ...and the announcer's session dropping removes the rest of its routes.
     g.proc.stop();
-    for receiver in [&b as &dyn Peer, &f, &o, &e] {
-        wait_gone(receiver, &prefix(2, false));
-    }
+    wait_gone_from(&[&b, &f, &o, &e], &[&prefix(2, false)]);
 }

@@ -59,16 +59,7 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
     // 2: GoBGP.
     let g = GoBgp::builder(&r, "g2", "127.0.9.2", "10.0.9.2").start();
     for v6 in [false, true] {
-        let s = sent(2, v6);
-        g.announce(
-            &prefix(2, v6),
-            &format!(
-                "origin igp nexthop {} local-pref {} med {} community 65000:92 rt 65000:92 large-community 65000:92:1",
-                s.next_hop,
-                s.local_pref.unwrap(),
-                s.med.unwrap()
-            ),
-        );
+        g.announce_seen(&prefix(2, v6), &sent(2, v6));
     }
     // 3: FRR.
     let frr_set = "set local-preference 103\n set metric 93\n set community 65000:93\n \
@@ -121,10 +112,7 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
 /// each end with the RFC 4271 best path (the loser always has the lower router id).
 #[test]
 fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd");
+    let all = Bird::installed() & GoBgp::installed() & Frr::installed() & OpenBgpd::installed();
     if !all {
         return;
     }

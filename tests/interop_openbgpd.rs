@@ -29,7 +29,7 @@ fn dialed(address: &'static str, port: u16, rr_client: bool) -> NeighborSpec {
 /// Scenarios 1, 2 and 4 with OpenBGPD clients and non-client, and a GoBGP non-client.
 #[test]
 fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have(OPENBGPD, "openbgpd") || !have("gobgpd", "gobgpd") {
+    if !OpenBgpd::installed() || !GoBgp::installed() {
         return;
     }
     let ports = [free_port(), free_port(), free_port()];
@@ -62,29 +62,22 @@ fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
     let g4 = GoBgp::builder(&r, "g4", "127.0.5.4", "10.0.5.4").start();
 
     // 1: client routes reach every other peer, attributes unchanged.
-    for p in [&o2 as &dyn Peer, &o3, &g4] {
-        assert_reflected(p, "10.5.1.0/24", &o1v4, "10.0.5.1");
-        assert_reflected(p, "2001:db8:5:1::/64", &o1v6, "10.0.5.1");
-    }
-    for p in [&o1 as &dyn Peer, &o3, &g4] {
-        assert_reflected(p, "10.5.2.0/24", &o2v4, "10.0.5.2");
-    }
+    assert_reflected_to(
+        &[&o2, &o3, &g4],
+        &[("10.5.1.0/24", &o1v4), ("2001:db8:5:1::/64", &o1v6)],
+        "10.0.5.1",
+    );
+    assert_reflected_to(&[&o1, &o3, &g4], &[("10.5.2.0/24", &o2v4)], "10.0.5.2");
     // 2: a non-client's route reaches the clients, not the other non-client.
-    for p in [&o1 as &dyn Peer, &o2] {
-        assert_reflected(p, "10.5.3.0/24", &o3v4, "10.0.5.3");
-    }
+    assert_reflected_to(&[&o1, &o2], &[("10.5.3.0/24", &o3v4)], "10.0.5.3");
     o1.announce("10.5.9.0/24", "nexthop 100.64.5.1");
     wait_route(&g4, "10.5.9.0/24", |_| true);
     assert_eq!(g4.route("10.5.3.0/24"), None, "non-client to non-client");
 
     // 4: withdrawal, then the announcer's session dropping, remove routes everywhere.
     o1.withdraw("10.5.9.0/24");
-    for p in [&o2 as &dyn Peer, &o3, &g4] {
-        wait_gone(p, "10.5.9.0/24");
-    }
+    wait_gone_from(&[&o2, &o3, &g4], &["10.5.9.0/24"]);
     o2.proc.stop();
-    for p in [&o1 as &dyn Peer, &o3, &g4] {
-        wait_gone(p, "10.5.2.0/24");
-    }
+    wait_gone_from(&[&o1, &o3, &g4], &["10.5.2.0/24"]);
     assert!(o1.established() && o3.established() && g4.established());
 }

@@ -115,10 +115,7 @@ fn line_of(log: &str, needle: &str) -> Option<usize> {
 
 #[test]
 fn daemons_get_end_of_rib_after_the_dump_and_everything_again_on_route_refresh() {
-    let all = have("gobgpd", "gobgpd")
-        & have("bird", "bird2")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd");
+    let all = GoBgp::installed() & Bird::installed() & Frr::installed() & OpenBgpd::installed();
     if !all {
         return;
     }

@@ -2,7 +2,7 @@
 //! on accepted and dialled connections, keys following a reload, and BIRD as a signed peer.
 
 mod common;
-use common::daemons::{eventually, have, Bird, Driver};
+use common::daemons::{eventually, Bird, Driver};
 use common::*;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
@@ -291,7 +291,7 @@ fn reload_installs_changes_and_removes_md5_keys() {
 
 #[test]
 fn bird_establishes_with_md5_and_gtsm() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let r = Reflector::start(&[

@@ -156,6 +156,25 @@ fn converge_live(
 
 /// Polls the sessions until each holds exactly its table; panics with the differences
 /// after `CONVERGE`.
+/// [`converge`] for the stalled client reading again and the live sessions, each to its
+/// view in `v`.
+fn converge_with_stalled(
+    stalled: &mut Speaker,
+    (a, b, s): (&mut Speaker, &mut Speaker, &mut Speaker),
+    v: &Views,
+    what: &str,
+) {
+    converge(
+        &mut [
+            (stalled, &v.stalled, "stalled"),
+            (a, &v.others, "a"),
+            (b, &v.others, "b"),
+            (s, &v.source, "source"),
+        ],
+        what,
+    );
+}
+
 fn converge(sessions: &mut [(&mut Speaker, &Table, &str)], what: &str) {
     let deadline = Instant::now() + CONVERGE;
     loop {
@@ -374,15 +393,7 @@ fn stall(joins_late: bool) {
     // Not empty comparisons: the source holds the stalled client's paths, and the stalled
     // client holds fewer than the others.
     let sizes = [v.stalled.len(), v.others.len(), v.source.len()];
-    converge(
-        &mut [
-            (&mut stalled, &v.stalled, "stalled"),
-            (&mut a, &v.others, "a"),
-            (&mut b, &v.others, "b"),
-            (&mut s, &v.source, "source"),
-        ],
-        "after resume",
-    );
+    converge_with_stalled(&mut stalled, (&mut a, &mut b, &mut s), &v, "after resume");
     assert!(stalled.notification.is_none() && !stalled.closed);
     assert!(
         sizes[2] > 0 && sizes[0] < sizes[1],
@@ -401,13 +412,10 @@ fn stall(joins_late: bool) {
     stalled.withdraw(&[prefix(j)]).unwrap();
     own.remove(&AnyPrefix::V4(prefix(j)));
     let v = views(&want, &own);
-    converge(
-        &mut [
-            (&mut stalled, &v.stalled, "stalled"),
-            (&mut a, &v.others, "a"),
-            (&mut b, &v.others, "b"),
-            (&mut s, &v.source, "source"),
-        ],
+    converge_with_stalled(
+        &mut stalled,
+        (&mut a, &mut b, &mut s),
+        &v,
         "delta after resume",
     );
     let catch_up = stall_start.elapsed() - stall;

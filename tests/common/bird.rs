@@ -25,6 +25,7 @@ pub struct BirdOpts {
 /// Generated: needs [`Builder::next_hops`].
 impl Driver for Bird {
     type Opts = BirdOpts;
+    const NEEDS: (&'static str, &'static str) = ("bird", "bird2");
 }
 
 /// A whole config: `{log}` in it becomes BIRD's log file (see [`Bird::log_text`]).
@@ -52,13 +53,9 @@ impl Builder<BirdOpts> {
 
     /// Writes the config, runs BIRD in the foreground and waits for its control socket.
     pub fn start(self) -> Bird {
-        let Builder {
-            daemon: d,
-            config,
-            opts: o,
-        } = self;
+        let (d, o) = (self.daemon, self.opts);
         let log = d.path(".birdlog").display().to_string();
-        let text = match config {
+        let text = match self.config {
             Some(config) => config.replace("{log}", &log),
             None => {
                 let (nh4, nh6) = o.next_hops.expect("BIRD's next hops (Builder::next_hops)");

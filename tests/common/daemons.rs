@@ -131,6 +131,14 @@ impl<O> Builder<O> {
 /// [`Builder`] of them.
 pub trait Driver {
     type Opts: Default;
+    /// What [`have`] looks for: its program (a name on PATH, or a path), and the Debian
+    /// package that has it.
+    const NEEDS: (&'static str, &'static str);
+
+    /// Whether the daemon is installed: [`have`] (a test without it skips, or fails in CI).
+    fn installed() -> bool {
+        have(Self::NEEDS.0, Self::NEEDS.1)
+    }
 
     /// The daemon `name` on `addr` with router id `router_id`, peering with reflectd `r`,
     /// its config generated from the builder's settings.
@@ -174,11 +182,11 @@ pub fn json(out: &str) -> Value {
 
 /// [`have`] for all five daemons: every one is checked (and reported) before the answer.
 pub fn have_every_daemon() -> bool {
-    have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd")
-        & have("exabgp", "exabgp")
+    Bird::installed()
+        & GoBgp::installed()
+        & Frr::installed()
+        & OpenBgpd::installed()
+        & ExaBgp::installed()
 }
 
 /// Locally a missing daemon skips the test with a message; under CI (`CI=true`) it fails.
@@ -263,13 +271,21 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.stop();
         if std::thread::panicking() {
-            eprintln!("--- {} log ({}):\n{}", self.name, self.log.display(), {
-                let t = self.log_text();
-                let start = t.len().saturating_sub(6000);
-                t.get(start..).unwrap_or("").to_string()
-            });
+            let log = self.log_text();
+            eprintln!(
+                "--- {} log ({}):\n{}",
+                self.name,
+                self.log.display(),
+                tail(&log, 6000)
+            );
         }
     }
+}
+
+/// The last `n` bytes of `text` (from a character boundary), for failure messages.
+pub fn tail(text: &str, n: usize) -> &str {
+    let start = text.len().saturating_sub(n);
+    text.get(start..).unwrap_or("")
 }
 
 /// Runs a CLI to completion (bounded: killed after 20 s); returns stdout.
@@ -417,6 +433,11 @@ pub fn wait_gone(peer: &dyn Peer, prefix: &str) {
     );
 }
 
+/// The elements of a JSON array (none when `v` is not one).
+pub(super) fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
 pub(super) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
@@ -447,6 +468,25 @@ pub fn assert_reflected(receiver: &dyn Peer, prefix: &str, sent: &Seen, originat
         ..sent.clone()
     };
     assert_eq!(got, want, "{} holds {prefix} changed", receiver.name());
+}
+
+/// [`assert_reflected`] at each of `receivers` (in turn), for every (prefix, what was sent)
+/// of one announcer, router id `originator`.
+pub fn assert_reflected_to(receivers: &[&dyn Peer], routes: &[(&str, &Seen)], originator: &str) {
+    for receiver in receivers {
+        for (prefix, sent) in routes {
+            assert_reflected(*receiver, prefix, sent, originator);
+        }
+    }
+}
+
+/// [`wait_gone`] at each of `peers` (in turn), for every one of `prefixes`.
+pub fn wait_gone_from(peers: &[&dyn Peer], prefixes: &[&str]) {
+    for peer in peers {
+        for prefix in prefixes {
+            wait_gone(*peer, prefix);
+        }
+    }
 }
 
 /// [`assert_reflected`] over every pair: `peers[i]` (numbered i + 1) announced, per

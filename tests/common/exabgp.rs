@@ -27,6 +27,7 @@ impl Default for ExaBgpOpts {
 
 impl Driver for ExaBgp {
     type Opts = ExaBgpOpts;
+    const NEEDS: (&'static str, &'static str) = ("exabgp", "exabgp");
 }
 
 impl Builder<ExaBgpOpts> {
@@ -177,7 +178,7 @@ impl ExaBgp {
                 Some("update") => {
                     let u = &e["neighbor"]["message"]["update"];
                     for fam in u["withdraw"].as_object().into_iter().flatten() {
-                        for n in fam.1.as_array().into_iter().flatten() {
+                        for n in items(fam.1) {
                             if let Some(p) = n["nlri"].as_str() {
                                 rib.remove(p);
                             }
@@ -185,7 +186,7 @@ impl ExaBgp {
                     }
                     for fam in u["announce"].as_object().into_iter().flatten() {
                         for (nh, nlris) in fam.1.as_object().into_iter().flatten() {
-                            for n in nlris.as_array().into_iter().flatten() {
+                            for n in items(nlris) {
                                 if let Some(p) = n["nlri"].as_str() {
                                     let mut attrs = u["attribute"].clone();
                                     attrs["next-hop"] = Value::String(nh.clone());
@@ -204,9 +205,7 @@ impl ExaBgp {
 
 fn exabgp_seen(a: &Value) -> Seen {
     let comms = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
+        items(v)
             .map(|c| {
                 c.as_array()
                     .map(|parts| {
@@ -224,19 +223,11 @@ fn exabgp_seen(a: &Value) -> Seen {
         next_hop: a["next-hop"].as_str().unwrap_or("").to_string(),
         local_pref: u32_of(&a["local-preference"]),
         med: u32_of(&a["med"]),
-        as_path: a["as-path"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(u32_of)
-            .collect(),
+        as_path: items(&a["as-path"]).filter_map(u32_of).collect(),
         originator_id: a["originator-id"].as_str().map(str::to_string),
         cluster_list: strings(&a["cluster-list"]),
         communities: comms(&a["community"]),
-        ext_communities: a["extended-community"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        ext_communities: items(&a["extended-community"])
             .filter_map(|c| c["string"].as_str())
             .map(|s| s.trim_start_matches("target:").to_string())
             .collect(),
@@ -255,7 +246,6 @@ impl Peer for ExaBgp {
 
     fn dump(&self) -> String {
         let t = std::fs::read_to_string(&self.recv).unwrap_or_default();
-        let start = t.len().saturating_sub(8000);
-        t.get(start..).unwrap_or("").to_string()
+        tail(&t, 8000).to_string()
     }
 }

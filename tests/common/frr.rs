@@ -25,6 +25,7 @@ pub struct FrrOpts {
 
 impl Driver for Frr {
     type Opts = FrrOpts;
+    const NEEDS: (&'static str, &'static str) = (FRR_BGPD, "frr");
 }
 
 /// A whole config: `{log}` in it becomes bgpd's log file.
@@ -51,13 +52,9 @@ impl Builder<FrrOpts> {
 
     /// Writes the config, runs bgpd without zebra and waits for its vty.
     pub fn start(self) -> Frr {
-        let Builder {
-            daemon: d,
-            config,
-            opts: o,
-        } = self;
+        let (d, o) = (self.daemon, self.opts);
         let log = d.path(".frrlog").display().to_string();
-        let text = match config {
+        let text = match self.config {
             Some(config) => config.replace("{log}", &log),
             None => format!(
                 "hostname {name}\nlog file {log}\n!\nrouter bgp {asn}\n bgp router-id {router_id}\n \

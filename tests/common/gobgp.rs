@@ -21,6 +21,7 @@ pub struct GoBgpOpts {
 
 impl Driver for GoBgp {
     type Opts = GoBgpOpts;
+    const NEEDS: (&'static str, &'static str) = ("gobgpd", "gobgpd");
 }
 
 impl Builder<GoBgpOpts> {
@@ -111,6 +112,28 @@ impl GoBgp {
         );
     }
 
+    /// Announces `prefix` (ORIGIN IGP) with the next hop, LOCAL_PREF, MED and communities of
+    /// `route`: what a receiver must then hold, reflected.
+    pub fn announce_seen(&self, prefix: &str, route: &Seen) {
+        let mut args = format!("origin igp nexthop {}", route.next_hop);
+        if let Some(lp) = route.local_pref {
+            args.push_str(&format!(" local-pref {lp}"));
+        }
+        if let Some(med) = route.med {
+            args.push_str(&format!(" med {med}"));
+        }
+        for (key, list) in [
+            ("community", &route.communities),
+            ("rt", &route.ext_communities),
+            ("large-community", &route.large_communities),
+        ] {
+            if !list.is_empty() {
+                args.push_str(&format!(" {key} {}", list.join(",")));
+            }
+        }
+        self.announce(prefix, &args);
+    }
+
     pub fn withdraw(&self, prefix: &str) {
         self.cli(&["global", "rib", "del", prefix, "-a", afi(prefix)]);
     }
@@ -133,27 +156,18 @@ impl GoBgp {
 
 fn gobgp_seen(path: &Value) -> Seen {
     let mut s = Seen::default();
-    for a in path["attrs"].as_array().into_iter().flatten() {
+    for a in items(&path["attrs"]) {
         match a["type"].as_u64() {
             Some(2) => {
-                for seg in a["as_paths"].as_array().into_iter().flatten() {
-                    s.as_path.extend(
-                        seg["asns"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(u32_of),
-                    );
+                for seg in items(&a["as_paths"]) {
+                    s.as_path.extend(items(&seg["asns"]).filter_map(u32_of));
                 }
             }
             Some(3) => s.next_hop = a["nexthop"].as_str().unwrap_or("").to_string(),
             Some(4) => s.med = u32_of(&a["metric"]),
             Some(5) => s.local_pref = u32_of(&a["value"]),
             Some(8) => {
-                s.communities = a["communities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                s.communities = items(&a["communities"])
                     .filter_map(|c| c.as_u64())
                     .map(|c| format!("{}:{}", c >> 16, c & 0xffff))
                     .collect()
@@ -162,18 +176,12 @@ fn gobgp_seen(path: &Value) -> Seen {
             Some(10) => s.cluster_list = strings(&a["value"]),
             Some(14) => s.next_hop = a["nexthop"].as_str().unwrap_or("").to_string(),
             Some(16) => {
-                s.ext_communities = a["value"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                s.ext_communities = items(&a["value"])
                     .filter_map(|c| c["value"].as_str().map(str::to_string))
                     .collect()
             }
             Some(32) => {
-                s.large_communities = a["value"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
+                s.large_communities = items(&a["value"])
                     .map(|c| format!("{}:{}:{}", c["ASN"], c["LocalData1"], c["LocalData2"]))
                     .collect()
             }

@@ -28,6 +28,7 @@ pub struct OpenBgpdOpts {
 /// Needs [`Builder::listen`].
 impl Driver for OpenBgpd {
     type Opts = OpenBgpdOpts;
+    const NEEDS: (&'static str, &'static str) = (OPENBGPD, "openbgpd");
 }
 
 /// A whole config: the listen line and the control socket are added in front of it.
@@ -51,11 +52,7 @@ impl Builder<OpenBgpdOpts> {
     /// foreground and waits until `bgpctl` answers.
     pub fn start(self) -> OpenBgpd {
         use std::os::unix::fs::PermissionsExt;
-        let Builder {
-            daemon: d,
-            config,
-            opts: o,
-        } = self;
+        let (d, o) = (self.daemon, self.opts);
         let port = o
             .listen
             .expect("OpenBGPD listens: reflectd dials it (Builder::listen)");
@@ -69,7 +66,7 @@ impl Builder<OpenBgpdOpts> {
             sock = sock.display()
         );
         // Up once it lists its neighbors: its own config names reflectd's `descr`.
-        let (text, ready_cmd, ready): (_, &[&str], _) = match &config {
+        let (text, ready_cmd, ready): (_, &[&str], _) = match &self.config {
             Some(config) => (
                 format!("{listen}{config}\n"),
                 &["show", "summary"],
@@ -135,14 +132,7 @@ impl OpenBgpd {
 
 fn openbgpd_seen(p: &Value) -> Seen {
     // ORIGINATOR_ID and CLUSTER_LIST come as entries of an "attributes" list.
-    let first = |k: &str| {
-        p["attributes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find_map(|a| a.get(k))
-            .cloned()
-    };
+    let first = |k: &str| items(&p["attributes"]).find_map(|a| a.get(k)).cloned();
     Seen {
         next_hop: p["exit_nexthop"].as_str().unwrap_or("").to_string(),
         local_pref: u32_of(&p["localpref"]),
