@@ -101,12 +101,7 @@ const GOOD_ATTRS: [u8; 14] = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 100, 64, 0,
 
 #[test]
 fn nlri_with_impossible_prefix_length_resets_with_invalid_network_field() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     a.send_raw(&raw_update(&GOOD_ATTRS, &[33, 10, 0, 0, 0, 0]))
         .unwrap();
     expect_notification(&mut a, notif::UPDATE_MESSAGE, notif::INVALID_NETWORK_FIELD);
@@ -127,12 +122,7 @@ fn bad_message_length_resets_with_message_header_error() {
 
 #[test]
 fn bad_origin_is_treated_as_withdraw_and_the_session_stays_up() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     a.send_raw(&raw_update(&GOOD_ATTRS, &[24, 10, 9, 9]))
         .unwrap();
     assert!(b
@@ -204,12 +194,7 @@ fn reflector_redials_after_the_session_drops() {
 
 #[test]
 fn reload_adds_and_removes_neighbors_without_touching_others() {
-    let mut r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (mut r, mut a, mut b) = two_clients();
     let text = config_text(
         r.port,
         r.api,

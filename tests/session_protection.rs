@@ -208,11 +208,7 @@ fn gtsm_admits_one_hop_peers_and_closes_others_before_a_byte() {
 
     // A neighbor without GTSM is unaffected by its neighbors' policy.
     let mut c = r.speaker("127.0.0.23", [23, 23, 23, 23]);
-    a.announce(&[p4("10.21.0.0/24")], &attrs([100, 64, 0, 21]))
-        .unwrap();
-    assert!(c
-        .wait_until(WAIT, |s| s.route("10.21.0.0/24").is_some())
-        .unwrap());
+    announce_until_held(&mut a, &mut c, "10.21.0.0/24", [100, 64, 0, 21]);
     assert_eq!(api_state(&r, "127.0.0.21"), "Established");
     assert_eq!(api_state(&r, "127.0.0.23"), "Established");
 }

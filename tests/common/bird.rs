@@ -22,7 +22,8 @@ pub struct BirdOpts {
     bgp: String,
 }
 
-/// Generated: needs [`Builder::next_hops`].
+/// The generated config exports [`Builder::statics`] to reflectd and needs
+/// [`Builder::next_hops`].
 impl Driver for Bird {
     type Opts = BirdOpts;
     const NEEDS: (&'static str, &'static str) = ("bird", "bird2");

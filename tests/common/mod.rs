@@ -322,6 +322,25 @@ impl Drop for Reflector {
     }
 }
 
+/// reflectd with two clients, A (127.0.0.11, router id 1.1.1.1) and B (127.0.0.12,
+/// 2.2.2.2), each connected as a speaker.
+pub fn two_clients() -> (Reflector, Speaker, Speaker) {
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
+    let a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
+    let b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    (r, a, b)
+}
+
+/// `from` announces `prefix` with next hop `next_hop` ([`attrs`]); waits (bounded) until
+/// `to` holds it.
+pub fn announce_until_held(from: &mut Speaker, to: &mut Speaker, prefix: &str, next_hop: [u8; 4]) {
+    from.announce(&[p4(prefix)], &attrs(next_hop)).unwrap();
+    assert!(to.wait_until(WAIT, |s| s.route(prefix).is_some()).unwrap());
+}
+
 /// One read; a read with a timeout fails with EINTR when the process is stopped and
 /// continued (signal(7)), which says nothing about the connection, so it is retried.
 pub fn read_retrying(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {

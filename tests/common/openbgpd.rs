@@ -25,7 +25,8 @@ pub struct OpenBgpdOpts {
     body: String,
 }
 
-/// Needs [`Builder::listen`].
+/// The generated config has reflectd as a passive neighbor and [`Builder::body`] as global
+/// lines. Every OpenBGPD needs [`Builder::listen`].
 impl Driver for OpenBgpd {
     type Opts = OpenBgpdOpts;
     const NEEDS: (&'static str, &'static str) = (OPENBGPD, "openbgpd");
@@ -65,7 +66,8 @@ impl Builder<OpenBgpdOpts> {
             addr = d.addr,
             sock = sock.display()
         );
-        // Up once it lists its neighbors: its own config names reflectd's `descr`.
+        // Up once bgpctl lists its neighbors: reflectd by the `descr` of the generated
+        // config, or the summary's header for a whole config.
         let (text, ready_cmd, ready): (_, &[&str], _) = match &self.config {
             Some(config) => (
                 format!("{listen}{config}\n"),
