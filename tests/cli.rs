@@ -192,11 +192,8 @@ fn the_demo_runs_from_any_directory_with_its_built_in_config() {
 #[test]
 fn a_neighbor_that_keeps_retrying_shows_active_or_connect_never_idle() {
     use common::daemons::eventually;
-    let mut n = NeighborSpec::client("127.0.0.15");
     // reflectd dials it, on a port nobody listens on: every attempt is refused.
-    n.passive = false;
-    n.port = free_port();
-    let r = Reflector::start(&[n]);
+    let r = Reflector::start(&[NeighborSpec::dialed("127.0.0.15", free_port())]);
     let api = format!("127.0.0.1:{}", r.api);
     let neighbors = |json: bool| {
         let mut cmd = Command::new(bin());

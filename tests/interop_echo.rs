@@ -218,7 +218,6 @@ impl Layout {
         }
     }
     fn neighbors(&self) -> Vec<NeighborSpec> {
-        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         (1..=3)
             .map(|n| NeighborSpec::client(leak(self.addr(n))))
             .collect()

@@ -12,21 +12,32 @@ use std::net::Ipv4Addr;
 /// before these and these set nothing the hand-made ones replace.
 const VALID: &str = "next-hop 100.64.6.1";
 
+/// reflectd with two clients: ExaBGP e`n` on 127.0.6.`n` and GoBGP g`n+1` on 127.0.6.`n+1`
+/// (router ids 10.0.6.x), ExaBGP's session up; `asn4: false` leaves out ExaBGP's 4-octet AS
+/// capability. None when either daemon is missing (the test is skipped).
+fn exabgp_beside_gobgp(n: u8, asn4: bool) -> Option<(Reflector, ExaBgp, GoBgp)> {
+    if !ExaBgp::installed() || !GoBgp::installed() {
+        return None;
+    }
+    let m = n + 1;
+    let (e_addr, g_addr) = (leak(format!("127.0.6.{n}")), leak(format!("127.0.6.{m}")));
+    let r = Reflector::start(&[NeighborSpec::client(e_addr), NeighborSpec::client(g_addr)]);
+    let e = ExaBgp::builder(&r, &format!("e{n}"), e_addr, &format!("10.0.6.{n}"))
+        .asn4(asn4)
+        .start();
+    let g = GoBgp::builder(&r, &format!("g{m}"), g_addr, &format!("10.0.6.{m}")).start();
+    e.wait_established();
+    Some((r, e, g))
+}
+
 /// RFC 7606: each malformed attribute gets its reaction (treat-as-withdraw or attribute
 /// discard), an unknown optional transitive attribute is passed on with Partial set, and
 /// neither the sender's session nor anyone else's is disturbed.
 #[test]
 fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
-    if !ExaBgp::installed() || !GoBgp::installed() {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(1, true) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.1"),
-        NeighborSpec::client("127.0.6.2"),
-    ]);
-    let e = ExaBgp::builder(&r, "e1", "127.0.6.1", "10.0.6.1").start();
-    let g = GoBgp::builder(&r, "g2", "127.0.6.2", "10.0.6.2").start();
-    e.wait_established();
+    };
     g.announce("10.6.2.0/24", "origin igp nexthop 100.64.6.2");
     wait_route(&e, "10.6.2.0/24", |_| true);
 
@@ -101,16 +112,9 @@ fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
 /// session and its routes stay.
 #[test]
 fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
-    if !ExaBgp::installed() || !GoBgp::installed() {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(3, true) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.3"),
-        NeighborSpec::client("127.0.6.4"),
-    ]);
-    let e = ExaBgp::builder(&r, "e3", "127.0.6.3", "10.0.6.3").start();
-    let g = GoBgp::builder(&r, "g4", "127.0.6.4", "10.0.6.4").start();
-    e.wait_established();
+    };
     g.announce("10.6.4.0/24", "origin igp nexthop 100.64.6.4");
     e.send("announce route 10.6.3.0/24 next-hop 100.64.6.3");
     wait_route(&g, "10.6.3.0/24", |_| true);
@@ -209,18 +213,9 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
 /// from what it sends for the 4-octet GoBGP.
 #[test]
 fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
-    if !ExaBgp::installed() || !GoBgp::installed() {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(7, false) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.7"),
-        NeighborSpec::client("127.0.6.8"),
-    ]);
-    let e = ExaBgp::builder(&r, "e7", "127.0.6.7", "10.0.6.7")
-        .asn4(false)
-        .start();
-    let g = GoBgp::builder(&r, "g8", "127.0.6.8", "10.0.6.8").start();
-    e.wait_established();
+    };
     g.announce(
         "10.6.8.0/24",
         "origin igp nexthop 100.64.6.8 aspath 4200000008,65010",

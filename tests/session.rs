@@ -161,10 +161,7 @@ fn wrong_peer_as_is_refused_with_bad_peer_as() {
 fn reflector_dials_a_non_passive_neighbor() {
     let listener = TcpListener::bind("127.0.0.31:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut spec = NeighborSpec::client("127.0.0.31");
-    spec.passive = false;
-    spec.port = port;
-    let _r = Reflector::start(&[spec]);
+    let _r = Reflector::start(&[NeighborSpec::dialed("127.0.0.31", port)]);
     let cfg = SpeakerConfig::new(ip("127.0.0.31"), ASN, Ipv4Addr::new(31, 31, 31, 31));
     let mut s = Speaker::accept(&listener, &cfg, WAIT).expect("reflectd connects to us");
     assert!(s
@@ -176,10 +173,7 @@ fn reflector_dials_a_non_passive_neighbor() {
 fn reflector_redials_after_the_session_drops() {
     let listener = TcpListener::bind("127.0.0.32:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut spec = NeighborSpec::client("127.0.0.32");
-    spec.passive = false;
-    spec.port = port;
-    let r = Reflector::start(&[spec]);
+    let r = Reflector::start(&[NeighborSpec::dialed("127.0.0.32", port)]);
     let cfg = SpeakerConfig::new(ip("127.0.0.32"), ASN, Ipv4Addr::new(32, 32, 32, 32));
     let first = Speaker::accept(&listener, &cfg, WAIT).expect("first session");
     drop(first);

@@ -68,6 +68,12 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
+/// A computed address as the `&'static str` a [`NeighborSpec`] holds (leaked: a test
+/// process is short-lived).
+pub fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
 pub fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
 }
