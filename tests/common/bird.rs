@@ -54,14 +54,14 @@ impl Builder<BirdOpts> {
 
     /// Writes the config, runs BIRD in the foreground and waits for its control socket.
     pub fn start(self) -> Bird {
-        let (d, o) = (self.daemon, self.opts);
-        let log = d.path(".birdlog").display().to_string();
-        let text = match self.config {
-            Some(config) => config.replace("{log}", &log),
-            None => {
-                let (nh4, nh6) = o.next_hops.expect("BIRD's next hops (Builder::next_hops)");
-                format!(
-                    r#"router id {router_id};
+        let log = self.daemon.path(".birdlog").display().to_string();
+        let text = self.config_text(&log, |d, o| {
+            let (nh4, nh6) = o
+                .next_hops
+                .as_ref()
+                .expect("BIRD's next hops (Builder::next_hops)");
+            format!(
+                r#"router id {router_id};
 log "{log}" all;
 protocol device {{ }}
 # Next hops of received routes resolve through these (nothing is forwarded).
@@ -80,18 +80,18 @@ protocol bgp reflector {{
   ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
 }}
 "#,
-                    router_id = d.router_id,
-                    statics4 = o.statics.0,
-                    statics6 = o.statics.1,
-                    addr = d.addr,
-                    listen = super::free_port(),
-                    asn = d.asn,
-                    rr = d.rr(),
-                    rr_port = d.rr_port,
-                    extra = o.bgp,
-                )
-            }
-        };
+                router_id = d.router_id,
+                statics4 = o.statics.0,
+                statics6 = o.statics.1,
+                addr = d.addr,
+                listen = super::free_port(),
+                asn = d.asn,
+                rr = d.rr(),
+                rr_port = d.rr_port,
+                extra = o.bgp,
+            )
+        });
+        let d = self.daemon;
         let conf = d.write(".conf", &text);
         let sock = d.path(".ctl");
         let proc = d.spawn(

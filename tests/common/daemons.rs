@@ -125,6 +125,15 @@ impl<O> Builder<O> {
         self.daemon.net = net.clone();
         self
     }
+
+    /// The config to write: the test's whole config with `{log}` made `log` (the daemon's
+    /// own log file), else the one `generate` makes from the builder's settings.
+    pub fn config_text(&self, log: &str, generate: impl FnOnce(&Daemon, &O) -> String) -> String {
+        match &self.config {
+            Some(config) => config.replace("{log}", log),
+            None => generate(&self.daemon, &self.opts),
+        }
+    }
 }
 
 /// A daemon driver: its handle type names its own options and is started through a

@@ -52,11 +52,9 @@ impl Builder<FrrOpts> {
 
     /// Writes the config, runs bgpd without zebra and waits for its vty.
     pub fn start(self) -> Frr {
-        let (d, o) = (self.daemon, self.opts);
-        let log = d.path(".frrlog").display().to_string();
-        let text = match self.config {
-            Some(config) => config.replace("{log}", &log),
-            None => format!(
+        let log = self.daemon.path(".frrlog").display().to_string();
+        let text = self.config_text(&log, |d, o| {
+            format!(
                 "hostname {name}\nlog file {log}\n!\nrouter bgp {asn}\n bgp router-id {router_id}\n \
                  no bgp network import-check\n no bgp default ipv4-unicast\n \
                  neighbor {rr} remote-as {asn}\n neighbor {rr} port {rr_port}\n \
@@ -70,8 +68,9 @@ impl Builder<FrrOpts> {
                 addr = d.addr,
                 body = o.body,
                 tail = o.tail,
-            ),
-        };
+            )
+        });
+        let (d, o) = (self.daemon, self.opts);
         let vty = d.path("-vty");
         std::fs::create_dir_all(&vty).expect("frr vty dir");
         let conf = d.write(".conf", &text);
