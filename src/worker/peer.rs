@@ -9,63 +9,14 @@
 //! what these return.
 
 use super::graceful;
-use super::status::NeighborStatus;
+use super::status::{Counters, NeighborStatus};
 use crate::config::Neighbor;
 use crate::fsm::{Backoff, Negotiated, SessionConfig, State};
 use crate::msg::{PeerId, PeerUp};
 use crate::wire::MessageType;
-use std::collections::HashMap;
-use std::ops::{Index, IndexMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::info;
-
-/// Messages counted by type: `MessageType` indexes it.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub struct MessageCounts([u64; MessageType::ALL.len()]);
-
-impl MessageCounts {
-    pub fn total(&self) -> u64 {
-        self.0.iter().sum()
-    }
-
-    /// Each type with its count, in Type-octet order.
-    pub fn iter(&self) -> impl Iterator<Item = (MessageType, u64)> + '_ {
-        MessageType::ALL.into_iter().zip(self.0.iter().copied())
-    }
-}
-
-impl From<[u64; MessageType::ALL.len()]> for MessageCounts {
-    fn from(counts: [u64; MessageType::ALL.len()]) -> Self {
-        MessageCounts(counts)
-    }
-}
-
-impl Index<MessageType> for MessageCounts {
-    type Output = u64;
-    fn index(&self, t: MessageType) -> &u64 {
-        &self.0[t.index()]
-    }
-}
-
-impl IndexMut<MessageType> for MessageCounts {
-    fn index_mut(&mut self, t: MessageType) -> &mut u64 {
-        &mut self.0[t.index()]
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Counters {
-    pub msgs_in: MessageCounts,
-    pub msgs_out: MessageCounts,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub established: u64,
-    pub treat_as_withdraw: u64,
-    pub attr_discard: u64,
-    pub notif_in: HashMap<(u8, u8), u64>,
-    pub notif_out: HashMap<(u8, u8), u64>,
-}
 
 pub struct Peer {
     pub id: PeerId,

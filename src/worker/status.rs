@@ -1,16 +1,67 @@
 //! What a worker publishes about its peers for readers (API, CLI, metrics): one `arc-swap`ed
 //! list per worker, replaced on state changes and on the worker's tick, and a heartbeat the
-//! liveness probe reads. Readers never lock; nothing here is touched per message.
+//! liveness probe reads. Readers never lock. `Counters` are defined here, as what is
+//! published, but bumped per message only in the worker's own `Peer`, and copied here on the
+//! tick: nothing published is touched per message.
 
-pub use super::peer::{Counters, MessageCounts};
 use crate::config::Neighbor;
 use crate::fsm::State;
 use crate::msg::PeerId;
+use crate::wire::MessageType;
 use serde::Serialize;
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::ops::{Index, IndexMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+
+/// Messages counted by type: `MessageType` indexes it.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts([u64; MessageType::ALL.len()]);
+
+impl MessageCounts {
+    pub fn total(&self) -> u64 {
+        self.0.iter().sum()
+    }
+
+    /// Each type with its count, in Type-octet order.
+    pub fn iter(&self) -> impl Iterator<Item = (MessageType, u64)> + '_ {
+        MessageType::ALL.into_iter().zip(self.0.iter().copied())
+    }
+}
+
+impl From<[u64; MessageType::ALL.len()]> for MessageCounts {
+    fn from(counts: [u64; MessageType::ALL.len()]) -> Self {
+        MessageCounts(counts)
+    }
+}
+
+impl Index<MessageType> for MessageCounts {
+    type Output = u64;
+    fn index(&self, t: MessageType) -> &u64 {
+        &self.0[t.index()]
+    }
+}
+
+impl IndexMut<MessageType> for MessageCounts {
+    fn index_mut(&mut self, t: MessageType) -> &mut u64 {
+        &mut self.0[t.index()]
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    pub msgs_in: MessageCounts,
+    pub msgs_out: MessageCounts,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub established: u64,
+    pub treat_as_withdraw: u64,
+    pub attr_discard: u64,
+    pub notif_in: HashMap<(u8, u8), u64>,
+    pub notif_out: HashMap<(u8, u8), u64>,
+}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct NeighborStatus {

@@ -1,6 +1,7 @@
 //! Worker behaviour that needs no peer: timer bookkeeping and connection replacement.
 
-use super::peer::{HoldDown, MessageCounts};
+use super::peer::HoldDown;
+use super::status::MessageCounts;
 use super::write::count_messages;
 use super::*;
 use crate::config::Neighbor;

@@ -171,8 +171,8 @@ impl Worker {
 }
 
 /// The messages in a buffer of whole encoded messages, by type.
-pub(super) fn count_messages(data: &[u8]) -> super::peer::MessageCounts {
-    let mut counts = super::peer::MessageCounts::default();
+pub(super) fn count_messages(data: &[u8]) -> super::status::MessageCounts {
+    let mut counts = super::status::MessageCounts::default();
     for f in wire::Frames::new(data, wire::MAX_EXTENDED_MESSAGE_LEN).flatten() {
         counts[f.kind()] += 1;
     }
