@@ -6,8 +6,8 @@
 //! into an empty RIB as the RIB thread takes one (its table then outgrows every cache).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use reflectd::msg::{PeerUp, ToRib};
-use reflectd::rib::attrs::{AttrTable, Rank};
+use reflectd::msg::{PeerUp, Rank, ToRib};
+use reflectd::rib::attrs::AttrTable;
 use reflectd::rib::decide::{self, Candidate};
 use reflectd::rib::plan::Outbox;
 use reflectd::rib::{Rib, RibConfig};

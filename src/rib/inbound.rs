@@ -2,11 +2,11 @@
 //! RFC 4760, RFC 7606 treat-as-withdraw, RFC 4456 §8 loop checks), reselects the best path
 //! of every changed prefix and records it as dirty for the next flush. Sends nothing.
 
-use super::attrs::{AttrId, AttrTable, Prepared};
+use super::attrs::{AttrId, AttrTable};
 use super::decide::{self, Candidate};
 use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
 use super::{adv_of, limit, PeerMap, Rib};
-use crate::msg::{PeerId, Received};
+use crate::msg::{PeerId, Prepared, Received};
 use crate::wire::{stored, NlriSet};
 
 /// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
