@@ -35,47 +35,8 @@ use super::{Rib, NFAM};
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp};
 use crate::wire::{Family, FamilySet, Prefix4, Prefix6};
-use hashbrown::{HashMap, HashSet};
+use hashbrown::HashSet;
 use std::time::Instant;
-
-/// Per peer, the prefixes of one family still marked stale.
-pub struct Stale<N> {
-    by_peer: HashMap<PeerId, HashSet<N>>,
-}
-
-impl<N> Default for Stale<N> {
-    fn default() -> Self {
-        Stale {
-            by_peer: HashMap::new(),
-        }
-    }
-}
-
-impl<N: std::hash::Hash + Eq> Stale<N> {
-    /// Removes and returns `peer`'s marks (empty if none).
-    pub fn take(&mut self, peer: PeerId) -> HashSet<N> {
-        self.by_peer.remove(&peer).unwrap_or_default()
-    }
-
-    /// Stores `peer`'s marks back; an empty set is dropped.
-    pub fn put(&mut self, peer: PeerId, set: HashSet<N>) {
-        if !set.is_empty() {
-            self.by_peer.insert(peer, set);
-        }
-    }
-
-    pub fn len(&self, peer: PeerId) -> usize {
-        self.by_peer.get(&peer).map_or(0, HashSet::len)
-    }
-
-    pub fn contains(&self, peer: PeerId, prefix: &N) -> bool {
-        self.by_peer.get(&peer).is_some_and(|s| s.contains(prefix))
-    }
-
-    pub fn total(&self) -> usize {
-        self.by_peer.values().map(HashSet::len).sum()
-    }
-}
 
 /// A peer's Graceful Restart timers.
 #[derive(Clone, Debug, Default)]

@@ -8,15 +8,13 @@
 //! the layout elsewhere. Owns no decision logic: callers reorder via `set_best`.
 
 use super::attrs::AttrId;
-use super::graceful::Stale;
-use super::pending::Pending;
 use super::plan::{RouteSet, Routes};
 use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use super::snapshot::AnyPrefix;
 use crate::msg::PeerId;
 use crate::wire::{Nlri, Prefix4, Prefix6};
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PathEntry {
@@ -132,10 +130,11 @@ pub struct FamilyRib<N> {
     pub table: PrefixMap<N, Paths>,
     /// Prefixes changed since the last flush: what the next flush compares.
     pub dirty: HashMap<N, Dirty>,
-    /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
-    pub pending: Pending<N>,
+    /// Per throttled or resyncing peer, the prefixes changed for its group while it was
+    /// not active: what to send it on catch-up (`pending`).
+    pub pending: PeerPrefixes<N>,
     /// Per restarting peer, its paths still marked stale (RFC 4724, `graceful`).
-    pub stale: Stale<N>,
+    pub stale: PeerPrefixes<N>,
     /// Per peer, the prefixes whose best path is its own and may be advertised (no
     /// NO_ADVERTISE): what its group advertises that it is not sent (`Adv::sent_to`).
     /// Kept by each flush from the dirty prefixes (`OwnBest`); a peer with none has no
@@ -152,8 +151,8 @@ impl<N: Nlri> Default for FamilyRib<N> {
         FamilyRib {
             table: PrefixMap::default(),
             dirty: HashMap::new(),
-            pending: Pending::default(),
-            stale: Stale::default(),
+            pending: PeerPrefixes::default(),
+            stale: PeerPrefixes::default(),
             own_best: HashMap::new(),
             prefixes: 0,
             paths: 0,
@@ -165,6 +164,47 @@ impl<N> FamilyRib<N> {
     /// Prefixes whose best path is `peer`'s own and may be advertised.
     pub fn own_best_of(&self, peer: PeerId) -> u64 {
         self.own_best.get(&peer).copied().unwrap_or(0)
+    }
+}
+
+/// Per peer, a set of prefixes of one family: those pending for a throttled peer, those
+/// still stale for a restarting one. A peer with none has no entry.
+pub struct PeerPrefixes<N> {
+    by_peer: HashMap<PeerId, HashSet<N>>,
+}
+
+impl<N> Default for PeerPrefixes<N> {
+    fn default() -> Self {
+        PeerPrefixes {
+            by_peer: HashMap::new(),
+        }
+    }
+}
+
+impl<N: std::hash::Hash + Eq> PeerPrefixes<N> {
+    pub fn add(&mut self, peer: PeerId, prefix: N) {
+        self.by_peer.entry(peer).or_default().insert(prefix);
+    }
+
+    /// Removes and returns `peer`'s set (empty if none).
+    pub fn take(&mut self, peer: PeerId) -> HashSet<N> {
+        self.by_peer.remove(&peer).unwrap_or_default()
+    }
+
+    /// Stores `peer`'s set back; an empty set is dropped.
+    pub fn put(&mut self, peer: PeerId, set: HashSet<N>) {
+        if !set.is_empty() {
+            self.by_peer.insert(peer, set);
+        }
+    }
+
+    pub fn len(&self, peer: PeerId) -> usize {
+        self.by_peer.get(&peer).map_or(0, HashSet::len)
+    }
+
+    /// Prefixes held, all peers.
+    pub fn total(&self) -> usize {
+        self.by_peer.values().map(HashSet::len).sum()
     }
 }
 
