@@ -30,11 +30,11 @@
 //! Memory: one set of prefixes per restarting peer and family, only while marks remain.
 //! Time: the RIB thread wakes for `next_deadline` and calls `expire`; nothing here sleeps.
 
-use super::table::RibNlri;
+use super::table::{for_each_table, with_table, RibNlri};
 use super::{Rib, NFAM};
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp};
-use crate::wire::{Family, FamilySet, Prefix4, Prefix6};
+use crate::wire::{Family, FamilySet};
 use hashbrown::HashSet;
 use std::time::Instant;
 
@@ -87,11 +87,6 @@ impl Sweep {
     }
 }
 
-fn families_of(set: FamilySet) -> impl Iterator<Item = Family> {
-    set.iter()
-        .filter(|f| matches!(f, Family::Ipv4Unicast | Family::Ipv6Unicast))
-}
-
 impl Rib {
     /// `ToRib::PeerLost`: keep the routes of the families the peer advertised GR for as
     /// stale, withdraw the rest (and everything, for a peer without GR).
@@ -103,7 +98,7 @@ impl Rib {
         // previously marked as stale MUST be deleted." Before anything is marked again.
         if !p.gr.restarting() {
             let address = p.up.address;
-            let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+            let swept = self.sweep_all(peer);
             if swept > 0 {
                 metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::ConsecutiveRestart.label())
                     .increment(swept as u64);
@@ -127,16 +122,20 @@ impl Rib {
         let restart_time = p.up.graceful_restart.as_ref().map(|g| g.restart_time);
         let (families, group, address) = (p.up.families, p.group, p.up.address);
         let (mut kept, mut withdrawn) = (0, 0);
-        for f in families_of(families) {
-            match (f, keep.contains(f)) {
-                (Family::Ipv4Unicast, true) => kept += self.mark_stale::<Prefix4>(peer),
-                (Family::Ipv4Unicast, false) => withdrawn += self.remove_all::<Prefix4>(peer),
-                (_, true) => kept += self.mark_stale::<Prefix6>(peer),
-                (_, false) => withdrawn += self.remove_all::<Prefix6>(peer),
-            }
+        for f in families.iter() {
+            with_table!(
+                f,
+                |N| if keep.contains(f) {
+                    kept += self.mark_stale::<N>(peer)
+                } else {
+                    withdrawn += self.remove_all::<N>(peer)
+                },
+                else ()
+            );
         }
-        self.fams.v4.pending.take(peer);
-        self.fams.v6.pending.take(peer);
+        for_each_table!(|N| {
+            N::rib_mut(&mut self.fams).pending.take(peer);
+        });
         self.groups.leave(group, peer);
         self.stops.retain(|s| s.1 != peer);
         let restart_time = restart_time.unwrap_or_default();
@@ -191,11 +190,8 @@ impl Rib {
         });
         let mut swept = 0;
         // With the old session's families still in place: the withdrawals need them.
-        for f in families_of(FamilySet(!preserved.0)) {
-            swept += match f {
-                Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
-                _ => self.sweep::<Prefix6>(peer),
-            };
+        for f in FamilySet(!preserved.0).iter() {
+            swept += with_table!(f, |N| self.sweep::<N>(peer), else 0);
         }
         if swept > 0 {
             metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::NotPreserved.label())
@@ -230,11 +226,7 @@ impl Rib {
 
     /// End-of-RIB from `peer` for `family`: its stale routes of that family are withdrawn.
     pub(super) fn gr_end_of_rib(&mut self, peer: PeerId, family: Family) {
-        let swept = match family {
-            Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
-            Family::Ipv6Unicast => self.sweep::<Prefix6>(peer),
-            _ => 0,
-        };
+        let swept = with_table!(family, |N| self.sweep::<N>(peer), else 0);
         if swept == 0 {
             return;
         }
@@ -262,14 +254,25 @@ impl Rib {
         prefixes.len()
     }
 
+    /// `sweep` in every family.
+    fn sweep_all(&mut self, peer: PeerId) -> usize {
+        let mut n = 0;
+        for_each_table!(|N| n += self.sweep::<N>(peer));
+        n
+    }
+
     /// Routes of `peer` still marked stale, all families.
     pub(super) fn stale_of(&self, peer: PeerId) -> usize {
-        self.fams.v4.stale.len(peer) + self.fams.v6.stale.len(peer)
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).stale.len(peer));
+        n
     }
 
     /// Routes marked stale, all peers and families.
     pub fn stale_routes(&self) -> usize {
-        self.fams.v4.stale.total() + self.fams.v6.stale.total()
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).stale.total());
+        n
     }
 
     /// When `expire` next has something to do.
@@ -306,7 +309,7 @@ impl Rib {
                     .increment(swept as u64);
                 tracing::info!(neighbor = %address, swept, "peer {address} did not come back: swept {swept} stale routes after the restart timeout");
             } else {
-                let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+                let swept = self.sweep_all(peer);
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.gr.stale_deadline = None;
                 }

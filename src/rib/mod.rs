@@ -39,7 +39,7 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{Family, FamilySet, Notification, PathAttrs, Prefix4, Prefix6};
+use crate::wire::{Family, FamilySet, Notification, PathAttrs};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
@@ -51,7 +51,7 @@ use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
-use table::{Families, PathEntry, RibNlri};
+use table::{for_each_table, Families, PathEntry, RibNlri};
 use update_group::{GroupId, GroupKey, Groups};
 
 /// Messages applied per batch before one flush: bounds the latency of a flush and the size
@@ -295,16 +295,14 @@ impl Rib {
         let (families, group, restarting) = (p.up.families, p.group, p.gr.restarting());
         let start = Instant::now();
         let mut removed = 0;
-        if families.contains(Family::Ipv4Unicast) {
-            removed += self.remove_all::<Prefix4>(peer);
-        }
-        if families.contains(Family::Ipv6Unicast) {
-            removed += self.remove_all::<Prefix6>(peer);
-        }
-        self.fams.v4.pending.take(peer);
-        self.fams.v6.pending.take(peer);
-        self.fams.v4.stale.take(peer);
-        self.fams.v6.stale.take(peer);
+        for_each_table!(|N| if families.contains(N::FAMILY) {
+            removed += self.remove_all::<N>(peer);
+        });
+        for_each_table!(|N| {
+            let fam = N::rib_mut(&mut self.fams);
+            fam.pending.take(peer);
+            fam.stale.take(peer);
+        });
         self.gr_timed.remove(&peer);
         // A restarting peer left its group when its session was lost (the id may be
         // another group's by now).
@@ -344,7 +342,9 @@ impl Rib {
 
     /// Prefixes changed since the last flush, all families.
     pub fn dirty_len(&self) -> usize {
-        self.fams.v4.dirty.len() + self.fams.v6.dirty.len()
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).dirty.len());
+        n
     }
 
     /// Distinct interned attribute sets.

@@ -208,15 +208,62 @@ impl<N: std::hash::Hash + Eq> PeerPrefixes<N> {
     }
 }
 
-/// The families the RIB carries.
+/// The tables of the families the RIB carries, one field per family. Reached by type
+/// (`RibNlri::rib`) from generic code, and by `Family` through `with_table!` alone.
 #[derive(Default)]
 pub struct Families {
     pub v4: FamilyRib<Prefix4>,
     pub v6: FamilyRib<Prefix6>,
 }
 
+/// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
+/// the family's NLRI type (generic code, monomorphized per family), `$none` is the value
+/// for a family the RIB keeps no table for (it may be negotiated: the RIB then sends just
+/// End-of-RIB for it, `plan::Routes::EndOfRibOnly`).
+///
+/// Every match on a family in the RIB goes through here or `for_each_table!`, and it is
+/// exhaustive: a family added to `wire::Family` does not compile until it is listed here.
+/// Giving a family a table takes: its NLRI type (`wire::Nlri`, `prefix_map::Blocked`), a
+/// `FamilyRib` field in `Families`, an `impl RibNlri` (which also asks for its
+/// `snapshot::AnyPrefix` and `plan::Routes` variants, and the compiler then for their
+/// matches), moving the family to an arm of its own below, and, when UPDATEs carry it,
+/// its `wire::NlriSet` arm in `inbound::apply_set`.
+macro_rules! with_table {
+    ($family:expr, |$n:ident| $body:expr, else $none:expr) => {{
+        // `$n` is a concrete type here: its traits' items need these in scope.
+        #[allow(unused_imports)]
+        use $crate::{rib::table::RibNlri as _, wire::Nlri as _};
+        match $family {
+            $crate::wire::Family::Ipv4Unicast => {
+                type $n = $crate::wire::Prefix4;
+                $body
+            }
+            $crate::wire::Family::Ipv6Unicast => {
+                type $n = $crate::wire::Prefix6;
+                $body
+            }
+            $crate::wire::Family::Ipv4Vpn
+            | $crate::wire::Family::Ipv6Vpn
+            | $crate::wire::Family::L2vpnEvpn => $none,
+        }
+    }};
+}
+pub(crate) use with_table;
+
+/// `$body` once per family the RIB keeps a table for, in `Family::ALL` order, with `$n`
+/// the family's NLRI type (`with_table!`). A loop over a constant array: unrolled, and the
+/// families without a table compile to nothing.
+macro_rules! for_each_table {
+    (|$n:ident| $body:expr) => {
+        for family in $crate::wire::Family::ALL {
+            $crate::rib::table::with_table!(family, |$n| $body, else ())
+        }
+    };
+}
+pub(crate) use for_each_table;
+
 /// What the RIB needs of an NLRI type beyond the codec's `Nlri`: where its table lives and
-/// how readers see it. VPN and EVPN types add an impl and a `Families` field.
+/// how readers and the encoder see it (see `with_table!` for what a new family takes).
 pub trait RibNlri: Nlri + Blocked {
     fn rib(f: &Families) -> &FamilyRib<Self>;
     fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
@@ -279,6 +326,20 @@ mod tests {
         p.remove_at(p.position(1).unwrap());
         assert!(matches!(p, Paths::One(PathEntry { peer: 2, .. })));
         assert_eq!(p.best(), None, "a rejected path is never best");
+    }
+
+    #[test]
+    fn each_family_with_a_table_is_dispatched_to_its_own_nlri_type() {
+        let mut tables = Vec::new();
+        for f in crate::wire::Family::ALL {
+            with_table!(f, |N| {
+                assert_eq!(N::FAMILY, f);
+                tables.push(f);
+            }, else ());
+        }
+        let mut each = Vec::new();
+        for_each_table!(|N| each.push(N::FAMILY));
+        assert_eq!(each, tables);
     }
 
     #[test]
