@@ -28,7 +28,8 @@
 //! peer map, so its paths keep their source (ORIGINATOR_ID, client or not).
 //!
 //! Memory: one set of prefixes per restarting peer and family, only while marks remain.
-//! Time: the RIB thread wakes for `next_deadline` and calls `expire`; nothing here sleeps.
+//! Time is a parameter (`Rib::handle(msg, now)`, `expire(now)`): nothing here reads a clock
+//! or sleeps. The RIB thread's loop passes the time, and wakes for `next_deadline`.
 
 use super::table::{for_each_table, with_table, RibNlri};
 use super::{Rib, NFAM};
@@ -90,7 +91,7 @@ impl Sweep {
 impl Rib {
     /// `ToRib::PeerLost`: keep the routes of the families the peer advertised GR for as
     /// stale, withdraw the rest (and everything, for a peer without GR).
-    pub(super) fn peer_lost(&mut self, peer: PeerId) {
+    pub(super) fn peer_lost(&mut self, peer: PeerId, now: Instant) {
         let Some(p) = self.peers.get(&peer) else {
             return;
         };
@@ -142,7 +143,7 @@ impl Rib {
         if let Some(p) = self.peers.get_mut(&peer) {
             p.out = Default::default();
             p.eor_received = FamilySet::EMPTY;
-            p.gr.restart_deadline = Some(Instant::now() + restart_time);
+            p.gr.restart_deadline = Some(now + restart_time);
             p.gr.stale_deadline = None;
         }
         self.gr_timed.insert(peer);
@@ -212,14 +213,15 @@ impl Rib {
         (old.received, old.accepted)
     }
 
-    /// After `resume` re-inserted the peer: arms the stale-path timer if marks remain.
-    pub(super) fn arm_stale_timer(&mut self, peer: PeerId) {
+    /// After `resume` re-inserted the peer (at `now`): arms the stale-path timer if marks
+    /// remain.
+    pub(super) fn arm_stale_timer(&mut self, peer: PeerId, now: Instant) {
         if self.stale_of(peer) == 0 {
             return;
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             let stale_time = p.up.graceful_restart.as_ref().map(|g| g.stale_time);
-            p.gr.stale_deadline = Some(Instant::now() + stale_time.unwrap_or_default());
+            p.gr.stale_deadline = Some(now + stale_time.unwrap_or_default());
             self.gr_timed.insert(peer);
         }
     }

@@ -30,13 +30,13 @@ const ABC: [&str; 3] = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"];
 /// group of its own); then peer 1's session was lost.
 fn restarting() -> Rib {
     let mut r = rib();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
-    r.handle(ToRib::PeerUp(peer_up(2, false)));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
+    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
     r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2]).announce.len(), 3);
-    r.handle(ToRib::PeerLost { peer: 1 });
+    r.handle(ToRib::PeerLost { peer: 1 }, t0());
     r
 }
 
@@ -73,7 +73,7 @@ fn a_lost_graceful_peer_keeps_its_routes_stale_and_they_stay_best_and_reflected(
     assert_eq!(counts(&mut r, 1), (3, 3, 0));
     assert!(r.next_deadline().is_some(), "restart timer armed");
     // A new client still gets the stale routes (they are reflected like any other).
-    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
     let sends = v4(&r.plan());
     let dump = only_to(&sends, &[3]);
     assert_eq!(dump.announce.len(), 3);
@@ -83,11 +83,11 @@ fn a_lost_graceful_peer_keeps_its_routes_stale_and_they_stay_best_and_reflected(
 fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
     r.plan();
     assert_eq!(r.stale_routes(), 3, "kept while waiting for End-of-RIB");
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])));
-    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 9])));
+    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 9])), t0());
     let sends = v4(&r.plan());
     let s = only_to(&sends, &[2]);
     assert!(s.withdraw.is_empty(), "{s:?}");
@@ -97,7 +97,7 @@ fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
         vec![p4(ABC[1])]
     );
     assert_eq!(r.stale_routes(), 1);
-    r.handle(eor_v4(1));
+    r.handle(eor_v4(1), t0());
     assert_eq!(withdrawn_to(&mut r, 2), vec![p4(ABC[2])]);
     assert_eq!(r.stale_routes(), 0);
     assert_eq!(r.next_deadline(), None, "stale-path timer disarmed");
@@ -108,7 +108,7 @@ fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
 fn the_restart_timer_withdraws_everything_when_the_peer_does_not_come_back() {
     let mut r = restarting();
     r.plan();
-    let start = Instant::now();
+    let start = t0();
     r.expire(start);
     assert_eq!(r.stale_routes(), 3, "not due yet");
     r.expire(start + RESTART + Duration::from_secs(1));
@@ -124,10 +124,10 @@ fn the_restart_timer_withdraws_everything_when_the_peer_does_not_come_back() {
 fn the_stale_path_timer_withdraws_what_no_end_of_rib_came_for() {
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
+    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.expire(Instant::now() + STALE + Duration::from_secs(1));
+    r.expire(t0() + STALE + Duration::from_secs(1));
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, vec![p4(ABC[1]), p4(ABC[2])]);
@@ -139,7 +139,7 @@ fn a_peer_back_without_graceful_restart_or_forwarding_state_loses_its_stale_rout
     for up in [peer_up(1, true), gr_up(1, true, false)] {
         let mut r = restarting();
         r.plan();
-        r.handle(ToRib::PeerUp(up.clone()));
+        r.handle(ToRib::PeerUp(up.clone()), t0());
         let mut got = withdrawn_to(&mut r, 2);
         got.sort_unstable();
         assert_eq!(got, ABC.map(p4).to_vec(), "{:?}", up.graceful_restart);
@@ -154,7 +154,7 @@ fn a_peer_back_with_another_identity_starts_afresh() {
     r.plan();
     let mut up = gr_up(1, true, true);
     up.remote_id = Ipv4Addr::new(10, 9, 9, 9);
-    r.handle(ToRib::PeerUp(up));
+    r.handle(ToRib::PeerUp(up), t0());
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, ABC.map(p4).to_vec());
@@ -164,12 +164,12 @@ fn a_peer_back_with_another_identity_starts_afresh() {
 #[test]
 fn a_session_ended_by_a_notification_withdraws_at_once_even_with_graceful_restart() {
     let mut r = rib();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
-    r.handle(ToRib::PeerUp(peer_up(2, false)));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
+    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
     r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerDown { peer: 1 });
+    r.handle(ToRib::PeerDown { peer: 1 }, t0());
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, ABC.map(p4).to_vec());
@@ -180,9 +180,9 @@ fn a_session_ended_by_a_notification_withdraws_at_once_even_with_graceful_restar
 #[test]
 fn a_lost_peer_without_graceful_restart_is_withdrawn_at_once() {
     let mut r = rib_with(&[(1, true), (2, false)]);
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 });
+    r.handle(ToRib::PeerLost { peer: 1 }, t0());
     assert_eq!(withdrawn_to(&mut r, 2).len(), 3);
     assert_eq!(r.stale_routes(), 0);
 }
@@ -194,12 +194,12 @@ fn only_the_families_the_peer_listed_are_kept() {
     if let Some(g) = up.graceful_restart.as_mut() {
         g.families = FamilySet::EMPTY.with(Family::Ipv6Unicast);
     }
-    r.handle(ToRib::PeerUp(up));
-    r.handle(ToRib::PeerUp(peer_up(2, false)));
+    r.handle(ToRib::PeerUp(up), t0());
+    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
     r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 });
+    r.handle(ToRib::PeerLost { peer: 1 }, t0());
     assert_eq!(withdrawn_to(&mut r, 2).len(), 3, "IPv4 was not listed");
     assert_eq!(r.stale_routes(), 0);
 }
@@ -209,12 +209,12 @@ fn a_better_path_from_another_peer_wins_over_a_stale_one_and_the_stale_one_retur
     // Stale routes are ordinary candidates: the decision process alone picks.
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
     r.plan();
-    r.handle(announce(3, &ABC[..1], lp([192, 0, 2, 3], 300)));
+    r.handle(announce(3, &ABC[..1], lp([192, 0, 2, 3], 300)), t0());
     r.plan();
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(3));
-    r.handle(withdraw(3, &ABC[..1]));
+    r.handle(withdraw(3, &ABC[..1]), t0());
     r.plan();
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(1));
 }
@@ -222,11 +222,11 @@ fn a_better_path_from_another_peer_wins_over_a_stale_one_and_the_stale_one_retur
 #[test]
 fn a_peer_back_from_a_restart_is_not_dumped_its_own_stale_routes() {
     let mut r = restarting();
-    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
     r.plan();
     // Peer 1 comes back into the clients' group, where its stale routes are best.
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
-    r.handle(announce(3, &["10.9.0.0/16"], attrs([192, 0, 2, 3])));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
+    r.handle(announce(3, &["10.9.0.0/16"], attrs([192, 0, 2, 3])), t0());
     let sends = v4(&r.plan());
     let to_1: Vec<Prefix4> = to_peers(&sends, &[1])
         .iter()
@@ -243,23 +243,26 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
     let mut r = restarting();
     r.plan();
     // Peer 2 leaves: its group (shared with peer 1 before the loss) is freed and reused.
-    r.handle(ToRib::PeerDown { peer: 2 });
-    r.handle(ToRib::PeerUp(peer_up(4, false)));
+    r.handle(ToRib::PeerDown { peer: 2 }, t0());
+    r.handle(ToRib::PeerUp(peer_up(4, false)), t0());
     r.plan();
-    r.handle(ToRib::RouteRefresh {
-        peer: 1,
-        family: Family::Ipv4Unicast,
-    });
-    r.handle(ToRib::Xon { peer: 1 });
+    r.handle(
+        ToRib::RouteRefresh {
+            peer: 1,
+            family: Family::Ipv4Unicast,
+        },
+        t0(),
+    );
+    r.handle(ToRib::Xon { peer: 1 }, t0());
     let plan = r.plan();
     assert!(
         plan.sends.iter().all(|s| !s.peers().contains(&1)),
         "nothing for a restarting peer"
     );
     // Expiry must not take peer 4 out of the group that reused the id.
-    r.expire(Instant::now() + RESTART + Duration::from_secs(1));
-    r.handle(ToRib::PeerUp(peer_up(5, true)));
-    r.handle(announce(5, &["10.9.0.0/16"], attrs([192, 0, 2, 5])));
+    r.expire(t0() + RESTART + Duration::from_secs(1));
+    r.handle(ToRib::PeerUp(peer_up(5, true)), t0());
+    r.handle(announce(5, &["10.9.0.0/16"], attrs([192, 0, 2, 5])), t0());
     let sends = v4(&r.plan());
     assert!(to_peers(&sends, &[4])
         .iter()
@@ -272,12 +275,12 @@ fn a_session_lost_again_before_end_of_rib_withdraws_what_was_still_stale() {
     // previously marked as stale MUST be deleted."
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
     r.plan();
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
     r.plan();
     assert_eq!(r.stale_routes(), 2);
-    r.handle(ToRib::PeerLost { peer: 1 });
+    r.handle(ToRib::PeerLost { peer: 1 }, t0());
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, vec![p4(ABC[1]), p4(ABC[2])]);
@@ -285,9 +288,9 @@ fn a_session_lost_again_before_end_of_rib_withdraws_what_was_still_stale() {
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(1));
     assert_eq!(counts(&mut r, 1).0, 1);
     // A third session that re-announces nothing keeps nothing past its End-of-RIB.
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)));
+    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
     r.plan();
-    r.handle(eor_v4(1));
+    r.handle(eor_v4(1), t0());
     assert_eq!(withdrawn_to(&mut r, 2), vec![p4(ABC[0])]);
     assert_eq!(r.stale_routes(), 0);
 }
@@ -300,12 +303,12 @@ fn limited_and_back() -> Rib {
         max_prefixes: Some(3),
         ..gr_up(1, true, true)
     };
-    r.handle(ToRib::PeerUp(limited()));
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])));
+    r.handle(ToRib::PeerUp(limited()), t0());
+    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 });
+    r.handle(ToRib::PeerLost { peer: 1 }, t0());
     r.plan();
-    r.handle(ToRib::PeerUp(limited()));
+    r.handle(ToRib::PeerUp(limited()), t0());
     r.plan();
     r
 }
@@ -314,9 +317,9 @@ fn limited_and_back() -> Rib {
 fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
     let mut r = limited_and_back();
     let def = ["10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16"];
-    r.handle(announce(1, &def, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &def, attrs([192, 0, 2, 1])), t0());
     // Withdrawing a stale prefix frees nothing: it was not counted.
-    r.handle(withdraw(1, &ABC[..1]));
+    r.handle(withdraw(1, &ABC[..1]), t0());
     assert!(
         stops(&mut r).is_empty(),
         "3 fresh of 3, the stale ones apart"
@@ -324,7 +327,7 @@ fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
     assert_eq!(held(&r, 1), 5);
     assert_eq!(r.stale_routes(), 2);
     // Announced again, a stale prefix is fresh: the fourth one is an excess.
-    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 1])), t0());
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].1.data, [0, 1, 1, 0, 0, 0, 3]);
@@ -335,10 +338,10 @@ fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
 fn stale_prefixes_announced_again_fill_the_limit_like_new_ones() {
     let mut r = limited_and_back();
     // Same attributes (nothing changes in the table) or new ones: fresh either way.
-    r.handle(announce(1, &ABC[..2], attrs([192, 0, 2, 1])));
-    r.handle(announce(1, &ABC[2..], attrs([192, 0, 2, 9])));
+    r.handle(announce(1, &ABC[..2], attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(1, &ABC[2..], attrs([192, 0, 2, 9])), t0());
     assert!(stops(&mut r).is_empty());
     assert_eq!(r.stale_routes(), 0);
-    r.handle(announce(1, &["10.4.0.0/16"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.4.0.0/16"], attrs([192, 0, 2, 1])), t0());
     assert_eq!(stops(&mut r).len(), 1, "4 fresh of 3");
 }

@@ -76,22 +76,25 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
         cluster_id: Ipv4Addr::new(1, 1, 1, 1),
     });
     for peer in 1..=PEERS {
-        rib.handle(ToRib::PeerUp(PeerUp {
-            peer,
-            worker: 0,
-            address: IpAddr::from([192, 0, 2, peer as u8]),
-            remote_asn: 65000,
-            remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
-            rr_client: true,
-            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-            codec: CodecCtx {
-                four_octet_as: true,
-                ..CodecCtx::default()
-            },
-            route_refresh: true,
-            max_prefixes: None,
-            graceful_restart: None,
-        }));
+        rib.handle(
+            ToRib::PeerUp(PeerUp {
+                peer,
+                worker: 0,
+                address: IpAddr::from([192, 0, 2, peer as u8]),
+                remote_asn: 65000,
+                remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
+                rr_client: true,
+                families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+                codec: CodecCtx {
+                    four_octet_as: true,
+                    ..CodecCtx::default()
+                },
+                route_refresh: true,
+                max_prefixes: None,
+                graceful_restart: None,
+            }),
+            Instant::now(),
+        );
     }
     rib.plan();
     let attrs = |peer: u32, i: u32| PathAttrs {
@@ -116,14 +119,17 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             let nlri: Vec<Prefix4> = (base..(base + PER_UPDATE).min(PREFIXES))
                 .map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).unwrap())
                 .collect();
-            rib.handle(ToRib::updates(
-                peer,
-                vec![Update {
-                    attrs: Some(attrs(peer, set)),
-                    nlri,
-                    ..Update::default()
-                }],
-            ));
+            rib.handle(
+                ToRib::updates(
+                    peer,
+                    vec![Update {
+                        attrs: Some(attrs(peer, set)),
+                        nlri,
+                        ..Update::default()
+                    }],
+                ),
+                Instant::now(),
+            );
             messages += 1;
             if messages % MAX_BATCH == 0 {
                 rib.plan();
@@ -150,22 +156,25 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 
     // And the cost of a full dump to a fifth client (encoded once).
     let t = Instant::now();
-    rib.handle(ToRib::PeerUp(PeerUp {
-        peer: 5,
-        worker: 0,
-        address: IpAddr::from([192, 0, 2, 5]),
-        remote_asn: 65000,
-        remote_id: Ipv4Addr::new(10, 0, 0, 5),
-        rr_client: true,
-        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-        codec: CodecCtx {
-            four_octet_as: true,
-            ..CodecCtx::default()
-        },
-        route_refresh: true,
-        max_prefixes: None,
-        graceful_restart: None,
-    }));
+    rib.handle(
+        ToRib::PeerUp(PeerUp {
+            peer: 5,
+            worker: 0,
+            address: IpAddr::from([192, 0, 2, 5]),
+            remote_asn: 65000,
+            remote_id: Ipv4Addr::new(10, 0, 0, 5),
+            rr_client: true,
+            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+            codec: CodecCtx {
+                four_octet_as: true,
+                ..CodecCtx::default()
+            },
+            route_refresh: true,
+            max_prefixes: None,
+            graceful_restart: None,
+        }),
+        Instant::now(),
+    );
     let mut out = Outbox::default();
     rib.flush(&mut out);
     let bytes: usize = out
@@ -195,22 +204,25 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
         router_id: Ipv4Addr::new(1, 1, 1, 1),
         cluster_id: Ipv4Addr::new(1, 1, 1, 1),
     });
-    rib.handle(ToRib::PeerUp(PeerUp {
-        peer: 1,
-        worker: 0,
-        address: IpAddr::from([192, 0, 2, 1]),
-        remote_asn: 65000,
-        remote_id: Ipv4Addr::new(10, 0, 0, 1),
-        rr_client: true,
-        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-        codec: CodecCtx {
-            four_octet_as: true,
-            ..CodecCtx::default()
-        },
-        route_refresh: true,
-        max_prefixes: None,
-        graceful_restart: None,
-    }));
+    rib.handle(
+        ToRib::PeerUp(PeerUp {
+            peer: 1,
+            worker: 0,
+            address: IpAddr::from([192, 0, 2, 1]),
+            remote_asn: 65000,
+            remote_id: Ipv4Addr::new(10, 0, 0, 1),
+            rr_client: true,
+            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+            codec: CodecCtx {
+                four_octet_as: true,
+                ..CodecCtx::default()
+            },
+            route_refresh: true,
+            max_prefixes: None,
+            graceful_restart: None,
+        }),
+        Instant::now(),
+    );
     rib.plan();
     let mut batch = Vec::new();
     for i in 0..PREFIXES {
@@ -225,7 +237,10 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
             ..Update::default()
         });
         if batch.len() == 1000 {
-            rib.handle(ToRib::updates(1, std::mem::take(&mut batch)));
+            rib.handle(
+                ToRib::updates(1, std::mem::take(&mut batch)),
+                Instant::now(),
+            );
             rib.plan();
         }
     }

@@ -12,9 +12,10 @@
 //!  readers ◀──arc-swap RibSnapshot (counts; routes on PublishRoutes)──┘
 //! ```
 //!
-//! `Rib` is a plain struct, testable without threads: `handle` changes state and records
-//! what became dirty; `plan` decides what to send (per group, dumps, catch-ups); `flush`
-//! encodes that plan into worker messages.
+//! `Rib` is a plain struct, testable without threads or clocks: `handle` changes state and
+//! records what became dirty; `plan` decides what to send (per group, dumps, catch-ups);
+//! `flush` encodes that plan into worker messages. Time is a parameter (`handle`,
+//! `expire`): only the loop (`run`) reads the clock.
 
 pub mod attrs;
 pub mod decide;
@@ -160,10 +161,11 @@ impl Rib {
         }
     }
 
-    /// Applies one inbox message. Output is produced by the next `plan` / `flush`.
-    pub fn handle(&mut self, msg: ToRib) -> Handled {
+    /// Applies one inbox message, arrived at `now` (the Graceful Restart timers start from
+    /// it; the RIB reads no clock). Output is produced by the next `plan` / `flush`.
+    pub fn handle(&mut self, msg: ToRib, now: Instant) -> Handled {
         match msg {
-            ToRib::PeerUp(up) => self.peer_up(up),
+            ToRib::PeerUp(up) => self.peer_up(up, now),
             ToRib::PeerDown { peer } => {
                 if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
                     self.down_acks.push((p.up.worker, peer));
@@ -174,7 +176,7 @@ impl Rib {
                 if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
                     self.down_acks.push((p.up.worker, peer));
                 }
-                self.peer_lost(peer);
+                self.peer_lost(peer, now);
             }
             ToRib::Updates { peer, updates, .. } => {
                 // The batch was written on a worker's core, so each UPDATE and its set
@@ -244,7 +246,7 @@ impl Rib {
         plan::encode(plan, out);
     }
 
-    fn peer_up(&mut self, up: PeerUp) {
+    fn peer_up(&mut self, up: PeerUp, now: Instant) {
         let peer = up.peer;
         let mut counters = ([0; NFAM], [0; NFAM]);
         if let Some(p) = self.peers.get(&up.peer) {
@@ -285,7 +287,7 @@ impl Rib {
                 gr: graceful::PeerGr::default(),
             },
         );
-        self.arm_stale_timer(peer);
+        self.arm_stale_timer(peer, now);
     }
 
     fn peer_down(&mut self, peer: PeerId) {
@@ -293,7 +295,6 @@ impl Rib {
             return;
         };
         let (families, group, restarting) = (p.up.families, p.group, p.gr.restarting());
-        let start = Instant::now();
         let mut removed = 0;
         for_each_table!(|N| if families.contains(N::FAMILY) {
             removed += self.remove_all::<N>(peer);
@@ -311,7 +312,7 @@ impl Rib {
         }
         self.peers.remove(&peer);
         self.stops.retain(|s| s.1 != peer);
-        tracing::debug!(peer, removed, elapsed = ?start.elapsed(), "rib: peer down");
+        tracing::debug!(peer, removed, "rib: peer down");
     }
 
     /// Withdraws every path of `peer` in one family (a table scan, counted).
@@ -386,7 +387,7 @@ pub fn run_weighted(
         if let ToRib::Updates { weight: w, .. } = msg {
             let _ = weight.fetch_update(Relaxed, Relaxed, |x| Some(x.saturating_sub(w)));
         }
-        rib.handle(msg)
+        rib.handle(msg, Instant::now())
     };
     loop {
         // A timer wake-up (None) runs the timers and flushes what they withdrew.

@@ -25,6 +25,13 @@ fn rib() -> Rib {
     })
 }
 
+/// The time every message of these tests is handled at: the RIB reads no clock, so its
+/// timers are driven by the times passed (`handle`, `expire`).
+fn t0() -> Instant {
+    static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *T0.get_or_init(Instant::now)
+}
+
 fn codec() -> CodecCtx {
     CodecCtx {
         four_octet_as: true,
@@ -109,7 +116,7 @@ fn withdraw(peer: PeerId, prefixes: &[&str]) -> ToRib {
 fn rib_with(peers: &[(PeerId, bool)]) -> Rib {
     let mut r = rib();
     for &(p, client) in peers {
-        r.handle(ToRib::PeerUp(peer_up(p, client)));
+        r.handle(ToRib::PeerUp(peer_up(p, client)), t0());
     }
     r.plan();
     r
@@ -204,7 +211,7 @@ fn counts(r: &mut Rib, peer: PeerId) -> (u64, u64, u64) {
 #[test]
 fn client_route_is_reflected_to_clients_and_non_clients_with_originator_and_cluster_list_set() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 2);
     // The clients' group less client 1, which is never sent its own route.
@@ -233,7 +240,7 @@ fn client_route_is_reflected_to_clients_and_non_clients_with_originator_and_clus
 #[test]
 fn non_client_route_is_reflected_to_clients_only() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false), (4, false)]);
-    r.handle(announce(3, &["10.0.0.0/8"], attrs([192, 0, 2, 3])));
+    r.handle(announce(3, &["10.0.0.0/8"], attrs([192, 0, 2, 3])), t0());
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 1, "{sends:#?}");
     assert_eq!(sends[0].peers, vec![1, 2]);
@@ -246,9 +253,9 @@ fn non_client_route_is_reflected_to_clients_only() {
 #[test]
 fn non_clients_are_sent_a_withdraw_when_the_best_path_moves_to_a_non_client() {
     let mut r = rib_with(&[(1, true), (3, false)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(announce(3, &["10.0.0.0/8"], lp([192, 0, 2, 3], 200)));
+    r.handle(announce(3, &["10.0.0.0/8"], lp([192, 0, 2, 3], 200)), t0());
     let sends = v4(&r.plan());
     let clients = only_to(&sends, &[1]);
     assert_eq!(clients.announce[0].1.local_pref, Some(200));
@@ -270,7 +277,7 @@ fn an_existing_originator_id_is_kept_when_reflecting() {
         originator_id: Some(Ipv4Addr::new(9, 9, 9, 9)),
         ..attrs([192, 0, 2, 1])
     };
-    r.handle(announce(1, &["10.0.0.0/8"], a));
+    r.handle(announce(1, &["10.0.0.0/8"], a), t0());
     let sends = v4(&r.plan());
     assert_eq!(
         sends[0].announce[0].1.originator_id,
@@ -285,7 +292,7 @@ fn route_with_our_router_id_as_originator_is_dropped_and_counted_as_received_onl
         originator_id: Some(US),
         ..attrs([192, 0, 2, 1])
     };
-    r.handle(announce(1, &["10.0.0.0/8"], looped));
+    r.handle(announce(1, &["10.0.0.0/8"], looped), t0());
     assert!(v4(&r.plan()).is_empty());
     assert_eq!(r.best(p4("10.0.0.0/8")), None);
     assert_eq!(counts(&mut r, 1), (1, 0, 0));
@@ -295,18 +302,18 @@ fn route_with_our_router_id_as_originator_is_dropped_and_counted_as_received_onl
 #[test]
 fn route_with_our_cluster_id_in_the_cluster_list_replaces_the_previous_path_as_a_withdraw() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
     let looped = PathAttrs {
         cluster_list: vec![Ipv4Addr::new(7, 7, 7, 7), CLUSTER],
         ..attrs([192, 0, 2, 1])
     };
-    r.handle(announce(1, &["10.0.0.0/8"], looped));
+    r.handle(announce(1, &["10.0.0.0/8"], looped), t0());
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2]).withdraw, vec![p4("10.0.0.0/8")]);
     assert_eq!(counts(&mut r, 1), (1, 0, 0));
     // Withdrawing the looped route clears the received count.
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
     assert!(v4(&r.plan()).is_empty());
     assert_eq!(counts(&mut r, 1), (0, 0, 0));
 }
@@ -326,11 +333,11 @@ fn route_with_our_as_in_its_as_path_loses_to_a_loop_free_one_and_is_not_reflecte
         local_pref: Some(300),
         ..attrs([192, 0, 2, 1])
     };
-    r.handle(announce(1, &["10.0.0.0/8"], looped));
+    r.handle(announce(1, &["10.0.0.0/8"], looped), t0());
     assert!(v4(&r.plan()).is_empty());
     assert_eq!(counts(&mut r, 1), (1, 0, 0));
     // A loop-free path from another client is best although its LOCAL_PREF is lower.
-    r.handle(announce(2, &["10.0.0.0/8"], attrs([192, 0, 2, 2])));
+    r.handle(announce(2, &["10.0.0.0/8"], attrs([192, 0, 2, 2])), t0());
     assert_eq!(r.best(p4("10.0.0.0/8")).map(|b| b.0), Some(2));
     let sends = v4(&r.plan());
     // The clients are one group; client 2 is not sent its own route.
@@ -346,13 +353,12 @@ fn route_with_our_as_in_its_as_path_loses_to_a_loop_free_one_and_is_not_reflecte
 #[test]
 fn withdraw_propagates_to_the_group() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.1.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.1.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     r.plan();
-    r.handle(withdraw(1, &["10.1.0.0/16"]));
+    r.handle(withdraw(1, &["10.1.0.0/16"]), t0());
     let sends = v4(&r.plan());
     for group in [&[2][..], &[3][..]] {
         let s = only_to(&sends, group);
@@ -368,13 +374,12 @@ fn withdraw_propagates_to_the_group() {
 #[test]
 fn peer_down_withdraws_its_paths_from_every_group() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.1.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.1.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     r.plan();
-    r.handle(ToRib::PeerDown { peer: 1 });
+    r.handle(ToRib::PeerDown { peer: 1 }, t0());
     let sends = v4(&r.plan());
     assert_eq!(
         only_to(&sends, &[2]).withdraw,
@@ -394,9 +399,9 @@ fn peer_down_withdraws_its_paths_from_every_group() {
 #[test]
 fn a_better_path_is_announced_to_the_group() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)));
+    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)), t0());
     let sends = v4(&r.plan());
     let s = only_to(&sends, &[1]);
     assert_eq!(s.announce.len(), 1);
@@ -413,17 +418,17 @@ fn a_better_path_is_announced_to_the_group() {
         (&[p4("10.0.0.0/8")][..], 0)
     );
     // A worse path changes nothing that is advertised.
-    r.handle(announce(1, &["10.0.0.0/8"], lp([192, 0, 2, 1], 50)));
+    r.handle(announce(1, &["10.0.0.0/8"], lp([192, 0, 2, 1], 50)), t0());
     assert!(v4(&r.plan()).is_empty());
 }
 
 #[test]
 fn when_the_best_path_is_withdrawn_the_fallback_path_is_announced() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
-    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)), t0());
     r.plan();
-    r.handle(withdraw(2, &["10.0.0.0/8"]));
+    r.handle(withdraw(2, &["10.0.0.0/8"]), t0());
     let sends = v4(&r.plan());
     // Client 1's own path is best again: it is withdrawn what it held (client 2's path),
     // and client 2 is sent client 1's.
@@ -444,10 +449,10 @@ fn when_the_best_path_is_withdrawn_the_fallback_path_is_announced() {
 #[test]
 fn a_change_undone_within_one_batch_sends_nothing() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)));
-    r.handle(withdraw(2, &["10.0.0.0/8"]));
+    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 300)), t0());
+    r.handle(withdraw(2, &["10.0.0.0/8"]), t0());
     assert!(v4(&r.plan()).is_empty());
 }
 
@@ -495,7 +500,7 @@ fn best_path_in_the_table_never_depends_on_arrival_order() {
         let mut r = rib_with(&[(1, true), (2, true), (3, true), (4, true)]);
         for &i in &order {
             let (peer, a) = &paths[i];
-            r.handle(announce(*peer, &["10.0.0.0/8"], a.clone()));
+            r.handle(announce(*peer, &["10.0.0.0/8"], a.clone()), t0());
         }
         let (best, _) = r.best(p4("10.0.0.0/8")).unwrap();
         assert_eq!(*expected.get_or_insert(best), best, "order {order:?}");
@@ -508,7 +513,7 @@ fn best_path_in_the_table_never_depends_on_arrival_order() {
 #[test]
 fn treat_as_withdraw_removes_the_peers_paths_for_the_updates_prefixes() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
     let bad = Update {
         attrs: Some(attrs([192, 0, 2, 1])),
@@ -516,7 +521,7 @@ fn treat_as_withdraw_removes_the_peers_paths_for_the_updates_prefixes() {
         treat_as_withdraw: true,
         ..Update::default()
     };
-    r.handle(ToRib::updates(1, vec![bad]));
+    r.handle(ToRib::updates(1, vec![bad]), t0());
     assert_eq!(
         only_to(&v4(&r.plan()), &[2]).withdraw,
         vec![p4("10.0.0.0/8")]
@@ -528,22 +533,25 @@ fn routes_of_a_family_not_negotiated_and_messages_about_unknown_peers_are_ignore
     let mut r = rib();
     let mut up = peer_up(1, true);
     up.families = FamilySet::EMPTY.with(Family::Ipv6Unicast);
-    r.handle(ToRib::PeerUp(up));
-    r.handle(ToRib::PeerUp(peer_up(2, true)));
+    r.handle(ToRib::PeerUp(up), t0());
+    r.handle(ToRib::PeerUp(peer_up(2, true)), t0());
     r.plan();
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
-    r.handle(announce(9, &["10.0.0.0/8"], attrs([192, 0, 2, 9])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(9, &["10.0.0.0/8"], attrs([192, 0, 2, 9])), t0());
     for m in [
         ToRib::PeerDown { peer: 9 },
         ToRib::Xoff { peer: 9 },
         ToRib::Xon { peer: 9 },
     ] {
-        r.handle(m);
+        r.handle(m, t0());
     }
-    r.handle(ToRib::RouteRefresh {
-        peer: 9,
-        family: Family::Ipv4Unicast,
-    });
+    r.handle(
+        ToRib::RouteRefresh {
+            peer: 9,
+            family: Family::Ipv4Unicast,
+        },
+        t0(),
+    );
     assert!(r.plan().sends.is_empty());
     assert_eq!(r.best(p4("10.0.0.0/8")), None);
 }
@@ -566,7 +574,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
         }),
         ..Update::default()
     };
-    r.handle(ToRib::updates(1, vec![u]));
+    r.handle(ToRib::updates(1, vec![u]), t0());
     let plan = r.plan();
     let Routes::V6(rs) = parts(&plan.sends[0])[0].1 else {
         panic!("v6 send expected")
@@ -579,7 +587,7 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
         }),
         ..Update::default()
     };
-    r.handle(ToRib::updates(1, vec![u]));
+    r.handle(ToRib::updates(1, vec![u]), t0());
     let plan = r.plan();
     let Routes::V6(rs) = parts(&plan.sends[0])[0].1 else {
         panic!("v6 send expected")
@@ -593,11 +601,10 @@ fn ipv6_routes_carry_the_mp_reach_next_hop_and_are_withdrawn_by_mp_unreach() {
 #[test]
 fn two_clients_with_identical_codec_share_one_planned_send_with_both_peers() {
     let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.1.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.1.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     let plan = r.plan();
     assert_eq!(plan.sends.len(), 1);
     let sends = v4(&plan);
@@ -610,13 +617,13 @@ fn two_clients_with_identical_codec_share_one_planned_send_with_both_peers() {
 #[test]
 fn clients_with_different_codecs_are_in_different_groups() {
     let mut r = rib();
-    r.handle(ToRib::PeerUp(peer_up(1, true)));
+    r.handle(ToRib::PeerUp(peer_up(1, true)), t0());
     let mut up = peer_up(2, true);
     up.codec.four_octet_as = false;
-    r.handle(ToRib::PeerUp(up));
-    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.handle(ToRib::PeerUp(up), t0());
+    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
     r.plan();
-    r.handle(announce(3, &["10.0.0.0/8"], attrs([192, 0, 2, 3])));
+    r.handle(announce(3, &["10.0.0.0/8"], attrs([192, 0, 2, 3])), t0());
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 2);
     only_to(&sends, &[1]);
@@ -626,12 +633,12 @@ fn clients_with_different_codecs_are_in_different_groups() {
 #[test]
 fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() {
     let mut r = rib_with(&[(1, true), (3, false)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
-    r.handle(announce(3, &["10.2.0.0/16"], attrs([192, 0, 2, 3])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(3, &["10.2.0.0/16"], attrs([192, 0, 2, 3])), t0());
     r.plan();
-    r.handle(announce(1, &["10.1.0.0/16"], attrs([192, 0, 2, 1])));
-    r.handle(ToRib::PeerUp(peer_up(2, true)));
-    r.handle(ToRib::PeerUp(peer_up(4, false)));
+    r.handle(announce(1, &["10.1.0.0/16"], attrs([192, 0, 2, 1])), t0());
+    r.handle(ToRib::PeerUp(peer_up(2, true)), t0());
+    r.handle(ToRib::PeerUp(peer_up(4, false)), t0());
     let sends = v4(&r.plan());
     // Deltas go to the established members only, less the source (client 1 is not sent
     // its own route, and is the only established member of its group).
@@ -653,7 +660,7 @@ fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() 
         "non-client routes stay off non-clients"
     );
     // From then on the new peer is in its group's deltas.
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
     let sends = v4(&r.plan());
     only_to(&sends, &[2]);
     only_to(&sends, &[3, 4]);
@@ -664,7 +671,7 @@ fn a_family_without_a_table_still_gets_end_of_rib_on_peer_up() {
     let mut r = rib();
     let mut up = peer_up(1, true);
     up.families = up.families.with(Family::Ipv4Vpn);
-    r.handle(ToRib::PeerUp(up));
+    r.handle(ToRib::PeerUp(up), t0());
     let plan = r.plan();
     let families: Vec<Family> = plan.sends.iter().map(|s| s.routes.family()).collect();
     assert_eq!(
@@ -684,10 +691,10 @@ fn a_family_without_a_table_still_gets_end_of_rib_on_peer_up() {
 #[test]
 fn peers_coming_up_together_share_one_encoded_dump() {
     let mut r = rib_with(&[(1, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerUp(peer_up(2, true)));
-    r.handle(ToRib::PeerUp(peer_up(3, true)));
+    r.handle(ToRib::PeerUp(peer_up(2, true)), t0());
+    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
     let sends = v4(&r.plan());
     let dump = only_to(&sends, &[2, 3]);
     assert_eq!(dump.kind, SendKind::Dump(0));
@@ -697,12 +704,15 @@ fn peers_coming_up_together_share_one_encoded_dump() {
 #[test]
 fn route_refresh_resends_the_family_to_that_peer_only() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::RouteRefresh {
-        peer: 2,
-        family: Family::Ipv4Unicast,
-    });
+    r.handle(
+        ToRib::RouteRefresh {
+            peer: 2,
+            family: Family::Ipv4Unicast,
+        },
+        t0(),
+    );
     let plan = r.plan();
     assert_eq!(plan.sends.len(), 1);
     let sends = v4(&plan);
@@ -714,15 +724,14 @@ fn route_refresh_resends_the_family_to_that_peer_only() {
 #[test]
 fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
     let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.9.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.9.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     r.plan();
-    r.handle(ToRib::Xoff { peer: 2 });
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
-    r.handle(announce(1, &["10.1.0.0/16"], attrs([192, 0, 2, 1])));
+    r.handle(ToRib::Xoff { peer: 2 }, t0());
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
+    r.handle(announce(1, &["10.1.0.0/16"], attrs([192, 0, 2, 1])), t0());
     let sends = v4(&r.plan());
     assert_eq!(sends.len(), 1);
     assert_eq!(
@@ -731,13 +740,13 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
         "the throttled peer is out of the send list (and the source is not sent its own)"
     );
     // More changes while throttled; one of them undone (announced then withdrawn).
-    r.handle(announce(1, &["10.2.0.0/16"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.2.0.0/16"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(withdraw(1, &["10.2.0.0/16"]));
+    r.handle(withdraw(1, &["10.2.0.0/16"]), t0());
     r.plan();
     assert_eq!(r.fams.v4.pending.len(2), 3);
-    r.handle(ToRib::Xon { peer: 2 });
-    r.handle(announce(1, &["10.3.0.0/16"], attrs([192, 0, 2, 1])));
+    r.handle(ToRib::Xon { peer: 2 }, t0());
+    r.handle(announce(1, &["10.3.0.0/16"], attrs([192, 0, 2, 1])), t0());
     let sends = v4(&r.plan());
     // The batch's delta goes to the active members; the catch-up (current state of every
     // prefix changed since Xoff, including this batch) to the peer alone.
@@ -748,7 +757,7 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
     assert_eq!(announced, vec![p4("10.1.0.0/16"), p4("10.3.0.0/16")]);
     assert_eq!(c.withdraw, vec![p4("10.0.0.0/8"), p4("10.2.0.0/16")]);
     // Back in the group.
-    r.handle(withdraw(1, &["10.9.0.0/16"]));
+    r.handle(withdraw(1, &["10.9.0.0/16"]), t0());
     let sends = v4(&r.plan());
     only_to(&sends, &[2, 3]);
     assert_eq!(r.fams.v4.pending.len(2), 0);
@@ -759,13 +768,12 @@ fn a_throttled_peer_catches_up_on_pending_announces_and_withdraws_after_xon() {
 #[test]
 fn snapshot_counts_and_routes_best_first_sorted_by_prefix() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
-    r.handle(announce(
-        1,
-        &["10.1.0.0/16", "10.0.0.0/8"],
-        attrs([192, 0, 2, 1]),
-    ));
-    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 200)));
-    r.handle(announce(3, &["10.2.0.0/16"], attrs([192, 0, 2, 3])));
+    r.handle(
+        announce(1, &["10.1.0.0/16", "10.0.0.0/8"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
+    r.handle(announce(2, &["10.0.0.0/8"], lp([192, 0, 2, 2], 200)), t0());
+    r.handle(announce(3, &["10.2.0.0/16"], attrs([192, 0, 2, 3])), t0());
     r.plan();
     let s = r.snapshot(7);
     assert_eq!(s.queue_depth, 7);
@@ -787,7 +795,7 @@ fn snapshot_counts_and_routes_best_first_sorted_by_prefix() {
         (Family::Ipv4Unicast, 1, 1, 2),
         "non-clients get client routes only"
     );
-    r.handle(ToRib::PublishRoutes);
+    r.handle(ToRib::PublishRoutes, t0());
     let s = r.snapshot(0);
     assert_eq!(s.routes_generation, s.generation);
     let routes = s.routes.unwrap();
@@ -808,14 +816,14 @@ fn attribute_sets_are_shared_and_freed_with_their_last_route() {
     let mut r = rib_with(&[(1, true), (2, true)]);
     let many: Vec<String> = (0..100).map(|i| format!("10.{i}.0.0/16")).collect();
     let many: Vec<&str> = many.iter().map(String::as_str).collect();
-    r.handle(announce(1, &many, attrs([192, 0, 2, 1])));
-    r.handle(announce(2, &many, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &many, attrs([192, 0, 2, 1])), t0());
+    r.handle(announce(2, &many, attrs([192, 0, 2, 1])), t0());
     assert_eq!(r.attr_sets(), 1);
     r.plan();
-    r.handle(announce(2, &many[..50], lp([192, 0, 2, 1], 10)));
+    r.handle(announce(2, &many[..50], lp([192, 0, 2, 1], 10)), t0());
     assert_eq!(r.attr_sets(), 2);
-    r.handle(withdraw(1, &many));
-    r.handle(ToRib::PeerDown { peer: 2 });
+    r.handle(withdraw(1, &many), t0());
+    r.handle(ToRib::PeerDown { peer: 2 }, t0());
     // Dirty entries keep the old best alive until the flush.
     r.plan();
     assert_eq!(r.attr_sets(), 0);
@@ -850,11 +858,10 @@ fn sends(out: &Outbox) -> Vec<(usize, Vec<PeerId>, Vec<Message>)> {
 #[test]
 fn encoded_update_is_shared_by_both_clients_and_decodes_with_reflection_attributes() {
     let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.1.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.1.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     let mut out = Outbox::default();
     r.flush(&mut out);
     let s = sends(&out);
@@ -876,9 +883,9 @@ fn encoded_update_is_shared_by_both_clients_and_decodes_with_reflection_attribut
 #[test]
 fn encoded_dump_ends_with_end_of_rib_and_withdraws_decode() {
     let mut r = rib_with(&[(1, true)]);
-    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.0.0/8"], attrs([192, 0, 2, 1])), t0());
     r.plan();
-    r.handle(ToRib::PeerUp(peer_up(2, true)));
+    r.handle(ToRib::PeerUp(peer_up(2, true)), t0());
     let mut out = Outbox::default();
     r.flush(&mut out);
     let s = sends(&out);
@@ -900,7 +907,7 @@ fn encoded_dump_ends_with_end_of_rib_and_withdraws_decode() {
         .collect();
     eors.sort_unstable();
     assert_eq!(eors, vec![Family::Ipv4Unicast, Family::Ipv6Unicast]);
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
     let mut out = Outbox::default();
     r.flush(&mut out);
     let s = sends(&out);
@@ -1090,7 +1097,7 @@ fn held(r: &Rib, peer: PeerId) -> u64 {
 #[test]
 fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored() {
     let mut r = rib_with(&[(2, true)]);
-    r.handle(limited(1, 3));
+    r.handle(limited(1, 3), t0());
     let five = [
         "10.0.1.0/24",
         "10.0.2.0/24",
@@ -1098,7 +1105,7 @@ fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored
         "10.0.4.0/24",
         "10.0.5.0/24",
     ];
-    r.handle(announce(1, &five, attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &five, attrs([192, 0, 2, 1])), t0());
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].0, 1);
@@ -1109,11 +1116,11 @@ fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored
     assert_eq!(held(&r, 1), 3);
     assert!(r.best(p4("10.0.4.0/24")).is_none());
     // Everything else the peer sends is ignored, and it is not stopped twice.
-    r.handle(announce(1, &["10.0.9.0/24"], attrs([192, 0, 2, 1])));
+    r.handle(announce(1, &["10.0.9.0/24"], attrs([192, 0, 2, 1])), t0());
     assert!(r.best(p4("10.0.9.0/24")).is_none());
     assert!(stops(&mut r).is_empty());
     // Other peers are untouched.
-    r.handle(announce(2, &five, attrs([192, 0, 2, 2])));
+    r.handle(announce(2, &five, attrs([192, 0, 2, 2])), t0());
     assert_eq!(held(&r, 2), 5);
     assert!(stops(&mut r).is_empty());
 }
@@ -1121,29 +1128,31 @@ fn a_peer_past_max_prefixes_is_stopped_with_cease_1_and_its_excess_is_not_stored
 #[test]
 fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
     let mut r = rib_with(&[]);
-    r.handle(limited(1, 2));
-    r.handle(announce(
-        1,
-        &["10.0.1.0/24", "10.0.2.0/24"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(limited(1, 2), t0());
+    r.handle(
+        announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     assert!(stops(&mut r).is_empty());
     let mut a = attrs([192, 0, 2, 1]);
     a.next_hop = NextHop::V6 {
         global: "2001:db8::1".parse().unwrap(),
         link_local: None,
     };
-    r.handle(ToRib::updates(
-        1,
-        vec![Update {
-            attrs: Some(a.clone()),
-            mp_reach: Some(MpReach {
-                next_hop: a.next_hop,
-                nlri: NlriSet::Ipv6Unicast(vec![p6("2001:db8:1::/48")]),
-            }),
-            ..Update::default()
-        }],
-    ));
+    r.handle(
+        ToRib::updates(
+            1,
+            vec![Update {
+                attrs: Some(a.clone()),
+                mp_reach: Some(MpReach {
+                    next_hop: a.next_hop,
+                    nlri: NlriSet::Ipv6Unicast(vec![p6("2001:db8:1::/48")]),
+                }),
+                ..Update::default()
+            }],
+        ),
+        t0(),
+    );
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].1.data, [0, 2, 1, 0, 0, 0, 2]);
@@ -1152,21 +1161,19 @@ fn the_limit_is_summed_over_families_and_names_the_family_that_crossed_it() {
 #[test]
 fn re_announcing_held_prefixes_at_the_limit_is_not_an_excess() {
     let mut r = rib_with(&[]);
-    r.handle(limited(1, 2));
-    r.handle(announce(
-        1,
-        &["10.0.1.0/24", "10.0.2.0/24"],
-        attrs([192, 0, 2, 1]),
-    ));
-    r.handle(announce(
-        1,
-        &["10.0.1.0/24", "10.0.2.0/24"],
-        lp([192, 0, 2, 1], 200),
-    ));
+    r.handle(limited(1, 2), t0());
+    r.handle(
+        announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
+    r.handle(
+        announce(1, &["10.0.1.0/24", "10.0.2.0/24"], lp([192, 0, 2, 1], 200)),
+        t0(),
+    );
     assert!(stops(&mut r).is_empty());
     // A withdrawal makes room again.
-    r.handle(withdraw(1, &["10.0.1.0/24"]));
-    r.handle(announce(1, &["10.0.3.0/24"], attrs([192, 0, 2, 1])));
+    r.handle(withdraw(1, &["10.0.1.0/24"]), t0());
+    r.handle(announce(1, &["10.0.3.0/24"], attrs([192, 0, 2, 1])), t0());
     assert!(stops(&mut r).is_empty());
     assert_eq!(held(&r, 1), 2);
 }
@@ -1174,13 +1181,12 @@ fn re_announcing_held_prefixes_at_the_limit_is_not_an_excess() {
 #[test]
 fn a_stop_for_a_session_that_went_down_in_the_same_batch_is_dropped() {
     let mut r = rib_with(&[]);
-    r.handle(limited(1, 1));
-    r.handle(announce(
-        1,
-        &["10.0.1.0/24", "10.0.2.0/24"],
-        attrs([192, 0, 2, 1]),
-    ));
-    r.handle(ToRib::PeerDown { peer: 1 });
+    r.handle(limited(1, 1), t0());
+    r.handle(
+        announce(1, &["10.0.1.0/24", "10.0.2.0/24"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
+    r.handle(ToRib::PeerDown { peer: 1 }, t0());
     assert!(stops(&mut r).is_empty());
 }
 
@@ -1197,21 +1203,23 @@ fn withdrawn_at(r: &mut Rib, peer: PeerId) -> Vec<Prefix4> {
 #[test]
 fn route_refresh_while_throttled_keeps_the_missed_withdrawals() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.9.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.9.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     r.plan();
-    r.handle(ToRib::Xoff { peer: 2 });
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.handle(ToRib::Xoff { peer: 2 }, t0());
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
     r.plan();
-    r.handle(ToRib::RouteRefresh {
-        peer: 2,
-        family: Family::Ipv4Unicast,
-    });
+    r.handle(
+        ToRib::RouteRefresh {
+            peer: 2,
+            family: Family::Ipv4Unicast,
+        },
+        t0(),
+    );
     r.plan();
-    r.handle(ToRib::Xon { peer: 2 });
+    r.handle(ToRib::Xon { peer: 2 }, t0());
     assert!(
         withdrawn_at(&mut r, 2).contains(&p4("10.0.0.0/8")),
         "stale route left at peer 2"
@@ -1221,20 +1229,22 @@ fn route_refresh_while_throttled_keeps_the_missed_withdrawals() {
 #[test]
 fn route_refresh_in_the_same_batch_as_xon_keeps_the_missed_withdrawals() {
     let mut r = rib_with(&[(1, true), (2, true)]);
-    r.handle(announce(
-        1,
-        &["10.0.0.0/8", "10.9.0.0/16"],
-        attrs([192, 0, 2, 1]),
-    ));
+    r.handle(
+        announce(1, &["10.0.0.0/8", "10.9.0.0/16"], attrs([192, 0, 2, 1])),
+        t0(),
+    );
     r.plan();
-    r.handle(ToRib::Xoff { peer: 2 });
-    r.handle(withdraw(1, &["10.0.0.0/8"]));
+    r.handle(ToRib::Xoff { peer: 2 }, t0());
+    r.handle(withdraw(1, &["10.0.0.0/8"]), t0());
     r.plan();
-    r.handle(ToRib::RouteRefresh {
-        peer: 2,
-        family: Family::Ipv4Unicast,
-    });
-    r.handle(ToRib::Xon { peer: 2 });
+    r.handle(
+        ToRib::RouteRefresh {
+            peer: 2,
+            family: Family::Ipv4Unicast,
+        },
+        t0(),
+    );
+    r.handle(ToRib::Xon { peer: 2 }, t0());
     assert!(
         withdrawn_at(&mut r, 2).contains(&p4("10.0.0.0/8")),
         "stale route left at peer 2"
