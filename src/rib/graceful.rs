@@ -31,38 +31,14 @@
 //! Time is a parameter (`Rib::handle(msg, now)`, `expire(now)`): nothing here reads a clock
 //! or sleeps. The RIB thread's loop passes the time, and wakes for `next_deadline`.
 
+use super::peer::NFAM;
 use super::table::{for_each_table, with_table, RibNlri};
-use super::{Rib, NFAM};
+use super::Rib;
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp};
 use crate::wire::{Family, FamilySet};
 use hashbrown::HashSet;
 use std::time::Instant;
-
-/// A peer's Graceful Restart timers.
-#[derive(Clone, Debug, Default)]
-pub(super) struct PeerGr {
-    /// Set while the session is lost: the peer is awaited until then (restart timer).
-    pub restart_deadline: Option<Instant>,
-    /// Set while the peer is back with stale routes left: they are withdrawn then
-    /// (stale-path timer) unless End-of-RIB comes first.
-    pub stale_deadline: Option<Instant>,
-}
-
-impl PeerGr {
-    /// The session is lost and the peer is awaited: it is sent nothing, and it sends
-    /// nothing that could be applied.
-    pub fn restarting(&self) -> bool {
-        self.restart_deadline.is_some()
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        match (self.restart_deadline, self.stale_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-}
 
 /// Why stale routes were withdrawn: the `reason` label of `m::GR_STALE_SWEPT`.
 #[derive(Copy, Clone, Debug)]

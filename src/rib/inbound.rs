@@ -4,8 +4,9 @@
 
 use super::attrs::{AttrId, AttrTable};
 use super::decide::{self, Candidate};
+use super::peer::{adv_of, PeerMap};
 use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
-use super::{adv_of, limit, PeerMap, Rib};
+use super::{limit, Rib};
 use crate::msg::{PeerId, Prepared, Received};
 use crate::wire::{stored, NlriSet};
 

@@ -5,7 +5,7 @@
 #![allow(unsafe_code)]
 
 use super::*;
-use crate::wire::{AsPath, AsSegment, CodecCtx, NextHop, Prefix4, SegmentKind, Update};
+use crate::wire::{AsPath, AsSegment, CodecCtx, Family, NextHop, Prefix4, SegmentKind, Update};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -23,6 +23,7 @@ pub mod graceful;
 mod inbound;
 pub mod limit;
 mod outbound;
+mod peer;
 pub mod pending;
 pub mod plan;
 mod prefetch;
@@ -40,20 +41,20 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{Family, FamilySet, Notification, PathAttrs};
+use crate::wire::{FamilySet, Notification, PathAttrs};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
+use peer::{Peer, PeerGr, PeerMap, NFAM};
 use pending::OutState;
 use plan::Outbox;
-use reflect::Adv;
 use snapshot::{RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
-use table::{for_each_table, Families, PathEntry, RibNlri};
-use update_group::{GroupId, GroupKey, Groups};
+use table::{for_each_table, Families, RibNlri};
+use update_group::{GroupKey, Groups};
 
 /// Messages applied per batch before one flush: bounds the latency of a flush and the size
 /// of what it encodes.
@@ -85,28 +86,6 @@ pub enum Handled {
     Shutdown,
 }
 
-const NFAM: usize = Family::ALL.len();
-
-struct Peer {
-    up: PeerUp,
-    group: GroupId,
-    /// Per family (`Family as usize`): prefixes held from this peer, including looped ones
-    /// (received), and of those the ones eligible for selection (accepted).
-    received: [u64; NFAM],
-    accepted: [u64; NFAM],
-    out: OutState,
-    eor_received: FamilySet,
-    /// The 90% `max_prefixes` warning was logged for this session.
-    limit_warned: bool,
-    /// Over `max_prefixes`: a StopPeer was sent and the peer's UPDATEs are ignored.
-    over_limit: bool,
-    /// Graceful Restart helper timers; `gr.restarting()`: the session is lost and the
-    /// peer's routes are kept stale (see `graceful`).
-    gr: graceful::PeerGr,
-}
-
-type PeerMap = HashMap<PeerId, Peer>;
-
 /// The routing state and its single writer's logic.
 pub struct Rib {
     cfg: RibConfig,
@@ -127,18 +106,6 @@ pub struct Rib {
     stops: Vec<(usize, PeerId, Notification)>,
     /// Peers with a Graceful Restart timer running.
     gr_timed: hashbrown::HashSet<PeerId>,
-}
-
-/// The advertisement of a table entry: its attributes and what we know of its source.
-fn adv_of(e: PathEntry, peers: &PeerMap, attrs: &AttrTable) -> Option<Adv> {
-    let p = peers.get(&e.peer);
-    debug_assert!(p.is_some(), "path from unknown peer {}", e.peer);
-    p.map(|p| Adv {
-        attr: e.attr,
-        peer: e.peer,
-        from_client: p.up.rr_client,
-        no_advertise: attrs.well_known(e.attr).no_advertise(),
-    })
 }
 
 impl Rib {
@@ -284,7 +251,7 @@ impl Rib {
                 eor_received: FamilySet::EMPTY,
                 limit_warned: false,
                 over_limit: false,
-                gr: graceful::PeerGr::default(),
+                gr: PeerGr::default(),
             },
         );
         self.arm_stale_timer(peer, now);

@@ -3,11 +3,12 @@
 //! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6),
 //! and what a member is sent is that less its own routes (`Adv::sent_to`, `Split`).
 
+use super::peer::{adv_of, Peer, NFAM};
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::reflect::Adv;
 use super::table::{for_each_table, with_table, Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
-use super::{adv_of, Peer, Rib, NFAM};
+use super::Rib;
 use crate::msg::PeerId;
 use crate::wire::{CodecCtx, Family, Reflect};
 use hashbrown::HashMap;

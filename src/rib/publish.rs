@@ -3,9 +3,10 @@
 
 use super::attrs::AttrId;
 use super::decide::{self, Candidate};
+use super::peer::{Peer, NFAM};
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
 use super::table::{for_each_table, Paths, RibNlri};
-use super::{Peer, Rib, NFAM};
+use super::Rib;
 use crate::msg::PeerId;
 use crate::wire::PathAttrs;
 use hashbrown::HashMap;

@@ -7,8 +7,8 @@ use super::snapshot::FamilyCounts;
 use super::*;
 use crate::msg::ToWorker;
 use crate::wire::{
-    self, AsPath, AsSegment, CodecCtx, Message, MpReach, MpUnreach, NextHop, NlriSet, Prefix4,
-    Prefix6, SegmentKind, Update,
+    self, AsPath, AsSegment, CodecCtx, Family, Message, MpReach, MpUnreach, NextHop, NlriSet,
+    Prefix4, Prefix6, SegmentKind, Update,
 };
 use std::net::{IpAddr, Ipv6Addr};
 
