@@ -251,8 +251,8 @@ macro_rules! with_table {
 pub(crate) use with_table;
 
 /// `$body` once per family the RIB keeps a table for, in `Family::ALL` order, with `$n`
-/// the family's NLRI type (`with_table!`). A loop over a constant array: unrolled, and the
-/// families without a table compile to nothing.
+/// the family's NLRI type (`with_table!`). The loop is over a constant array: the optimizer
+/// unrolls it and drops the families without a table.
 macro_rules! for_each_table {
     (|$n:ident| $body:expr) => {
         for family in $crate::wire::Family::ALL {
