@@ -60,6 +60,26 @@ fn rss_bytes() -> usize {
         .map_or(0, |pages| pages * 4096)
 }
 
+/// `ToRib::PeerUp` for client `peer`, IPv4 unicast only.
+fn client_up(peer: PeerId) -> ToRib {
+    ToRib::PeerUp(PeerUp {
+        peer,
+        worker: 0,
+        address: IpAddr::from([192, 0, 2, peer as u8]),
+        remote_asn: 65000,
+        remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
+        rr_client: true,
+        families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+        codec: CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        },
+        route_refresh: true,
+        max_prefixes: None,
+        graceful_restart: None,
+    })
+}
+
 #[test]
 #[ignore = "1M prefixes x 4 peers: run alone with --ignored --nocapture"]
 fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
@@ -76,25 +96,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
         cluster_id: Ipv4Addr::new(1, 1, 1, 1),
     });
     for peer in 1..=PEERS {
-        rib.handle(
-            ToRib::PeerUp(PeerUp {
-                peer,
-                worker: 0,
-                address: IpAddr::from([192, 0, 2, peer as u8]),
-                remote_asn: 65000,
-                remote_id: Ipv4Addr::new(10, 0, 0, peer as u8),
-                rr_client: true,
-                families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-                codec: CodecCtx {
-                    four_octet_as: true,
-                    ..CodecCtx::default()
-                },
-                route_refresh: true,
-                max_prefixes: None,
-                graceful_restart: None,
-            }),
-            Instant::now(),
-        );
+        rib.handle(client_up(peer), Instant::now());
     }
     rib.plan();
     let attrs = |peer: u32, i: u32| PathAttrs {
@@ -156,25 +158,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 
     // And the cost of a full dump to a fifth client (encoded once).
     let t = Instant::now();
-    rib.handle(
-        ToRib::PeerUp(PeerUp {
-            peer: 5,
-            worker: 0,
-            address: IpAddr::from([192, 0, 2, 5]),
-            remote_asn: 65000,
-            remote_id: Ipv4Addr::new(10, 0, 0, 5),
-            rr_client: true,
-            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-            codec: CodecCtx {
-                four_octet_as: true,
-                ..CodecCtx::default()
-            },
-            route_refresh: true,
-            max_prefixes: None,
-            graceful_restart: None,
-        }),
-        Instant::now(),
-    );
+    rib.handle(client_up(5), Instant::now());
     let mut out = Outbox::default();
     rib.flush(&mut out);
     let bytes: usize = out
@@ -204,25 +188,7 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
         router_id: Ipv4Addr::new(1, 1, 1, 1),
         cluster_id: Ipv4Addr::new(1, 1, 1, 1),
     });
-    rib.handle(
-        ToRib::PeerUp(PeerUp {
-            peer: 1,
-            worker: 0,
-            address: IpAddr::from([192, 0, 2, 1]),
-            remote_asn: 65000,
-            remote_id: Ipv4Addr::new(10, 0, 0, 1),
-            rr_client: true,
-            families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
-            codec: CodecCtx {
-                four_octet_as: true,
-                ..CodecCtx::default()
-            },
-            route_refresh: true,
-            max_prefixes: None,
-            graceful_restart: None,
-        }),
-        Instant::now(),
-    );
+    rib.handle(client_up(1), Instant::now());
     rib.plan();
     let mut batch = Vec::new();
     for i in 0..PREFIXES {
