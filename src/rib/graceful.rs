@@ -138,22 +138,9 @@ impl Rib {
     /// many. `peer_lost` swept the marks of an earlier restart first, so every path marked
     /// here was announced in the session just lost.
     fn mark_stale<N: RibNlri>(&mut self, peer: PeerId) -> usize {
-        let Some(p) = self.peers.get(&peer) else {
-            return 0;
-        };
-        if p.received[N::FAMILY as usize] == 0 {
-            return 0;
-        }
-        self.peer_down_scans += 1;
-        let fam = N::rib_mut(&mut self.fams);
-        let set: HashSet<N> = fam
-            .table
-            .iter()
-            .filter(|(_, ps)| ps.position(peer).is_some())
-            .map(|(k, _)| *k)
-            .collect();
+        let set: HashSet<N> = self.prefixes_of(peer);
         let n = set.len();
-        fam.stale.put(peer, set);
+        N::rib_mut(&mut self.fams).stale.put(peer, set);
         n
     }
 

@@ -282,24 +282,29 @@ impl Rib {
         tracing::debug!(peer, removed, "rib: peer down");
     }
 
-    /// Withdraws every path of `peer` in one family (a table scan, counted).
+    /// Withdraws every path of `peer` in one family; returns how many.
     fn remove_all<N: RibNlri>(&mut self, peer: PeerId) -> usize {
+        let prefixes: Vec<N> = self.prefixes_of(peer);
+        self.withdraw(peer, &prefixes);
+        prefixes.len()
+    }
+
+    /// The prefixes `peer` has a path for in one family: a table scan (counted), skipped
+    /// for a peer that sent none.
+    fn prefixes_of<N: RibNlri, C: FromIterator<N> + Default>(&mut self, peer: PeerId) -> C {
         let Some(p) = self.peers.get(&peer) else {
-            return 0;
+            return C::default();
         };
         if p.received[N::FAMILY as usize] == 0 {
-            return 0;
+            return C::default();
         }
         self.peer_down_scans += 1;
-        let fam = N::rib(&self.fams);
-        let prefixes: Vec<N> = fam
+        N::rib(&self.fams)
             .table
             .iter()
             .filter(|(_, ps)| ps.position(peer).is_some())
             .map(|(k, _)| *k)
-            .collect();
-        self.withdraw(peer, &prefixes);
-        prefixes.len()
+            .collect()
     }
 
     /// The best path for `prefix`: its source and (inbound) attributes.
