@@ -26,6 +26,10 @@ struct Cli {
     /// Validate the config, print a summary and exit (0 valid, 2 invalid).
     #[arg(long, requires = "config")]
     check: bool,
+    /// With --check: print the effective config (every key, defaults filled in) instead of
+    /// the summary.
+    #[arg(long, requires = "check")]
+    print: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -62,7 +66,7 @@ fn main() -> ExitCode {
         (Some(Command::Routes { prefix, api, json }), _) => routes(prefix.as_deref(), &api, json),
         (Some(Command::Demo { config: None }), _) => return run(reflectd::demo::config(), true),
         (Some(Command::Demo { config: Some(path) }), _) => return run(config::load(&path), true),
-        (None, Some(path)) if cli.check => return check(&path),
+        (None, Some(path)) if cli.check => return check(&path, cli.print),
         (None, Some(path)) => return run(config::load(&path), false),
         (None, None) => {
             eprintln!("reflectd: nothing to do; try `reflectd --config FILE` or `reflectd --help`");
@@ -78,10 +82,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: &std::path::Path) -> ExitCode {
+fn check(path: &std::path::Path, effective: bool) -> ExitCode {
     match config::load(path) {
         Ok(c) => {
-            print!("{}", c.summary());
+            if effective {
+                print!("{}", c.canonical());
+            } else {
+                print!("{}", c.summary());
+            }
             println!("{}: OK", path.display());
             ExitCode::SUCCESS
         }

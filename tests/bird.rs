@@ -3,67 +3,20 @@
 //! RIB with ORIGINATOR_ID and CLUSTER_LIST, read back with `birdc`.
 
 mod common;
-use common::daemons::have;
+use common::daemons::{Bird, Driver, WholeConfig};
 use common::*;
 use reflectd::wire::*;
 use std::net::Ipv4Addr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-struct Bird {
-    child: Child,
-    sock: std::path::PathBuf,
-}
-
-impl Bird {
-    fn birdc(&self, cmd: &str) -> String {
-        let out = Command::new("birdc")
-            .arg("-s")
-            .arg(&self.sock)
-            .args(cmd.split(' '))
-            .output()
-            .expect("birdc");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Polls `birdc cmd` until `done` holds on its output (bounded).
-    fn wait_for(&self, cmd: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let out = self.birdc(cmd);
-            if done(&out) || Instant::now() >= deadline {
-                return out;
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Bird {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_bird(dir: &std::path::Path, rr_port: u16) -> Bird {
-    let conf = dir.join("bird.conf");
-    let sock = dir.join("bird.ctl");
-    std::fs::write(
-        &conf,
-        format!(
+fn start_bird(r: &Reflector) -> Bird {
+    Bird::with_config(
+        r,
+        "bird",
+        "127.0.0.41",
+        &format!(
             r#"router id 10.0.0.41;
-log "{log}" all;
+log "{{log}}" all;
 protocol device {{ }}
 protocol static s4 {{
   ipv4;
@@ -85,37 +38,25 @@ protocol bgp reflector {{
   ipv6 {{ import all; export where net ~ [2001:db8:77::/48]; next hop address 2001:db8:ffff::41; }};
 }}
 "#,
-            log = dir.join("bird.log").display(),
             asn = ASN,
+            rr_port = r.port,
             // BIRD always listens: on its own address and a free port, never *:179.
             listen = free_port(),
         ),
     )
-    .unwrap();
-    let child = Command::new("bird")
-        .arg("-f")
-        .arg("-c")
-        .arg(&conf)
-        .arg("-s")
-        .arg(&sock)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bird");
-    Bird { child, sock }
+    .start()
 }
 
 #[test]
 fn bird_client_exchanges_reflected_routes_in_both_directions() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let r = Reflector::start(&[
         NeighborSpec::client("127.0.0.41"),
         NeighborSpec::client("127.0.0.42"),
     ]);
-    let bird = start_bird(&r.dir, r.port);
+    let bird = start_bird(&r);
     let mut sp = r.speaker("127.0.0.42", [10, 0, 0, 42]);
 
     // BIRD -> reflectd -> speaker.

@@ -60,17 +60,8 @@ fn version_prints_name_and_version() {
 
 #[test]
 fn neighbors_and_routes_commands_show_the_running_state() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
-    a.announce(&[p4("10.80.0.0/24")], &attrs([100, 64, 0, 1]))
-        .unwrap();
-    assert!(b
-        .wait_until(WAIT, |s| s.route("10.80.0.0/24").is_some())
-        .unwrap());
+    let (r, mut a, mut b) = two_clients();
+    announce_until_held(&mut a, &mut b, "10.80.0.0/24", [100, 64, 0, 1]);
     let api = format!("127.0.0.1:{}", r.api);
     let out = Command::new(bin())
         .args(["neighbors", "--api", &api])
@@ -201,11 +192,8 @@ fn the_demo_runs_from_any_directory_with_its_built_in_config() {
 #[test]
 fn a_neighbor_that_keeps_retrying_shows_active_or_connect_never_idle() {
     use common::daemons::eventually;
-    let mut n = NeighborSpec::client("127.0.0.15");
     // reflectd dials it, on a port nobody listens on: every attempt is refused.
-    n.passive = false;
-    n.port = free_port();
-    let r = Reflector::start(&[n]);
+    let r = Reflector::start(&[NeighborSpec::dialed("127.0.0.15", free_port())]);
     let api = format!("127.0.0.1:{}", r.api);
     let neighbors = |json: bool| {
         let mut cmd = Command::new(bin());

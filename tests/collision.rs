@@ -76,10 +76,10 @@ fn peer_open(id: Ipv4Addr) -> Message {
 /// connections: (reflectd's, the peer's).
 fn collide(addr: &'static str, peer_id: Ipv4Addr) -> (Reflector, Raw, Raw) {
     let listener = TcpListener::bind((addr, 0)).unwrap();
-    let mut spec = NeighborSpec::client(addr);
-    spec.passive = false;
-    spec.port = listener.local_addr().unwrap().port();
-    spec.families = "[ipv4-unicast]";
+    let spec = NeighborSpec {
+        families: "[ipv4-unicast]",
+        ..NeighborSpec::dialed(addr, listener.local_addr().unwrap().port())
+    };
     let r = Reflector::start(&[spec]);
     listener.set_nonblocking(true).unwrap();
     let deadline = Instant::now() + WAIT;

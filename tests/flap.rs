@@ -30,21 +30,6 @@ const POOL6: u32 = 100;
 /// Another sequence: `REFLECTD_FLAP_SEED=123 cargo test --test flap`.
 const SEED: u64 = 0xf1a9_0004;
 
-/// splitmix64: seeded, dependency-free.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 fn prefix(i: u32) -> Prefix4 {
     Prefix4::new(Ipv4Addr::from(0x0a40_0000 + (i << 8)), 24).expect("prefix")
 }

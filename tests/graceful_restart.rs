@@ -51,6 +51,19 @@ fn held(s: &Speaker) -> Vec<&'static str> {
 /// A announced PREFIXES, B holds them, and A's TCP connection was closed without a
 /// NOTIFICATION; the reflector has logged the restart. Then a marker from C, applied after
 /// the loss, reaches B: any withdrawal the loss caused would have reached B before it.
+/// A announces every prefix and B gets them; then A's connection drops and B must lose them
+/// at once: well within the 120 s a restart would keep them for.
+fn withdrawn_at_once_on_drop(mut a: Speaker, b: &mut Speaker) {
+    announce_all(&mut a, &PREFIXES);
+    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
+    drop(a);
+    assert!(
+        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
+        "B still holds {:?}",
+        b.routes.keys()
+    );
+}
+
 fn lose_a_after_announcing(r: &Reflector, restart_time: u16) -> (Speaker, Speaker) {
     let mut a = gr_speaker(r, restart_time);
     let mut b = r.speaker(B, [2, 2, 2, 2]);
@@ -163,17 +176,9 @@ fn a_new_connection_from_a_peer_still_established_replaces_it_as_a_restart() {
 #[test]
 fn a_peer_without_graceful_restart_is_withdrawn_at_once_when_its_connection_drops() {
     let r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(B)]);
-    let mut a = r.speaker(A, [1, 1, 1, 1]);
+    let a = r.speaker(A, [1, 1, 1, 1]);
     let mut b = r.speaker(B, [2, 2, 2, 2]);
-    announce_all(&mut a, &PREFIXES);
-    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
-    drop(a);
-    // Well within the 120 s a restart would keep them for.
-    assert!(
-        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
-        "B still holds {:?}",
-        b.routes.keys()
-    );
+    withdrawn_at_once_on_drop(a, &mut b);
     assert!(!r.log().contains("kept stale"), "{}", r.log());
 }
 
@@ -182,7 +187,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
     let mut spec = NeighborSpec::client(A);
     spec.extra = "    graceful_restart: false\n";
     let r = Reflector::start(&[spec, NeighborSpec::client(B)]);
-    let mut a = gr_speaker(&r, 120);
+    let a = gr_speaker(&r, 120);
     assert!(
         !a.peer_open
             .capabilities
@@ -205,14 +210,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
         "{:?}",
         b.peer_open.capabilities
     );
-    announce_all(&mut a, &PREFIXES);
-    assert!(b.wait_until(WAIT, |s| held(s).len() == 3).unwrap());
-    drop(a);
-    assert!(
-        b.wait_until(WAIT, |s| held(s).is_empty()).unwrap(),
-        "B still holds {:?}",
-        b.routes.keys()
-    );
+    withdrawn_at_once_on_drop(a, &mut b);
 }
 
 /// Interop: a GoBGP with Graceful Restart is killed (-9, no NOTIFICATION) and restarted with
@@ -221,7 +219,7 @@ fn graceful_restart_off_for_a_neighbor_withdraws_at_once_and_is_not_advertised()
 #[test]
 fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
     use common::daemons::*;
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let (g_addr, rx_addr) = ("127.0.3.41", "127.0.3.42");
@@ -230,8 +228,10 @@ fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
         NeighborSpec::client(rx_addr),
         NeighborSpec::client(C),
     ]);
-    let g = GoBgp::start_gr(&r.dir, "g", g_addr, "10.0.3.41", ASN, r.port, Some(false));
-    let rx = GoBgp::start(&r.dir, "rx", rx_addr, "10.0.3.42", r.port);
+    let g = GoBgp::builder(&r, "g", g_addr, "10.0.3.41")
+        .graceful_restart(false)
+        .start();
+    let rx = GoBgp::builder(&r, "rx", rx_addr, "10.0.3.42").start();
     let (kept, dropped) = ("10.4.1.0/24", "10.4.2.0/24");
     for p in [kept, dropped] {
         g.announce(p, "origin igp nexthop 100.64.4.1");
@@ -255,7 +255,9 @@ fn gobgp_killed_and_restarted_keeps_its_routes_in_another_gobgps_rib() {
         assert!(rx.route(p).is_some(), "{p} kept in GoBGP's RIB");
     }
 
-    let g = GoBgp::start_gr(&r.dir, "g2", g_addr, "10.0.3.41", ASN, r.port, Some(true));
+    let g = GoBgp::builder(&r, "g2", g_addr, "10.0.3.41")
+        .graceful_restart(true)
+        .start();
     g.announce(kept, "origin igp nexthop 100.64.4.1");
     wait_gone(&rx, dropped);
     assert!(rx.route(kept).is_some(), "{}", r.log());
@@ -292,21 +294,14 @@ fn without_graceful_restart_a_second_connection_is_refused_while_the_first_is_es
 #[test]
 fn bird_drops_our_routes_at_once_when_reflectd_is_killed() {
     use common::daemons::*;
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let bird_addr = "127.0.3.51";
     let mut r = Reflector::start(&[NeighborSpec::client(A), NeighborSpec::client(bird_addr)]);
-    let bird = Bird::start(
-        &r.dir,
-        "b",
-        bird_addr,
-        "10.0.3.51",
-        r.port,
-        "",
-        "",
-        ("100.64.0.51", "2001:db8:ffff::51"),
-    );
+    let bird = Bird::builder(&r, "b", bird_addr, "10.0.3.51")
+        .next_hops("100.64.0.51", "2001:db8:ffff::51")
+        .start();
     let mut a = r.speaker(A, [1, 1, 1, 1]);
     announce_all(&mut a, &PREFIXES[..1]);
     wait_route(&bird, PREFIXES[0], |_| true);

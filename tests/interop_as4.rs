@@ -19,12 +19,7 @@ const ROUTES: [(&str, &str, [u32; 2]); 4] = [
 
 #[test]
 fn four_octet_local_as_reflects_four_octet_paths_unchanged_between_every_daemon() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd")
-        & have("exabgp", "exabgp");
-    if !all {
+    if !have_every_daemon() {
         return;
     }
     let o_port = free_port();
@@ -34,22 +29,20 @@ fn four_octet_local_as_reflects_four_octet_paths_unchanged_between_every_daemon(
             NeighborSpec::client("127.0.11.1"),
             NeighborSpec::client("127.0.11.2"),
             NeighborSpec::client("127.0.11.3"),
-            NeighborSpec {
-                passive: false,
-                port: o_port,
-                ..NeighborSpec::client("127.0.11.4")
-            },
+            NeighborSpec::dialed("127.0.11.4", o_port),
             NeighborSpec::client("127.0.11.5"),
             NeighborSpec::client("127.0.11.6"),
         ],
     );
-    let g = GoBgp::start_with(&r.dir, "g1", "127.0.11.1", "10.0.11.1", AS, r.port);
+    let g = GoBgp::builder(&r, "g1", "127.0.11.1", "10.0.11.1")
+        .asn(AS)
+        .start();
     g.announce(
         ROUTES[0].1,
         "origin igp nexthop 100.64.11.1 aspath 4200000100,65010",
     );
-    let b = Bird::start_conf(
-        &r.dir,
+    let b = Bird::with_config(
+        &r,
         "b2",
         "127.0.11.2",
         &format!(
@@ -69,9 +62,10 @@ protocol bgp reflector {{
             listen = free_port(),
             rr = r.port
         ),
-    );
-    let f = Frr::start_conf(
-        &r.dir,
+    )
+    .start();
+    let f = Frr::with_config(
+        &r,
         "f3",
         "127.0.11.3",
         &format!(
@@ -86,20 +80,23 @@ protocol bgp reflector {{
              set as-path prepend 4200000300 65030\n!\n",
             r.port
         ),
-        None,
-    );
-    let o = OpenBgpd::start_conf(
-        &r.dir,
+    )
+    .start();
+    let o = OpenBgpd::with_config(
+        &r,
         "o4",
         "127.0.11.4",
-        o_port,
         &format!(
             "AS {AS}\nrouter-id 10.0.11.4\nfib-update no\nnexthop qualify via default\n\
              neighbor 127.0.0.1 {{\n  remote-as {AS}\n  passive\n  local-address 127.0.11.4\n  \
              announce IPv4 unicast\n  descr \"reflectd\"\n}}\nallow from any\nallow to any\n"
         ),
-    );
-    let e = ExaBgp::start(&r.dir, "e5", "127.0.11.5", "10.0.11.5", AS, r.port, true);
+    )
+    .listen(o_port)
+    .start();
+    let e = ExaBgp::builder(&r, "e5", "127.0.11.5", "10.0.11.5")
+        .asn(AS)
+        .start();
     e.wait_established();
     e.send("announce route 10.11.5.0/24 next-hop 100.64.11.5 as-path [ 4200000500 65050 ]");
 
@@ -142,7 +139,10 @@ protocol bgp reflector {{
     // sees and sends AS_TRANS), so this iBGP session must fail on both sides without
     // disturbing the others: ExaBGP reads AS_TRANS in reflectd's OPEN, and reflectd answers
     // its OPEN (My AS 23456, no capability) with Bad Peer AS.
-    let old = ExaBgp::start(&r.dir, "e6", "127.0.11.6", "10.0.11.6", AS, r.port, false);
+    let old = ExaBgp::builder(&r, "e6", "127.0.11.6", "10.0.11.6")
+        .asn(AS)
+        .asn4(false)
+        .start();
     let refused = eventually(ROUTE_WAIT, || {
         old.events_of("state")
             .iter()

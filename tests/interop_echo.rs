@@ -218,7 +218,6 @@ impl Layout {
         }
     }
     fn neighbors(&self) -> Vec<NeighborSpec> {
-        let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
         (1..=3)
             .map(|n| NeighborSpec::client(leak(self.addr(n))))
             .collect()
@@ -425,12 +424,12 @@ fn echo_sequence(
 
 #[test]
 fn a_gobgp_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let l = Layout { k: 1 };
     let r = Reflector::start(&l.neighbors());
-    let b = GoBgp::start(&r.dir, "b", &l.addr(3), &l.id(3), r.port);
+    let b = GoBgp::builder(&r, "b", &l.addr(3), &l.id(3)).start();
     let announce = || {
         for j in [1, 2] {
             for v6 in [false, true] {
@@ -446,7 +445,7 @@ fn a_gobgp_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdra
 
 #[test]
 fn a_bird_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let l = Layout { k: 2 };
@@ -464,16 +463,10 @@ fn a_bird_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdraw
                 .collect::<String>()
         )
     };
-    let b = Bird::start(
-        &r.dir,
-        "b",
-        &l.addr(3),
-        &l.id(3),
-        r.port,
-        &statics(false),
-        &statics(true),
-        (&l.b_next_hop(false), &l.b_next_hop(true)),
-    );
+    let b = Bird::builder(&r, "b", &l.addr(3), &l.id(3))
+        .statics(&statics(false), &statics(true))
+        .next_hops(&l.b_next_hop(false), &l.b_next_hop(true))
+        .start();
     let announce = || {
         for s in ["s4", "s6"] {
             let out = b.birdc(&format!("enable {s}"));
@@ -485,7 +478,7 @@ fn a_bird_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdraw
 
 #[test]
 fn an_frr_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdrawal_and_drop() {
-    if !have(FRR_BGPD, "frr") {
+    if !Frr::installed() {
         return;
     }
     let l = Layout { k: 3 };
@@ -497,20 +490,15 @@ fn an_frr_client_whose_path_became_best_holds_none_of_ours_for_it_after_withdraw
              neighbor 127.0.0.1 soft-reconfiguration inbound\n exit-address-family\n"
         )
     };
-    let b = Frr::start(
-        &r.dir,
-        "b",
-        &l.addr(3),
-        &l.id(3),
-        r.port,
-        &format!("{}{}", af("ipv4"), af("ipv6")),
-        &format!(
+    let b = Frr::builder(&r, "b", &l.addr(3), &l.id(3))
+        .body(&format!("{}{}", af("ipv4"), af("ipv6")))
+        .tail(&format!(
             "route-map B4 permit 10\n set ip next-hop {}\n set local-preference 200\n!\n\
              route-map B6 permit 10\n set ipv6 next-hop global {}\n set local-preference 200\n!\n",
             l.b_next_hop(false),
             l.b_next_hop(true)
-        ),
-    );
+        ))
+        .start();
     let announce = || {
         for (af, v6, map) in [("ipv4", false, "B4"), ("ipv6", true, "B6")] {
             let lines: Vec<String> = [1, 2]
@@ -538,10 +526,7 @@ const NO_EXPORT_SUBCONFED: &str = "65535:65283";
 /// once their best path carries NO_ADVERTISE; X must not be sent E's P6 either.
 #[test]
 fn well_known_communities_no_advertise_is_reflected_to_nobody_and_no_export_to_clients_unchanged() {
-    let all = have("exabgp", "exabgp")
-        & have("bird", "bird2")
-        & have(FRR_BGPD, "frr")
-        & have("gobgpd", "gobgpd");
+    let all = ExaBgp::installed() & Bird::installed() & Frr::installed() & GoBgp::installed();
     if !all {
         return;
     }
@@ -553,32 +538,19 @@ fn well_known_communities_no_advertise_is_reflected_to_nobody_and_no_export_to_c
         NeighborSpec::client(f_addr),
         NeighborSpec::client(x_addr),
     ]);
-    let e = ExaBgp::start(&r.dir, "e", e_addr, "10.0.14.51", ASN, r.port, true);
-    let bird = Bird::start(
-        &r.dir,
-        "b",
-        b_addr,
-        "10.0.14.52",
-        r.port,
-        "",
-        "",
-        ("100.64.14.52", "2001:db8:ffff::14:52"),
-    );
+    let e = ExaBgp::builder(&r, "e", e_addr, "10.0.14.51").start();
+    let bird = Bird::builder(&r, "b", b_addr, "10.0.14.52")
+        .next_hops("100.64.14.52", "2001:db8:ffff::14:52")
+        .start();
     let frr_af = |af: &str| {
         format!(
             " address-family {af} unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n"
         )
     };
-    let frr = Frr::start(
-        &r.dir,
-        "f",
-        f_addr,
-        "10.0.14.53",
-        r.port,
-        &format!("{}{}", frr_af("ipv4"), frr_af("ipv6")),
-        "",
-    );
-    let x = GoBgp::start(&r.dir, "x", x_addr, "10.0.14.54", r.port);
+    let frr = Frr::builder(&r, "f", f_addr, "10.0.14.53")
+        .body(&format!("{}{}", frr_af("ipv4"), frr_af("ipv6")))
+        .start();
+    let x = GoBgp::builder(&r, "x", x_addr, "10.0.14.54").start();
     e.wait_established();
     let mut f = Failures::default();
 

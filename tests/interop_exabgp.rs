@@ -12,21 +12,32 @@ use std::net::Ipv4Addr;
 /// before these and these set nothing the hand-made ones replace.
 const VALID: &str = "next-hop 100.64.6.1";
 
+/// reflectd with two clients: ExaBGP e`n` on 127.0.6.`n` and GoBGP g`n+1` on 127.0.6.`n+1`
+/// (router ids 10.0.6.x), ExaBGP's session up; `asn4: false` leaves out ExaBGP's 4-octet AS
+/// capability. None when either daemon is missing (the test is skipped).
+fn exabgp_beside_gobgp(n: u8, asn4: bool) -> Option<(Reflector, ExaBgp, GoBgp)> {
+    if !ExaBgp::installed() || !GoBgp::installed() {
+        return None;
+    }
+    let m = n + 1;
+    let (e_addr, g_addr) = (leak(format!("127.0.6.{n}")), leak(format!("127.0.6.{m}")));
+    let r = Reflector::start(&[NeighborSpec::client(e_addr), NeighborSpec::client(g_addr)]);
+    let e = ExaBgp::builder(&r, &format!("e{n}"), e_addr, &format!("10.0.6.{n}"))
+        .asn4(asn4)
+        .start();
+    let g = GoBgp::builder(&r, &format!("g{m}"), g_addr, &format!("10.0.6.{m}")).start();
+    e.wait_established();
+    Some((r, e, g))
+}
+
 /// RFC 7606: each malformed attribute gets its reaction (treat-as-withdraw or attribute
 /// discard), an unknown optional transitive attribute is passed on with Partial set, and
 /// neither the sender's session nor anyone else's is disturbed.
 #[test]
 fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(1, true) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.1"),
-        NeighborSpec::client("127.0.6.2"),
-    ]);
-    let e = ExaBgp::start(&r.dir, "e1", "127.0.6.1", "10.0.6.1", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g2", "127.0.6.2", "10.0.6.2", r.port);
-    e.wait_established();
+    };
     g.announce("10.6.2.0/24", "origin igp nexthop 100.64.6.2");
     wait_route(&e, "10.6.2.0/24", |_| true);
 
@@ -101,16 +112,9 @@ fn exabgp_malformed_attributes_get_rfc7606_treatment_and_disturb_no_one() {
 /// session and its routes stay.
 #[test]
 fn exabgp_malformed_mp_reach_resets_only_its_own_session() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(3, true) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.3"),
-        NeighborSpec::client("127.0.6.4"),
-    ]);
-    let e = ExaBgp::start(&r.dir, "e3", "127.0.6.3", "10.0.6.3", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g4", "127.0.6.4", "10.0.6.4", r.port);
-    e.wait_established();
+    };
     g.announce("10.6.4.0/24", "origin igp nexthop 100.64.6.4");
     e.send("announce route 10.6.3.0/24 next-hop 100.64.6.3");
     wait_route(&g, "10.6.3.0/24", |_| true);
@@ -159,14 +163,14 @@ fn eor(ev: &serde_json::Value, afi: &str) -> bool {
 /// ROUTE-REFRESH brings the whole Adj-RIB-Out back.
 #[test]
 fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
         NeighborSpec::client("127.0.6.5"),
         NeighborSpec::client("127.0.6.6"),
     ]);
-    let g = GoBgp::start(&r.dir, "g6", "127.0.6.6", "10.0.6.6", r.port);
+    let g = GoBgp::builder(&r, "g6", "127.0.6.6", "10.0.6.6").start();
     g.announce("10.6.6.0/24", "origin igp nexthop 100.64.6.6");
     g.announce("2001:db8:6:6::/64", "origin igp nexthop 2001:db8:ffff::66");
     // ExaBGP connects once the routes are in reflectd, so they are part of its initial dump.
@@ -176,7 +180,7 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
         .wait_until(WAIT, |s| s.route("2001:db8:6:6::/64").is_some())
         .unwrap());
     drop(sp);
-    let e = ExaBgp::start(&r.dir, "e5", "127.0.6.5", "10.0.6.5", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e5", "127.0.6.5", "10.0.6.5").start();
     e.wait_established();
     wait_route(&e, "10.6.6.0/24", |_| true);
     wait_route(&e, "2001:db8:6:6::/64", |_| true);
@@ -209,16 +213,9 @@ fn exabgp_gets_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
 /// from what it sends for the 4-octet GoBGP.
 #[test]
 fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    let Some((_r, e, g)) = exabgp_beside_gobgp(7, false) else {
         return;
-    }
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.6.7"),
-        NeighborSpec::client("127.0.6.8"),
-    ]);
-    let e = ExaBgp::start(&r.dir, "e7", "127.0.6.7", "10.0.6.7", ASN, r.port, false);
-    let g = GoBgp::start(&r.dir, "g8", "127.0.6.8", "10.0.6.8", r.port);
-    e.wait_established();
+    };
     g.announce(
         "10.6.8.0/24",
         "origin igp nexthop 100.64.6.8 aspath 4200000008,65010",
@@ -244,7 +241,7 @@ fn four_octet_as_paths_round_trip_through_a_two_octet_exabgp() {
 /// disturbs no session. (Found here: reflectd's RIB thread used to panic on it.)
 #[test]
 fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
-    if !have("exabgp", "exabgp") || !have("gobgpd", "gobgpd") {
+    if !ExaBgp::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -252,9 +249,9 @@ fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
         NeighborSpec::client("127.0.6.10"),
         NeighborSpec::client("127.0.6.11"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e9", "127.0.6.9", "10.0.6.9", ASN, r.port, true);
-    let g = GoBgp::start(&r.dir, "g10", "127.0.6.10", "10.0.6.10", r.port);
-    let e2 = ExaBgp::start(&r.dir, "e11", "127.0.6.11", "10.0.6.11", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e9", "127.0.6.9", "10.0.6.9").start();
+    let g = GoBgp::builder(&r, "g10", "127.0.6.10", "10.0.6.10").start();
+    let e2 = ExaBgp::builder(&r, "e11", "127.0.6.11", "10.0.6.11").start();
     e.wait_established();
     e2.wait_established();
     // A small version first, which GoBGP holds...
@@ -283,14 +280,14 @@ fn route_too_big_for_a_peer_without_extended_messages_is_not_sent_to_it() {
 /// session, and an ExaBGP session beside it is undisturbed.
 #[test]
 fn oversized_message_resets_only_its_session() {
-    if !have("exabgp", "exabgp") {
+    if !ExaBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
         NeighborSpec::client("127.0.6.12"),
         NeighborSpec::client("127.0.6.13"),
     ]);
-    let e = ExaBgp::start(&r.dir, "e12", "127.0.6.12", "10.0.6.12", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e12", "127.0.6.12", "10.0.6.12").start();
     e.wait_established();
     let mut cfg = SpeakerConfig::new(ip("127.0.6.13"), ASN, Ipv4Addr::new(10, 0, 6, 13));
     cfg.extended_message = false;

@@ -23,22 +23,14 @@ fn announcing(tag: u32, v4: &str, v6: &str, lp: u32) -> (String, String) {
     (body, tail)
 }
 
-fn sent(nh: String, lp: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh,
-        local_pref: Some(lp),
-        med: Some(tag),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
+fn sent(nh: &str, lp: u32, tag: u32) -> Seen {
+    Seen::tagged(nh, lp, tag, tag)
 }
 
 /// Scenarios 1, 2 and 4 with FRR clients, an FRR non-client and a GoBGP non-client.
 #[test]
 fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have(FRR_BGPD, "frr") || !have("gobgpd", "gobgpd") {
+    if !Frr::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -48,29 +40,35 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
         NeighborSpec::non_client("127.0.4.4"),
     ]);
     let (b1, t1) = announcing(1, "10.4.1.0/24", "2001:db8:4:1::/64", 200);
-    let f1 = Frr::start(&r.dir, "f1", "127.0.4.1", "10.0.4.1", r.port, &b1, &t1);
+    let f1 = Frr::builder(&r, "f1", "127.0.4.1", "10.0.4.1")
+        .body(&b1)
+        .tail(&t1)
+        .start();
     let (b2, t2) = announcing(2, "10.4.2.0/24", "2001:db8:4:2::/64", 100);
-    let mut f2 = Frr::start(&r.dir, "f2", "127.0.4.2", "10.0.4.2", r.port, &b2, &t2);
+    let mut f2 = Frr::builder(&r, "f2", "127.0.4.2", "10.0.4.2")
+        .body(&b2)
+        .tail(&t2)
+        .start();
     let (b3, t3) = announcing(3, "10.4.3.0/24", "2001:db8:4:3::/64", 100);
-    let f3 = Frr::start(&r.dir, "f3", "127.0.4.3", "10.0.4.3", r.port, &b3, &t3);
-    let g4 = GoBgp::start(&r.dir, "g4", "127.0.4.4", "10.0.4.4", r.port);
+    let f3 = Frr::builder(&r, "f3", "127.0.4.3", "10.0.4.3")
+        .body(&b3)
+        .tail(&t3)
+        .start();
+    let g4 = GoBgp::builder(&r, "g4", "127.0.4.4", "10.0.4.4").start();
 
-    let f1v4 = sent("100.64.4.1".into(), 200, 1);
-    let f1v6 = sent("2001:db8:ffff::41".into(), 200, 1);
+    let f1v4 = sent("100.64.4.1", 200, 1);
+    let f1v6 = sent("2001:db8:ffff::41", 200, 1);
     // 1: a client's routes reach every other peer, attributes unchanged.
-    for p in [&f2 as &dyn Peer, &f3, &g4] {
-        assert_reflected(p, "10.4.1.0/24", &f1v4, "10.0.4.1");
-        assert_reflected(p, "2001:db8:4:1::/64", &f1v6, "10.0.4.1");
-    }
-    for p in [&f1 as &dyn Peer, &f3, &g4] {
-        let v4 = sent("100.64.4.2".into(), 100, 2);
-        assert_reflected(p, "10.4.2.0/24", &v4, "10.0.4.2");
-    }
+    assert_reflected_to(
+        &[&f2, &f3, &g4],
+        &[("10.4.1.0/24", &f1v4), ("2001:db8:4:1::/64", &f1v6)],
+        "10.0.4.1",
+    );
+    let f2v4 = sent("100.64.4.2", 100, 2);
+    assert_reflected_to(&[&f1, &f3, &g4], &[("10.4.2.0/24", &f2v4)], "10.0.4.2");
     // 2: a non-client's routes reach the clients but not the other non-client.
-    let f3v4 = sent("100.64.4.3".into(), 100, 3);
-    for p in [&f1 as &dyn Peer, &f2] {
-        assert_reflected(p, "10.4.3.0/24", &f3v4, "10.0.4.3");
-    }
+    let f3v4 = sent("100.64.4.3", 100, 3);
+    assert_reflected_to(&[&f1, &f2], &[("10.4.3.0/24", &f3v4)], "10.0.4.3");
     // (FRR would put its own 127.x address in NEXT_HOP, which FRR peers refuse.)
     f1.configure("ipv4", &["network 10.4.9.0/24 route-map SET4"]);
     wait_route(&g4, "10.4.9.0/24", |_| true);
@@ -93,16 +91,10 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
     // 4: withdrawal removes the route everywhere...
     f1.configure("ipv4", &["no network 10.4.1.0/24 route-map SET4"]);
     f1.configure("ipv6", &["no network 2001:db8:4:1::/64 route-map SET6"]);
-    for p in [&f2 as &dyn Peer, &f3, &g4] {
-        wait_gone(p, "10.4.1.0/24");
-        wait_gone(p, "2001:db8:4:1::/64");
-    }
+    wait_gone_from(&[&f2, &f3, &g4], &["10.4.1.0/24", "2001:db8:4:1::/64"]);
     // ...and so does the announcer's session dropping.
     f2.proc.stop();
-    for p in [&f1 as &dyn Peer, &f3, &g4] {
-        wait_gone(p, "10.4.2.0/24");
-        wait_gone(p, "2001:db8:4:2::/64");
-    }
+    wait_gone_from(&[&f1, &f3, &g4], &["10.4.2.0/24", "2001:db8:4:2::/64"]);
     assert!(f1.established() && f3.established() && g4.established());
 }
 
@@ -114,7 +106,7 @@ fn frr_peers_see_reflected_routes_unchanged_and_withdrawn() {
 /// A route F1 originates comes down to reflectd's clients with ORIGINATOR_ID F1.
 #[test]
 fn reflectd_as_client_of_frr_reflectors_passes_routes_and_drops_its_own_loops() {
-    if !have(FRR_BGPD, "frr") || !have("gobgpd", "gobgpd") {
+    if !Frr::installed() || !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -126,39 +118,31 @@ fn reflectd_as_client_of_frr_reflectors_passes_routes_and_drops_its_own_loops() 
     let f2_port = free_port();
     let rr_client = " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n  \
                      neighbor 127.0.0.1 route-reflector-client\n";
-    let f1 = Frr::start(
-        &r.dir,
-        "f1",
-        "127.0.4.71",
-        "10.0.7.1",
-        r.port,
-        &format!(
+    let f1 = Frr::builder(&r, "f1", "127.0.4.71", "10.0.7.1")
+        .body(&format!(
             " bgp cluster-id 10.0.7.11\n neighbor 127.0.4.72 remote-as 65000\n \
              neighbor 127.0.4.72 port {f2_port}\n neighbor 127.0.4.72 update-source 127.0.4.71\n \
              neighbor 127.0.4.72 timers connect 1\n neighbor 127.0.4.72 advertisement-interval 0\n\
              {rr_client}  neighbor 127.0.4.72 activate\n  network 10.7.1.0/24 route-map NH\n \
              exit-address-family\n"
-        ),
-        "route-map NH permit 10\n set ip next-hop 100.64.7.1\n!\n",
-    );
-    let f2 = Frr::start_with(
-        &r.dir,
-        "f2",
-        "127.0.4.72",
-        "10.0.7.2",
-        r.port,
-        &format!(
+        ))
+        .tail("route-map NH permit 10\n set ip next-hop 100.64.7.1\n!\n")
+        .start();
+    let f2 = Frr::builder(&r, "f2", "127.0.4.72", "10.0.7.2")
+        .body(&format!(
             " bgp cluster-id 10.0.7.22\n neighbor 127.0.4.71 remote-as 65000\n \
              neighbor 127.0.4.71 passive\n neighbor 127.0.4.71 advertisement-interval 0\n\
              {rr_client}  neighbor 127.0.4.71 activate\n  neighbor 127.0.4.71 route-map LP500 in\n \
              exit-address-family\n"
-        ),
-        "route-map LP500 permit 10\n set local-preference 500\n!\n\
-         route-map NH permit 10\n set ip next-hop 100.64.7.2\n!\n",
-        Some(f2_port),
-    );
-    let c1 = GoBgp::start(&r.dir, "c1", "127.0.4.61", "10.0.4.61", r.port);
-    let c2 = GoBgp::start(&r.dir, "c2", "127.0.4.62", "10.0.4.62", r.port);
+        ))
+        .tail(
+            "route-map LP500 permit 10\n set local-preference 500\n!\n\
+             route-map NH permit 10\n set ip next-hop 100.64.7.2\n!\n",
+        )
+        .listen(f2_port)
+        .start();
+    let c1 = GoBgp::builder(&r, "c1", "127.0.4.61", "10.0.4.61").start();
+    let c2 = GoBgp::builder(&r, "c2", "127.0.4.62", "10.0.4.62").start();
 
     // Down the hierarchy: F1's own route reaches reflectd directly and through F2 (which
     // raised its LOCAL_PREF): reflectd's clients end with the better one, via cluster C.

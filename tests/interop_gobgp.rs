@@ -6,32 +6,11 @@ mod common;
 use common::daemons::*;
 use common::*;
 
-fn seen(nh: &str, lp: u32, med: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh.to_string(),
-        local_pref: Some(lp),
-        med: Some(med),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
-}
-
-fn args(s: &Seen, tag: u32) -> String {
-    format!(
-        "origin igp nexthop {} local-pref {} med {} community 65000:{tag} rt 65000:{tag} large-community 65000:{tag}:1",
-        s.next_hop,
-        s.local_pref.unwrap_or(100),
-        s.med.unwrap_or(0)
-    )
-}
-
 /// Scenarios 1, 2 and 4: attributes survive reflection; non-client routes reach clients only;
 /// withdrawal and a dropped session remove routes everywhere.
 #[test]
 fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have("gobgpd", "gobgpd") {
+    if !GoBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -40,32 +19,29 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
         NeighborSpec::non_client("127.0.3.3"),
         NeighborSpec::non_client("127.0.3.4"),
     ]);
-    let c1 = GoBgp::start(&r.dir, "c1", "127.0.3.1", "10.0.3.1", r.port);
-    let mut c2 = GoBgp::start(&r.dir, "c2", "127.0.3.2", "10.0.3.2", r.port);
-    let n1 = GoBgp::start(&r.dir, "n1", "127.0.3.3", "10.0.3.3", r.port);
-    let n2 = GoBgp::start(&r.dir, "n2", "127.0.3.4", "10.0.3.4", r.port);
+    let c1 = GoBgp::builder(&r, "c1", "127.0.3.1", "10.0.3.1").start();
+    let mut c2 = GoBgp::builder(&r, "c2", "127.0.3.2", "10.0.3.2").start();
+    let n1 = GoBgp::builder(&r, "n1", "127.0.3.3", "10.0.3.3").start();
+    let n2 = GoBgp::builder(&r, "n2", "127.0.3.4", "10.0.3.4").start();
 
-    let v4 = seen("100.64.3.1", 200, 31, 31);
-    let v6 = seen("2001:db8:ffff::31", 200, 31, 31);
-    c1.announce("10.3.1.0/24", &args(&v4, 31));
-    c1.announce("2001:db8:3:1::/64", &args(&v6, 31));
-    let c2r = seen("100.64.3.2", 100, 32, 32);
-    c2.announce("10.3.2.0/24", &args(&c2r, 32));
-    let n1r = seen("100.64.3.3", 100, 33, 33);
-    n1.announce("10.3.3.0/24", &args(&n1r, 33));
+    let v4 = Seen::tagged("100.64.3.1", 200, 31, 31);
+    let v6 = Seen::tagged("2001:db8:ffff::31", 200, 31, 31);
+    c1.announce_seen("10.3.1.0/24", &v4);
+    c1.announce_seen("2001:db8:3:1::/64", &v6);
+    let c2r = Seen::tagged("100.64.3.2", 100, 32, 32);
+    c2.announce_seen("10.3.2.0/24", &c2r);
+    let n1r = Seen::tagged("100.64.3.3", 100, 33, 33);
+    n1.announce_seen("10.3.3.0/24", &n1r);
 
     // 1: a client's routes reach every other peer, attributes unchanged.
-    for p in [&c2 as &dyn Peer, &n1, &n2] {
-        assert_reflected(p, "10.3.1.0/24", &v4, "10.0.3.1");
-        assert_reflected(p, "2001:db8:3:1::/64", &v6, "10.0.3.1");
-    }
-    for p in [&c1 as &dyn Peer, &n1, &n2] {
-        assert_reflected(p, "10.3.2.0/24", &c2r, "10.0.3.2");
-    }
+    assert_reflected_to(
+        &[&c2, &n1, &n2],
+        &[("10.3.1.0/24", &v4), ("2001:db8:3:1::/64", &v6)],
+        "10.0.3.1",
+    );
+    assert_reflected_to(&[&c1, &n1, &n2], &[("10.3.2.0/24", &c2r)], "10.0.3.2");
     // 2: a non-client's route reaches the clients...
-    for p in [&c1 as &dyn Peer, &c2] {
-        assert_reflected(p, "10.3.3.0/24", &n1r, "10.0.3.3");
-    }
+    assert_reflected_to(&[&c1, &c2], &[("10.3.3.0/24", &n1r)], "10.0.3.3");
     // ...but not the other non-client. A marker announced after n1's route reached the
     // clients bounds the wait: once n2 has the marker, n1's route would have arrived before it.
     c1.announce("10.3.9.0/24", "origin igp nexthop 100.64.3.1");
@@ -75,15 +51,10 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
     // 4: a withdrawal removes the route everywhere...
     c1.withdraw("10.3.1.0/24");
     c1.withdraw("2001:db8:3:1::/64");
-    for p in [&c2 as &dyn Peer, &n1, &n2] {
-        wait_gone(p, "10.3.1.0/24");
-        wait_gone(p, "2001:db8:3:1::/64");
-    }
+    wait_gone_from(&[&c2, &n1, &n2], &["10.3.1.0/24", "2001:db8:3:1::/64"]);
     // ...and so does the announcer's session going away.
     c2.proc.stop();
-    for p in [&c1 as &dyn Peer, &n1, &n2] {
-        wait_gone(p, "10.3.2.0/24");
-    }
+    wait_gone_from(&[&c1, &n1, &n2], &["10.3.2.0/24"]);
     // The others are undisturbed.
     assert!(c1.established() && n1.established() && n2.established());
     assert!(c1.route("10.3.3.0/24").is_some());
@@ -95,7 +66,7 @@ fn gobgp_peers_see_reflected_routes_unchanged_and_withdrawn() {
 /// decision would fall through to the router-id tie-break and pick it.
 #[test]
 fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
-    if !have("gobgpd", "gobgpd") || !have("exabgp", "exabgp") {
+    if !GoBgp::installed() || !ExaBgp::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -104,51 +75,9 @@ fn gobgp_and_exabgp_receivers_end_with_the_rfc4271_best_path() {
         NeighborSpec::client("127.0.3.13"),
         NeighborSpec::non_client("127.0.3.14"),
     ]);
-    let a1 = GoBgp::start(&r.dir, "a1", "127.0.3.11", "10.0.3.11", r.port);
-    let a2 = GoBgp::start(&r.dir, "a2", "127.0.3.12", "10.0.3.12", r.port);
-    let r3 = GoBgp::start(&r.dir, "r3", "127.0.3.13", "10.0.3.13", r.port);
-    let e4 = ExaBgp::start(&r.dir, "e4", "127.0.3.14", "10.0.3.14", ASN, r.port, true);
-    // (prefix, a1's attributes, a2's attributes, winner's router id)
-    let cases = [
-        (
-            "10.3.21.0/24",
-            "local-pref 100 med 0",
-            "local-pref 200 med 50 aspath 65010,65020",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.22.0/24",
-            "aspath 65010,65020 med 0",
-            "aspath 65010 med 50",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.23.0/24",
-            "aspath 65010 med 20",
-            "aspath 65010 med 10",
-            "10.0.3.12",
-        ),
-        (
-            "10.3.24.0/24",
-            "local-pref 300 aspath 65010,65020,65030",
-            "local-pref 100 aspath 65010",
-            "10.0.3.11",
-        ),
-    ];
-    for (prefix, x1, x2, _) in cases {
-        a1.announce(prefix, &format!("origin igp nexthop 100.64.3.11 {x1}"));
-        a2.announce(prefix, &format!("origin igp nexthop 100.64.3.12 {x2}"));
-    }
-    for (prefix, _, _, winner) in cases {
-        for p in [&r3 as &dyn Peer, &e4] {
-            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
-        }
-    }
-    // Still the winners once everything has settled.
-    for (prefix, _, _, winner) in cases {
-        for p in [&r3 as &dyn Peer, &e4] {
-            let got = p.route(prefix).and_then(|s| s.originator_id);
-            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
-        }
-    }
+    let a1 = GoBgp::builder(&r, "a1", "127.0.3.11", "10.0.3.11").start();
+    let a2 = GoBgp::builder(&r, "a2", "127.0.3.12", "10.0.3.12").start();
+    let r3 = GoBgp::builder(&r, "r3", "127.0.3.13", "10.0.3.13").start();
+    let e4 = ExaBgp::builder(&r, "e4", "127.0.3.14", "10.0.3.14").start();
+    assert_best_paths(3, &a1, &a2, &[&r3, &e4]);
 }

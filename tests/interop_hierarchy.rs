@@ -23,19 +23,14 @@ fn ipv4_gauge(r: &Reflector, name: &str, neighbor: &str) -> Option<f64> {
     })
 }
 
-fn upper_bird(
-    dir: &std::path::Path,
-    name: &str,
-    n: u8,
-    port: u16,
-    rr_port: u16,
-    cluster: &str,
-    others: &str,
-) -> Bird {
+/// B`n`, one of the reflectors above reflectd: on 127.0.12.7`n`:`port`, in cluster
+/// `cluster`, with the BGP sessions `others` beside the one with reflectd.
+fn upper_bird(r: &Reflector, n: u8, port: u16, cluster: &str, others: &str) -> Bird {
     let addr = format!("127.0.12.7{n}");
-    Bird::start_conf(
-        dir,
-        name,
+    let rr_port = r.port;
+    Bird::with_config(
+        r,
+        &format!("b{n}"),
         &addr,
         &format!(
             r#"router id 10.0.12.{n};
@@ -57,11 +52,12 @@ protocol bgp reflectd from upper {{
 "#
         ),
     )
+    .start()
 }
 
 #[test]
 fn reflectd_as_client_of_bird_reflectors_passes_routes_and_drops_its_own_loops() {
-    let all = have("bird", "bird2") & have("gobgpd", "gobgpd") & have(FRR_BGPD, "frr");
+    let all = Bird::installed() & GoBgp::installed() & Frr::installed();
     if !all {
         return;
     }
@@ -75,11 +71,9 @@ fn reflectd_as_client_of_bird_reflectors_passes_routes_and_drops_its_own_loops()
     ]);
     let [p1, p2, px] = free_ports::<3>();
     let b1 = upper_bird(
-        &r.dir,
-        "b1",
+        &r,
         1,
         p1,
-        r.port,
         B1_CLUSTER,
         &format!(
             r#"protocol bgp x1 from upper {{
@@ -96,11 +90,9 @@ protocol bgp peer2 from upper {{
         ),
     );
     let b2 = upper_bird(
-        &r.dir,
-        "b2",
+        &r,
         2,
         p2,
-        r.port,
         B2_CLUSTER,
         &format!(
             r#"protocol bgp peer1 from upper {{
@@ -110,8 +102,8 @@ protocol bgp peer2 from upper {{
 }}"#
         ),
     );
-    let x1 = Bird::start_conf(
-        &r.dir,
+    let x1 = Bird::with_config(
+        &r,
         "x1",
         "127.0.12.81",
         &format!(
@@ -129,28 +121,16 @@ protocol bgp toB1 {{
 }}
 "#
         ),
-    );
-    let c1 = GoBgp::start(&r.dir, "c1", "127.0.12.61", "10.0.12.61", r.port);
-    let c2 = GoBgp::start(&r.dir, "c2", "127.0.12.62", "10.0.12.62", r.port);
-    let b3 = Bird::start(
-        &r.dir,
-        "b3",
-        "127.0.12.63",
-        "10.0.12.63",
-        r.port,
-        "",
-        "",
-        ("100.64.12.63", "2001:db8:ffff::1263"),
-    );
-    let f4 = Frr::start(
-        &r.dir,
-        "f4",
-        "127.0.12.64",
-        "10.0.12.64",
-        r.port,
-        " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
-        "",
-    );
+    )
+    .start();
+    let c1 = GoBgp::builder(&r, "c1", "127.0.12.61", "10.0.12.61").start();
+    let c2 = GoBgp::builder(&r, "c2", "127.0.12.62", "10.0.12.62").start();
+    let b3 = Bird::builder(&r, "b3", "127.0.12.63", "10.0.12.63")
+        .next_hops("100.64.12.63", "2001:db8:ffff::1263")
+        .start();
+    let f4 = Frr::builder(&r, "f4", "127.0.12.64", "10.0.12.64")
+        .body(" address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n")
+        .start();
     let below: [&dyn Peer; 3] = [&c2, &b3, &f4];
 
     // Down: X1's route reaches reflectd from B1 and, preferred, through B2; reflectd's

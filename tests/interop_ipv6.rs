@@ -46,12 +46,7 @@ fn router_id(n: u32) -> String {
 
 #[test]
 fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd")
-        & have("exabgp", "exabgp")
-        & have("ip", "iproute2");
+    let all = have_every_daemon() & have("ip", "iproute2");
     if !all {
         return;
     }
@@ -76,12 +71,10 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
             NeighborSpec::client(ADDRS[1]),
             NeighborSpec::client(ADDRS[2]),
             NeighborSpec {
-                passive: false,
-                port: o_port,
                 // Else the kernel picks fd00::5 itself as the source (RFC 6724 rule 1: prefer
                 // the destination address) and OpenBGPD refuses an unknown neighbor.
                 extra: "    local_address: fd00::1\n",
-                ..NeighborSpec::client(ADDRS[3])
+                ..NeighborSpec::dialed(ADDRS[3], o_port)
             },
             NeighborSpec::client(ADDRS[4]),
         ],
@@ -97,57 +90,40 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
             s.med.unwrap()
         )
     };
-    let b = Bird::start_in(
-        &net,
-        &r.dir,
-        "b1",
-        ADDRS[0],
-        &router_id(1),
-        r.port,
-        &bird_static(false),
-        &bird_static(true),
-        (&sent(1, false).next_hop, &sent(1, true).next_hop),
-        "",
-    );
+    let b = Bird::builder(&r, "b1", ADDRS[0], &router_id(1))
+        .net(&net)
+        .statics(&bird_static(false), &bird_static(true))
+        .next_hops(&sent(1, false).next_hop, &sent(1, true).next_hop)
+        .start();
     // 2: GoBGP.
-    let mut g = GoBgp::start_in(&net, &r.dir, "g2", ADDRS[1], &router_id(2), ASN, r.port);
+    let mut g = GoBgp::builder(&r, "g2", ADDRS[1], &router_id(2))
+        .net(&net)
+        .start();
     for v6 in [false, true] {
-        let s = sent(2, v6);
-        g.announce(
-            &prefix(2, v6),
-            &format!(
-                "origin igp nexthop {} local-pref {} med {} community 65000:62",
-                s.next_hop,
-                s.local_pref.unwrap(),
-                s.med.unwrap()
-            ),
-        );
+        g.announce_seen(&prefix(2, v6), &sent(2, v6));
     }
     // 3: FRR.
     let frr_set = "set local-preference 103\n set metric 63\n set community 65000:63\n";
-    let f = Frr::start_in(
-        &net,
-        &r.dir,
-        "f3",
-        ADDRS[2],
-        &router_id(3),
-        r.port,
-        &format!(
+    let f = Frr::builder(&r, "f3", ADDRS[2], &router_id(3))
+        .net(&net)
+        .body(&format!(
             " address-family ipv4 unicast\n  network {} route-map S4\n  neighbor {RR} activate\n exit-address-family\n \
              address-family ipv6 unicast\n  network {} route-map S6\n  neighbor {RR} activate\n exit-address-family\n",
             prefix(3, false),
             prefix(3, true)
-        ),
-        &format!(
+        ))
+        .tail(&format!(
             "route-map S4 permit 10\n set ip next-hop {}\n {frr_set}!\n\
              route-map S6 permit 10\n set ipv6 next-hop global {}\n {frr_set}!\n",
             sent(3, false).next_hop,
             sent(3, true).next_hop
-        ),
-        None,
-    );
+        ))
+        .start();
     // 4: OpenBGPD (reflectd dials it); its routes go in through bgpctl so they can be withdrawn.
-    let o = OpenBgpd::start_in(&net, &r.dir, "o4", ADDRS[3], &router_id(4), o_port, "");
+    let o = OpenBgpd::builder(&r, "o4", ADDRS[3], &router_id(4))
+        .net(&net)
+        .listen(o_port)
+        .start();
     for v6 in [false, true] {
         o.announce(
             &prefix(4, v6),
@@ -158,16 +134,9 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
         );
     }
     // 5: ExaBGP.
-    let e = ExaBgp::start_in(
-        &net,
-        &r.dir,
-        "e5",
-        ADDRS[4],
-        &router_id(5),
-        ASN,
-        r.port,
-        true,
-    );
+    let e = ExaBgp::builder(&r, "e5", ADDRS[4], &router_id(5))
+        .net(&net)
+        .start();
     for v6 in [false, true] {
         e.send(&format!(
             "announce route {} next-hop {} local-preference 105 med 65 community [65000:65]",
@@ -250,7 +219,5 @@ fn clients_of_every_kind_exchange_routes_over_ipv6_transport() {
 
     // ...and the announcer's session dropping removes the rest of its routes.
     g.proc.stop();
-    for receiver in [&b as &dyn Peer, &f, &o, &e] {
-        wait_gone(receiver, &prefix(2, false));
-    }
+    wait_gone_from(&[&b, &f, &o, &e], &[&prefix(2, false)]);
 }

@@ -11,19 +11,12 @@ use common::*;
 /// What client `n` (1..=5) announces.
 fn sent(n: u32, v6: bool) -> Seen {
     let t = 90 + n;
-    Seen {
-        next_hop: if v6 {
-            format!("2001:db8:ffff::{t}")
-        } else {
-            format!("100.64.9.{n}")
-        },
-        local_pref: Some(100 + n),
-        med: Some(t),
-        communities: vec![format!("65000:{t}")],
-        ext_communities: vec![format!("65000:{t}")],
-        large_communities: vec![format!("65000:{t}:1")],
-        ..Seen::default()
-    }
+    let next_hop = if v6 {
+        format!("2001:db8:ffff::{t}")
+    } else {
+        format!("100.64.9.{n}")
+    };
+    Seen::tagged(&next_hop, 100 + n, t, t)
 }
 
 fn prefix(n: u32, v6: bool) -> String {
@@ -36,12 +29,7 @@ fn prefix(n: u32, v6: bool) -> String {
 
 #[test]
 fn clients_of_every_kind_receive_each_others_routes_unchanged() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd")
-        & have("exabgp", "exabgp");
-    if !all {
+    if !have_every_daemon() {
         return;
     }
     let o_port = free_port();
@@ -49,11 +37,7 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
         NeighborSpec::client("127.0.9.1"),
         NeighborSpec::client("127.0.9.2"),
         NeighborSpec::client("127.0.9.3"),
-        NeighborSpec {
-            passive: false,
-            port: o_port,
-            ..NeighborSpec::client("127.0.9.4")
-        },
+        NeighborSpec::dialed("127.0.9.4", o_port),
         NeighborSpec::client("127.0.9.5"),
     ]);
 
@@ -68,50 +52,30 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
             s.med.unwrap()
         )
     };
-    let b = Bird::start(
-        &r.dir,
-        "b1",
-        "127.0.9.1",
-        "10.0.9.1",
-        r.port,
-        &bird_static(false),
-        &bird_static(true),
-        ("100.64.9.1", "2001:db8:ffff::91"),
-    );
+    let b = Bird::builder(&r, "b1", "127.0.9.1", "10.0.9.1")
+        .statics(&bird_static(false), &bird_static(true))
+        .next_hops("100.64.9.1", "2001:db8:ffff::91")
+        .start();
     // 2: GoBGP.
-    let g = GoBgp::start(&r.dir, "g2", "127.0.9.2", "10.0.9.2", r.port);
+    let g = GoBgp::builder(&r, "g2", "127.0.9.2", "10.0.9.2").start();
     for v6 in [false, true] {
-        let s = sent(2, v6);
-        g.announce(
-            &prefix(2, v6),
-            &format!(
-                "origin igp nexthop {} local-pref {} med {} community 65000:92 rt 65000:92 large-community 65000:92:1",
-                s.next_hop,
-                s.local_pref.unwrap(),
-                s.med.unwrap()
-            ),
-        );
+        g.announce_seen(&prefix(2, v6), &sent(2, v6));
     }
     // 3: FRR.
     let frr_set = "set local-preference 103\n set metric 93\n set community 65000:93\n \
                    set extcommunity rt 65000:93\n set large-community 65000:93:1\n";
-    let f = Frr::start(
-        &r.dir,
-        "f3",
-        "127.0.9.3",
-        "10.0.9.3",
-        r.port,
-        &format!(
+    let f = Frr::builder(&r, "f3", "127.0.9.3", "10.0.9.3")
+        .body(&format!(
             " address-family ipv4 unicast\n  network {} route-map S4\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
              address-family ipv6 unicast\n  network {} route-map S6\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
             prefix(3, false),
             prefix(3, true)
-        ),
-        &format!(
+        ))
+        .tail(&format!(
             "route-map S4 permit 10\n set ip next-hop 100.64.9.3\n {frr_set}!\n\
              route-map S6 permit 10\n set ipv6 next-hop global 2001:db8:ffff::93\n {frr_set}!\n"
-        ),
-    );
+        ))
+        .start();
     // 4: OpenBGPD (reflectd dials it).
     let obgp_set = |v6: bool| {
         let s = sent(4, v6);
@@ -122,16 +86,12 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
             s.next_hop
         )
     };
-    let o = OpenBgpd::start(
-        &r.dir,
-        "o4",
-        "127.0.9.4",
-        "10.0.9.4",
-        o_port,
-        &format!("{}\n{}", obgp_set(false), obgp_set(true)),
-    );
+    let o = OpenBgpd::builder(&r, "o4", "127.0.9.4", "10.0.9.4")
+        .listen(o_port)
+        .body(&format!("{}\n{}", obgp_set(false), obgp_set(true)))
+        .start();
     // 5: ExaBGP.
-    let e = ExaBgp::start(&r.dir, "e5", "127.0.9.5", "10.0.9.5", ASN, r.port, true);
+    let e = ExaBgp::builder(&r, "e5", "127.0.9.5", "10.0.9.5").start();
     for v6 in [false, true] {
         let s = sent(5, v6);
         e.send(&format!(
@@ -152,10 +112,7 @@ fn clients_of_every_kind_receive_each_others_routes_unchanged() {
 /// each end with the RFC 4271 best path (the loser always has the lower router id).
 #[test]
 fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
-    let all = have("bird", "bird2")
-        & have("gobgpd", "gobgpd")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd");
+    let all = Bird::installed() & GoBgp::installed() & Frr::installed() & OpenBgpd::installed();
     if !all {
         return;
     }
@@ -165,75 +122,18 @@ fn every_kind_of_receiver_ends_with_the_rfc4271_best_path() {
         NeighborSpec::client("127.0.9.12"),
         NeighborSpec::client("127.0.9.21"),
         NeighborSpec::client("127.0.9.22"),
-        NeighborSpec {
-            passive: false,
-            port: o_port,
-            ..NeighborSpec::client("127.0.9.23")
-        },
+        NeighborSpec::dialed("127.0.9.23", o_port),
     ]);
-    let a1 = GoBgp::start(&r.dir, "a1", "127.0.9.11", "10.0.9.11", r.port);
-    let a2 = GoBgp::start(&r.dir, "a2", "127.0.9.12", "10.0.9.12", r.port);
-    let b = Bird::start(
-        &r.dir,
-        "b21",
-        "127.0.9.21",
-        "10.0.9.21",
-        r.port,
-        "",
-        "",
-        ("100.64.9.21", "2001:db8:ffff::921"),
-    );
-    let f = Frr::start(
-        &r.dir,
-        "f22",
-        "127.0.9.22",
-        "10.0.9.22",
-        r.port,
-        " address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
-        "",
-    );
-    let o = OpenBgpd::start(&r.dir, "o23", "127.0.9.23", "10.0.9.23", o_port, "");
-    // (prefix, a1's attributes, a2's attributes, winner's router id)
-    let cases = [
-        (
-            "10.9.21.0/24",
-            "local-pref 100 med 0",
-            "local-pref 200 med 50 aspath 65010,65020",
-            "10.0.9.12",
-        ),
-        (
-            "10.9.22.0/24",
-            "aspath 65010,65020 med 0",
-            "aspath 65010 med 50",
-            "10.0.9.12",
-        ),
-        (
-            "10.9.23.0/24",
-            "aspath 65010 med 20",
-            "aspath 65010 med 10",
-            "10.0.9.12",
-        ),
-        (
-            "10.9.24.0/24",
-            "local-pref 300 aspath 65010,65020,65030",
-            "local-pref 100 aspath 65010",
-            "10.0.9.11",
-        ),
-    ];
-    for (prefix, x1, x2, _) in cases {
-        a1.announce(prefix, &format!("origin igp nexthop 100.64.9.11 {x1}"));
-        a2.announce(prefix, &format!("origin igp nexthop 100.64.9.12 {x2}"));
-    }
-    let receivers: [&dyn Peer; 3] = [&b, &f, &o];
-    for (prefix, _, _, winner) in cases {
-        for p in receivers {
-            wait_route(p, prefix, |s| s.originator_id.as_deref() == Some(winner));
-        }
-    }
-    for (prefix, _, _, winner) in cases {
-        for p in receivers {
-            let got = p.route(prefix).and_then(|s| s.originator_id);
-            assert_eq!(got.as_deref(), Some(winner), "{} {prefix}", p.name());
-        }
-    }
+    let a1 = GoBgp::builder(&r, "a1", "127.0.9.11", "10.0.9.11").start();
+    let a2 = GoBgp::builder(&r, "a2", "127.0.9.12", "10.0.9.12").start();
+    let b = Bird::builder(&r, "b21", "127.0.9.21", "10.0.9.21")
+        .next_hops("100.64.9.21", "2001:db8:ffff::921")
+        .start();
+    let f = Frr::builder(&r, "f22", "127.0.9.22", "10.0.9.22")
+        .body(" address-family ipv4 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n")
+        .start();
+    let o = OpenBgpd::builder(&r, "o23", "127.0.9.23", "10.0.9.23")
+        .listen(o_port)
+        .start();
+    assert_best_paths(9, &a1, &a2, &[&b, &f, &o]);
 }

@@ -7,15 +7,7 @@ use common::daemons::*;
 use common::*;
 
 fn sent(nh: &str, lp: u32, tag: u32) -> Seen {
-    Seen {
-        next_hop: nh.to_string(),
-        local_pref: Some(lp),
-        med: Some(tag),
-        communities: vec![format!("65000:{tag}")],
-        ext_communities: vec![format!("65000:{tag}")],
-        large_communities: vec![format!("65000:{tag}:1")],
-        ..Seen::default()
-    }
+    Seen::tagged(nh, lp, tag, tag)
 }
 
 fn set(s: &Seen, tag: u32) -> String {
@@ -29,17 +21,15 @@ fn set(s: &Seen, tag: u32) -> String {
 
 fn dialed(address: &'static str, port: u16, rr_client: bool) -> NeighborSpec {
     NeighborSpec {
-        passive: false,
-        port,
         rr_client,
-        ..NeighborSpec::client(address)
+        ..NeighborSpec::dialed(address, port)
     }
 }
 
 /// Scenarios 1, 2 and 4 with OpenBGPD clients and non-client, and a GoBGP non-client.
 #[test]
 fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
-    if !have(OPENBGPD, "openbgpd") || !have("gobgpd", "gobgpd") {
+    if !OpenBgpd::installed() || !GoBgp::installed() {
         return;
     }
     let ports = [free_port(), free_port(), free_port()];
@@ -51,62 +41,43 @@ fn openbgpd_peers_see_reflected_routes_unchanged_and_withdrawn() {
     ]);
     let o1v4 = sent("100.64.5.1", 200, 51);
     let o1v6 = sent("2001:db8:ffff::51", 200, 51);
-    let o1 = OpenBgpd::start(
-        &r.dir,
-        "o1",
-        "127.0.5.1",
-        "10.0.5.1",
-        ports[0],
-        &format!(
+    let o1 = OpenBgpd::builder(&r, "o1", "127.0.5.1", "10.0.5.1")
+        .listen(ports[0])
+        .body(&format!(
             "network 10.5.1.0/24 {}\nnetwork 2001:db8:5:1::/64 {}",
             set(&o1v4, 51),
             set(&o1v6, 51)
-        ),
-    );
+        ))
+        .start();
     let o2v4 = sent("100.64.5.2", 100, 52);
-    let mut o2 = OpenBgpd::start(
-        &r.dir,
-        "o2",
-        "127.0.5.2",
-        "10.0.5.2",
-        ports[1],
-        &format!("network 10.5.2.0/24 {}", set(&o2v4, 52)),
-    );
+    let mut o2 = OpenBgpd::builder(&r, "o2", "127.0.5.2", "10.0.5.2")
+        .listen(ports[1])
+        .body(&format!("network 10.5.2.0/24 {}", set(&o2v4, 52)))
+        .start();
     let o3v4 = sent("100.64.5.3", 100, 53);
-    let o3 = OpenBgpd::start(
-        &r.dir,
-        "o3",
-        "127.0.5.3",
-        "10.0.5.3",
-        ports[2],
-        &format!("network 10.5.3.0/24 {}", set(&o3v4, 53)),
-    );
-    let g4 = GoBgp::start(&r.dir, "g4", "127.0.5.4", "10.0.5.4", r.port);
+    let o3 = OpenBgpd::builder(&r, "o3", "127.0.5.3", "10.0.5.3")
+        .listen(ports[2])
+        .body(&format!("network 10.5.3.0/24 {}", set(&o3v4, 53)))
+        .start();
+    let g4 = GoBgp::builder(&r, "g4", "127.0.5.4", "10.0.5.4").start();
 
     // 1: client routes reach every other peer, attributes unchanged.
-    for p in [&o2 as &dyn Peer, &o3, &g4] {
-        assert_reflected(p, "10.5.1.0/24", &o1v4, "10.0.5.1");
-        assert_reflected(p, "2001:db8:5:1::/64", &o1v6, "10.0.5.1");
-    }
-    for p in [&o1 as &dyn Peer, &o3, &g4] {
-        assert_reflected(p, "10.5.2.0/24", &o2v4, "10.0.5.2");
-    }
+    assert_reflected_to(
+        &[&o2, &o3, &g4],
+        &[("10.5.1.0/24", &o1v4), ("2001:db8:5:1::/64", &o1v6)],
+        "10.0.5.1",
+    );
+    assert_reflected_to(&[&o1, &o3, &g4], &[("10.5.2.0/24", &o2v4)], "10.0.5.2");
     // 2: a non-client's route reaches the clients, not the other non-client.
-    for p in [&o1 as &dyn Peer, &o2] {
-        assert_reflected(p, "10.5.3.0/24", &o3v4, "10.0.5.3");
-    }
+    assert_reflected_to(&[&o1, &o2], &[("10.5.3.0/24", &o3v4)], "10.0.5.3");
     o1.announce("10.5.9.0/24", "nexthop 100.64.5.1");
     wait_route(&g4, "10.5.9.0/24", |_| true);
     assert_eq!(g4.route("10.5.3.0/24"), None, "non-client to non-client");
 
     // 4: withdrawal, then the announcer's session dropping, remove routes everywhere.
     o1.withdraw("10.5.9.0/24");
-    for p in [&o2 as &dyn Peer, &o3, &g4] {
-        wait_gone(p, "10.5.9.0/24");
-    }
+    wait_gone_from(&[&o2, &o3, &g4], &["10.5.9.0/24"]);
     o2.proc.stop();
-    for p in [&o1 as &dyn Peer, &o3, &g4] {
-        wait_gone(p, "10.5.2.0/24");
-    }
+    wait_gone_from(&[&o1, &o3, &g4], &["10.5.2.0/24"]);
     assert!(o1.established() && o3.established() && g4.established());
 }

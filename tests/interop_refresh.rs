@@ -21,10 +21,6 @@ fn expected() -> BTreeSet<String> {
     V4.iter().chain([&V6]).map(|p| p.to_string()).collect()
 }
 
-fn json(s: &str) -> Value {
-    serde_json::from_str(s.trim()).unwrap_or(Value::Null)
-}
-
 fn gobgp_prefixes(g: &GoBgp) -> BTreeSet<String> {
     ["ipv4", "ipv6"]
         .iter()
@@ -119,10 +115,7 @@ fn line_of(log: &str, needle: &str) -> Option<usize> {
 
 #[test]
 fn daemons_get_end_of_rib_after_the_dump_and_everything_again_on_route_refresh() {
-    let all = have("gobgpd", "gobgpd")
-        & have("bird", "bird2")
-        & have(FRR_BGPD, "frr")
-        & have(OPENBGPD, "openbgpd");
+    let all = GoBgp::installed() & Bird::installed() & Frr::installed() & OpenBgpd::installed();
     if !all {
         return;
     }
@@ -131,14 +124,10 @@ fn daemons_get_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
         NeighborSpec::client("127.0.10.1"),
         NeighborSpec::client("127.0.10.2"),
         NeighborSpec::client("127.0.10.3"),
-        NeighborSpec {
-            passive: false,
-            port: o_port,
-            ..NeighborSpec::client("127.0.10.4")
-        },
+        NeighborSpec::dialed("127.0.10.4", o_port),
         NeighborSpec::client("127.0.10.5"),
     ]);
-    let g1 = GoBgp::start(&r.dir, "g1", "127.0.10.1", "10.0.10.1", r.port);
+    let g1 = GoBgp::builder(&r, "g1", "127.0.10.1", "10.0.10.1").start();
     for (i, p) in V4.iter().enumerate() {
         g1.announce(p, &format!("origin igp nexthop 100.64.10.1 med {i}"));
     }
@@ -153,9 +142,9 @@ fn daemons_get_end_of_rib_after_the_dump_and_everything_again_on_route_refresh()
     });
     assert!(loaded.is_some(), "reflectd never held g1's routes");
 
-    let g2 = GoBgp::start(&r.dir, "g2", "127.0.10.2", "10.0.10.2", r.port);
-    let b3 = Bird::start_conf(
-        &r.dir,
+    let g2 = GoBgp::builder(&r, "g2", "127.0.10.2", "10.0.10.2").start();
+    let b3 = Bird::with_config(
+        &r,
         "b3",
         "127.0.10.3",
         &format!(
@@ -177,19 +166,21 @@ protocol bgp reflector {{
             listen = free_port(),
             rr = r.port
         ),
-    );
-    let o4 = OpenBgpd::start_conf(
-        &r.dir,
+    )
+    .start();
+    let o4 = OpenBgpd::with_config(
+        &r,
         "o4",
         "127.0.10.4",
-        o_port,
         "AS 65000\nrouter-id 10.0.10.4\nfib-update no\nnexthop qualify via default\n\
          neighbor 127.0.0.1 {\n  remote-as 65000\n  passive\n  local-address 127.0.10.4\n  \
          announce IPv4 unicast\n  announce IPv6 unicast\n  descr \"reflectd\"\n}\n\
          allow from any\nallow to any\n",
-    );
-    let f5 = Frr::start_conf(
-        &r.dir,
+    )
+    .listen(o_port)
+    .start();
+    let f5 = Frr::with_config(
+        &r,
         "f5",
         "127.0.10.5",
         &format!(
@@ -201,8 +192,8 @@ protocol bgp reflector {{
              address-family ipv6 unicast\n  neighbor 127.0.0.1 activate\n exit-address-family\n!\n",
             r.port
         ),
-        None,
-    );
+    )
+    .start();
 
     let holds_all = |name: &str, got: &dyn Fn() -> BTreeSet<String>| {
         let ok = eventually(ROUTE_WAIT, || (got() == expected()).then_some(()));

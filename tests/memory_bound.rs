@@ -65,11 +65,7 @@ fn blast(one_prefix_per_update: bool) -> (usize, u64) {
     let mut x = r.speaker_with(&cfg);
     let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
     let mut y = r.speaker("127.0.0.13", [3, 3, 3, 3]);
-    y.announce(&[p4("10.13.0.0/24")], &attrs([100, 64, 0, 13]))
-        .unwrap();
-    assert!(b
-        .wait_until(WAIT, |s| s.route("10.13.0.0/24").is_some())
-        .unwrap());
+    announce_until_held(&mut y, &mut b, "10.13.0.0/24", [100, 64, 0, 13]);
 
     let a = attrs([100, 64, 0, 11]);
     let mut blob = Vec::new();

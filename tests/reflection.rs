@@ -102,23 +102,14 @@ fn non_client_route_reaches_clients_only() {
 
 #[test]
 fn looped_routes_are_dropped() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     let mut mine = attrs([100, 64, 0, 1]);
     mine.originator_id = Some(ROUTER_ID);
     a.announce(&[p4("10.50.0.0/24")], &mine).unwrap();
     let mut looped = attrs([100, 64, 0, 1]);
     looped.cluster_list = vec![Ipv4Addr::new(9, 9, 9, 9), CLUSTER_ID];
     a.announce(&[p4("10.50.1.0/24")], &looped).unwrap();
-    a.announce(&[p4("10.50.2.0/24")], &attrs([100, 64, 0, 1]))
-        .unwrap();
-    assert!(b
-        .wait_until(WAIT, |s| s.route("10.50.2.0/24").is_some())
-        .unwrap());
+    announce_until_held(&mut a, &mut b, "10.50.2.0/24", [100, 64, 0, 1]);
     b.poll(Duration::from_millis(200)).unwrap();
     assert!(
         b.route("10.50.0.0/24").is_none(),
@@ -132,12 +123,7 @@ fn looped_routes_are_dropped() {
 
 #[test]
 fn withdrawal_and_session_loss_propagate() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     a.announce(
         &[p4("10.60.0.0/24"), p4("10.60.1.0/24")],
         &attrs([100, 64, 0, 1]),
@@ -241,12 +227,7 @@ fn initial_dump_ends_with_end_of_rib_and_route_refresh_resends_it() {
 
 #[test]
 fn ipv6_routes_are_reflected_with_their_next_hop() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     let mut v6 = attrs([0, 0, 0, 0]);
     let nh = NextHop::V6 {
         global: "2001:db8::11".parse().unwrap(),

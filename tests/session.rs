@@ -101,12 +101,7 @@ const GOOD_ATTRS: [u8; 14] = [0x40, 1, 1, 0, 0x40, 2, 0, 0x40, 3, 4, 100, 64, 0,
 
 #[test]
 fn nlri_with_impossible_prefix_length_resets_with_invalid_network_field() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     a.send_raw(&raw_update(&GOOD_ATTRS, &[33, 10, 0, 0, 0, 0]))
         .unwrap();
     expect_notification(&mut a, notif::UPDATE_MESSAGE, notif::INVALID_NETWORK_FIELD);
@@ -127,12 +122,7 @@ fn bad_message_length_resets_with_message_header_error() {
 
 #[test]
 fn bad_origin_is_treated_as_withdraw_and_the_session_stays_up() {
-    let r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (_r, mut a, mut b) = two_clients();
     a.send_raw(&raw_update(&GOOD_ATTRS, &[24, 10, 9, 9]))
         .unwrap();
     assert!(b
@@ -171,10 +161,7 @@ fn wrong_peer_as_is_refused_with_bad_peer_as() {
 fn reflector_dials_a_non_passive_neighbor() {
     let listener = TcpListener::bind("127.0.0.31:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut spec = NeighborSpec::client("127.0.0.31");
-    spec.passive = false;
-    spec.port = port;
-    let _r = Reflector::start(&[spec]);
+    let _r = Reflector::start(&[NeighborSpec::dialed("127.0.0.31", port)]);
     let cfg = SpeakerConfig::new(ip("127.0.0.31"), ASN, Ipv4Addr::new(31, 31, 31, 31));
     let mut s = Speaker::accept(&listener, &cfg, WAIT).expect("reflectd connects to us");
     assert!(s
@@ -186,10 +173,7 @@ fn reflector_dials_a_non_passive_neighbor() {
 fn reflector_redials_after_the_session_drops() {
     let listener = TcpListener::bind("127.0.0.32:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut spec = NeighborSpec::client("127.0.0.32");
-    spec.passive = false;
-    spec.port = port;
-    let r = Reflector::start(&[spec]);
+    let r = Reflector::start(&[NeighborSpec::dialed("127.0.0.32", port)]);
     let cfg = SpeakerConfig::new(ip("127.0.0.32"), ASN, Ipv4Addr::new(32, 32, 32, 32));
     let first = Speaker::accept(&listener, &cfg, WAIT).expect("first session");
     drop(first);
@@ -204,12 +188,7 @@ fn reflector_redials_after_the_session_drops() {
 
 #[test]
 fn reload_adds_and_removes_neighbors_without_touching_others() {
-    let mut r = Reflector::start(&[
-        NeighborSpec::client("127.0.0.11"),
-        NeighborSpec::client("127.0.0.12"),
-    ]);
-    let mut a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
-    let mut b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    let (mut r, mut a, mut b) = two_clients();
     let text = config_text(
         r.port,
         r.api,

@@ -2,7 +2,7 @@
 //! on accepted and dialled connections, keys following a reload, and BIRD as a signed peer.
 
 mod common;
-use common::daemons::{eventually, have, Bird};
+use common::daemons::{eventually, Bird, Driver};
 use common::*;
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
@@ -208,11 +208,7 @@ fn gtsm_admits_one_hop_peers_and_closes_others_before_a_byte() {
 
     // A neighbor without GTSM is unaffected by its neighbors' policy.
     let mut c = r.speaker("127.0.0.23", [23, 23, 23, 23]);
-    a.announce(&[p4("10.21.0.0/24")], &attrs([100, 64, 0, 21]))
-        .unwrap();
-    assert!(c
-        .wait_until(WAIT, |s| s.route("10.21.0.0/24").is_some())
-        .unwrap());
+    announce_until_held(&mut a, &mut c, "10.21.0.0/24", [100, 64, 0, 21]);
     assert_eq!(api_state(&r, "127.0.0.21"), "Established");
     assert_eq!(api_state(&r, "127.0.0.23"), "Established");
 }
@@ -291,7 +287,7 @@ fn reload_installs_changes_and_removes_md5_keys() {
 
 #[test]
 fn bird_establishes_with_md5_and_gtsm() {
-    if !have("bird", "bird2") {
+    if !Bird::installed() {
         return;
     }
     let r = Reflector::start(&[
@@ -301,17 +297,11 @@ fn bird_establishes_with_md5_and_gtsm() {
         ),
         spec("127.0.0.11", "    md5_password: local\n"),
     ]);
-    let b = Bird::start_with(
-        &r.dir,
-        "b1",
-        "127.0.8.1",
-        "10.0.8.1",
-        r.port,
-        "route 10.88.0.0/24 blackhole;",
-        "",
-        ("100.64.8.1", "2001:db8:ffff::81"),
-        "password \"bird-s3cret\"; ttl security on;",
-    );
+    let b = Bird::builder(&r, "b1", "127.0.8.1", "10.0.8.1")
+        .statics("route 10.88.0.0/24 blackhole;", "")
+        .next_hops("100.64.8.1", "2001:db8:ffff::81")
+        .bgp("password \"bird-s3cret\"; ttl security on;")
+        .start();
     let up = eventually(common::daemons::ROUTE_WAIT, || {
         b.birdc("show protocols reflector")
             .contains("Established")

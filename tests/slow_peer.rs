@@ -91,21 +91,6 @@ fn reflected(i: u32, round: u32) -> PathAttrs {
     }
 }
 
-/// splitmix64: a seeded, dependency-free generator; the run is the same every time.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 type Table = HashMap<AnyPrefix, PathAttrs>;
 
 /// Sends `bytes` in slices, reading the live clients in between so their output never has
@@ -171,6 +156,25 @@ fn converge_live(
 
 /// Polls the sessions until each holds exactly its table; panics with the differences
 /// after `CONVERGE`.
+/// [`converge`] for the stalled client reading again and the live sessions, each to its
+/// view in `v`.
+fn converge_with_stalled(
+    stalled: &mut Speaker,
+    (a, b, s): (&mut Speaker, &mut Speaker, &mut Speaker),
+    v: &Views,
+    what: &str,
+) {
+    converge(
+        &mut [
+            (stalled, &v.stalled, "stalled"),
+            (a, &v.others, "a"),
+            (b, &v.others, "b"),
+            (s, &v.source, "source"),
+        ],
+        what,
+    );
+}
+
 fn converge(sessions: &mut [(&mut Speaker, &Table, &str)], what: &str) {
     let deadline = Instant::now() + CONVERGE;
     loop {
@@ -309,7 +313,7 @@ fn stall(joins_late: bool) {
         let mut withdraw = Vec::new();
         let mut chosen = vec![false; PREFIXES as usize];
         while withdraw.len() < CHANGE {
-            let i = rng.below(PREFIXES as usize);
+            let i = rng.index(PREFIXES as usize);
             if present[i] {
                 present[i] = false;
                 chosen[i] = true;
@@ -318,7 +322,7 @@ fn stall(joins_late: bool) {
         }
         let mut announce = Vec::new();
         while announce.len() < CHANGE {
-            let i = rng.below(PREFIXES as usize);
+            let i = rng.index(PREFIXES as usize);
             if !chosen[i] {
                 chosen[i] = true;
                 announce.push(i as u32);
@@ -389,15 +393,7 @@ fn stall(joins_late: bool) {
     // Not empty comparisons: the source holds the stalled client's paths, and the stalled
     // client holds fewer than the others.
     let sizes = [v.stalled.len(), v.others.len(), v.source.len()];
-    converge(
-        &mut [
-            (&mut stalled, &v.stalled, "stalled"),
-            (&mut a, &v.others, "a"),
-            (&mut b, &v.others, "b"),
-            (&mut s, &v.source, "source"),
-        ],
-        "after resume",
-    );
+    converge_with_stalled(&mut stalled, (&mut a, &mut b, &mut s), &v, "after resume");
     assert!(stalled.notification.is_none() && !stalled.closed);
     assert!(
         sizes[2] > 0 && sizes[0] < sizes[1],
@@ -416,13 +412,10 @@ fn stall(joins_late: bool) {
     stalled.withdraw(&[prefix(j)]).unwrap();
     own.remove(&AnyPrefix::V4(prefix(j)));
     let v = views(&want, &own);
-    converge(
-        &mut [
-            (&mut stalled, &v.stalled, "stalled"),
-            (&mut a, &v.others, "a"),
-            (&mut b, &v.others, "b"),
-            (&mut s, &v.source, "source"),
-        ],
+    converge_with_stalled(
+        &mut stalled,
+        (&mut a, &mut b, &mut s),
+        &v,
         "delta after resume",
     );
     let catch_up = stall_start.elapsed() - stall;

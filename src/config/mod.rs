@@ -1,6 +1,8 @@
 //! Configuration: YAML text -> raw (serde, unknown keys rejected) -> validated -> typed.
-//! Every error names the file, the line and the key. `diff` tells reload what changed.
+//! Every error names the file, the line and the key. `diff` tells reload what changed;
+//! `summary` and `canonical` are what `--check` prints.
 
+mod canonical;
 mod diff;
 mod hint;
 mod locate;
@@ -30,6 +32,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     /// Resolved: `auto` becomes the number of available cores (at least 1).
     pub workers: usize,
+    /// `workers: auto`, or no `workers` key: the count above follows the machine's cores.
+    pub workers_auto: bool,
     pub api: Option<SocketAddr>,
     pub metrics: Option<SocketAddr>,
     pub log: LogLevel,
@@ -102,7 +106,47 @@ pub struct ConfigError {
     pub line: Option<usize>,
     /// Dotted path of the offending key, e.g. `neighbors[2].hold_time`.
     pub key: String,
+    /// What is wrong, for code and tests; `message` says the same in words, with the fix.
+    pub kind: ErrorKind,
     pub message: String,
+}
+
+/// What is wrong with a config, one variant per kind of message the reader and the
+/// validator give. Not shown to operators (the message is); it lets callers and tests tell
+/// errors apart without matching on words.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The file could not be read at all.
+    Unreadable,
+    /// Not YAML the reader accepts: a syntax error, or more than one document.
+    Syntax,
+    /// A key the schema does not have at that place.
+    UnknownKey,
+    /// A required key is absent, or the file has no settings at all.
+    Missing,
+    /// A key given twice in one mapping, or a neighbor, listener or family listed twice.
+    Duplicate,
+    /// A value of the wrong type or shape: a word for a number, a list for an address.
+    WrongType,
+    /// A number, or the length of a text, outside `min..=max`. Where 0 has a meaning of
+    /// its own below `min` (`hold_time: 0`), the message says so.
+    OutOfRange { min: u64, max: u64 },
+    /// A value the RFCs set aside: AS 0, AS_TRANS, the BGP identifier 0.0.0.0.
+    Reserved,
+    /// Not an address of the kind the key takes: not an IP address, IPv6 for a 32-bit
+    /// identifier, not a unicast host, no fixed port in IP:PORT.
+    BadAddress,
+    /// A word that is not one of the names the key takes (a log level, a family).
+    UnknownName,
+    /// Understood but not carried yet: an eBGP neighbor, a family without a table.
+    Unsupported,
+    /// An empty list where at least one item is needed.
+    Empty,
+    /// Text the key cannot carry: control characters.
+    BadText,
+    /// Two keys that cannot go together: api and metrics on one address, a local address
+    /// of the other family, a key that has no effect with (or without) another.
+    Conflict,
 }
 
 /// What a reload must do: neighbors to start, stop, restart; global changes that need a
@@ -134,12 +178,14 @@ impl ConfigError {
         file: impl Into<PathBuf>,
         line: Option<usize>,
         key: impl Into<String>,
+        kind: ErrorKind,
         message: impl Into<String>,
     ) -> Self {
         ConfigError {
             file: file.into(),
             line,
             key: key.into(),
+            kind,
             message: message.into(),
         }
     }
@@ -189,8 +235,10 @@ impl Config {
 
 /// Read and parse the file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::new(path, None, "", format!("cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let message = format!("cannot read: {e}");
+        ConfigError::new(path, None, "", ErrorKind::Unreadable, message)
+    })?;
     parse(&text, path)
 }
 
@@ -207,8 +255,14 @@ pub fn diff(old: &Config, new: &Config) -> ConfigDiff {
 
 #[cfg(test)]
 pub(crate) mod test_util {
-    use super::{parse, ConfigError};
+    use super::{parse, Config, ConfigError, ErrorKind};
     use std::path::Path;
+
+    /// Parse `text` as `t.yaml`, expecting success.
+    #[track_caller]
+    pub fn parsed(text: &str) -> Config {
+        parse(text, Path::new("t.yaml")).unwrap_or_else(|e| panic!("{e}"))
+    }
 
     /// Parse `text` expecting failure; the error must name `t.yaml`.
     pub fn error(text: &str) -> ConfigError {
@@ -221,10 +275,23 @@ pub(crate) mod test_util {
         }
     }
 
-    /// Assert line, key, and that the message contains every fragment.
+    /// Parse `text` expecting failure, and assert the error as `assert_error` does.
     #[track_caller]
-    pub fn assert_error(e: &ConfigError, line: usize, key: &str, fragments: &[&str]) {
+    pub fn assert_refused(text: &str, kind: ErrorKind, line: usize, key: &str, fragments: &[&str]) {
+        assert_error(&error(text), kind, line, key, fragments);
+    }
+
+    /// Assert kind, line, key, and that the message contains every fragment.
+    #[track_caller]
+    pub fn assert_error(
+        e: &ConfigError,
+        kind: ErrorKind,
+        line: usize,
+        key: &str,
+        fragments: &[&str],
+    ) {
         assert_eq!((e.line, e.key.as_str()), (Some(line), key), "{e}");
+        assert_eq!(e.kind, kind, "{e}");
         for f in fragments {
             assert!(e.message.contains(f), "message lacks {f:?}: {e}");
         }
@@ -282,6 +349,7 @@ neighbors:
                 "[2001:db8::1]:1179".parse().unwrap(),
             ],
             workers: 4,
+            workers_auto: false,
             api: Some("127.0.0.1:8179".parse().unwrap()),
             metrics: None,
             log: LogLevel::Debug,
@@ -342,17 +410,14 @@ neighbors:
         );
         assert_eq!(c.workers, validate::auto_workers());
         assert!(c.workers >= 1);
+        assert!(c.workers_auto);
         assert_eq!((c.api, c.metrics, c.log), (None, None, LogLevel::Info));
         assert!(c.neighbors.is_empty());
     }
 
     #[test]
     fn workers_auto_means_the_available_cores() {
-        let c = parse(
-            "asn: 1\nrouter_id: 10.0.0.1\nworkers: auto\nneighbors:\n",
-            Path::new("a.yaml"),
-        )
-        .unwrap();
+        let c = test_util::parsed("asn: 1\nrouter_id: 10.0.0.1\nworkers: auto\nneighbors:\n");
         assert_eq!(c.workers, validate::auto_workers());
         assert!(
             c.neighbors.is_empty(),
@@ -448,6 +513,7 @@ neighbors:
     fn an_unreadable_file_is_an_error_without_a_line_or_key() {
         let e = load(Path::new("/nonexistent/reflectd.yaml")).unwrap_err();
         assert_eq!((e.line, e.key.as_str()), (None, ""));
+        assert_eq!(e.kind, ErrorKind::Unreadable);
         assert_eq!(
             e.to_string(),
             "/nonexistent/reflectd.yaml: cannot read: No such file or directory (os error 2)"
@@ -462,6 +528,7 @@ neighbors:
                 .starts_with("t.yaml:3: log: unknown log level `loud`"),
             "{e}"
         );
+        assert_eq!(e.kind, ErrorKind::UnknownName);
     }
 
     #[test]

@@ -80,6 +80,7 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::super::parse;
+    use super::super::test_util::parsed;
     use std::path::Path;
 
     #[test]
@@ -113,11 +114,7 @@ config r.yaml
 
     #[test]
     fn a_config_without_neighbors_says_so_and_has_no_table() {
-        let c = parse(
-            "asn: 65000\nrouter_id: 10.0.0.1\nworkers: 1\n",
-            Path::new("r.yaml"),
-        )
-        .unwrap();
+        let c = parsed("asn: 65000\nrouter_id: 10.0.0.1\nworkers: 1\n");
         let s = c.summary();
         assert!(
             s.contains("  0 neighbors (0 route-reflector clients)\n"),

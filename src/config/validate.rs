@@ -1,10 +1,15 @@
 //! Raw -> typed: range checks, address parsing, defaults, and the rules that span keys
 //! (duplicate neighbors, iBGP only, address families). Each error names the line of the
-//! offending value (from `Spanned`), its dotted key, and what to write instead.
+//! offending value (from `Spanned`), its dotted key, its kind, and what to write instead.
+//!
+//! The shapes that recur (a number within bounds, seconds with a default, a key that means
+//! nothing without another) are one function each. A neighbor is checked one concern at a
+//! time, in the order of its keys in `Neighbor`: with several mistakes in one neighbor, the
+//! one reported does not depend on how the checks are grouped.
 
 use super::hint;
 use super::raw::{RawConfig, RawListen, RawNeighbor, RawWorkers};
-use super::{Config, ConfigError, LogLevel, Neighbor, Password};
+use super::{Config, ConfigError, ErrorKind, LogLevel, Neighbor, Password};
 use crate::wire::Family;
 use serde_saphyr::Spanned;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -26,6 +31,23 @@ pub const AS_TRANS: u64 = 23456;
 /// Families the RIB and codec carry today; the others parse but are refused.
 pub const SUPPORTED_FAMILIES: [Family; 2] = [Family::Ipv4Unicast, Family::Ipv6Unicast];
 
+/// RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds.
+const HOLD_TIME: Bounds<u16> = Bounds::seconds(3, u16::MAX)
+    .or_zero("no keepalives")
+    .why("RFC 4271 §4.2")
+    .default(DEFAULT_HOLD_TIME);
+const CONNECT_RETRY: Bounds<u16> = Bounds::seconds(1, u16::MAX).default(DEFAULT_CONNECT_RETRY);
+const GR_TIME: Bounds<u16> = Bounds::seconds(1, MAX_GR_TIME)
+    .why("RFC 4724's 12-bit field")
+    .default(DEFAULT_GR_TIME);
+const GR_STALE_TIME: Bounds<u16> = GR_TIME.default(DEFAULT_GR_STALE_TIME);
+const MAX_PREFIXES_RESTART: Bounds<u32> =
+    Bounds::seconds(0, u32::MAX).or_zero("stay down until reload");
+const PORT: Bounds<u16> = Bounds {
+    unit: Unit::Port,
+    ..Bounds::seconds(1, u16::MAX).why("BGP is 179")
+};
+
 struct Ctx<'a> {
     file: &'a Path,
 }
@@ -33,11 +55,19 @@ struct Ctx<'a> {
 type R<T> = Result<T, ConfigError>;
 
 impl Ctx<'_> {
-    fn err<T>(&self, line: usize, key: impl Into<String>, message: impl Into<String>) -> R<T> {
+    /// An error of `kind` on the line of the value `at`.
+    fn err<T, V>(
+        &self,
+        kind: ErrorKind,
+        at: &Spanned<V>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> R<T> {
         Err(ConfigError {
             file: self.file.to_path_buf(),
-            line: Some(line.max(1)),
+            line: Some(line(at)),
             key: key.into(),
+            kind,
             message: message.into(),
         })
     }
@@ -45,6 +75,15 @@ impl Ctx<'_> {
 
 fn line<T>(s: &Spanned<T>) -> usize {
     usize::try_from(s.referenced.line()).unwrap_or(1).max(1)
+}
+
+/// The dotted keys of `neighbors[i]`.
+struct Keys(usize);
+
+impl Keys {
+    fn at(&self, k: &str) -> String {
+        format!("neighbors[{}].{k}", self.0)
+    }
 }
 
 pub(super) fn validate(raw: RawConfig, file: &Path) -> R<Config> {
@@ -62,24 +101,17 @@ pub(super) fn validate(raw: RawConfig, file: &Path) -> R<Config> {
         ],
         Some(l) => listeners(&cx, l)?,
     };
-    let workers = match &raw.workers {
-        None => auto_workers(),
+    let (workers, workers_auto) = match &raw.workers {
+        None => (auto_workers(), true),
         Some(w) => workers(&cx, w)?,
     };
-    let api = raw
-        .api
-        .as_ref()
-        .map(|a| socket(&cx, a, "api"))
-        .transpose()?;
-    let metrics = raw
-        .metrics
-        .as_ref()
-        .map(|m| socket(&cx, m, "metrics"))
-        .transpose()?;
+    let api = optional(&raw.api, |a| socket(&cx, a, "api"))?;
+    let metrics = optional(&raw.metrics, |m| socket(&cx, m, "metrics"))?;
     if let (Some(a), Some(m), Some(raw_m)) = (api, metrics, &raw.metrics) {
         if a == m {
             return cx.err(
-                line(raw_m),
+                ErrorKind::Conflict,
+                raw_m,
                 "metrics",
                 format!("{m} is also the api address: give metrics its own port"),
             );
@@ -89,25 +121,7 @@ pub(super) fn validate(raw: RawConfig, file: &Path) -> R<Config> {
         None => LogLevel::Info,
         Some(l) => log_level(&cx, l)?,
     };
-
-    let raw_neighbors = raw.neighbors.unwrap_or_default();
-    let mut neighbors: Vec<Neighbor> = Vec::with_capacity(raw_neighbors.len());
-    for (i, rn) in raw_neighbors.iter().enumerate() {
-        let n = neighbor(&cx, i, rn, asn)?;
-        if let Some(j) = neighbors.iter().position(|o| o.address == n.address) {
-            return cx.err(
-                line(&rn.address),
-                format!("neighbors[{i}].address"),
-                format!(
-                    "neighbor {} is already defined at line {} (neighbors[{j}]): \
-                     each address may appear once; merge the two entries",
-                    n.address,
-                    line(&raw_neighbors[j].address)
-                ),
-            );
-        }
-        neighbors.push(n);
-    }
+    let neighbors = neighbors(&cx, &raw.neighbors.unwrap_or_default(), asn)?;
 
     Ok(Config {
         path: file.to_path_buf(),
@@ -116,6 +130,7 @@ pub(super) fn validate(raw: RawConfig, file: &Path) -> R<Config> {
         cluster_id,
         listen,
         workers,
+        workers_auto,
         api,
         metrics,
         log,
@@ -128,21 +143,169 @@ pub(super) fn auto_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().max(1))
 }
 
+/// `check` applied to the value of an optional key.
+fn optional<V, T>(v: &Option<V>, check: impl FnOnce(&V) -> R<T>) -> R<Option<T>> {
+    v.as_ref().map(check).transpose()
+}
+
+/// What a bounded number counts, for "`N seconds` is out of range".
+#[derive(Clone, Copy)]
+enum Unit {
+    Seconds,
+    Port,
+}
+
+/// The whole numbers a key takes: `min..=max`, and 0 where it has a meaning of its own.
+struct Bounds<T> {
+    min: T,
+    max: T,
+    /// What 0 means, where 0 is accepted (below `min`, or as `min`).
+    zero: Option<&'static str>,
+    /// Where the bounds come from, said after them.
+    why: Option<&'static str>,
+    /// The value when the key is absent, said after the bounds. None: the key is optional,
+    /// or (a port) its default goes without saying.
+    default: Option<T>,
+    unit: Unit,
+}
+
+impl<T: Copy + Into<u64> + TryFrom<u64>> Bounds<T> {
+    const fn seconds(min: T, max: T) -> Self {
+        Bounds {
+            min,
+            max,
+            zero: None,
+            why: None,
+            default: None,
+            unit: Unit::Seconds,
+        }
+    }
+
+    const fn default(self, default: T) -> Self {
+        Bounds {
+            default: Some(default),
+            ..self
+        }
+    }
+
+    const fn or_zero(self, meaning: &'static str) -> Self {
+        Bounds {
+            zero: Some(meaning),
+            ..self
+        }
+    }
+
+    const fn why(self, why: &'static str) -> Self {
+        Bounds {
+            why: Some(why),
+            ..self
+        }
+    }
+
+    fn accepts(&self, v: u64) -> bool {
+        (self.min.into()..=self.max.into()).contains(&v) || (v == 0 && self.zero.is_some())
+    }
+
+    /// `0 (no keepalives) or 3 to 65535 (RFC 4271 §4.2)`
+    fn advice(&self) -> String {
+        let (min, max) = (self.min.into(), self.max.into());
+        let range = match self.zero {
+            Some(zero) if min == 0 => format!("0 ({zero}) to {max}"),
+            Some(zero) => format!("0 ({zero}) or {min} to {max}"),
+            None => format!("{min} to {max}"),
+        };
+        match self.why {
+            Some(why) => format!("{range} ({why})"),
+            None => range,
+        }
+    }
+}
+
+/// `v` if `b` accepts it, else OutOfRange saying the bounds and the default.
+fn bounded<T: Copy + Into<u64> + TryFrom<u64>>(
+    cx: &Ctx,
+    v: &Spanned<u64>,
+    key: &str,
+    b: &Bounds<T>,
+) -> R<T> {
+    match T::try_from(v.value) {
+        Ok(t) if b.accepts(v.value) => Ok(t),
+        _ => {
+            let shown = match b.unit {
+                Unit::Seconds => format!("{} seconds", v.value),
+                Unit::Port => format!("port {}", v.value),
+            };
+            let default = b
+                .default
+                .map_or(String::new(), |d| format!("; the default is {}", d.into()));
+            let kind = ErrorKind::OutOfRange {
+                min: b.min.into(),
+                max: b.max.into(),
+            };
+            let advice = b.advice();
+            cx.err(
+                kind,
+                v,
+                key,
+                format!("{shown} is out of range: use {advice}{default}"),
+            )
+        }
+    }
+}
+
+/// A number of seconds with a default: `b.default` when the key is absent.
+fn seconds<T: Copy + Into<u64> + TryFrom<u64>>(
+    cx: &Ctx,
+    v: &Option<Spanned<u64>>,
+    key: &str,
+    b: &Bounds<T>,
+) -> R<T> {
+    match v {
+        Some(v) => bounded(cx, v, key, b),
+        None => Ok(b.default.unwrap_or(b.min)),
+    }
+}
+
+/// An optional port, 179 when absent.
+fn port(cx: &Ctx, v: &Option<Spanned<u64>>, key: &str) -> R<u16> {
+    v.as_ref()
+        .map_or(Ok(DEFAULT_PORT), |p| bounded(cx, p, key, &PORT))
+}
+
+/// A key set where another key makes it meaningless.
+fn no_effect<T>(cx: &Ctx, v: &Spanned<u64>, key: &str, when: &str, fix: &str) -> R<T> {
+    cx.err(
+        ErrorKind::Conflict,
+        v,
+        key,
+        format!(
+            "has no effect {when}: {fix}remove this key (was {})",
+            v.value
+        ),
+    )
+}
+
 fn asn(cx: &Ctx, v: &Spanned<u64>, key: &str) -> R<u32> {
     match v.value {
         0 => cx.err(
-            line(v),
+            ErrorKind::Reserved,
+            v,
             key,
             "AS 0 is reserved (RFC 7607): use your AS number, 1 to 4294967295",
         ),
         AS_TRANS => cx.err(
-            line(v),
+            ErrorKind::Reserved,
+            v,
             key,
             "AS 23456 is AS_TRANS (RFC 6793), a placeholder, not a real AS: use your own AS number",
         ),
         n => u32::try_from(n).or_else(|_| {
             cx.err(
-                line(v),
+                ErrorKind::OutOfRange {
+                    min: 1,
+                    max: u32::MAX.into(),
+                },
+                v,
                 key,
                 format!("AS {n} is out of range: an AS number is 1 to 4294967295"),
             )
@@ -155,7 +318,8 @@ fn bgp_id(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<Ipv4Addr> {
     let text = v.value.trim();
     match text.parse::<IpAddr>() {
         Ok(IpAddr::V4(a)) if a.is_unspecified() => cx.err(
-            line(v),
+            ErrorKind::Reserved,
+            v,
             key,
             format!(
                 "{key} must not be 0.0.0.0: use a unique non-zero IPv4 address, e.g. a loopback"
@@ -163,7 +327,8 @@ fn bgp_id(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<Ipv4Addr> {
         ),
         Ok(IpAddr::V4(a)) => Ok(a),
         Ok(IpAddr::V6(_)) => cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!(
                 "`{text}` is IPv6, but {key} is a 32-bit identifier: write it as an IPv4 \
@@ -171,7 +336,8 @@ fn bgp_id(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<Ipv4Addr> {
             ),
         ),
         Err(_) => cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!("`{text}` is not an IPv4 address: write four numbers like 10.0.0.1"),
         ),
@@ -182,7 +348,8 @@ fn ip(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<IpAddr> {
     let text = v.value.trim();
     text.parse::<IpAddr>().or_else(|_| {
         cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!(
                 "`{text}` is not an IP address: write IPv4 like 192.0.2.1 or IPv6 like 2001:db8::1 \
@@ -204,7 +371,8 @@ fn host_ip(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<IpAddr> {
     };
     if bad {
         return cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!("{a} is not a unicast host address: give the address of one router"),
         );
@@ -212,24 +380,11 @@ fn host_ip(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<IpAddr> {
     Ok(a)
 }
 
-fn port(cx: &Ctx, v: &Spanned<u64>, key: &str) -> R<u16> {
-    match u16::try_from(v.value) {
-        Ok(p) if p >= 1 => Ok(p),
-        _ => cx.err(
-            line(v),
-            key,
-            format!(
-                "port {} is out of range: use 1 to 65535 (BGP is 179)",
-                v.value
-            ),
-        ),
-    }
-}
-
 fn listeners(cx: &Ctx, l: &Spanned<Vec<RawListen>>) -> R<Vec<SocketAddr>> {
     if l.value.is_empty() {
         return cx.err(
-            line(l),
+            ErrorKind::Empty,
+            l,
             "listen",
             "the list is empty, so no neighbor could connect: add `- address: 0.0.0.0`, \
              or remove `listen` for the default ([::]:179 and 0.0.0.0:179)",
@@ -238,14 +393,12 @@ fn listeners(cx: &Ctx, l: &Spanned<Vec<RawListen>>) -> R<Vec<SocketAddr>> {
     let mut out: Vec<SocketAddr> = Vec::with_capacity(l.value.len());
     for (i, item) in l.value.iter().enumerate() {
         let address = ip(cx, &item.address, &format!("listen[{i}].address"))?;
-        let port = match &item.port {
-            Some(p) => port(cx, p, &format!("listen[{i}].port"))?,
-            None => DEFAULT_PORT,
-        };
+        let port = port(cx, &item.port, &format!("listen[{i}].port"))?;
         let sa = SocketAddr::new(address, port);
         if let Some(j) = out.iter().position(|o| *o == sa) {
             return cx.err(
-                line(&item.address),
+                ErrorKind::Duplicate,
+                &item.address,
                 format!("listen[{i}]"),
                 format!("{sa} is already listed as listen[{j}]: remove one"),
             );
@@ -255,21 +408,29 @@ fn listeners(cx: &Ctx, l: &Spanned<Vec<RawListen>>) -> R<Vec<SocketAddr>> {
     Ok(out)
 }
 
-fn workers(cx: &Ctx, w: &Spanned<RawWorkers>) -> R<usize> {
+/// The thread count, and whether it was `auto`.
+fn workers(cx: &Ctx, w: &Spanned<RawWorkers>) -> R<(usize, bool)> {
     let range = format!("`auto` or a number of threads from 1 to {MAX_WORKERS}");
     match &w.value {
-        RawWorkers::Auto => Ok(auto_workers()),
+        RawWorkers::Auto => Ok((auto_workers(), true)),
         RawWorkers::Count(n) if (1..=MAX_WORKERS).contains(n) => {
-            Ok(usize::try_from(*n).unwrap_or(1))
+            Ok((usize::try_from(*n).unwrap_or(1), false))
         }
         RawWorkers::Count(n) => cx.err(
-            line(w),
+            ErrorKind::OutOfRange {
+                min: 1,
+                max: MAX_WORKERS,
+            },
+            w,
             "workers",
             format!("{n} is out of range: use {range}"),
         ),
-        RawWorkers::Other(s) => {
-            cx.err(line(w), "workers", format!("expected {range}, found `{s}`"))
-        }
+        RawWorkers::Other(s) => cx.err(
+            ErrorKind::WrongType,
+            w,
+            "workers",
+            format!("expected {range}, found `{s}`"),
+        ),
     }
 }
 
@@ -277,13 +438,15 @@ fn socket(cx: &Ctx, v: &Spanned<String>, key: &str) -> R<SocketAddr> {
     let text = v.value.trim();
     match text.parse::<SocketAddr>() {
         Ok(sa) if sa.port() == 0 => cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!("port 0 in `{text}` would pick a random port: give a fixed port, e.g. 127.0.0.1:8179"),
         ),
         Ok(sa) => Ok(sa),
         Err(_) => cx.err(
-            line(v),
+            ErrorKind::BadAddress,
+            v,
             key,
             format!(
                 "`{text}` is not an IP:PORT address: write e.g. 127.0.0.1:8179 or [::1]:8179 \
@@ -299,7 +462,8 @@ fn log_level(cx: &Ctx, v: &Spanned<String>) -> R<LogLevel> {
     match LogLevel::ALL.iter().find(|l| l.as_str() == text) {
         Some(l) => Ok(*l),
         None => cx.err(
-            line(v),
+            ErrorKind::UnknownName,
+            v,
             "log",
             format!(
                 "unknown log level `{text}`{}: use one of {}",
@@ -310,210 +474,52 @@ fn log_level(cx: &Ctx, v: &Spanned<String>) -> R<LogLevel> {
     }
 }
 
-fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> {
-    let key = |k: &str| format!("neighbors[{i}].{k}");
-    let address = host_ip(cx, &n.address, &key("address"))?;
-
-    let asn = asn(cx, &n.asn, &key("asn"))?;
-    if asn != local_asn {
-        return cx.err(
-            line(&n.asn),
-            key("asn"),
-            format!(
-                "AS {asn} differs from the local AS {local_asn}: eBGP neighbors are not supported \
-                 yet (reflectd speaks iBGP only); set `asn: {local_asn}`"
-            ),
-        );
+/// Each neighbor in turn; an address may appear once.
+fn neighbors(cx: &Ctx, raw: &[RawNeighbor], local_asn: u32) -> R<Vec<Neighbor>> {
+    let mut out: Vec<Neighbor> = Vec::with_capacity(raw.len());
+    for (i, rn) in raw.iter().enumerate() {
+        let n = neighbor(cx, i, rn, local_asn)?;
+        if let Some(j) = out.iter().position(|o| o.address == n.address) {
+            return cx.err(
+                ErrorKind::Duplicate,
+                &rn.address,
+                format!("neighbors[{i}].address"),
+                format!(
+                    "neighbor {} is already defined at line {} (neighbors[{j}]): \
+                     each address may appear once; merge the two entries",
+                    n.address,
+                    line(&raw[j].address)
+                ),
+            );
+        }
+        out.push(n);
     }
+    Ok(out)
+}
 
-    let description = match &n.description {
-        None => None,
-        Some(d) => {
-            let count = d.value.chars().count();
-            if count > MAX_DESCRIPTION {
-                return cx.err(
-                    line(d),
-                    key("description"),
-                    format!(
-                        "{count} characters is too long: keep it to {MAX_DESCRIPTION} or fewer"
-                    ),
-                );
-            }
-            if d.value.chars().any(char::is_control) {
-                return cx.err(
-                    line(d),
-                    key("description"),
-                    "control characters (newlines, tabs, ...) are not allowed: use one plain line",
-                );
-            }
-            Some(d.value.clone())
-        }
-    };
-
-    let port = match &n.port {
-        Some(p) => port(cx, p, &key("port"))?,
-        None => DEFAULT_PORT,
-    };
-
-    let local_address = match &n.local_address {
-        None => None,
-        Some(la) => {
-            let a = host_ip(cx, la, &key("local_address"))?;
-            if a.is_ipv4() != address.is_ipv4() {
-                let fam = |x: IpAddr| if x.is_ipv4() { "IPv4" } else { "IPv6" };
-                return cx.err(
-                    line(la),
-                    key("local_address"),
-                    format!(
-                        "{a} is {} but the neighbor address {address} is {}: the session's two \
-                         ends must be the same family; give an {} local address or remove the key",
-                        fam(a),
-                        fam(address),
-                        fam(address)
-                    ),
-                );
-            }
-            Some(a)
-        }
-    };
-
-    let hold_time = match &n.hold_time {
-        None => DEFAULT_HOLD_TIME,
-        Some(h) => match u16::try_from(h.value) {
-            Ok(t) if t == 0 || t >= 3 => t,
-            _ => {
-                return cx.err(
-                    line(h),
-                    key("hold_time"),
-                    format!(
-                        "{} seconds is out of range: use 0 (no keepalives) or 3 to 65535 \
-                         (RFC 4271 §4.2); the default is {DEFAULT_HOLD_TIME}",
-                        h.value
-                    ),
-                )
-            }
-        },
-    };
-
-    let connect_retry = match &n.connect_retry {
-        None => DEFAULT_CONNECT_RETRY,
-        Some(c) => match u16::try_from(c.value) {
-            Ok(t) if t >= 1 => t,
-            _ => {
-                return cx.err(
-                    line(c),
-                    key("connect_retry"),
-                    format!(
-                        "{} seconds is out of range: use 1 to 65535; the default is \
-                         {DEFAULT_CONNECT_RETRY}",
-                        c.value
-                    ),
-                )
-            }
-        },
-    };
-
+/// One neighbor, its keys checked in the order of `Neighbor`'s fields.
+fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> {
+    let k = Keys(i);
+    // Identity.
+    let address = host_ip(cx, &n.address, &k.at("address"))?;
+    let asn = ibgp_asn(cx, &k, &n.asn, local_asn)?;
+    let description = optional(&n.description, |d| description(cx, &k, d))?;
+    // Transport.
+    let port = port(cx, &n.port, &k.at("port"))?;
+    let local_address = optional(&n.local_address, |la| local_address(cx, &k, la, address))?;
+    // Timers.
+    let hold_time = seconds(cx, &n.hold_time, &k.at("hold_time"), &HOLD_TIME)?;
+    let connect_retry = seconds(cx, &n.connect_retry, &k.at("connect_retry"), &CONNECT_RETRY)?;
+    // What it carries, and how much.
     let families = match &n.families {
         None => vec![Family::Ipv4Unicast],
         Some(f) => families(cx, i, f)?,
     };
-
-    let max_prefixes = match &n.max_prefixes {
-        None => None,
-        Some(m) if m.value == 0 => return cx.err(
-            line(m),
-            key("max_prefixes"),
-            "0 would refuse every route: use a limit of at least 1, or remove the key for no limit",
-        ),
-        Some(m) => Some(m.value),
-    };
-
-    let max_prefixes_restart = match &n.max_prefixes_restart {
-        None => None,
-        Some(r) if max_prefixes.is_none() => {
-            return cx.err(
-                line(r),
-                key("max_prefixes_restart"),
-                format!(
-                    "has no effect without `max_prefixes`: add a limit, or remove this key \
-                     (was {})",
-                    r.value
-                ),
-            )
-        }
-        Some(r) => match u32::try_from(r.value) {
-            Ok(s) => Some(s),
-            Err(_) => {
-                return cx.err(
-                    line(r),
-                    key("max_prefixes_restart"),
-                    format!(
-                        "{} seconds is out of range: use 0 (stay down until reload) to {}",
-                        r.value,
-                        u32::MAX
-                    ),
-                )
-            }
-        },
-    };
-
-    let md5_password = match &n.md5_password {
-        None => None,
-        Some(p) => {
-            let len = p.value.len();
-            // Linux TCP_MD5SIG_MAXKEYLEN; RFC 2385 itself sets no limit.
-            if len == 0 || len > MAX_MD5_KEY {
-                return cx.err(
-                    line(p),
-                    key("md5_password"),
-                    format!(
-                        "{len} bytes: use 1 to {MAX_MD5_KEY} bytes (the kernel's limit), \
-                         the same on both routers"
-                    ),
-                );
-            }
-            Some(Password(p.value.clone()))
-        }
-    };
-
-    let ttl_security = n.ttl_security.unwrap_or(false);
-
-    let graceful_restart = n.graceful_restart.unwrap_or(true);
-    let gr_seconds = |v: &Option<Spanned<u64>>, name: &str, default: u16| -> R<u16> {
-        let Some(t) = v else { return Ok(default) };
-        if !graceful_restart {
-            return cx.err(
-                line(t),
-                key(name),
-                format!(
-                    "has no effect with `graceful_restart: false`: remove this key (was {})",
-                    t.value
-                ),
-            );
-        }
-        match u16::try_from(t.value) {
-            Ok(s) if (1..=MAX_GR_TIME).contains(&s) => Ok(s),
-            _ => cx.err(
-                line(t),
-                key(name),
-                format!(
-                    "{} seconds is out of range: use 1 to {MAX_GR_TIME} (RFC 4724's 12-bit \
-                     field); the default is {default}",
-                    t.value
-                ),
-            ),
-        }
-    };
-    let graceful_restart_time = gr_seconds(
-        &n.graceful_restart_time,
-        "graceful_restart_time",
-        DEFAULT_GR_TIME,
-    )?;
-    let graceful_restart_stale_time = gr_seconds(
-        &n.graceful_restart_stale_time,
-        "graceful_restart_stale_time",
-        DEFAULT_GR_STALE_TIME,
-    )?;
+    let (max_prefixes, max_prefixes_restart) = limits(cx, &k, n)?;
+    // Security and graceful restart.
+    let md5_password = optional(&n.md5_password, |p| md5_password(cx, &k, p))?;
+    let (graceful_restart, graceful_restart_time, graceful_restart_stale_time) =
+        graceful_restart(cx, &k, n)?;
 
     Ok(Neighbor {
         address,
@@ -529,11 +535,135 @@ fn neighbor(cx: &Ctx, i: usize, n: &RawNeighbor, local_asn: u32) -> R<Neighbor> 
         max_prefixes,
         max_prefixes_restart,
         md5_password,
-        ttl_security,
+        ttl_security: n.ttl_security.unwrap_or(false),
         graceful_restart,
         graceful_restart_time,
         graceful_restart_stale_time,
     })
+}
+
+/// The neighbor's AS: valid, and the local one (reflectd speaks iBGP only).
+fn ibgp_asn(cx: &Ctx, k: &Keys, v: &Spanned<u64>, local_asn: u32) -> R<u32> {
+    let asn = asn(cx, v, &k.at("asn"))?;
+    if asn != local_asn {
+        return cx.err(
+            ErrorKind::Unsupported,
+            v,
+            k.at("asn"),
+            format!(
+                "AS {asn} differs from the local AS {local_asn}: eBGP neighbors are not supported \
+                 yet (reflectd speaks iBGP only); set `asn: {local_asn}`"
+            ),
+        );
+    }
+    Ok(asn)
+}
+
+/// One plain line of at most `MAX_DESCRIPTION` characters.
+fn description(cx: &Ctx, k: &Keys, d: &Spanned<String>) -> R<String> {
+    let count = d.value.chars().count();
+    if count > MAX_DESCRIPTION {
+        return cx.err(
+            ErrorKind::OutOfRange {
+                min: 0,
+                max: MAX_DESCRIPTION as u64,
+            },
+            d,
+            k.at("description"),
+            format!("{count} characters is too long: keep it to {MAX_DESCRIPTION} or fewer"),
+        );
+    }
+    if d.value.chars().any(char::is_control) {
+        return cx.err(
+            ErrorKind::BadText,
+            d,
+            k.at("description"),
+            "control characters (newlines, tabs, ...) are not allowed: use one plain line",
+        );
+    }
+    Ok(d.value.clone())
+}
+
+/// A unicast source address of the neighbor address's family.
+fn local_address(cx: &Ctx, k: &Keys, la: &Spanned<String>, address: IpAddr) -> R<IpAddr> {
+    let a = host_ip(cx, la, &k.at("local_address"))?;
+    if a.is_ipv4() != address.is_ipv4() {
+        let fam = |x: IpAddr| if x.is_ipv4() { "IPv4" } else { "IPv6" };
+        return cx.err(
+            ErrorKind::Conflict,
+            la,
+            k.at("local_address"),
+            format!(
+                "{a} is {} but the neighbor address {address} is {}: the session's two \
+                 ends must be the same family; give an {} local address or remove the key",
+                fam(a),
+                fam(address),
+                fam(address)
+            ),
+        );
+    }
+    Ok(a)
+}
+
+/// `max_prefixes` (at least 1) and `max_prefixes_restart` (only beside it).
+fn limits(cx: &Ctx, k: &Keys, n: &RawNeighbor) -> R<(Option<u64>, Option<u32>)> {
+    let max_prefixes = match &n.max_prefixes {
+        Some(m) if m.value == 0 => {
+            return cx.err(
+                ErrorKind::OutOfRange {
+                    min: 1,
+                    max: u64::MAX,
+                },
+                m,
+                k.at("max_prefixes"),
+                "0 would refuse every route: use a limit of at least 1, or remove the key for \
+                 no limit",
+            )
+        }
+        m => m.as_ref().map(|m| m.value),
+    };
+    let key = k.at("max_prefixes_restart");
+    let restart = optional(&n.max_prefixes_restart, |r| match max_prefixes {
+        None => no_effect(cx, r, &key, "without `max_prefixes`", "add a limit, or "),
+        Some(_) => bounded(cx, r, &key, &MAX_PREFIXES_RESTART),
+    })?;
+    Ok((max_prefixes, restart))
+}
+
+/// 1 to `MAX_MD5_KEY` bytes: Linux's TCP_MD5SIG_MAXKEYLEN (RFC 2385 itself sets no limit).
+fn md5_password(cx: &Ctx, k: &Keys, p: &Spanned<String>) -> R<Password> {
+    let len = p.value.len();
+    if len == 0 || len > MAX_MD5_KEY {
+        return cx.err(
+            ErrorKind::OutOfRange {
+                min: 1,
+                max: MAX_MD5_KEY as u64,
+            },
+            p,
+            k.at("md5_password"),
+            format!(
+                "{len} bytes: use 1 to {MAX_MD5_KEY} bytes (the kernel's limit), \
+                 the same on both routers"
+            ),
+        );
+    }
+    Ok(Password(p.value.clone()))
+}
+
+/// `graceful_restart` (default on) and its two times, which mean nothing with it off.
+fn graceful_restart(cx: &Ctx, k: &Keys, n: &RawNeighbor) -> R<(bool, u16, u16)> {
+    let on = n.graceful_restart.unwrap_or(true);
+    let time = |v: &Option<Spanned<u64>>, name: &str, b: &Bounds<u16>| match v {
+        Some(t) if !on => no_effect(cx, t, &k.at(name), "with `graceful_restart: false`", ""),
+        _ => seconds(cx, v, &k.at(name), b),
+    };
+    let restart_time = time(&n.graceful_restart_time, "graceful_restart_time", &GR_TIME)?;
+    let stale_time = time(
+        &n.graceful_restart_stale_time,
+        "graceful_restart_stale_time",
+        &GR_STALE_TIME,
+    )?;
+    Ok((on, restart_time, stale_time))
 }
 
 fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Family>> {
@@ -541,7 +671,8 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
     let supported: Vec<&str> = SUPPORTED_FAMILIES.iter().map(|f| f.name()).collect();
     if f.value.is_empty() {
         return cx.err(
-            line(f),
+            ErrorKind::Empty,
+            f,
             format!("neighbors[{i}].families"),
             format!(
                 "the list is empty: name at least one family ({}), or remove the key for \
@@ -556,7 +687,8 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
         let text = name.value.trim();
         let Some(fam) = Family::from_name(text) else {
             return cx.err(
-                line(name),
+                ErrorKind::UnknownName,
+                name,
                 key,
                 format!(
                     "unknown family `{text}`{}: valid names are {}",
@@ -567,7 +699,8 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
         };
         if !SUPPORTED_FAMILIES.contains(&fam) {
             return cx.err(
-                line(name),
+                ErrorKind::Unsupported,
+                name,
                 key,
                 format!(
                     "family {fam} is not supported yet: reflectd carries {} for now",
@@ -577,7 +710,8 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
         }
         if out.contains(&fam) {
             return cx.err(
-                line(name),
+                ErrorKind::Duplicate,
+                name,
                 key,
                 format!("family {fam} is listed twice: remove one"),
             );
@@ -589,7 +723,8 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_error, error};
+    use super::super::test_util::{assert_error, assert_refused, error, parsed};
+    use super::super::ErrorKind::*;
 
     const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
 
@@ -604,9 +739,9 @@ mod tests {
 
     #[test]
     fn a_bad_neighbor_ip_names_the_key_and_shows_the_right_form() {
-        let e = error(&second_neighbor("address: 192.0.2.300\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.300\nasn: 65000"),
+            BadAddress,
             6,
             "neighbors[1].address",
             &["`192.0.2.300` is not an IP address", "192.0.2.1"],
@@ -615,15 +750,20 @@ mod tests {
 
     #[test]
     fn a_neighbor_address_with_a_prefix_length_is_a_bad_ip() {
-        let e = error(&second_neighbor("address: 192.0.2.0/24\nasn: 65000"));
-        assert_error(&e, 6, "neighbors[1].address", &["no prefix length"]);
+        assert_refused(
+            &second_neighbor("address: 192.0.2.0/24\nasn: 65000"),
+            BadAddress,
+            6,
+            "neighbors[1].address",
+            &["no prefix length"],
+        );
     }
 
     #[test]
     fn a_duplicate_neighbor_names_the_line_of_the_second_and_of_the_first() {
-        let e = error(&second_neighbor("address: 192.0.2.1\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.1\nasn: 65000"),
+            Duplicate,
             6,
             "neighbors[1].address",
             &["192.0.2.1 is already defined at line 4 (neighbors[0])"],
@@ -632,11 +772,11 @@ mod tests {
 
     #[test]
     fn the_same_ipv6_neighbor_written_two_ways_is_a_duplicate() {
-        let e = error(&format!(
-            "{HEAD}neighbors:\n  - {{address: '2001:db8::1', asn: 65000}}\n  - {{address: '2001:0db8:0::1', asn: 65000}}\n"
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!(
+                "{HEAD}neighbors:\n  - {{address: '2001:db8::1', asn: 65000}}\n  - {{address: '2001:0db8:0::1', asn: 65000}}\n"
+            ),
+            Duplicate,
             5,
             "neighbors[1].address",
             &["already defined at line 4"],
@@ -645,11 +785,11 @@ mod tests {
 
     #[test]
     fn an_unknown_family_lists_the_valid_names_and_suggests_one() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv6-unicst]",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv6-unicst]",
+            ),
+            UnknownName,
             8,
             "neighbors[1].families[1]",
             &[
@@ -662,11 +802,11 @@ mod tests {
 
     #[test]
     fn a_known_but_uncarried_family_is_not_supported_yet() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies:\n  - ipv4-unicast\n  - l2vpn-evpn",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies:\n  - ipv4-unicast\n  - l2vpn-evpn",
+            ),
+            Unsupported,
             10,
             "neighbors[1].families[1]",
             &[
@@ -678,19 +818,22 @@ mod tests {
 
     #[test]
     fn a_family_listed_twice_is_an_error_on_the_second() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv4-unicast]",
-        ));
-        assert_error(&e, 8, "neighbors[1].families[1]", &["listed twice"]);
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\nfamilies: [ipv4-unicast, ipv4-unicast]",
+            ),
+            Duplicate,
+            8,
+            "neighbors[1].families[1]",
+            &["listed twice"],
+        );
     }
 
     #[test]
     fn an_empty_family_list_is_an_error() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nfamilies: []",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nfamilies: []"),
+            Empty,
             8,
             "neighbors[1].families",
             &["empty", "remove the key for ipv4-unicast"],
@@ -699,11 +842,9 @@ mod tests {
 
     #[test]
     fn hold_time_of_one_or_two_seconds_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nhold_time: 2",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nhold_time: 2"),
+            OutOfRange { min: 3, max: 65535 },
             8,
             "neighbors[1].hold_time",
             &["2 seconds is out of range", "0", "3 to 65535"],
@@ -712,11 +853,9 @@ mod tests {
 
     #[test]
     fn hold_time_above_65535_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nhold_time: 65536",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nhold_time: 65536"),
+            OutOfRange { min: 3, max: 65535 },
             8,
             "neighbors[1].hold_time",
             &["65536 seconds is out of range"],
@@ -728,31 +867,36 @@ mod tests {
         let e = error(&second_neighbor("address: 192.0.2.2\nasn: 65000\nport: 0"));
         assert_error(
             &e,
+            OutOfRange { min: 1, max: 65535 },
             8,
             "neighbors[1].port",
             &["port 0 is out of range", "1 to 65535"],
         );
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nport: 70000",
-        ));
-        assert_error(&e, 8, "neighbors[1].port", &["port 70000 is out of range"]);
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nport: 70000"),
+            OutOfRange { min: 1, max: 65535 },
+            8,
+            "neighbors[1].port",
+            &["port 70000 is out of range"],
+        );
     }
 
     #[test]
     fn listen_port_out_of_range_names_the_listener() {
-        let e = error(&format!(
-            "{HEAD}listen:\n  - address: 0.0.0.0\n    port: 65536\n"
-        ));
-        assert_error(&e, 5, "listen[0].port", &["port 65536 is out of range"]);
+        assert_refused(
+            &format!("{HEAD}listen:\n  - address: 0.0.0.0\n    port: 65536\n"),
+            OutOfRange { min: 1, max: 65535 },
+            5,
+            "listen[0].port",
+            &["port 65536 is out of range"],
+        );
     }
 
     #[test]
     fn connect_retry_zero_is_out_of_range() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nconnect_retry: 0",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nconnect_retry: 0"),
+            OutOfRange { min: 1, max: 65535 },
             8,
             "neighbors[1].connect_retry",
             &["out of range", "1 to 65535"],
@@ -764,6 +908,7 @@ mod tests {
         let e = error(&format!("{HEAD}workers: 0\n"));
         assert_error(
             &e,
+            OutOfRange { min: 1, max: 256 },
             3,
             "workers",
             &[
@@ -771,15 +916,20 @@ mod tests {
                 "`auto` or a number of threads from 1 to 256",
             ],
         );
-        let e = error(&format!("{HEAD}workers: 257\n"));
-        assert_error(&e, 3, "workers", &["257 is out of range"]);
+        assert_refused(
+            &format!("{HEAD}workers: 257\n"),
+            OutOfRange { min: 1, max: 256 },
+            3,
+            "workers",
+            &["257 is out of range"],
+        );
     }
 
     #[test]
     fn workers_given_as_another_word_says_what_is_accepted() {
-        let e = error(&format!("{HEAD}workers: all\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}workers: all\n"),
+            WrongType,
             3,
             "workers",
             &["expected `auto` or a number", "found `all`"],
@@ -788,33 +938,56 @@ mod tests {
 
     #[test]
     fn asn_zero_is_reserved() {
-        let e = error("asn: 0\nrouter_id: 10.0.0.1\n");
-        assert_error(&e, 1, "asn", &["AS 0 is reserved", "1 to 4294967295"]);
+        assert_refused(
+            "asn: 0\nrouter_id: 10.0.0.1\n",
+            Reserved,
+            1,
+            "asn",
+            &["AS 0 is reserved", "1 to 4294967295"],
+        );
     }
 
     #[test]
     fn asn_23456_is_as_trans() {
-        let e = error("asn: 23456\nrouter_id: 10.0.0.1\n");
-        assert_error(&e, 1, "asn", &["AS_TRANS"]);
+        assert_refused(
+            "asn: 23456\nrouter_id: 10.0.0.1\n",
+            Reserved,
+            1,
+            "asn",
+            &["AS_TRANS"],
+        );
     }
 
     #[test]
     fn asn_above_32_bits_is_out_of_range() {
-        let e = error("asn: 4294967296\nrouter_id: 10.0.0.1\n");
-        assert_error(&e, 1, "asn", &["out of range"]);
+        assert_refused(
+            "asn: 4294967296\nrouter_id: 10.0.0.1\n",
+            OutOfRange {
+                min: 1,
+                max: 4294967295,
+            },
+            1,
+            "asn",
+            &["out of range"],
+        );
     }
 
     #[test]
     fn a_neighbor_asn_zero_is_reserved() {
-        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 0"));
-        assert_error(&e, 7, "neighbors[1].asn", &["AS 0 is reserved"]);
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 0"),
+            Reserved,
+            7,
+            "neighbors[1].asn",
+            &["AS 0 is reserved"],
+        );
     }
 
     #[test]
     fn an_ebgp_neighbor_is_not_supported_yet() {
-        let e = error(&second_neighbor("address: 192.0.2.2\nasn: 65001"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65001"),
+            Unsupported,
             7,
             "neighbors[1].asn",
             &["eBGP neighbors are not supported yet", "set `asn: 65000`"],
@@ -823,11 +996,9 @@ mod tests {
 
     #[test]
     fn a_local_address_of_the_other_family_is_an_error() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nlocal_address: 2001:db8::1",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nlocal_address: 2001:db8::1"),
+            Conflict,
             8,
             "neighbors[1].local_address",
             &[
@@ -839,29 +1010,42 @@ mod tests {
 
     #[test]
     fn a_router_id_of_zero_is_refused() {
-        let e = error("asn: 65000\nrouter_id: 0.0.0.0\n");
-        assert_error(&e, 2, "router_id", &["must not be 0.0.0.0"]);
+        assert_refused(
+            "asn: 65000\nrouter_id: 0.0.0.0\n",
+            Reserved,
+            2,
+            "router_id",
+            &["must not be 0.0.0.0"],
+        );
     }
 
     #[test]
     fn a_router_id_that_is_not_an_address_is_refused() {
-        let e = error("asn: 65000\nrouter_id: core1\n");
-        assert_error(&e, 2, "router_id", &["`core1` is not an IPv4 address"]);
+        assert_refused(
+            "asn: 65000\nrouter_id: core1\n",
+            BadAddress,
+            2,
+            "router_id",
+            &["`core1` is not an IPv4 address"],
+        );
     }
 
     #[test]
     fn an_ipv6_cluster_id_is_refused_as_the_wrong_family() {
-        let e = error(&format!("{HEAD}cluster_id: 2001:db8::1\n"));
-        assert_error(&e, 3, "cluster_id", &["is IPv6", "32-bit identifier"]);
+        assert_refused(
+            &format!("{HEAD}cluster_id: 2001:db8::1\n"),
+            BadAddress,
+            3,
+            "cluster_id",
+            &["is IPv6", "32-bit identifier"],
+        );
     }
 
     #[test]
     fn a_duplicate_listener_is_an_error_on_the_second() {
-        let e = error(&format!(
-            "{HEAD}listen:\n  - address: 0.0.0.0\n  - address: 0.0.0.0\n    port: 179\n"
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}listen:\n  - address: 0.0.0.0\n  - address: 0.0.0.0\n    port: 179\n"),
+            Duplicate,
             5,
             "listen[1]",
             &["0.0.0.0:179 is already listed as listen[0]"],
@@ -870,9 +1054,9 @@ mod tests {
 
     #[test]
     fn an_empty_listen_list_is_an_error() {
-        let e = error(&format!("{HEAD}listen: []\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}listen: []\n"),
+            Empty,
             3,
             "listen",
             &["empty", "remove `listen` for the default"],
@@ -881,23 +1065,31 @@ mod tests {
 
     #[test]
     fn an_api_address_without_a_port_is_an_error() {
-        let e = error(&format!("{HEAD}api: 127.0.0.1\n"));
-        assert_error(&e, 3, "api", &["not an IP:PORT address", "127.0.0.1:8179"]);
+        assert_refused(
+            &format!("{HEAD}api: 127.0.0.1\n"),
+            BadAddress,
+            3,
+            "api",
+            &["not an IP:PORT address", "127.0.0.1:8179"],
+        );
     }
 
     #[test]
     fn metrics_on_the_api_address_is_an_error() {
-        let e = error(&format!(
-            "{HEAD}api: 127.0.0.1:8179\nmetrics: 127.0.0.1:8179\n"
-        ));
-        assert_error(&e, 4, "metrics", &["also the api address"]);
+        assert_refused(
+            &format!("{HEAD}api: 127.0.0.1:8179\nmetrics: 127.0.0.1:8179\n"),
+            Conflict,
+            4,
+            "metrics",
+            &["also the api address"],
+        );
     }
 
     #[test]
     fn an_unknown_log_level_lists_the_levels() {
-        let e = error(&format!("{HEAD}log: warning\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &format!("{HEAD}log: warning\n"),
+            UnknownName,
             3,
             "log",
             &["did you mean `warn`?", "error, warn, info, debug, trace"],
@@ -907,11 +1099,11 @@ mod tests {
     #[test]
     fn a_description_over_80_characters_is_too_long() {
         let long = "x".repeat(81);
-        let e = error(&second_neighbor(&format!(
-            "address: 192.0.2.2\nasn: 65000\ndescription: {long}"
-        )));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(&format!(
+                "address: 192.0.2.2\nasn: 65000\ndescription: {long}"
+            )),
+            OutOfRange { min: 0, max: 80 },
             8,
             "neighbors[1].description",
             &["81 characters is too long", "80"],
@@ -920,19 +1112,23 @@ mod tests {
 
     #[test]
     fn max_prefixes_zero_is_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0",
-        ));
-        assert_error(&e, 8, "neighbors[1].max_prefixes", &["at least 1"]);
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nmax_prefixes: 0"),
+            OutOfRange {
+                min: 1,
+                max: u64::MAX,
+            },
+            8,
+            "neighbors[1].max_prefixes",
+            &["at least 1"],
+        );
     }
 
     #[test]
     fn max_prefixes_restart_without_a_limit_is_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\nmax_prefixes_restart: 30",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 192.0.2.2\nasn: 65000\nmax_prefixes_restart: 30"),
+            Conflict,
             8,
             "neighbors[1].max_prefixes_restart",
             &["no effect without `max_prefixes`"],
@@ -945,11 +1141,9 @@ mod tests {
             ("graceful_restart_time", 0),
             ("graceful_restart_stale_time", 4096),
         ] {
-            let e = error(&second_neighbor(&format!(
-                "address: 192.0.2.2\nasn: 65000\n{k}: {v}"
-            )));
-            assert_error(
-                &e,
+            assert_refused(
+                &second_neighbor(&format!("address: 192.0.2.2\nasn: 65000\n{k}: {v}")),
+                OutOfRange { min: 1, max: 4095 },
                 8,
                 &format!("neighbors[1].{k}"),
                 &[&format!("{v} seconds is out of range"), "1 to 4095"],
@@ -959,11 +1153,11 @@ mod tests {
 
     #[test]
     fn graceful_restart_times_with_graceful_restart_off_are_refused() {
-        let e = error(&second_neighbor(
-            "address: 192.0.2.2\nasn: 65000\ngraceful_restart: false\ngraceful_restart_stale_time: 60",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor(
+                "address: 192.0.2.2\nasn: 65000\ngraceful_restart: false\ngraceful_restart_stale_time: 60",
+            ),
+            Conflict,
             9,
             "neighbors[1].graceful_restart_stale_time",
             &["no effect with `graceful_restart: false`"],
@@ -973,21 +1167,22 @@ mod tests {
     #[test]
     fn an_md5_password_longer_than_the_kernel_allows_is_refused() {
         let long = "x".repeat(81);
-        let e = error(&second_neighbor(&format!(
-            "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
-        )));
-        assert_error(&e, 8, "neighbors[1].md5_password", &["81 bytes", "1 to 80"]);
+        assert_refused(
+            &second_neighbor(&format!(
+                "address: 192.0.2.2\nasn: 65000\nmd5_password: {long}"
+            )),
+            OutOfRange { min: 1, max: 80 },
+            8,
+            "neighbors[1].md5_password",
+            &["81 bytes", "1 to 80"],
+        );
     }
 
     #[test]
     fn md5_password_and_ttl_security_are_carried_to_the_neighbor() {
-        let c = crate::config::parse(
-            &second_neighbor(
-                "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret\nttl_security: true",
-            ),
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let c = parsed(&second_neighbor(
+            "address: 192.0.2.2\nasn: 65000\nmd5_password: s3cret\nttl_security: true",
+        ));
         let n = &c.neighbors[1];
         assert_eq!(
             n.md5_password,
@@ -1001,7 +1196,7 @@ mod tests {
         let ok = second_neighbor(&format!(
             "address: 192.0.2.2\nasn: 65000\nmd5_password: {longest}\nttl_security: false"
         ));
-        let c = crate::config::parse(&ok, std::path::Path::new("t.yaml")).unwrap();
+        let c = parsed(&ok);
         assert_eq!(
             c.neighbors[1].md5_password.as_ref().map(|p| p.0.len()),
             Some(80)
@@ -1014,11 +1209,18 @@ mod tests {
         let e = error(&second_neighbor(
             "address: 192.0.2.2\nasn: 65000\nmd5_password: \"\"",
         ));
-        assert_error(&e, 8, "neighbors[1].md5_password", &["0 bytes", "1 to 80"]);
+        assert_error(
+            &e,
+            OutOfRange { min: 1, max: 80 },
+            8,
+            "neighbors[1].md5_password",
+            &["0 bytes", "1 to 80"],
+        );
         let e = error(&second_neighbor(
             "address: 192.0.2.2\nasn: 65000\nttl_security: 255",
         ));
         assert!(e.key.contains("ttl_security"), "{e}");
+        assert_eq!(e.kind, WrongType, "{e}");
     }
 
     #[test]
@@ -1029,9 +1231,9 @@ mod tests {
 
     #[test]
     fn an_ipv4_neighbor_and_its_v4_mapped_form_are_duplicates() {
-        let e = error(&second_neighbor("address: '::ffff:192.0.2.1'\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: '::ffff:192.0.2.1'\nasn: 65000"),
+            Duplicate,
             6,
             "neighbors[1].address",
             &["192.0.2.1 is already defined at line 4 (neighbors[0])"],
@@ -1042,13 +1244,9 @@ mod tests {
     fn v4_mapped_neighbor_and_local_addresses_are_kept_as_ipv4() {
         // The listener looks inbound connections up by their IPv4 form: a neighbor kept as
         // ::ffff:a.b.c.d would be refused as unknown_source.
-        let c = crate::config::parse(
-            &second_neighbor(
-                "address: '::ffff:192.0.2.2'\nasn: 65000\nlocal_address: '::ffff:192.0.2.9'",
-            ),
-            std::path::Path::new("t.yaml"),
-        )
-        .unwrap();
+        let c = parsed(&second_neighbor(
+            "address: '::ffff:192.0.2.2'\nasn: 65000\nlocal_address: '::ffff:192.0.2.9'",
+        ));
         let n = &c.neighbors[1];
         assert_eq!(n.address, "192.0.2.2".parse::<std::net::IpAddr>().unwrap());
         assert_eq!(
@@ -1060,20 +1258,18 @@ mod tests {
             ("192.0.2.3", "'::ffff:192.0.2.9'"),
             ("'::ffff:192.0.2.3'", "192.0.2.9"),
         ] {
-            let c = crate::config::parse(
-                &second_neighbor(&format!("address: {a}\nasn: 65000\nlocal_address: {la}")),
-                std::path::Path::new("t.yaml"),
-            )
-            .unwrap();
+            let c = parsed(&second_neighbor(&format!(
+                "address: {a}\nasn: 65000\nlocal_address: {la}"
+            )));
             assert!(c.neighbors[1].local_address.is_some_and(|x| x.is_ipv4()));
         }
     }
 
     #[test]
     fn a_v4_mapped_unspecified_neighbor_address_is_refused() {
-        let e = error(&second_neighbor("address: '::ffff:0.0.0.0'\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: '::ffff:0.0.0.0'\nasn: 65000"),
+            BadAddress,
             6,
             "neighbors[1].address",
             &["0.0.0.0 is not a unicast host address"],
@@ -1082,9 +1278,9 @@ mod tests {
 
     #[test]
     fn an_unspecified_neighbor_address_is_refused() {
-        let e = error(&second_neighbor("address: 0.0.0.0\nasn: 65000"));
-        assert_error(
-            &e,
+        assert_refused(
+            &second_neighbor("address: 0.0.0.0\nasn: 65000"),
+            BadAddress,
             6,
             "neighbors[1].address",
             &["not a unicast host address"],

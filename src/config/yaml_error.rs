@@ -7,7 +7,7 @@
 use super::hint;
 use super::locate::{self, Entry, NodeKind};
 use super::raw::RawConfig;
-use super::ConfigError;
+use super::{ConfigError, ErrorKind};
 use serde_saphyr::Error as YamlError;
 use std::path::Path;
 
@@ -22,7 +22,7 @@ pub(super) fn read(text: &str, file: &Path) -> Result<RawConfig, ConfigError> {
 
 fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
     let idx = locate::index(text);
-    let make = |line: usize, key: &str, message: String| ConfigError {
+    let make = |line: usize, key: &str, kind: ErrorKind, message: String| ConfigError {
         file: file.to_path_buf(),
         line: Some(line.max(1)),
         key: if key.is_empty() {
@@ -30,6 +30,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
         } else {
             key.to_string()
         },
+        kind,
         message,
     };
 
@@ -43,6 +44,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
         return make(
             s.line,
             &s.path,
+            ErrorKind::Syntax,
             format!("YAML syntax error: {}{hint}", s.message),
         );
     }
@@ -63,6 +65,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
             make(
                 line,
                 &key,
+                ErrorKind::UnknownKey,
                 format!(
                     "unknown key `{field}`{hint}; valid keys here: {}",
                     hint::list(expected)
@@ -77,6 +80,7 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
             make(
                 line,
                 &key,
+                ErrorKind::Missing,
                 format!(
                     "required key `{field}` is missing: add `{field}: {}`",
                     example(field)
@@ -91,16 +95,23 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
                 });
             let first = idx.get(&path).map(|e| e.key_line).filter(|&l| l != line);
             let at = first.map_or(String::new(), |l| format!(" (first at line {l})"));
-            make(line, &path, format!("key given twice{at}: keep one"))
+            make(
+                line,
+                &path,
+                ErrorKind::Duplicate,
+                format!("key given twice{at}: keep one"),
+            )
         }
         YamlError::MultipleDocuments { .. } => make(
             loc_line,
             DOCUMENT,
+            ErrorKind::Syntax,
             "the file holds more than one YAML document (`---`): keep a single one".to_string(),
         ),
         YamlError::Eof { .. } if idx.entries.iter().all(|e| e.kind == NodeKind::Scalar) => make(
             1,
             DOCUMENT,
+            ErrorKind::Missing,
             "the file has no settings: at least `asn` and `router_id` are required".to_string(),
         ),
         _ => {
@@ -108,8 +119,8 @@ fn translate(err: &YamlError, text: &str, file: &Path) -> ConfigError {
                 .and_then(|o| idx.value_at(o))
                 .or_else(|| offset.and_then(|o| idx.container_around(o)));
             match entry {
-                Some(e) => make(e.line, &e.path, wrong_type(e, err)),
-                None => make(loc_line, DOCUMENT, plain(err)),
+                Some(e) => make(e.line, &e.path, ErrorKind::WrongType, wrong_type(e, err)),
+                None => make(loc_line, DOCUMENT, ErrorKind::WrongType, plain(err)),
             }
         }
     }
@@ -195,7 +206,8 @@ fn example(field: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_util::{assert_error, error};
+    use super::super::test_util::{assert_refused, error};
+    use super::super::ErrorKind::*;
 
     const HEAD: &str = "asn: 65000\nrouter_id: 10.0.0.1\n";
 
@@ -205,9 +217,9 @@ mod tests {
 
     #[test]
     fn an_unknown_top_level_key_lists_the_valid_keys_and_suggests_one() {
-        let e = error(&with_head("neigbors: []\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("neigbors: []\n"),
+            UnknownKey,
             3,
             "neigbors",
             &[
@@ -220,11 +232,11 @@ mod tests {
 
     #[test]
     fn an_unknown_key_inside_a_neighbor_is_named_by_its_dotted_path() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - address: 192.0.2.2\n    asn: 65000\n    hodl_time: 30\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - address: 192.0.2.2\n    asn: 65000\n    hodl_time: 30\n",
+            ),
+            UnknownKey,
             8,
             "neighbors[1].hodl_time",
             &[
@@ -237,17 +249,22 @@ mod tests {
 
     #[test]
     fn an_unknown_key_inside_a_listener_is_named_by_its_dotted_path() {
-        let e = error(&with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"));
-        assert_error(&e, 5, "listen[0].prot", &["did you mean `port`?"]);
+        assert_refused(
+            &with_head("listen:\n  - address: 0.0.0.0\n    prot: 179\n"),
+            UnknownKey,
+            5,
+            "listen[0].prot",
+            &["did you mean `port`?"],
+        );
     }
 
     #[test]
     fn a_word_where_a_number_belongs_is_a_type_error_naming_the_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    hold_time: ninety\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    hold_time: ninety\n",
+            ),
+            WrongType,
             6,
             "neighbors[0].hold_time",
             &[
@@ -259,11 +276,11 @@ mod tests {
 
     #[test]
     fn a_word_where_a_boolean_belongs_is_a_type_error_naming_the_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    rr_client: maybe\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    rr_client: maybe\n",
+            ),
+            WrongType,
             6,
             "neighbors[0].rr_client",
             &["expected true or false", "found `maybe`"],
@@ -272,9 +289,9 @@ mod tests {
 
     #[test]
     fn a_scalar_where_a_list_belongs_is_a_type_error() {
-        let e = error(&with_head("neighbors: 192.0.2.1\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("neighbors: 192.0.2.1\n"),
+            WrongType,
             3,
             "neighbors",
             &["expected a list of neighbors", "found `192.0.2.1`"],
@@ -283,9 +300,9 @@ mod tests {
 
     #[test]
     fn a_list_where_an_address_belongs_is_a_type_error() {
-        let e = error("asn: 65000\nrouter_id: [10.0.0.1]\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 65000\nrouter_id: [10.0.0.1]\n",
+            WrongType,
             2,
             "router_id",
             &["expected an IPv4 address", "found a list"],
@@ -294,9 +311,9 @@ mod tests {
 
     #[test]
     fn a_negative_asn_is_a_type_error() {
-        let e = error("asn: -1\nrouter_id: 10.0.0.1\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: -1\nrouter_id: 10.0.0.1\n",
+            WrongType,
             1,
             "asn",
             &["expected an AS number from 1 to 4294967295", "found `-1`"],
@@ -305,11 +322,11 @@ mod tests {
 
     #[test]
     fn a_family_given_as_a_mapping_is_a_type_error_on_the_item() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families:\n      - {ipv4: unicast}\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families:\n      - {ipv4: unicast}\n",
+            ),
+            WrongType,
             7,
             "neighbors[0].families[0]",
             &["expected a family name", "found a mapping"],
@@ -318,11 +335,11 @@ mod tests {
 
     #[test]
     fn a_missing_required_neighbor_key_names_the_neighbor_line() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - asn: 65000\n    passive: true\n",
-        ));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head(
+                "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n  - asn: 65000\n    passive: true\n",
+            ),
+            Missing,
             6,
             "neighbors[1].address",
             &["required key `address` is missing", "add `address:"],
@@ -331,16 +348,24 @@ mod tests {
 
     #[test]
     fn a_missing_asn_is_reported_at_the_top() {
-        let e = error("router_id: 10.0.0.1\nlog: info\n");
-        assert_error(&e, 1, "asn", &["required key `asn` is missing"]);
+        assert_refused(
+            "router_id: 10.0.0.1\nlog: info\n",
+            Missing,
+            1,
+            "asn",
+            &["required key `asn` is missing"],
+        );
     }
 
     #[test]
     fn a_yaml_syntax_error_names_the_line_and_the_open_key() {
-        let e = error(&with_head(
-            "neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n",
-        ));
-        assert_error(&e, 5, "neighbors[0]", &["YAML syntax error"]);
+        assert_refused(
+            &with_head("neighbors:\n  - address: 192.0.2.1\n     asn: 65000\n"),
+            Syntax,
+            5,
+            "neighbors[0]",
+            &["YAML syntax error"],
+        );
     }
 
     #[test]
@@ -349,15 +374,16 @@ mod tests {
             "neighbors:\n  - address: 192.0.2.1\n    asn: 65000\n    families: [ipv4-unicast\n",
         ));
         assert_eq!(e.key, "neighbors[0].families", "{e}");
+        assert_eq!(e.kind, Syntax, "{e}");
         assert!(e.message.starts_with("YAML syntax error"), "{e}");
         assert!(e.line.is_some_and(|l| l >= 6), "{e}");
     }
 
     #[test]
     fn an_unquoted_ipv6_any_address_gets_a_quoting_hint() {
-        let e = error(&with_head("listen:\n  - address: ::\n"));
-        assert_error(
-            &e,
+        assert_refused(
+            &with_head("listen:\n  - address: ::\n"),
+            Syntax,
             4,
             "listen[0]",
             &["YAML syntax error", "address: \"::\""],
@@ -366,15 +392,20 @@ mod tests {
 
     #[test]
     fn a_second_yaml_document_is_refused() {
-        let e = error(&with_head("---\nasn: 1\n"));
-        assert_error(&e, 4, "(document)", &["more than one YAML document"]);
+        assert_refused(
+            &with_head("---\nasn: 1\n"),
+            Syntax,
+            4,
+            "(document)",
+            &["more than one YAML document"],
+        );
     }
 
     #[test]
     fn a_key_given_twice_names_both_lines() {
-        let e = error("asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "asn: 65000\nrouter_id: 10.0.0.1\nasn: 65001\n",
+            Duplicate,
             3,
             "asn",
             &["given twice", "first at line 1", "keep one"],
@@ -383,15 +414,20 @@ mod tests {
 
     #[test]
     fn an_empty_file_says_what_is_required() {
-        let e = error("# nothing yet\n");
-        assert_error(&e, 1, "(document)", &["`asn` and `router_id` are required"]);
+        assert_refused(
+            "# nothing yet\n",
+            Missing,
+            1,
+            "(document)",
+            &["`asn` and `router_id` are required"],
+        );
     }
 
     #[test]
     fn a_top_level_list_is_not_a_config() {
-        let e = error("- asn: 65000\n");
-        assert_error(
-            &e,
+        assert_refused(
+            "- asn: 65000\n",
+            WrongType,
             1,
             "(document)",
             &["expected a mapping of settings", "found a list"],

@@ -69,12 +69,22 @@ fn established_with(hold: u16, peer_hold: u16, t0: Instant) -> Session {
     s
 }
 
-fn sent_notification(code: u8, subcode: u8) -> Vec<Action> {
-    let n = Notification {
+/// A fresh `t0`, the session `at` builds at `t0`, and an empty output.
+fn start(at: impl FnOnce(Instant) -> Session) -> (Instant, Session, Vec<Action>) {
+    let t0 = Instant::now();
+    (t0, at(t0), Vec::new())
+}
+
+fn notification(code: u8, subcode: u8) -> Notification {
+    Notification {
         code,
         subcode,
         data: vec![],
-    };
+    }
+}
+
+fn sent_notification(code: u8, subcode: u8) -> Vec<Action> {
+    let n = notification(code, subcode);
     vec![
         Action::Send(Message::Notification(n.clone())),
         Action::Close(CloseReason::NotificationSent(n)),
@@ -114,9 +124,7 @@ fn connected_sends_our_open_and_waits_four_minutes_in_opensent() {
 
 #[test]
 fn connected_outside_connect_is_ignored() {
-    let t0 = Instant::now();
-    let mut s = open_sent(90, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| open_sent(90, t0));
     s.connected(t0 + secs(1), &mut out);
     assert!(out.is_empty());
     assert_eq!(s.next_deadline(), Some(t0 + OPEN_HOLD_TIME));
@@ -124,9 +132,7 @@ fn connected_outside_connect_is_ignored() {
 
 #[test]
 fn valid_open_in_opensent_sends_keepalive_and_moves_to_openconfirm() {
-    let t0 = Instant::now();
-    let mut s = open_sent(90, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| open_sent(90, t0));
     s.receive(peer_open(60), t0 + secs(5), &mut out);
     assert_eq!(out, vec![Action::Send(Message::Keepalive)]);
     assert_eq!(s.state(), State::OpenConfirm);
@@ -144,9 +150,7 @@ fn codec_switches_to_negotiated_values_once_the_open_is_accepted() {
 
 #[test]
 fn keepalive_in_openconfirm_establishes_and_reports_the_negotiation() {
-    let t0 = Instant::now();
-    let mut s = open_confirm(90, 180, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| open_confirm(90, 180, t0));
     s.receive(Message::Keepalive, t0 + secs(1), &mut out);
     assert_eq!(s.state(), State::Established);
     let [Action::Established(n)] = out.as_slice() else {
@@ -160,9 +164,7 @@ fn keepalive_in_openconfirm_establishes_and_reports_the_negotiation() {
 
 #[test]
 fn bad_open_sends_its_open_error_and_closes() {
-    let t0 = Instant::now();
-    let mut s = open_sent(90, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| open_sent(90, t0));
     let Message::Open(mut open) = peer_open(90) else {
         unreachable!()
     };
@@ -186,9 +188,7 @@ fn bad_open_sends_its_open_error_and_closes() {
 
 #[test]
 fn open_with_unacceptable_hold_time_closes_the_session() {
-    let t0 = Instant::now();
-    let mut s = open_sent(90, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| open_sent(90, t0));
     s.receive(peer_open(2), t0, &mut out);
     assert_eq!(out, sent_notification(2, 6));
 }
@@ -219,9 +219,7 @@ fn unexpected_messages_in_openconfirm_are_fsm_error_subcode_2() {
 
 #[test]
 fn open_in_established_is_fsm_error_subcode_3() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     s.receive(peer_open(90), t0, &mut out);
     assert_eq!(out, sent_notification(5, 3));
     assert_eq!(s.state(), State::Idle);
@@ -237,11 +235,7 @@ fn message_before_tcp_is_up_is_an_unspecified_fsm_error() {
 
 #[test]
 fn notification_received_in_any_state_closes_without_reply() {
-    let n = Notification {
-        code: 6,
-        subcode: 2,
-        data: vec![],
-    };
+    let n = notification(6, 2);
     let t0 = Instant::now();
     let sessions = [
         Session::new(cfg(90)),
@@ -263,9 +257,7 @@ fn notification_received_in_any_state_closes_without_reply() {
 
 #[test]
 fn update_in_established_is_passed_on_and_restarts_the_hold_timer() {
-    let t0 = Instant::now();
-    let mut s = established_with(90, 9, t0); // hold 9, keepalive 3
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| established_with(90, 9, t0)); // hold 9, keepalive 3
     let update = Update {
         withdrawn: vec!["10.0.0.0/8".parse().unwrap()],
         ..Update::default()
@@ -282,9 +274,7 @@ fn update_in_established_is_passed_on_and_restarts_the_hold_timer() {
 
 #[test]
 fn keepalive_in_established_restarts_the_hold_timer() {
-    let t0 = Instant::now();
-    let mut s = established_with(90, 9, t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(|t0| established_with(90, 9, t0));
     s.receive(Message::Keepalive, t0 + secs(8), &mut out);
     assert!(out.is_empty());
     s.update_sent(t0 + secs(16)); // keep our keepalives out of the way
@@ -296,71 +286,97 @@ fn keepalive_in_established_restarts_the_hold_timer() {
 
 #[test]
 fn route_refresh_for_a_negotiated_family_is_reported() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     s.receive(route_refresh(1, 1, 0), t0, &mut out);
     assert_eq!(out, vec![Action::RouteRefresh(Family::Ipv4Unicast)]);
 }
 
 #[test]
-fn route_refresh_for_an_unnegotiated_or_unknown_family_is_ignored() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
-    // IPv6 unicast: we advertised it, the peer did not.
-    s.receive(route_refresh(2, 1, 0), t0, &mut out);
-    s.receive(route_refresh(99, 1, 0), t0, &mut out);
-    assert!(out.is_empty());
-    assert_eq!(s.state(), State::Established);
-}
-
-#[test]
-fn enhanced_route_refresh_markers_are_ignored() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
-    for subtype in [1, 2, 3] {
-        s.receive(route_refresh(1, 1, subtype), t0, &mut out);
+fn route_refresh_for_nothing_we_can_resend_is_ignored() {
+    struct Case {
+        name: &'static str,
+        afi: u16,
+        subtype: u8,
     }
-    assert!(out.is_empty());
+    let cases = [
+        Case {
+            name: "it asks for IPv6 unicast, which we advertised and the peer did not",
+            afi: 2,
+            subtype: 0,
+        },
+        Case {
+            name: "it asks for an unknown AFI",
+            afi: 99,
+            subtype: 0,
+        },
+        Case {
+            name: "it is an enhanced route refresh Beginning-of-RIB marker",
+            afi: 1,
+            subtype: 1,
+        },
+        Case {
+            name: "it is an enhanced route refresh End-of-RIB marker",
+            afi: 1,
+            subtype: 2,
+        },
+        Case {
+            name: "its subtype is reserved",
+            afi: 1,
+            subtype: 3,
+        },
+    ];
+    for case in cases {
+        let (t0, mut s, mut out) = start(established);
+        s.receive(route_refresh(case.afi, 1, case.subtype), t0, &mut out);
+        assert!(out.is_empty(), "{}: {out:?}", case.name);
+        assert_eq!(s.state(), State::Established, "{}", case.name);
+    }
 }
 
 #[test]
-fn silent_peer_in_opensent_expires_after_four_minutes() {
-    let t0 = Instant::now();
-    let mut s = open_sent(90, t0);
-    let mut out = Vec::new();
-    s.tick(t0 + OPEN_HOLD_TIME - secs(1), &mut out);
-    assert!(out.is_empty());
-    s.tick(t0 + OPEN_HOLD_TIME, &mut out);
-    assert_eq!(out, hold_expired());
-    assert_eq!(s.state(), State::Idle);
-}
-
-#[test]
-fn hold_timer_expires_in_openconfirm_at_the_negotiated_value() {
-    let t0 = Instant::now();
-    let mut s = open_confirm(9, 90, t0);
-    let mut out = Vec::new();
-    s.tick(t0 + secs(9), &mut out);
-    assert_eq!(out, hold_expired());
-}
-
-#[test]
-fn hold_timer_expiry_wins_over_a_due_keepalive() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
-    s.tick(t0 + secs(500), &mut out);
-    assert_eq!(out, hold_expired());
+fn the_hold_timer_closes_a_session_whose_peer_is_silent() {
+    struct Case {
+        name: &'static str,
+        session: fn(Instant) -> Session,
+        /// Nothing happens up to here.
+        quiet_until: Option<Duration>,
+        expires: Duration,
+    }
+    let cases = [
+        Case {
+            name: "a silent peer in OpenSent expires after four minutes",
+            session: |t0| open_sent(90, t0),
+            quiet_until: Some(OPEN_HOLD_TIME - secs(1)),
+            expires: OPEN_HOLD_TIME,
+        },
+        Case {
+            name: "the hold timer expires in OpenConfirm at the negotiated value",
+            session: |t0| open_confirm(9, 90, t0),
+            quiet_until: None,
+            expires: secs(9),
+        },
+        Case {
+            name: "hold timer expiry in Established wins over a keepalive also due",
+            session: established,
+            quiet_until: None,
+            expires: secs(500),
+        },
+    ];
+    for case in cases {
+        let (t0, mut s, mut out) = start(case.session);
+        if let Some(quiet) = case.quiet_until {
+            s.tick(t0 + quiet, &mut out);
+            assert!(out.is_empty(), "{}: {out:?}", case.name);
+        }
+        s.tick(t0 + case.expires, &mut out);
+        assert_eq!(out, hold_expired(), "{}", case.name);
+        assert_eq!(s.state(), State::Idle, "{}", case.name);
+    }
 }
 
 #[test]
 fn keepalives_are_sent_every_third_of_the_hold_time() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
     s.tick(t0 + secs(29), &mut out);
     assert!(out.is_empty());
@@ -373,9 +389,7 @@ fn keepalives_are_sent_every_third_of_the_hold_time() {
 
 #[test]
 fn late_tick_sends_one_keepalive_and_counts_from_now() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     s.receive(Message::Keepalive, t0 + secs(70), &mut out);
     s.tick(t0 + secs(75), &mut out);
     assert_eq!(out, vec![Action::Send(Message::Keepalive)]);
@@ -384,9 +398,7 @@ fn late_tick_sends_one_keepalive_and_counts_from_now() {
 
 #[test]
 fn update_sent_postpones_the_keepalive() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     s.update_sent(t0 + secs(20));
     s.tick(t0 + secs(30), &mut out);
     assert!(out.is_empty());
@@ -414,15 +426,9 @@ fn peer_hold_time_zero_also_disables_our_timers() {
 
 #[test]
 fn decode_error_sends_its_notification_and_closes() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (_, mut s, mut out) = start(established);
     let err = DecodeError {
-        notification: Notification {
-            code: 3,
-            subcode: 1,
-            data: vec![],
-        },
+        notification: notification(3, 1),
         reason: "test",
     };
     s.decode_error(&err, &mut out);
@@ -432,9 +438,7 @@ fn decode_error_sends_its_notification_and_closes() {
 
 #[test]
 fn connection_lost_closes_without_sending() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (_, mut s, mut out) = start(established);
     s.connection_lost(&mut out);
     assert_eq!(out, vec![Action::Close(CloseReason::ConnectionLost)]);
     assert_eq!(s.next_deadline(), None);
@@ -444,22 +448,13 @@ fn connection_lost_closes_without_sending() {
 fn stop_before_our_open_closes_without_a_notification() {
     let mut s = Session::new(cfg(90));
     let mut out = Vec::new();
-    let cease = Notification {
-        code: 6,
-        subcode: 2,
-        data: vec![],
-    };
-    s.stop(cease, &mut out);
+    s.stop(notification(6, 2), &mut out);
     assert_eq!(out, vec![Action::Close(CloseReason::AdminStop)]);
 }
 
 #[test]
 fn stop_after_our_open_sends_the_cease_then_closes() {
-    let cease = Notification {
-        code: 6,
-        subcode: 7,
-        data: vec![],
-    };
+    let cease = notification(6, 7);
     let t0 = Instant::now();
     for mut s in [open_sent(90, t0), open_confirm(90, 90, t0), established(t0)] {
         let mut out = Vec::new();
@@ -476,9 +471,7 @@ fn stop_after_our_open_sends_the_cease_then_closes() {
 
 #[test]
 fn finished_session_ignores_every_input() {
-    let t0 = Instant::now();
-    let mut s = established(t0);
-    let mut out = Vec::new();
+    let (t0, mut s, mut out) = start(established);
     s.connection_lost(&mut out);
     out.clear();
     s.receive(Message::Keepalive, t0, &mut out);

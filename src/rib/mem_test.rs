@@ -4,6 +4,7 @@
 //! `cargo test -j1 --lib rib::mem_test -- --ignored --nocapture`
 #![allow(unsafe_code)]
 
+use super::tests::Feed;
 use super::*;
 use crate::wire::{AsPath, AsSegment, CodecCtx, Family, NextHop, Prefix4, SegmentKind, Update};
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -53,15 +54,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-fn rss_bytes() -> usize {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
-        .map_or(0, |pages| pages * 4096)
+fn rib() -> Rib {
+    Rib::new(RibConfig {
+        asn: 65000,
+        router_id: Ipv4Addr::new(1, 1, 1, 1),
+        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
+    })
 }
 
-/// `ToRib::PeerUp` for client `peer`, IPv4 unicast only.
-fn client_up(peer: PeerId) -> ToRib {
+/// Client `peer` up for IPv4 unicast only.
+fn client(peer: PeerId) -> ToRib {
     ToRib::PeerUp(PeerUp {
         peer,
         worker: 0,
@@ -80,6 +82,13 @@ fn client_up(peer: PeerId) -> ToRib {
     })
 }
 
+fn rss_bytes() -> usize {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<usize>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
 #[test]
 #[ignore = "1M prefixes x 4 peers: run alone with --ignored --nocapture"]
 fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
@@ -90,13 +99,9 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
     let before = LIVE.load(Relaxed);
     let rss_before = rss_bytes();
     let start = Instant::now();
-    let mut rib = Rib::new(RibConfig {
-        asn: 65000,
-        router_id: Ipv4Addr::new(1, 1, 1, 1),
-        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
-    });
+    let mut rib = rib();
     for peer in 1..=PEERS {
-        rib.handle(client_up(peer), Instant::now());
+        rib.feed(client(peer));
     }
     rib.plan();
     let attrs = |peer: u32, i: u32| PathAttrs {
@@ -121,17 +126,14 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
             let nlri: Vec<Prefix4> = (base..(base + PER_UPDATE).min(PREFIXES))
                 .map(|i| Prefix4::new(Ipv4Addr::from((1u32 << 24) + (i << 8)), 24).unwrap())
                 .collect();
-            rib.handle(
-                ToRib::updates(
-                    peer,
-                    vec![Update {
-                        attrs: Some(attrs(peer, set)),
-                        nlri,
-                        ..Update::default()
-                    }],
-                ),
-                Instant::now(),
-            );
+            rib.feed(ToRib::updates(
+                peer,
+                vec![Update {
+                    attrs: Some(attrs(peer, set)),
+                    nlri,
+                    ..Update::default()
+                }],
+            ));
             messages += 1;
             if messages % MAX_BATCH == 0 {
                 rib.plan();
@@ -158,7 +160,7 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 
     // And the cost of a full dump to a fifth client (encoded once).
     let t = Instant::now();
-    rib.handle(client_up(5), Instant::now());
+    rib.feed(client(5));
     let mut out = Outbox::default();
     rib.flush(&mut out);
     let bytes: usize = out
@@ -183,12 +185,8 @@ fn one_million_prefixes_from_four_peers_cost_under_100_bytes_per_path() {
 fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
     const PREFIXES: u32 = 200_000;
     let before = LIVE.load(Relaxed);
-    let mut rib = Rib::new(RibConfig {
-        asn: 65000,
-        router_id: Ipv4Addr::new(1, 1, 1, 1),
-        cluster_id: Ipv4Addr::new(1, 1, 1, 1),
-    });
-    rib.handle(client_up(1), Instant::now());
+    let mut rib = rib();
+    rib.feed(client(1));
     rib.plan();
     let mut batch = Vec::new();
     for i in 0..PREFIXES {
@@ -203,10 +201,7 @@ fn a_path_with_its_own_attribute_set_costs_under_500_bytes() {
             ..Update::default()
         });
         if batch.len() == 1000 {
-            rib.handle(
-                ToRib::updates(1, std::mem::take(&mut batch)),
-                Instant::now(),
-            );
+            rib.feed(ToRib::updates(1, std::mem::take(&mut batch)));
             rib.plan();
         }
     }

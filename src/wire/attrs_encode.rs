@@ -4,7 +4,7 @@
 //! MP_REACH_NLRI / MP_UNREACH_NLRI headers are written here; their NLRI by the caller.
 
 use super::as4;
-use super::attrs::*;
+use super::attr_code::*;
 use super::message::*;
 use super::types::*;
 

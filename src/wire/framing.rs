@@ -11,8 +11,8 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 
+use super::error::DecodeError;
 use super::message::*;
-use super::DecodeError;
 
 const MARKER: [u8; 16] = [0xff; 16];
 

@@ -200,7 +200,7 @@ pub fn stores(a: &PathAttrs) {
         ..CodecCtx::default()
     };
     let (mut h1, mut t1, mut h2, mut t2) = Default::default();
-    attrs::encode(a, Some(reflect), &ctx, true, &mut h1, &mut t1);
+    attrs_encode::encode(a, Some(reflect), &ctx, true, &mut h1, &mut t1);
     stored::encode(&s, reflect, &ctx, true, &mut h2, &mut t2);
     assert_eq!((h1, t1), (h2, t2), "reflected stored form of {a:?} differs");
     let ours = stored::Ours {

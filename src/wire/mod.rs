@@ -10,9 +10,11 @@
 //! hot path).
 
 mod as4;
+pub mod attr_code;
 mod attrs;
 mod attrs_encode;
 pub mod community;
+mod error;
 mod framing;
 // Fuzz harnesses: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
 #[doc(hidden)]
@@ -37,37 +39,10 @@ mod robustness;
 #[cfg(test)]
 mod testutil;
 
+pub use error::DecodeError;
 pub use message::*;
+pub use nlri::Nlri;
 pub use types::*;
-
-/// Path attribute type codes and the attribute splitter, for tools that read UPDATEs in
-/// place.
-pub mod attr_code {
-    pub use super::attrs::{next_attr, CLUSTER_LIST, MED, NEXT_HOP, ORIGINATOR_ID};
-}
-
-/// A decode failure that must end the session: carries the NOTIFICATION to send.
-/// (Errors RFC 7606 resolves without a reset are reported inside `Update` instead.)
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{reason} (NOTIFICATION {}/{})", notification.code, notification.subcode)]
-pub struct DecodeError {
-    pub notification: Notification,
-    pub reason: &'static str,
-}
-
-impl DecodeError {
-    /// The error whose NOTIFICATION is `code`/`subcode` with `data`.
-    pub fn new(code: u8, subcode: u8, data: Vec<u8>, reason: &'static str) -> Self {
-        DecodeError {
-            notification: Notification {
-                code,
-                subcode,
-                data,
-            },
-            reason,
-        }
-    }
-}
 
 /// Checks the 19-byte header at the start of `buf`.
 /// `Ok(None)`: more bytes are needed. `Ok(Some(n))`: `buf[..n]` is one whole message.
@@ -197,17 +172,4 @@ pub fn encode_withdraw<N: Nlri>(ctx: &CodecCtx, prefixes: &[N], out: &mut Vec<u8
 /// Appends the End-of-RIB marker for `family` (RFC 4724 §2).
 pub fn encode_end_of_rib(family: Family, out: &mut Vec<u8>) {
     pack::end_of_rib(family, out)
-}
-
-/// A prefix type the RIB and codec are generic over. Unicast prefixes now; VPN (RD + label)
-/// and EVPN route types implement it later without changing the RIB.
-pub trait Nlri:
-    Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
-{
-    const FAMILY: Family;
-    /// Bytes this NLRI takes on the wire (without an ADD-PATH path id).
-    fn wire_len(&self) -> usize;
-    fn encode(&self, out: &mut Vec<u8>);
-    /// Wraps a list of this type as the matching `NlriSet` variant.
-    fn into_set(v: Vec<Self>) -> NlriSet;
 }

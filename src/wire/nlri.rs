@@ -14,7 +14,19 @@
 use super::message::NlriSet;
 use super::reader::Reader;
 use super::types::*;
-use super::Nlri;
+
+/// A prefix type the RIB and codec are generic over. Unicast prefixes now; VPN (RD + label)
+/// and EVPN route types implement it later without changing the RIB.
+pub trait Nlri:
+    Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
+{
+    const FAMILY: Family;
+    /// Bytes this NLRI takes on the wire (without an ADD-PATH path id).
+    fn wire_len(&self) -> usize;
+    fn encode(&self, out: &mut Vec<u8>);
+    /// Wraps a list of this type as the matching `NlriSet` variant.
+    fn into_set(v: Vec<Self>) -> NlriSet;
+}
 
 impl Nlri for Prefix4 {
     const FAMILY: Family = Family::Ipv4Unicast;

@@ -5,10 +5,10 @@
 //! ROUTE-REFRESH: |       AFI (2)      | Subtype (1) |    SAFI (1)    |
 //! ```
 
+use super::error::DecodeError;
 use super::framing;
 use super::message::*;
 use super::reader::Reader;
-use super::DecodeError;
 
 /// Header + code + subcode.
 pub(crate) const MIN_LEN: usize = HEADER_LEN + 2;

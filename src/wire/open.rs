@@ -14,10 +14,10 @@
 //! Capability:         | Code (1) | Length (1) | Value |
 //! ```
 
+use super::error::DecodeError;
 use super::framing;
 use super::message::*;
 use super::reader::Reader;
-use super::DecodeError;
 
 /// Header + the 10 fixed bytes.
 pub(crate) const MIN_LEN: usize = HEADER_LEN + 10;

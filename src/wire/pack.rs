@@ -5,13 +5,13 @@
 //! IPv4 unicast uses NEXT_HOP and the NLRI / Withdrawn Routes fields; other families use
 //! MP_REACH_NLRI (placed in type-code order, NLRI inside) and MP_UNREACH_NLRI.
 
-use super::attrs;
+use super::attrs_encode as attrs;
 use super::framing;
 use super::message::*;
+use super::nlri::Nlri;
 use super::stored;
 use super::types::*;
 use super::update::{len_placeholder, patch_len};
-use super::Nlri;
 use std::cell::RefCell;
 
 fn path_id_len(ctx: &CodecCtx, family: Family) -> usize {

@@ -9,6 +9,7 @@
 //! which also owns every error, NOTIFICATION and RFC 7606 outcome. For what this accepts
 //! the two agree: the `message` fuzz target checks it on every UPDATE it frames.
 
+use super::attr_code::*;
 use super::attrs::*;
 use super::community::WellKnown;
 use super::message::CodecCtx;

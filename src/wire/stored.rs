@@ -11,8 +11,10 @@
 //! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
 //! MP_REACH_NLRI or MP_UNREACH_NLRI.
 
-use super::attrs::{self, next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
-use super::attrs::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
+use super::attr_code::{next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
+use super::attr_code::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
+use super::attrs;
+use super::attrs_encode;
 use super::message::CodecCtx;
 use super::scan::ScannedAttrs;
 use super::types::{NextHop, PathAttrs};
@@ -35,7 +37,8 @@ fn canonical_ctx() -> CodecCtx {
 /// the caller treats it as withdrawn (RFC 7606 §2).
 pub fn fits(attrs: &PathAttrs) -> bool {
     let max = u16::MAX as usize;
-    attrs::as_path_len(&attrs.as_path, 4, true) <= max && 4 * (attrs.cluster_list.len() + 1) <= max
+    attrs_encode::as_path_len(&attrs.as_path, 4, true) <= max
+        && 4 * (attrs.cluster_list.len() + 1) <= max
 }
 
 /// The canonical bytes of `attrs` (which `fits`).
@@ -47,10 +50,10 @@ pub fn store(attrs: &PathAttrs) -> Vec<u8> {
 pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
     // Most sets are under 128 bytes: written without regrowing.
     let mut out = Vec::with_capacity(128);
-    out.push(attrs::next_hop_len(next_hop) as u8);
-    attrs::put_next_hop(&mut out, next_hop);
+    out.push(attrs_encode::next_hop_len(next_hop) as u8);
+    attrs_encode::put_next_hop(&mut out, next_hop);
     let mut tail = Vec::new();
-    attrs::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
+    attrs_encode::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
     out.extend_from_slice(&tail);
     out
 }
@@ -121,7 +124,7 @@ pub(crate) fn encode(
 ) {
     if !ctx.four_octet_as {
         // AS_TRANS and AS4_PATH / AS4_AGGREGATOR: the encoder's slow path.
-        attrs::encode(&load(stored), Some(reflect), ctx, with_next_hop, head, tail);
+        attrs_encode::encode(&load(stored), Some(reflect), ctx, with_next_hop, head, tail);
         return;
     }
     let (nh, section) = split(stored);
@@ -196,19 +199,19 @@ fn as_path_has(value: &[u8], asn: u32) -> bool {
 }
 
 fn put_v4_next_hop(out: &mut Vec<u8>, nh: &[u8]) {
-    attrs::put_header(out, TRANSITIVE, NEXT_HOP, 4);
+    attrs_encode::put_header(out, TRANSITIVE, NEXT_HOP, 4);
     out.extend_from_slice(nh);
 }
 
 /// RFC 4456 §8: the set's ORIGINATOR_ID or the source's; our CLUSTER_ID, then the set's
 /// CLUSTER_LIST.
 fn put_reflected(out: &mut Vec<u8>, r: Reflect, originator: Option<&[u8]>, clusters: &[u8]) {
-    attrs::put_header(out, OPTIONAL, ORIGINATOR_ID, 4);
+    attrs_encode::put_header(out, OPTIONAL, ORIGINATOR_ID, 4);
     match originator {
         Some(id) => out.extend_from_slice(id),
         None => out.extend_from_slice(&r.originator_id.octets()),
     }
-    attrs::put_header(out, OPTIONAL, CLUSTER_LIST, 4 + clusters.len());
+    attrs_encode::put_header(out, OPTIONAL, CLUSTER_LIST, 4 + clusters.len());
     out.extend_from_slice(&r.cluster_id.octets());
     out.extend_from_slice(clusters);
 }
@@ -216,6 +219,7 @@ fn put_reflected(out: &mut Vec<u8>, r: Reflect, originator: Option<&[u8]>, clust
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::attr_code;
     use crate::wire::{AsPath, AsSegment, Origin, RawAttr, SegmentKind};
 
     fn sets() -> Vec<PathAttrs> {
@@ -385,7 +389,7 @@ mod tests {
             let mut back = load(&s);
             // The encoder sends unknown transitive attributes on with the Partial bit.
             for u in &mut back.unknown {
-                u.flags &= !attrs::PARTIAL;
+                u.flags &= !attr_code::PARTIAL;
             }
             back.unknown.sort_by_key(|u| u.code);
             let mut want = a.clone();
@@ -409,7 +413,7 @@ mod tests {
             for a in sets() {
                 for with_nh in [true, false] {
                     let (mut h1, mut t1, mut h2, mut t2) = Default::default();
-                    attrs::encode(&a, Some(r), &ctx, with_nh, &mut h1, &mut t1);
+                    attrs_encode::encode(&a, Some(r), &ctx, with_nh, &mut h1, &mut t1);
                     encode(&store(&a), r, &ctx, with_nh, &mut h2, &mut t2);
                     assert_eq!(
                         (h2, t2),

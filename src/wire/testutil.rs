@@ -83,4 +83,4 @@ pub(crate) fn encoded(m: &Message, ctx: &CodecCtx) -> Vec<u8> {
     out
 }
 
-use super::DecodeError;
+use super::error::DecodeError;

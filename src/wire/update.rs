@@ -16,13 +16,16 @@
 //! +-----------------------------------------------------+
 //! ```
 
+use super::attr_code;
 use super::attrs::{self, update_error};
+use super::attrs_encode;
+use super::error::DecodeError;
 use super::framing;
 use super::message::*;
 use super::nlri;
+use super::nlri::Nlri;
 use super::reader::Reader;
 use super::types::*;
-use super::{DecodeError, Nlri};
 
 /// Header + the two 2-octet length fields.
 pub(crate) const MIN_LEN: usize = HEADER_LEN + 4;
@@ -59,9 +62,9 @@ pub(crate) fn decode(body: &[u8], ctx: &CodecCtx) -> Result<Update, DecodeError>
     if carries_nlri {
         // RFC 7606 §3 d; NEXT_HOP only matters for the NLRI field (RFC 4760 §3).
         for (code, needed, reason) in [
-            (attrs::ORIGIN, true, "ORIGIN missing"),
-            (attrs::AS_PATH, true, "AS_PATH missing"),
-            (attrs::NEXT_HOP, !u.nlri.is_empty(), "NEXT_HOP missing"),
+            (attr_code::ORIGIN, true, "ORIGIN missing"),
+            (attr_code::AS_PATH, true, "AS_PATH missing"),
+            (attr_code::NEXT_HOP, !u.nlri.is_empty(), "NEXT_HOP missing"),
         ] {
             if needed && !d.seen(code) {
                 d.push_error(code, AttrAction::TreatAsWithdraw, reason);
@@ -143,18 +146,18 @@ pub(crate) fn encode(u: &Update, ctx: &CodecCtx, out: &mut Vec<u8>) {
     let al = len_placeholder(out);
     let mut tail = Vec::new();
     if let Some(a) = &u.attrs {
-        attrs::encode(a, None, ctx, true, out, &mut tail);
+        attrs_encode::encode(a, None, ctx, true, out, &mut tail);
     }
     if let Some(mp) = &u.mp_reach {
         let (afi, safi) = afi_safi(&mp.nlri);
         let path_id = add_path_len(ctx, mp.nlri.family());
-        attrs::put_mp_reach_head(out, afi, safi, &mp.next_hop, set_len(&mp.nlri, path_id));
+        attrs_encode::put_mp_reach_head(out, afi, safi, &mp.next_hop, set_len(&mp.nlri, path_id));
         put_set(out, &mp.nlri, path_id);
     }
     if let Some(mp) = &u.mp_unreach {
         let (afi, safi) = afi_safi(&mp.nlri);
         let path_id = add_path_len(ctx, mp.nlri.family());
-        attrs::put_mp_unreach_head(out, afi, safi, set_len(&mp.nlri, path_id));
+        attrs_encode::put_mp_unreach_head(out, afi, safi, set_len(&mp.nlri, path_id));
         put_set(out, &mp.nlri, path_id);
     }
     out.extend_from_slice(&tail);

@@ -32,17 +32,29 @@ fn neighbor(port: u16) -> Arc<Neighbor> {
     Arc::new(cfg.neighbors[0].clone())
 }
 
+/// Adds peer `id`, a neighbor that dials `l`'s port on 127.0.0.1.
+fn add_on(w: &mut Worker, id: PeerId, l: &TcpListener, now: Instant) {
+    w.add_peer(id, neighbor(l.local_addr().unwrap().port()), now);
+}
+
+/// Connects to `l` and has the worker accept that connection for peer `id`; returns the
+/// peer's end.
+fn accept_on(w: &mut Worker, id: PeerId, l: &TcpListener, now: Instant) -> std::net::TcpStream {
+    let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server, _) = l.accept().unwrap();
+    w.accepted(id, server, now);
+    client
+}
+
 #[test]
 fn an_inbound_session_does_not_leave_a_stale_dial_time_spinning_the_loop() {
     let (mut w, _rib) = worker();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    add_on(&mut w, 1, &l, now);
     // As close_conn leaves it after a session went down.
     w.peers.get_mut(&1).unwrap().next_connect = Some(now + Duration::from_secs(5));
-    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (server, _) = l.accept().unwrap();
-    w.accepted(1, server, now);
+    let _client = accept_on(&mut w, 1, &l, now);
     let later = now + Duration::from_secs(6);
     w.on_timers(later);
     assert!(
@@ -56,15 +68,11 @@ fn a_newer_inbound_connection_replaces_an_older_unestablished_one() {
     let (mut w, _rib) = worker();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
+    add_on(&mut w, 1, &l, now);
     w.peers.get_mut(&1).unwrap().next_connect = None;
-    let _c1 = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s1, _) = l.accept().unwrap();
-    w.accepted(1, s1, now);
+    let _c1 = accept_on(&mut w, 1, &l, now);
     let first = w.peers[&1].conns.clone();
-    let _c2 = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s2, _) = l.accept().unwrap();
-    w.accepted(1, s2, now);
+    let _c2 = accept_on(&mut w, 1, &l, now);
     let second = w.peers[&1].conns.clone();
     assert_eq!(second.len(), 1, "one inbound connection at a time");
     assert!(w.conn(second[0]).is_some_and(|c| !c.outbound));
@@ -76,10 +84,8 @@ fn a_full_rib_inbox_pauses_reading_instead_of_blocking_and_keeps_order() {
     let (mut w, rib) = worker_with(crossbeam_channel::bounded(1));
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
-    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (server, _) = l.accept().unwrap();
-    w.accepted(1, server, now);
+    add_on(&mut w, 1, &l, now);
+    let _client = accept_on(&mut w, 1, &l, now);
     let key = w.peers[&1].conns[0];
     w.tell_rib(ToRib::Xoff { peer: 1 });
     assert!(!w.reads_paused(key), "room for one");
@@ -106,10 +112,8 @@ fn decoded_updates_over_the_inbox_budget_wait_in_the_backlog_and_pause_only_thei
     let (mut w, rib) = worker();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let now = Instant::now();
-    w.add_peer(1, neighbor(l.local_addr().unwrap().port()), now);
-    let _client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (server, _) = l.accept().unwrap();
-    w.accepted(1, server, now);
+    add_on(&mut w, 1, &l, now);
+    let _client = accept_on(&mut w, 1, &l, now);
     let key = w.peers[&1].conns[0];
     let weight = w.cfg.inbox_weight.clone();
     // Others' batches already in the inbox, over the budget.
@@ -198,11 +202,9 @@ fn established_peer(
     l: &TcpListener,
 ) -> (usize, std::net::TcpStream) {
     let now = Instant::now();
-    w.add_peer(id, neighbor(l.local_addr().unwrap().port()), now);
+    add_on(w, id, l, now);
     w.peers.get_mut(&id).unwrap().next_connect = None;
-    let mut client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (server, _) = l.accept().unwrap();
-    w.accepted(id, server, now);
+    let mut client = accept_on(w, id, l, now);
     let key = w.peers[&id].conns[0];
     use std::io::Write;
     client.write_all(&peer_hello(id as u8 + 1, true)).unwrap();

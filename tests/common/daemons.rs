@@ -3,10 +3,25 @@
 //! 127.0.x.y address, with its config, control socket and logs in the test's temp dir, and is
 //! stopped by its PID when its handle drops. Every wait and every CLI call is bounded.
 //!
-//! Each daemon reads back its *own* RIB into a [`Seen`] so scenarios can be written once and
-//! asserted against any of them.
+//! This file is what the drivers share: the skip-or-fail check for a missing daemon, the
+//! process handle, bounded CLI runs and polling, the [`Daemon`] every driver is started from
+//! and the [`Builder`] they are configured through, and the scenarios' vocabulary. Each
+//! daemon reads back its *own* RIB into a [`Seen`] so scenarios can be written once and
+//! asserted against any of them. The drivers themselves live one per file beside it
+//! (`bird.rs`, `gobgp.rs`, `frr.rs`, `openbgpd.rs`, `exabgp.rs`) and are re-exported here.
 
-use super::netns::{host_port, Net};
+// A test crate that peers with some of the daemons leaves the others unused.
+#[allow(unused_imports)]
+pub use super::{
+    bird::Bird,
+    exabgp::ExaBgp,
+    frr::{Frr, FRR_BGPD},
+    gobgp::GoBgp,
+    openbgpd::{OpenBgpd, OPENBGPD},
+};
+
+use super::netns::Net;
+use super::Reflector;
 use serde_json::Value;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,6 +31,172 @@ use std::time::{Duration, Instant};
 /// How long a route may take to cross reflectd and a daemon's own scheduling (FRR and
 /// OpenBGPD batch updates for a few seconds).
 pub const ROUTE_WAIT: Duration = Duration::from_secs(45);
+
+/// How long a daemon may take to come up (its control socket or API answering).
+const UP_WAIT: Duration = Duration::from_secs(15);
+
+/// One daemon as a test places it: its name (its files in the test's temp dir are named
+/// after it), its own address, its router id and AS, where it runs, and reflectd's BGP port.
+/// Every driver is started from one, through a [`Builder`].
+#[derive(Clone, Debug)]
+pub struct Daemon {
+    pub dir: PathBuf,
+    pub name: String,
+    pub addr: String,
+    pub router_id: String,
+    pub asn: u32,
+    pub rr_port: u16,
+    pub net: Net,
+}
+
+impl Daemon {
+    /// `name` on `addr` with router id `router_id`, in AS 65000 on the host's loopback,
+    /// peering with reflectd `r` (its temp dir holds the daemon's files).
+    pub fn new(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Daemon {
+        Daemon {
+            dir: r.dir.clone(),
+            name: name.to_string(),
+            addr: addr.to_string(),
+            router_id: router_id.to_string(),
+            asn: super::ASN,
+            rr_port: r.port,
+            net: Net::loopback(),
+        }
+    }
+
+    /// The daemon's file `<name><suffix>` in the temp dir (`.conf`, `.sock`, `-vty`).
+    pub fn path(&self, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{}{suffix}", self.name))
+    }
+
+    /// Writes `text` to the daemon's file `<name><suffix>`; returns its path.
+    pub fn write(&self, suffix: &str, text: &str) -> PathBuf {
+        let path = self.path(suffix);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        path
+    }
+
+    /// reflectd's address as daemons' configs spell it.
+    pub fn rr(&self) -> String {
+        self.net.rr()
+    }
+
+    /// `program`, run where the daemon runs.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        self.net.command(program)
+    }
+
+    /// Starts the daemon's process with its output going to `<name>.log`.
+    pub fn spawn(&self, cmd: &mut Command) -> Proc {
+        Proc::spawn(&self.name, cmd, self.path(".log"))
+    }
+
+    /// Waits (bounded) until `up` holds, failing the test if it never does.
+    pub fn wait_up(&self, kind: &str, mut up: impl FnMut() -> bool) {
+        let ok = eventually(UP_WAIT, || up().then_some(()));
+        assert!(ok.is_some(), "{kind} {} did not come up", self.name);
+    }
+
+    /// How a failure message names it: `kind name (address)`.
+    pub fn label(&self, kind: &str) -> String {
+        format!("{kind} {} ({})", self.name, self.addr)
+    }
+}
+
+/// A daemon about to start: the [`Daemon`] every driver takes, the whole config a test may
+/// write instead of the generated one, and the driver's own options `O`. [`Driver::builder`]
+/// makes one, the setters fill it, and the driver's `start` runs it.
+pub struct Builder<O> {
+    pub daemon: Daemon,
+    /// A whole config written by the test ([`WholeConfig::with_config`]).
+    pub config: Option<String>,
+    pub opts: O,
+}
+
+impl<O> Builder<O> {
+    /// Its AS (iBGP: reflectd's too); 65000 unless set.
+    pub fn asn(mut self, asn: u32) -> Self {
+        self.daemon.asn = asn;
+        self
+    }
+
+    /// Run where `net` says (a namespace) and find reflectd at `net.rr`.
+    pub fn net(mut self, net: &Net) -> Self {
+        self.daemon.net = net.clone();
+        self
+    }
+
+    /// The config to write: the test's whole config with `{log}` made `log` (the daemon's
+    /// own log file), else the one `generate` makes from the builder's settings.
+    pub fn config_text(&self, log: &str, generate: impl FnOnce(&Daemon, &O) -> String) -> String {
+        match &self.config {
+            Some(config) => config.replace("{log}", log),
+            None => generate(&self.daemon, &self.opts),
+        }
+    }
+}
+
+/// A daemon driver: its handle type names its own options and is started through a
+/// [`Builder`] of them.
+pub trait Driver {
+    type Opts: Default;
+    /// What [`have`] looks for: its program (a name on PATH, or a path), and the Debian
+    /// package that has it.
+    const NEEDS: (&'static str, &'static str);
+
+    /// Whether the daemon is installed: [`have`] (a test without it skips, or fails in CI).
+    fn installed() -> bool {
+        have(Self::NEEDS.0, Self::NEEDS.1)
+    }
+
+    /// The daemon `name` on `addr` with router id `router_id`, peering with reflectd `r`,
+    /// its config generated from the builder's settings.
+    fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<Self::Opts> {
+        Builder {
+            daemon: Daemon::new(r, name, addr, router_id),
+            config: None,
+            opts: Self::Opts::default(),
+        }
+    }
+}
+
+/// Drivers that can run a whole config written by the test instead of the generated one
+/// (each says what it adds to it or replaces in it).
+pub trait WholeConfig: Driver {
+    fn with_config(r: &Reflector, name: &str, addr: &str, config: &str) -> Builder<Self::Opts> {
+        let mut b = Self::builder(r, name, addr, "");
+        b.config = Some(config.to_string());
+        b
+    }
+}
+
+/// The address family a prefix belongs to, as the daemons' CLIs name it.
+pub fn afi(prefix: &str) -> &'static str {
+    if prefix.contains(':') {
+        "ipv6"
+    } else {
+        "ipv4"
+    }
+}
+
+/// The path marked best in a daemon's JSON list of paths, else the first.
+pub fn best_or_first(paths: &[Value], best: impl Fn(&Value) -> bool) -> Option<&Value> {
+    paths.iter().find(|p| best(p)).or(paths.first())
+}
+
+/// Parses a CLI's JSON output (Null when it printed none).
+pub fn json(out: &str) -> Value {
+    serde_json::from_str(out.trim()).unwrap_or(Value::Null)
+}
+
+/// [`have`] for all five daemons: every one is checked (and reported) before the answer.
+pub fn have_every_daemon() -> bool {
+    Bird::installed()
+        & GoBgp::installed()
+        & Frr::installed()
+        & OpenBgpd::installed()
+        & ExaBgp::installed()
+}
 
 /// Locally a missing daemon skips the test with a message; under CI (`CI=true`) it fails.
 pub fn have(tool: &str, package: &str) -> bool {
@@ -99,13 +280,21 @@ impl Drop for Proc {
     fn drop(&mut self) {
         self.stop();
         if std::thread::panicking() {
-            eprintln!("--- {} log ({}):\n{}", self.name, self.log.display(), {
-                let t = self.log_text();
-                let start = t.len().saturating_sub(6000);
-                t.get(start..).unwrap_or("").to_string()
-            });
+            let log = self.log_text();
+            eprintln!(
+                "--- {} log ({}):\n{}",
+                self.name,
+                self.log.display(),
+                tail(&log, 6000)
+            );
         }
     }
+}
+
+/// The last `n` bytes of `text` (from a character boundary), for failure messages.
+pub fn tail(text: &str, n: usize) -> &str {
+    let start = text.len().saturating_sub(n);
+    text.get(start..).unwrap_or("")
 }
 
 /// Runs a CLI to completion (bounded: killed after 20 s); returns stdout.
@@ -166,6 +355,22 @@ pub struct Seen {
     pub ext_communities: Vec<String>,
     /// `65000:31:1`
     pub large_communities: Vec<String>,
+}
+
+impl Seen {
+    /// A route as the scenarios announce it: `next_hop`, `local_pref`, `med`, and one
+    /// standard, extended (route target) and large community each, tagged `tag`.
+    pub fn tagged(next_hop: &str, local_pref: u32, med: u32, tag: u32) -> Seen {
+        Seen {
+            next_hop: next_hop.to_string(),
+            local_pref: Some(local_pref),
+            med: Some(med),
+            communities: vec![format!("65000:{tag}")],
+            ext_communities: vec![format!("65000:{tag}")],
+            large_communities: vec![format!("65000:{tag}:1")],
+            ..Seen::default()
+        }
+    }
 }
 
 /// What every BGP daemon handle offers the scenarios.
@@ -237,7 +442,12 @@ pub fn wait_gone(peer: &dyn Peer, prefix: &str) {
     );
 }
 
-fn strings(v: &Value) -> Vec<String> {
+/// The elements of a JSON array (none when `v` is not one).
+pub(super) fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
+pub(super) fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -247,566 +457,14 @@ fn strings(v: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn words(v: &Value) -> Vec<String> {
+pub(super) fn words(v: &Value) -> Vec<String> {
     v.as_str()
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default()
 }
 
-fn u32_of(v: &Value) -> Option<u32> {
+pub(super) fn u32_of(v: &Value) -> Option<u32> {
     v.as_u64().and_then(|n| u32::try_from(n).ok())
-}
-
-// ---------------------------------------------------------------------------------- GoBGP
-
-pub struct GoBgp {
-    pub proc: Proc,
-    pub addr: String,
-    api_port: u16,
-    net: Net,
-}
-
-/// One neighbor in a GoBGP config: reflectd on 127.0.0.1:`port` (GoBGP dials it).
-pub struct GoBgpNeighbor {
-    pub address: String,
-    pub port: u16,
-}
-
-impl GoBgp {
-    /// Starts gobgpd with router id `router_id`, dialing reflectd at 127.0.0.1:`rr_port`
-    /// from `addr`; it does not listen for BGP (port = -1).
-    pub fn start(dir: &Path, name: &str, addr: &str, router_id: &str, rr_port: u16) -> GoBgp {
-        GoBgp::start_with(dir, name, addr, router_id, 65000, rr_port)
-    }
-
-    pub fn start_with(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-    ) -> GoBgp {
-        GoBgp::start_full(
-            &Net::loopback(),
-            dir,
-            name,
-            addr,
-            router_id,
-            asn,
-            rr_port,
-            None,
-        )
-    }
-
-    /// As [`GoBgp::start_with`], run where `net` says and dialing reflectd at `net.rr`.
-    pub fn start_in(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-    ) -> GoBgp {
-        GoBgp::start_full(net, dir, name, addr, router_id, asn, rr_port, None)
-    }
-
-    /// `start_with`, plus Graceful Restart (RFC 4724) for both families when
-    /// `graceful_restart` is Some(restarting): `restarting` starts gobgpd with `-r`, as after
-    /// a crash (R bit, and GoBGP then sets the Forwarding State bits).
-    pub fn start_gr(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-        graceful_restart: Option<bool>,
-    ) -> GoBgp {
-        let net = Net::loopback();
-        GoBgp::start_full(
-            &net,
-            dir,
-            name,
-            addr,
-            router_id,
-            asn,
-            rr_port,
-            graceful_restart,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn start_full(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-        graceful_restart: Option<bool>,
-    ) -> GoBgp {
-        let conf = dir.join(format!("{name}.toml"));
-        let mut text = format!(
-            "[global.config]\n  as = {asn}\n  router-id = \"{router_id}\"\n  port = -1\n\
-             [[neighbors]]\n  [neighbors.config]\n    neighbor-address = \"{rr}\"\n    peer-as = {asn}\n\
-             \x20 [neighbors.transport.config]\n    local-address = \"{addr}\"\n    remote-port = {rr_port}\n\
-             \x20 [neighbors.timers.config]\n    connect-retry = 1\n    hold-time = 30\n    keepalive-interval = 10\n",
-            rr = net.rr()
-        );
-        if graceful_restart.is_some() {
-            text.push_str(
-                "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = 120\n",
-            );
-        }
-        for f in ["ipv4-unicast", "ipv6-unicast"] {
-            text.push_str(&format!(
-                "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{f}\"\n"
-            ));
-            if graceful_restart.is_some() {
-                text.push_str(
-                    "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true\n",
-                );
-            }
-        }
-        std::fs::write(&conf, text).expect("gobgp config");
-        let api_port = super::free_port();
-        let mut cmd = net.command("gobgpd");
-        if graceful_restart == Some(true) {
-            cmd.arg("-r");
-        }
-        let proc = Proc::spawn(
-            name,
-            cmd.arg("-f")
-                .arg(&conf)
-                .arg("--api-hosts")
-                .arg(host_port(addr, api_port))
-                .arg("--log-plain")
-                .arg("--disable-stdlog")
-                // Its profiler would listen on 127.0.0.1:6060, shared by every gobgpd.
-                .arg("--pprof-disable"),
-            dir.join(format!("{name}.log")),
-        );
-        let g = GoBgp {
-            proc,
-            addr: addr.to_string(),
-            api_port,
-            net: net.clone(),
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            g.cli(&["global"]).contains("AS").then_some(())
-        });
-        assert!(up.is_some(), "gobgpd {name} API did not come up");
-        g
-    }
-
-    pub fn cli(&self, args: &[&str]) -> String {
-        run(self
-            .net
-            .command("gobgp")
-            .arg("-u")
-            .arg(&self.addr)
-            .arg("-p")
-            .arg(self.api_port.to_string())
-            .args(args))
-    }
-
-    fn family(prefix: &str) -> &'static str {
-        if prefix.contains(':') {
-            "ipv6"
-        } else {
-            "ipv4"
-        }
-    }
-
-    /// `gobgp global rib add PREFIX ARGS...` (args: `nexthop 100.64.0.1 local-pref 200` ...).
-    pub fn announce(&self, prefix: &str, args: &str) {
-        let mut a = vec!["global", "rib", "add", prefix];
-        a.extend(args.split_whitespace());
-        a.extend(["-a", GoBgp::family(prefix)]);
-        let out = self.cli(&a);
-        assert!(
-            !out.to_lowercase().contains("error"),
-            "gobgp add {prefix}: {out}"
-        );
-    }
-
-    pub fn withdraw(&self, prefix: &str) {
-        self.cli(&["global", "rib", "del", prefix, "-a", GoBgp::family(prefix)]);
-    }
-
-    /// Whether the session with reflectd is Established.
-    pub fn established(&self) -> bool {
-        self.cli(&["neighbor", "-j"])
-            .contains("\"session_state\":6")
-    }
-}
-
-fn gobgp_seen(path: &Value) -> Seen {
-    let mut s = Seen::default();
-    for a in path["attrs"].as_array().into_iter().flatten() {
-        match a["type"].as_u64() {
-            Some(2) => {
-                for seg in a["as_paths"].as_array().into_iter().flatten() {
-                    s.as_path.extend(
-                        seg["asns"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .filter_map(u32_of),
-                    );
-                }
-            }
-            Some(3) => s.next_hop = a["nexthop"].as_str().unwrap_or("").to_string(),
-            Some(4) => s.med = u32_of(&a["metric"]),
-            Some(5) => s.local_pref = u32_of(&a["value"]),
-            Some(8) => {
-                s.communities = a["communities"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c.as_u64())
-                    .map(|c| format!("{}:{}", c >> 16, c & 0xffff))
-                    .collect()
-            }
-            Some(9) => s.originator_id = a["value"].as_str().map(str::to_string),
-            Some(10) => s.cluster_list = strings(&a["value"]),
-            Some(14) => s.next_hop = a["nexthop"].as_str().unwrap_or("").to_string(),
-            Some(16) => {
-                s.ext_communities = a["value"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|c| c["value"].as_str().map(str::to_string))
-                    .collect()
-            }
-            Some(32) => {
-                s.large_communities = a["value"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| format!("{}:{}:{}", c["ASN"], c["LocalData1"], c["LocalData2"]))
-                    .collect()
-            }
-            _ => {}
-        }
-    }
-    s
-}
-
-impl Peer for GoBgp {
-    fn name(&self) -> String {
-        format!("gobgpd {} ({})", self.proc.name, self.addr)
-    }
-
-    fn route(&self, prefix: &str) -> Option<Seen> {
-        let out = self.cli(&["global", "rib", "-a", GoBgp::family(prefix), prefix, "-j"]);
-        let v: Value = serde_json::from_str(out.trim()).ok()?;
-        let paths = v.get(prefix)?.as_array()?;
-        let best = paths
-            .iter()
-            .find(|p| p["best"].as_bool() == Some(true))
-            .or(paths.first())?;
-        Some(gobgp_seen(best))
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "{}\n{}\n{}",
-            self.cli(&["neighbor"]),
-            self.cli(&["global", "rib", "-a", "ipv4"]),
-            self.cli(&["global", "rib", "-a", "ipv6"])
-        )
-    }
-}
-
-impl AllPaths for GoBgp {
-    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
-        let out = self.cli(&["global", "rib", "-a", GoBgp::family(prefix), prefix, "-j"]);
-        let Ok(v) = serde_json::from_str::<Value>(out.trim()) else {
-            return Vec::new();
-        };
-        v.get(prefix)
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .map(|p| HeldPath {
-                // A path of its own (`global rib add`) names no neighbor.
-                from_reflector: p["neighbor-ip"]
-                    .as_str()
-                    .is_some_and(|n| n.parse::<std::net::IpAddr>().is_ok()),
-                best: p["best"].as_bool() == Some(true),
-                seen: gobgp_seen(p),
-            })
-            .collect()
-    }
-}
-
-// ------------------------------------------------------------------------------------ FRR
-
-pub const FRR_BGPD: &str = "/usr/lib/frr/bgpd";
-
-pub struct Frr {
-    pub proc: Proc,
-    pub addr: String,
-    vty: PathBuf,
-    net: Net,
-}
-
-impl Frr {
-    /// Starts FRR's bgpd without zebra (`-Z`), not listening for BGP (`-p 0`), dialing
-    /// reflectd at 127.0.0.1:`rr_port` from `addr`. `body` is extra config inside
-    /// `router bgp` (address families, networks) and `tail` goes after it (route-maps).
-    pub fn start(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        body: &str,
-        tail: &str,
-    ) -> Frr {
-        Frr::start_with(dir, name, addr, router_id, rr_port, body, tail, None)
-    }
-
-    /// As [`Frr::start`]; with `listen` set, bgpd also accepts BGP on `addr`:`listen`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_with(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        body: &str,
-        tail: &str,
-        listen: Option<u16>,
-    ) -> Frr {
-        let net = Net::loopback();
-        Frr::start_in(
-            &net, dir, name, addr, router_id, rr_port, body, tail, listen,
-        )
-    }
-
-    /// As [`Frr::start_with`], run where `net` says and dialing reflectd at `net.rr`
-    /// (`body` names it as the neighbor: `net.rr()`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_in(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        body: &str,
-        tail: &str,
-        listen: Option<u16>,
-    ) -> Frr {
-        let vty = dir.join(format!("{name}-vty"));
-        std::fs::create_dir_all(&vty).expect("frr vty dir");
-        let conf = dir.join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "hostname {name}\nlog file {log}\n!\nrouter bgp 65000\n bgp router-id {router_id}\n \
-                 no bgp network import-check\n no bgp default ipv4-unicast\n \
-                 neighbor {rr} remote-as 65000\n neighbor {rr} port {rr_port}\n \
-                 neighbor {rr} update-source {addr}\n neighbor {rr} timers connect 1\n \
-                 neighbor {rr} advertisement-interval 0\n{body}\n!\n{tail}\n",
-                log = dir.join(format!("{name}.frrlog")).display(),
-                rr = net.rr()
-            ),
-        )
-        .expect("frr config");
-        Frr::launch(net, dir, name, addr, &conf, vty, listen)
-    }
-
-    /// Starts FRR's bgpd (no zebra) with a whole config written by the test: `{log}` in it
-    /// becomes the log file. With `listen`, bgpd accepts BGP on `addr`:`listen`; else on nothing.
-    pub fn start_conf(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        config: &str,
-        listen: Option<u16>,
-    ) -> Frr {
-        let vty = dir.join(format!("{name}-vty"));
-        std::fs::create_dir_all(&vty).expect("frr vty dir");
-        let conf = dir.join(format!("{name}.conf"));
-        let log = dir.join(format!("{name}.frrlog"));
-        std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
-            .expect("frr config");
-        Frr::launch(&Net::loopback(), dir, name, addr, &conf, vty, listen)
-    }
-
-    /// Runs bgpd without zebra on `conf` and waits for its vty. With `listen`, it accepts
-    /// BGP on `addr`:`listen`; else on nothing.
-    fn launch(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        conf: &Path,
-        vty: PathBuf,
-        listen: Option<u16>,
-    ) -> Frr {
-        let port = listen.map_or("0".to_string(), |p| p.to_string());
-        let mut cmd = net.command(FRR_BGPD);
-        cmd.arg("-f")
-            .arg(conf)
-            .arg("-i")
-            .arg(dir.join(format!("{name}.pid")))
-            .arg("--vty_socket")
-            .arg(&vty)
-            .args(["-P", "0", "-Z", "-n", "-S", "-p", &port]);
-        if listen.is_some() {
-            cmd.args(["-l", addr]);
-        }
-        let proc = Proc::spawn(name, &mut cmd, dir.join(format!("{name}.log")));
-        let f = Frr {
-            proc,
-            addr: addr.to_string(),
-            vty,
-            net: net.clone(),
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            f.vtysh(&["show bgp summary"])
-                .contains("router identifier")
-                .then_some(())
-        });
-        assert!(up.is_some(), "FRR {name} vty did not come up");
-        f
-    }
-
-    pub fn vtysh(&self, cmds: &[&str]) -> String {
-        let mut c = Command::new("vtysh");
-        c.arg("--vty_socket").arg(&self.vty).args(["-d", "bgpd"]);
-        for cmd in cmds {
-            c.arg("-c").arg(cmd);
-        }
-        run(&mut c)
-    }
-
-    /// Runs configuration commands inside `router bgp 65000`, `address-family AF unicast`.
-    pub fn configure(&self, af: &str, lines: &[&str]) {
-        let mut cmds = vec![
-            "configure terminal".to_string(),
-            "router bgp 65000".to_string(),
-            format!("address-family {af} unicast"),
-        ];
-        cmds.extend(lines.iter().map(|l| l.to_string()));
-        let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
-        self.vtysh(&refs);
-    }
-
-    pub fn established(&self) -> bool {
-        self.vtysh(&[&format!("show bgp neighbors {} json", self.net.rr())])
-            .contains("\"bgpState\":\"Established\"")
-    }
-}
-
-/// FRR names the RFC 1997 well-known communities (NO_EXPORT_SUBCONFED as `local-AS`);
-/// the other daemons print them as numbers.
-fn frr_well_known(c: &str) -> Option<&'static str> {
-    match c {
-        "no-export" => Some("65535:65281"),
-        "no-advertise" => Some("65535:65282"),
-        "local-AS" => Some("65535:65283"),
-        _ => None,
-    }
-}
-
-fn frr_seen(p: &Value) -> Seen {
-    let next_hop = p["nexthops"]
-        .as_array()
-        .and_then(|n| n.first())
-        .and_then(|n| n["ip"].as_str())
-        .unwrap_or("")
-        .to_string();
-    let ext = words(&p["extendedCommunity"]["string"])
-        .into_iter()
-        .map(|c| c.trim_start_matches("RT:").to_string())
-        .collect();
-    Seen {
-        next_hop,
-        local_pref: u32_of(&p["locPrf"]),
-        med: u32_of(&p["metric"]),
-        as_path: words(&p["aspath"]["string"])
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect(),
-        originator_id: p["originatorId"].as_str().map(str::to_string),
-        cluster_list: strings(&p["clusterList"]["list"]),
-        communities: words(&p["community"]["string"])
-            .into_iter()
-            .map(|c| frr_well_known(&c).map_or(c, str::to_string))
-            .collect(),
-        ext_communities: ext,
-        large_communities: words(&p["largeCommunity"]["string"]),
-    }
-}
-
-impl Peer for Frr {
-    fn name(&self) -> String {
-        format!("FRR {} ({})", self.proc.name, self.addr)
-    }
-
-    fn route(&self, prefix: &str) -> Option<Seen> {
-        let af = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-        let out = self.vtysh(&[&format!("show bgp {af} unicast {prefix} json")]);
-        let v: Value = serde_json::from_str(out.trim()).ok()?;
-        let paths = v["paths"].as_array()?;
-        let best = paths
-            .iter()
-            .find(|p| p["bestpath"]["overall"].as_bool() == Some(true))
-            .or(paths.first())?;
-        Some(frr_seen(best))
-    }
-
-    fn dump(&self) -> String {
-        self.vtysh(&[
-            "show bgp summary",
-            "show bgp ipv4 unicast",
-            "show bgp ipv6 unicast",
-        ])
-    }
-}
-
-impl AllPaths for Frr {
-    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
-        let af = if prefix.contains(':') { "ipv6" } else { "ipv4" };
-        let out = self.vtysh(&[&format!("show bgp {af} unicast {prefix} json")]);
-        let Ok(v) = serde_json::from_str::<Value>(out.trim()) else {
-            return Vec::new();
-        };
-        v["paths"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| HeldPath {
-                from_reflector: p["peer"]["peerId"].as_str() == Some(&self.net.rr()),
-                best: p["bestpath"]["overall"].as_bool() == Some(true),
-                seen: frr_seen(p),
-            })
-            .collect()
-    }
-}
-
-impl Frr {
-    /// The prefixes of family `af` (`ipv4`, `ipv6`) in FRR's Adj-RIB-In from reflectd as
-    /// received, before its own checks (it keeps it with `soft-reconfiguration inbound`).
-    pub fn received_routes(&self, af: &str) -> Vec<String> {
-        let out = self.vtysh(&[&format!(
-            "show bgp {af} unicast neighbors {} received-routes json",
-            self.net.rr()
-        )]);
-        let v: Value = serde_json::from_str(out.trim()).unwrap_or_default();
-        v["receivedRoutes"]
-            .as_object()
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
-    }
 }
 
 /// Scenario 1's check: a reflected route keeps every attribute the announcer set, and gains
@@ -819,6 +477,25 @@ pub fn assert_reflected(receiver: &dyn Peer, prefix: &str, sent: &Seen, originat
         ..sent.clone()
     };
     assert_eq!(got, want, "{} holds {prefix} changed", receiver.name());
+}
+
+/// [`assert_reflected`] at each of `receivers` (in turn), for every (prefix, what was sent)
+/// of one announcer, router id `originator`.
+pub fn assert_reflected_to(receivers: &[&dyn Peer], routes: &[(&str, &Seen)], originator: &str) {
+    for receiver in receivers {
+        for (prefix, sent) in routes {
+            assert_reflected(*receiver, prefix, sent, originator);
+        }
+    }
+}
+
+/// [`wait_gone`] at each of `peers` (in turn), for every one of `prefixes`.
+pub fn wait_gone_from(peers: &[&dyn Peer], prefixes: &[&str]) {
+    for peer in peers {
+        for prefix in prefixes {
+            wait_gone(*peer, prefix);
+        }
+    }
 }
 
 /// [`assert_reflected`] over every pair: `peers[i]` (numbered i + 1) announced, per
@@ -844,731 +521,61 @@ pub fn assert_all_reflected(
     }
 }
 
-// --------------------------------------------------------------------------------- ExaBGP
-
-/// ExaBGP: routes and hand-made attributes go in as API text commands (appended to a file a
-/// helper process tails into ExaBGP); everything it receives comes out as JSON lines.
-pub struct ExaBgp {
-    pub proc: Proc,
-    pub addr: String,
-    cmd: PathBuf,
-    recv: PathBuf,
-}
-
-impl ExaBgp {
-    /// Starts ExaBGP dialing reflectd at 127.0.0.1:`rr_port` from `addr`; it listens on
-    /// nothing. `asn4: false` leaves out the 4-octet AS capability (an old 2-octet speaker).
-    pub fn start(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-        asn4: bool,
-    ) -> ExaBgp {
-        let net = Net::loopback();
-        ExaBgp::start_in(&net, dir, name, addr, router_id, asn, rr_port, asn4)
+/// Scenario 3: two GoBGP clients, `a1` (router id 10.0.N.11) and `a2` (10.0.N.12), announce
+/// the same prefixes 10.N.21-24.0/24 with different LOCAL_PREF, AS_PATH length and MED;
+/// every receiver ends with the path RFC 4271 §9.1.2.2 selects. The loser each time has the
+/// lower router id, so a wrong decision would fall through to the router-id tie-break and
+/// pick it.
+pub fn assert_best_paths(n: u8, a1: &GoBgp, a2: &GoBgp, receivers: &[&dyn Peer]) {
+    let (id1, id2) = (format!("10.0.{n}.11"), format!("10.0.{n}.12"));
+    // (prefix, a1's attributes, a2's attributes, winner's router id)
+    let cases = [
+        (
+            format!("10.{n}.21.0/24"),
+            "local-pref 100 med 0",
+            "local-pref 200 med 50 aspath 65010,65020",
+            &id2,
+        ),
+        (
+            format!("10.{n}.22.0/24"),
+            "aspath 65010,65020 med 0",
+            "aspath 65010 med 50",
+            &id2,
+        ),
+        (
+            format!("10.{n}.23.0/24"),
+            "aspath 65010 med 20",
+            "aspath 65010 med 10",
+            &id2,
+        ),
+        (
+            format!("10.{n}.24.0/24"),
+            "local-pref 300 aspath 65010,65020,65030",
+            "local-pref 100 aspath 65010",
+            &id1,
+        ),
+    ];
+    for (prefix, x1, x2, _) in &cases {
+        a1.announce(prefix, &format!("origin igp nexthop 100.64.{n}.11 {x1}"));
+        a2.announce(prefix, &format!("origin igp nexthop 100.64.{n}.12 {x2}"));
     }
-
-    /// As [`ExaBgp::start`], run where `net` says and dialing reflectd at `net.rr`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_in(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        asn: u32,
-        rr_port: u16,
-        asn4: bool,
-    ) -> ExaBgp {
-        let cmd = dir.join(format!("{name}.cmd"));
-        let recv = dir.join(format!("{name}.recv.json"));
-        std::fs::write(&cmd, "").expect("exabgp command file");
-        let cmd_sh = dir.join(format!("{name}-cmd.sh"));
-        let recv_sh = dir.join(format!("{name}-recv.py"));
-        // tail stops with ExaBGP (--pid), whichever way ExaBGP ends.
-        std::fs::write(
-            &cmd_sh,
-            format!(
-                "#!/bin/sh\nexec tail -n +1 -F --pid=$PPID {}\n",
-                cmd.display()
-            ),
-        )
-        .unwrap();
-        std::fs::write(
-            &recv_sh,
-            // ExaBGP hands its helpers non-blocking pipes, which `cat` gives up on.
-            format!(
-                "import os, sys\nos.set_blocking(0, True)\nwith open('{}', 'a', buffering=1) as f:\n    \
-                 for line in sys.stdin:\n        f.write(line)\n",
-                recv.display()
-            ),
-        )
-        .unwrap();
-        let conf = dir.join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "process cmd {{\n  run /bin/sh {cmd_sh};\n  encoder text;\n}}\n\
-                 process recv {{\n  run /usr/bin/python3 {recv_sh};\n  encoder json;\n}}\n\
-                 neighbor {rr} {{\n  router-id {router_id};\n  local-address {addr};\n  \
-                 local-as {asn};\n  peer-as {asn};\n  connect {rr_port};\n  hold-time 30;\n  \
-                 capability {{\n    route-refresh;\n    asn4 {asn4};\n    extended-message enable;\n  }}\n  \
-                 family {{\n    ipv4 unicast;\n    ipv6 unicast;\n  }}\n  \
-                 api {{\n    processes [ cmd ];\n  }}\n  \
-                 api {{\n    processes [ recv ];\n    neighbor-changes;\n    \
-                 receive {{\n      parsed;\n      {packets}update;\n      notification;\n      refresh;\n    }}\n  }}\n}}\n",
-                cmd_sh = cmd_sh.display(),
-                recv_sh = recv_sh.display(),
-                asn4 = if asn4 { "enable" } else { "disable" },
-                // The 2-octet case also shows the raw bytes (AS_TRANS on the wire).
-                packets = if asn4 { "" } else { "packets;\n      " },
-                rr = net.rr(),
-            ),
-        )
-        .expect("exabgp config");
-        let proc = Proc::spawn(
-            name,
-            net.command("exabgp")
-                .arg(&conf)
-                .env("exabgp.daemon.user", "root")
-                .env("exabgp.daemon.drop", "false")
-                .env("exabgp.daemon.daemonize", "false")
-                .env("exabgp.tcp.bind", "")
-                .env("exabgp.api.cli", "false")
-                .env("exabgp.log.destination", "stdout")
-                .env("exabgp.log.level", "INFO")
-                .env("exabgp.tcp.delay", "0")
-                .env("exabgp.cache.attributes", "false")
-                .env("exabgp.api.ack", "false")
-                .current_dir(dir),
-            dir.join(format!("{name}.log")),
-        );
-        ExaBgp {
-            proc,
-            addr: addr.to_string(),
-            cmd,
-            recv,
+    for (prefix, _, _, winner) in &cases {
+        for p in receivers {
+            wait_route(*p, prefix, |s| {
+                s.originator_id.as_deref() == Some(winner.as_str())
+            });
         }
     }
-
-    /// Sends one API command (`announce route ...`, `withdraw route ...`).
-    pub fn send(&self, line: &str) {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&self.cmd)
-            .expect("exabgp command file");
-        writeln!(f, "{line}").expect("write exabgp command");
-    }
-
-    /// Every JSON message ExaBGP reported, in order.
-    pub fn events(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.recv)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// Events of one `type` (`update`, `notification`, `state`, `refresh`).
-    pub fn events_of(&self, kind: &str) -> Vec<Value> {
-        self.events()
-            .into_iter()
-            .filter(|e| e["type"].as_str() == Some(kind))
-            .collect()
-    }
-
-    /// Whether the last reported state change is "up".
-    pub fn established(&self) -> bool {
-        self.events_of("state")
-            .last()
-            .is_some_and(|e| e["neighbor"]["state"].as_str() == Some("up"))
-    }
-
-    pub fn wait_established(&self) {
-        let up = eventually(ROUTE_WAIT, || self.established().then_some(()));
-        assert!(
-            up.is_some(),
-            "{} never came up; events: {:?}\n{}",
-            self.name(),
-            self.events(),
-            self.proc.log_text()
-        );
-    }
-
-    /// (code, subcode) of each NOTIFICATION ExaBGP received.
-    pub fn notifications(&self) -> Vec<(u64, u64)> {
-        self.events_of("notification")
-            .iter()
-            .map(|e| {
-                let n = &e["neighbor"]["notification"];
-                (
-                    n["code"].as_u64().unwrap_or(0),
-                    n["subcode"].as_u64().unwrap_or(0),
-                )
-            })
-            .collect()
-    }
-
-    /// The RIB ExaBGP was sent, rebuilt from its received updates (in order); a session
-    /// going down empties it.
-    pub fn rib(&self) -> std::collections::HashMap<String, Value> {
-        let mut rib = std::collections::HashMap::new();
-        for e in self.events() {
-            match e["type"].as_str() {
-                Some("state") if e["neighbor"]["state"].as_str() == Some("down") => rib.clear(),
-                Some("update") => {
-                    let u = &e["neighbor"]["message"]["update"];
-                    for fam in u["withdraw"].as_object().into_iter().flatten() {
-                        for n in fam.1.as_array().into_iter().flatten() {
-                            if let Some(p) = n["nlri"].as_str() {
-                                rib.remove(p);
-                            }
-                        }
-                    }
-                    for fam in u["announce"].as_object().into_iter().flatten() {
-                        for (nh, nlris) in fam.1.as_object().into_iter().flatten() {
-                            for n in nlris.as_array().into_iter().flatten() {
-                                if let Some(p) = n["nlri"].as_str() {
-                                    let mut attrs = u["attribute"].clone();
-                                    attrs["next-hop"] = Value::String(nh.clone());
-                                    rib.insert(p.to_string(), attrs);
-                                }
-                            }
-                        }
-                    }
-                }
-                _ => {}
-            }
+    // Still the winners once everything has settled.
+    for (prefix, _, _, winner) in &cases {
+        for p in receivers {
+            let got = p.route(prefix).and_then(|s| s.originator_id);
+            assert_eq!(
+                got.as_deref(),
+                Some(winner.as_str()),
+                "{} {prefix}",
+                p.name()
+            );
         }
-        rib
-    }
-}
-
-fn exabgp_seen(a: &Value) -> Seen {
-    let comms = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
-            .flatten()
-            .map(|c| {
-                c.as_array()
-                    .map(|parts| {
-                        parts
-                            .iter()
-                            .map(|x| x.to_string())
-                            .collect::<Vec<_>>()
-                            .join(":")
-                    })
-                    .unwrap_or_else(|| c.to_string())
-            })
-            .collect()
-    };
-    Seen {
-        next_hop: a["next-hop"].as_str().unwrap_or("").to_string(),
-        local_pref: u32_of(&a["local-preference"]),
-        med: u32_of(&a["med"]),
-        as_path: a["as-path"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(u32_of)
-            .collect(),
-        originator_id: a["originator-id"].as_str().map(str::to_string),
-        cluster_list: strings(&a["cluster-list"]),
-        communities: comms(&a["community"]),
-        ext_communities: a["extended-community"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|c| c["string"].as_str())
-            .map(|s| s.trim_start_matches("target:").to_string())
-            .collect(),
-        large_communities: comms(&a["large-community"]),
-    }
-}
-
-impl Peer for ExaBgp {
-    fn name(&self) -> String {
-        format!("ExaBGP {} ({})", self.proc.name, self.addr)
-    }
-
-    fn route(&self, prefix: &str) -> Option<Seen> {
-        self.rib().get(prefix).map(exabgp_seen)
-    }
-
-    fn dump(&self) -> String {
-        let t = std::fs::read_to_string(&self.recv).unwrap_or_default();
-        let start = t.len().saturating_sub(8000);
-        t.get(start..).unwrap_or("").to_string()
-    }
-}
-
-// ------------------------------------------------------------------------------- OpenBGPD
-
-/// OpenBGPD's daemon (FRR's is also called `bgpd`, elsewhere).
-pub const OPENBGPD: &str = "/usr/sbin/bgpd";
-
-/// OpenBGPD 7.x cannot dial a remote port other than 179, so reflectd dials it: OpenBGPD
-/// listens on its own address and a free port, passive toward reflectd.
-pub struct OpenBgpd {
-    pub proc: Proc,
-    pub addr: String,
-    /// The port OpenBGPD listens on (reflectd's neighbor `port`).
-    pub port: u16,
-    sock: PathBuf,
-}
-
-impl OpenBgpd {
-    /// `port` from [`super::free_port`], given to reflectd's neighbor config before start.
-    /// `body` adds global config lines (`network ...`).
-    pub fn start(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        port: u16,
-        body: &str,
-    ) -> OpenBgpd {
-        OpenBgpd::start_in(&Net::loopback(), dir, name, addr, router_id, port, body)
-    }
-
-    /// As [`OpenBgpd::start`], run where `net` says, with reflectd at `net.rr`.
-    pub fn start_in(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        port: u16,
-        body: &str,
-    ) -> OpenBgpd {
-        // bgpd chroots its engines to the _openbgpd home, which only the (unused) packaged
-        // service would create.
-        let _ = std::fs::create_dir_all("/run/openbgpd");
-        let sock = dir.join(format!("{name}.sock"));
-        let conf = dir.join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "AS 65000\nrouter-id {router_id}\nlisten on {addr} port {port}\nsocket \"{sock}\"\n\
-                 fib-update no\nnexthop qualify via default\n{body}\n\
-                 neighbor {rr} {{\n  remote-as 65000\n  passive\n  local-address {addr}\n  \
-                 announce IPv4 unicast\n  announce IPv6 unicast\n  descr \"reflectd\"\n}}\n\
-                 allow from any\nallow to any\n",
-                sock = sock.display(),
-                rr = net.rr()
-            ),
-        )
-        .expect("openbgpd config");
-        OpenBgpd::launch(
-            net,
-            dir,
-            name,
-            addr,
-            port,
-            &conf,
-            sock,
-            &["show", "neighbor"],
-            "reflectd",
-        )
-    }
-
-    /// Starts OpenBGPD with a whole config written by the test (listening on `addr`:`port`,
-    /// which this adds, as it adds the control socket).
-    pub fn start_conf(dir: &Path, name: &str, addr: &str, port: u16, config: &str) -> OpenBgpd {
-        let _ = std::fs::create_dir_all("/run/openbgpd");
-        let sock = dir.join(format!("{name}.sock"));
-        let conf = dir.join(format!("{name}.conf"));
-        std::fs::write(
-            &conf,
-            format!(
-                "listen on {addr} port {port}\nsocket \"{}\"\n{config}\n",
-                sock.display()
-            ),
-        )
-        .expect("openbgpd config");
-        let net = Net::loopback();
-        OpenBgpd::launch(
-            &net,
-            dir,
-            name,
-            addr,
-            port,
-            &conf,
-            sock,
-            &["show", "summary"],
-            "Neighbor",
-        )
-    }
-
-    /// Runs bgpd in the foreground on `conf` (made private first: bgpd refuses a readable
-    /// one) and waits until `bgpctl ready_cmd` prints `ready`.
-    #[allow(clippy::too_many_arguments)]
-    fn launch(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        port: u16,
-        conf: &Path,
-        sock: PathBuf,
-        ready_cmd: &[&str],
-        ready: &str,
-    ) -> OpenBgpd {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(conf, std::fs::Permissions::from_mode(0o600));
-        let proc = Proc::spawn(
-            name,
-            net.command(OPENBGPD).arg("-d").arg("-f").arg(conf),
-            dir.join(format!("{name}.log")),
-        );
-        let o = OpenBgpd {
-            proc,
-            addr: addr.to_string(),
-            port,
-            sock,
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            o.bgpctl(ready_cmd).contains(ready).then_some(())
-        });
-        assert!(up.is_some(), "OpenBGPD {name} did not come up");
-        o
-    }
-
-    pub fn bgpctl(&self, args: &[&str]) -> String {
-        run(Command::new("bgpctl").arg("-s").arg(&self.sock).args(args))
-    }
-
-    /// `bgpctl network add PREFIX [nexthop X localpref N ...]`.
-    pub fn announce(&self, prefix: &str, set: &str) {
-        let mut a = vec!["network", "add", prefix];
-        a.extend(set.split_whitespace());
-        let out = self.bgpctl(&a);
-        assert!(
-            out.contains("request sent"),
-            "bgpctl network add {prefix}: {out}"
-        );
-    }
-
-    pub fn withdraw(&self, prefix: &str) {
-        self.bgpctl(&["network", "delete", prefix]);
-    }
-
-    pub fn established(&self) -> bool {
-        self.bgpctl(&["-j", "show", "neighbor"])
-            .contains("\"state\": \"Established\"")
-    }
-}
-
-fn openbgpd_seen(p: &Value) -> Seen {
-    // ORIGINATOR_ID and CLUSTER_LIST come as entries of an "attributes" list.
-    let first = |k: &str| {
-        p["attributes"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find_map(|a| a.get(k))
-            .cloned()
-    };
-    Seen {
-        next_hop: p["exit_nexthop"].as_str().unwrap_or("").to_string(),
-        local_pref: u32_of(&p["localpref"]),
-        med: u32_of(&p["metric"]),
-        as_path: words(&p["aspath"])
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect(),
-        originator_id: first("originator").and_then(|v| v.as_str().map(str::to_string)),
-        cluster_list: first("cluster_list")
-            .map(|v| strings(&v))
-            .unwrap_or_default(),
-        communities: strings(&p["communities"]),
-        ext_communities: strings(&p["extended_communities"])
-            .into_iter()
-            .map(|c| c.trim_start_matches("rt ").to_string())
-            .collect(),
-        large_communities: strings(&p["large_communities"]),
-    }
-}
-
-impl Peer for OpenBgpd {
-    fn name(&self) -> String {
-        format!("OpenBGPD {} ({})", self.proc.name, self.addr)
-    }
-
-    fn route(&self, prefix: &str) -> Option<Seen> {
-        let out = self.bgpctl(&["-j", "show", "rib", "detail", prefix]);
-        let v: Value = serde_json::from_str(out.trim()).ok()?;
-        let paths = v["rib"].as_array()?;
-        let best = paths
-            .iter()
-            .find(|p| p["best"].as_bool() == Some(true))
-            .or(paths.first())?;
-        Some(openbgpd_seen(best))
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "{}\n{}",
-            self.bgpctl(&["show", "neighbor"]),
-            self.bgpctl(&["-j", "show", "rib", "detail"])
-        )
-    }
-}
-
-// ----------------------------------------------------------------------------------- BIRD
-
-/// BIRD 2 dialing reflectd from its own address; `statics` are BIRD `route` lines (with
-/// per-route attribute blocks) exported to reflectd with next hop `next_hop4`/`next_hop6`.
-pub struct Bird {
-    pub proc: Proc,
-    pub addr: String,
-    sock: PathBuf,
-}
-
-impl Bird {
-    #[allow(clippy::too_many_arguments)]
-    pub fn start(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        statics4: &str,
-        statics6: &str,
-        next_hops: (&str, &str),
-    ) -> Bird {
-        Bird::start_with(
-            dir, name, addr, router_id, rr_port, statics4, statics6, next_hops, "",
-        )
-    }
-
-    /// `start` with `extra` lines in the `protocol bgp` block (e.g. `password "k";`).
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_with(
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        statics4: &str,
-        statics6: &str,
-        next_hops: (&str, &str),
-        extra: &str,
-    ) -> Bird {
-        let net = Net::loopback();
-        Bird::start_in(
-            &net, dir, name, addr, router_id, rr_port, statics4, statics6, next_hops, extra,
-        )
-    }
-
-    /// As [`Bird::start_with`], run where `net` says and dialing reflectd at `net.rr`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn start_in(
-        net: &Net,
-        dir: &Path,
-        name: &str,
-        addr: &str,
-        router_id: &str,
-        rr_port: u16,
-        statics4: &str,
-        statics6: &str,
-        next_hops: (&str, &str),
-        extra: &str,
-    ) -> Bird {
-        let conf = dir.join(format!("{name}.conf"));
-        let sock = dir.join(format!("{name}.ctl"));
-        std::fs::write(
-            &conf,
-            format!(
-                r#"router id {router_id};
-log "{log}" all;
-protocol device {{ }}
-# Next hops of received routes resolve through these (nothing is forwarded).
-protocol static nh4 {{ ipv4; route 100.64.0.0/10 blackhole; }}
-protocol static nh6 {{ ipv6; route 2001:db8:ffff::/48 blackhole; }}
-protocol static s4 {{ ipv4; {statics4} }}
-protocol static s6 {{ ipv6; {statics6} }}
-protocol bgp reflector {{
-  # BIRD always listens: on its own address and a free port, never *:179.
-  local {addr} port {listen} as 65000;
-  strict bind yes;
-  neighbor {rr} port {rr_port} as 65000;
-  connect retry time 1;
-  {extra}
-  ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
-  ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
-}}
-"#,
-                log = dir.join(format!("{name}.birdlog")).display(),
-                nh4 = next_hops.0,
-                nh6 = next_hops.1,
-                listen = super::free_port(),
-                rr = net.rr(),
-            ),
-        )
-        .expect("bird config");
-        Bird::launch(net, dir, name, addr, &conf, sock)
-    }
-
-    /// Starts BIRD with a whole config written by the test: `{log}` in it becomes BIRD's
-    /// log file (see [`Bird::log_text`]).
-    pub fn start_conf(dir: &Path, name: &str, addr: &str, config: &str) -> Bird {
-        let conf = dir.join(format!("{name}.conf"));
-        let sock = dir.join(format!("{name}.ctl"));
-        let log = dir.join(format!("{name}.birdlog"));
-        std::fs::write(&conf, config.replace("{log}", &log.display().to_string()))
-            .expect("bird config");
-        Bird::launch(&Net::loopback(), dir, name, addr, &conf, sock)
-    }
-
-    /// Runs BIRD in the foreground on `conf` with control socket `sock` and waits for it.
-    fn launch(net: &Net, dir: &Path, name: &str, addr: &str, conf: &Path, sock: PathBuf) -> Bird {
-        let proc = Proc::spawn(
-            name,
-            net.command("bird")
-                .arg("-f")
-                .arg("-c")
-                .arg(conf)
-                .arg("-s")
-                .arg(&sock),
-            dir.join(format!("{name}.log")),
-        );
-        let b = Bird {
-            proc,
-            addr: addr.to_string(),
-            sock,
-        };
-        let up = eventually(Duration::from_secs(15), || {
-            b.birdc("show status")
-                .contains("Daemon is up")
-                .then_some(())
-        });
-        assert!(up.is_some(), "BIRD {name} did not come up");
-        b
-    }
-
-    /// BIRD's own log (`log "..." all` in its config): with `debug { packets; }` it records
-    /// every message it received.
-    pub fn log_text(&self) -> String {
-        let conf = self.proc.log.with_extension("birdlog");
-        std::fs::read_to_string(conf).unwrap_or_default()
-    }
-
-    pub fn birdc(&self, cmd: &str) -> String {
-        run(Command::new("birdc")
-            .arg("-s")
-            .arg(&self.sock)
-            .args(cmd.split(' ')))
-    }
-}
-
-/// `(65000,91) (65000,92)` or `(rt, 65000, 91)` -> `65000:91`, ...
-fn bird_tuples(s: &str) -> Vec<String> {
-    s.split(')')
-        .filter_map(|t| {
-            let inner = t.trim().trim_start_matches('(');
-            let parts: Vec<&str> = inner
-                .split(',')
-                .map(str::trim)
-                .filter(|p| !p.is_empty() && *p != "rt")
-                .collect();
-            (!parts.is_empty()).then(|| parts.join(":"))
-        })
-        .collect()
-}
-
-/// Every route block of `birdc show route PREFIX all`: (header line, its attribute lines).
-/// A block's header starts with the prefix (the first) or with spaces (the next paths of
-/// the same prefix); its attributes are tab-indented.
-fn bird_blocks<'a>(out: &'a str, prefix: &str) -> Vec<(&'a str, Vec<&'a str>)> {
-    let mut blocks: Vec<(&str, Vec<&str>)> = Vec::new();
-    let mut inside = false;
-    for line in out.lines() {
-        if line.starts_with('\t') {
-            if let Some(b) = blocks.last_mut().filter(|_| inside) {
-                b.1.push(line);
-            }
-        } else if line.starts_with(prefix) || (inside && line.starts_with(' ')) {
-            inside = true;
-            blocks.push((line, Vec::new()));
-        } else {
-            inside = false;
-        }
-    }
-    blocks
-}
-
-fn bird_seen<'a>(attrs: impl IntoIterator<Item = &'a str>) -> Seen {
-    let mut s = Seen::default();
-    for line in attrs {
-        let Some((k, v)) = line.trim().split_once(": ") else {
-            continue;
-        };
-        let v = v.trim();
-        match k {
-            "BGP.next_hop" => s.next_hop = v.split_whitespace().next().unwrap_or("").into(),
-            "BGP.local_pref" => s.local_pref = v.parse().ok(),
-            "BGP.med" => s.med = v.parse().ok(),
-            "BGP.as_path" => {
-                s.as_path = v
-                    .split_whitespace()
-                    .filter_map(|a| a.parse().ok())
-                    .collect()
-            }
-            "BGP.originator_id" => s.originator_id = Some(v.to_string()),
-            "BGP.cluster_list" => {
-                s.cluster_list = v.split_whitespace().map(str::to_string).collect()
-            }
-            "BGP.community" => s.communities = bird_tuples(v),
-            "BGP.ext_community" => s.ext_communities = bird_tuples(v),
-            "BGP.large_community" => s.large_communities = bird_tuples(v),
-            _ => {}
-        }
-    }
-    s
-}
-
-impl AllPaths for Bird {
-    fn paths(&self, prefix: &str) -> Vec<HeldPath> {
-        let out = self.birdc(&format!("show route {prefix} all"));
-        bird_blocks(&out, prefix)
-            .into_iter()
-            .map(|(header, attrs)| HeldPath {
-                // `unicast [reflector 12:00:00.000 from 127.0.0.1] * (100) [i]`
-                from_reflector: header.contains("[reflector "),
-                best: header.contains("] * "),
-                seen: bird_seen(attrs),
-            })
-            .collect()
-    }
-}
-
-impl Peer for Bird {
-    fn name(&self) -> String {
-        format!("BIRD {} ({})", self.proc.name, self.addr)
-    }
-
-    fn route(&self, prefix: &str) -> Option<Seen> {
-        let out = self.birdc(&format!("show route {prefix} all"));
-        if !out.lines().any(|l| l.starts_with(prefix)) {
-            return None;
-        }
-        // The first (best) route's block.
-        let blocks = bird_blocks(&out, prefix);
-        Some(bird_seen(
-            blocks.first().map(|b| b.1.clone()).unwrap_or_default(),
-        ))
-    }
-
-    fn dump(&self) -> String {
-        format!(
-            "{}\n{}",
-            self.birdc("show protocols all reflector"),
-            self.birdc("show route all")
-        )
     }
 }

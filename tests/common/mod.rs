@@ -3,8 +3,13 @@
 //! stopped by its PID when the handle drops.
 #![allow(dead_code)]
 
+pub mod bird;
 pub mod daemons;
+pub mod exabgp;
+pub mod frr;
+pub mod gobgp;
 pub mod netns;
+pub mod openbgpd;
 
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
@@ -63,6 +68,12 @@ pub fn free_ports<const N: usize>() -> [u16; N] {
     panic!("no free port in {LOW}..{}", LOW + SPAN);
 }
 
+/// A computed address as the `&'static str` a [`NeighborSpec`] holds (leaked: a test
+/// process is short-lived).
+pub fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
 pub fn ip(s: &str) -> IpAddr {
     s.parse().expect("test address")
 }
@@ -93,6 +104,15 @@ impl NeighborSpec {
     pub fn non_client(address: &'static str) -> NeighborSpec {
         NeighborSpec {
             rr_client: false,
+            ..NeighborSpec::client(address)
+        }
+    }
+
+    /// A client reflectd dials, at `address`:`port` (a peer that listens, as OpenBGPD does).
+    pub fn dialed(address: &'static str, port: u16) -> NeighborSpec {
+        NeighborSpec {
+            passive: false,
+            port,
             ..NeighborSpec::client(address)
         }
     }
@@ -308,6 +328,25 @@ impl Drop for Reflector {
     }
 }
 
+/// reflectd with two clients, A (127.0.0.11, router id 1.1.1.1) and B (127.0.0.12,
+/// 2.2.2.2), each connected as a speaker.
+pub fn two_clients() -> (Reflector, Speaker, Speaker) {
+    let r = Reflector::start(&[
+        NeighborSpec::client("127.0.0.11"),
+        NeighborSpec::client("127.0.0.12"),
+    ]);
+    let a = r.speaker("127.0.0.11", [1, 1, 1, 1]);
+    let b = r.speaker("127.0.0.12", [2, 2, 2, 2]);
+    (r, a, b)
+}
+
+/// `from` announces `prefix` with next hop `next_hop` ([`attrs`]); waits (bounded) until
+/// `to` holds it.
+pub fn announce_until_held(from: &mut Speaker, to: &mut Speaker, prefix: &str, next_hop: [u8; 4]) {
+    from.announce(&[p4(prefix)], &attrs(next_hop)).unwrap();
+    assert!(to.wait_until(WAIT, |s| s.route(prefix).is_some()).unwrap());
+}
+
 /// One read; a read with a timeout fails with EINTR when the process is stopped and
 /// continued (signal(7)), which says nothing about the connection, so it is retried.
 pub fn read_retrying(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -316,6 +355,29 @@ pub fn read_retrying(s: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             r => return r,
         }
+    }
+}
+
+/// splitmix64: a seeded, dependency-free generator; a run is the same every time.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// An index into a collection of `n`.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
     }
 }
 

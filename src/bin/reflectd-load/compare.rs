@@ -4,7 +4,8 @@
 
 use crate::affinity::Cpus;
 use crate::daemons::{Daemon, Kind, Peers};
-use crate::load::{self, Opts, Report, Scenario};
+use crate::lab::Scenario;
+use crate::load::{self, Opts, Report};
 use clap::Args;
 use std::fmt::Write as _;
 use std::net::SocketAddr;

@@ -5,14 +5,12 @@
 //! process group and stopped by that group's id (the daemon and all its children).
 
 use crate::affinity::Cpus;
-use crate::load::{sink_ip, speaker_ip};
+use crate::lab::{sink_ip, speaker_ip, Scenario, ROUTER_ID};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-pub const ROUTER_ID: &str = "10.255.0.1";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -67,7 +65,7 @@ pub struct Peers {
 
 impl Peers {
     /// In a mesh every session is a client (a speaker and a sink at once).
-    pub fn of(sc: &crate::load::Scenario) -> Peers {
+    pub fn of(sc: &Scenario) -> Peers {
         Peers {
             speakers: if sc.mesh { 0 } else { sc.speakers },
             sinks: sc.sinks,

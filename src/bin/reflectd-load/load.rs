@@ -9,6 +9,7 @@
 //!        └──────────────────── main thread ◀───────────────────┘ (mpsc)
 //! ```
 
+use crate::lab::{sink_ip, speaker_ip, Scenario, ASN, MAX_SESSIONS, ROUTER_ID};
 use crate::procs;
 use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED, KEEPALIVE};
 use crate::table::{self, Table};
@@ -21,31 +22,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-pub const ASN: u32 = 65000;
-
-/// The workload: sizes are flags so small and full runs share the code.
-#[derive(Clone, Debug)]
-pub struct Scenario {
-    pub speakers: u32,
-    /// Prefixes per speaker (unique) or in the one shared table (contested).
-    pub prefixes: u32,
-    pub sinks: u32,
-    /// Every speaker announces the same table; speaker 0 has LOCAL_PREF 200, the others
-    /// 100, so every sink must end with speaker 0's next hop on every prefix.
-    pub contested: bool,
-    /// After convergence every speaker withdraws everything; sinks wait for an empty table.
-    pub withdraw: bool,
-    /// Distinct attribute sets per speaker (0: one per run of prefixes).
-    pub attr_sets: u32,
-    /// Every session is a client that both announces its own `prefixes` and sinks
-    /// everyone else's (scenario D); `speakers` must equal `sinks`.
-    pub mesh: bool,
-    /// After convergence speaker 0 re-announces this many of its prefixes one at a time
-    /// (each with a new MED), `churn_rate` per second; sinks time each change (scenario E).
-    pub churn: u32,
-    pub churn_rate: u32,
-}
-
 #[derive(Clone, Debug)]
 pub struct Opts {
     /// Session starts are spread over this long.
@@ -54,19 +30,6 @@ pub struct Opts {
     pub settle: Duration,
     pub hold_time: u16,
     pub timeout: Duration,
-}
-
-/// Sessions of one kind: each has its own address in a /16 of 127.0.0.0/8.
-pub const MAX_SESSIONS: u32 = 65_000;
-
-/// Speaker i's address, 127.1.0.1 onwards (every 127/8 address is local on Linux).
-pub fn speaker_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 1, 0, 1)) + i)
-}
-
-/// Sink i's address, 127.2.0.1 onwards.
-pub fn sink_ip(i: u32) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 2, 0, 1)) + i)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -418,7 +381,7 @@ pub fn run(
     // Speakers identify themselves by their session's address (mesh: the sinks are the
     // speakers); every reflector is configured with ROUTER_ID as its cluster id.
     let speaker_id: fn(u32) -> Ipv4Addr = if sc.mesh { sink_ip } else { speaker_ip };
-    let cluster: Ipv4Addr = crate::daemons::ROUTER_ID
+    let cluster: Ipv4Addr = ROUTER_ID
         .parse()
         .map_err(|_| "ROUTER_ID is not an address")?;
     let exp = |exclude: Option<u32>| {

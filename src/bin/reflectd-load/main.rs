@@ -15,6 +15,7 @@
 mod affinity;
 mod compare;
 mod daemons;
+mod lab;
 mod load;
 mod procs;
 mod sink;
@@ -22,7 +23,8 @@ mod table;
 
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use daemons::{Daemon, Kind, Peers};
-use load::{Opts, Report, Scenario};
+use lab::Scenario;
+use load::{Opts, Report};
 use std::net::SocketAddr;
 use std::time::Duration;
 

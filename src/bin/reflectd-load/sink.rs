@@ -470,7 +470,7 @@ mod tests {
             table: Arc::new(Table::new(100).unwrap()),
             per_speaker,
             exclude: None,
-            speaker_id: crate::load::speaker_ip,
+            speaker_id: crate::lab::speaker_ip,
             speakers: 2,
             cluster: Ipv4Addr::new(10, 255, 0, 1),
         }

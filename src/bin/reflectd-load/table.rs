@@ -113,7 +113,7 @@ pub fn attrs(s: u32, run_first: u32, local_pref: u32, sets: u32) -> PathAttrs {
     };
     let h = mix(u64::from(key) << 20 | u64::from(s));
     let hops = 1 + (h % 6) as usize;
-    // The neighbor AS stays below the reflector's (crate::load::ASN): a path through our
+    // The neighbor AS stays below the reflector's (crate::lab::ASN): a path through our
     // own AS is a loop every reflector drops (speaker 488 once had AS 65000).
     let mut asns = vec![FIRST_NEIGHBOR_AS + (s % NEIGHBOR_ASES)];
     asns.extend((1..hops).map(|k| 1 + (mix(h ^ k as u64) % 64000) as u32));
@@ -159,10 +159,10 @@ mod tests {
             assert!(a.communities.len() <= 4);
         }
         // No speaker's path passes through the reflector's AS.
-        for s in 0..crate::load::MAX_SESSIONS {
+        for s in 0..crate::lab::MAX_SESSIONS {
             let a = attrs(s, 0, 100, 0);
             assert!(
-                !a.as_path.segments[0].asns.contains(&crate::load::ASN),
+                !a.as_path.segments[0].asns.contains(&crate::lab::ASN),
                 "speaker {s}"
             );
         }

@@ -12,14 +12,14 @@ const P: &str = "10.0.0.0/8";
 /// Client 3 watches. Returns the RIB after A announced and B took over.
 fn a_then_better_b() -> Rib {
     let mut r = rib_with(&[(1, true), (2, true), (3, true)]);
-    r.handle(announce(1, &[P], attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &[P]));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2, 3]).announce.len(), 1);
     assert!(
         to_peers(&sends, &[1]).is_empty(),
         "A is not sent its own route"
     );
-    r.handle(announce(2, &[P], lp([192, 0, 2, 2], 300)), t0());
+    r.feed(announce(2, &[P], lp([192, 0, 2, 2], 300)));
     let sends = v4(&r.plan());
     // B's path to A and the watcher, encoded once for both.
     let to_others = only_to(&sends, &[1, 3]);
@@ -47,7 +47,7 @@ fn a_then_better_b() -> Rib {
 fn a_client_whose_path_becomes_best_is_withdrawn_what_it_held_and_not_sent_its_own() {
     let mut r = a_then_better_b();
     // A withdraws: nothing changes for anyone (B's path was and stays best).
-    r.handle(withdraw(1, &[P]), t0());
+    r.feed(withdraw(1, &[P]));
     assert!(v4(&r.plan()).is_empty());
     assert_eq!(
         [
@@ -58,7 +58,7 @@ fn a_client_whose_path_becomes_best_is_withdrawn_what_it_held_and_not_sent_its_o
         [1, 0, 1]
     );
     // B withdraws too: A and the watcher are withdrawn P; B held nothing, is sent nothing.
-    r.handle(withdraw(2, &[P]), t0());
+    r.feed(withdraw(2, &[P]));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[1, 3]).withdraw, vec![p4(P)]);
     assert_eq!(sends.len(), 1, "{sends:#?}");
@@ -67,14 +67,14 @@ fn a_client_whose_path_becomes_best_is_withdrawn_what_it_held_and_not_sent_its_o
 #[test]
 fn the_same_holds_when_the_first_client_s_session_drops() {
     let mut r = a_then_better_b();
-    r.handle(ToRib::PeerDown { peer: 1 }, t0());
+    r.feed(ToRib::PeerDown { peer: 1 });
     assert!(
         v4(&r.plan()).is_empty(),
         "B keeps its own path, held nothing"
     );
     assert_eq!([counts(&mut r, 2).2, counts(&mut r, 3).2], [0, 1]);
     // A comes back: its dump holds B's path.
-    r.handle(ToRib::PeerUp(peer_up(1, true)), t0());
+    r.feed(ToRib::PeerUp(peer_up(1, true)));
     let sends = v4(&r.plan());
     let dump = only_to(&sends, &[1]);
     assert_eq!((dump.announce.len(), dump.eor), (1, true));
@@ -88,18 +88,11 @@ fn the_rule_holds_for_ipv6_routes() {
             global: Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, peer as u16),
             link_local: None,
         };
-        let u = Update {
-            attrs: Some(PathAttrs {
-                next_hop: NextHop::None,
-                ..lp([0, 0, 0, 0], local_pref)
-            }),
-            mp_reach: Some(MpReach {
-                next_hop: nh,
-                nlri: NlriSet::Ipv6Unicast(vec![p6("2001:db8:1::/48")]),
-            }),
-            ..Update::default()
+        let a = PathAttrs {
+            next_hop: NextHop::None,
+            ..lp([0, 0, 0, 0], local_pref)
         };
-        ToRib::updates(peer, vec![u])
+        announce6(peer, &["2001:db8:1::/48"], nh, a)
     };
     // (peers sent to, announced, withdrawn) per IPv6 send.
     let v6_sends = |plan: &Plan| -> Vec<(Vec<PeerId>, usize, usize)> {
@@ -115,9 +108,9 @@ fn the_rule_holds_for_ipv6_routes() {
         out.sort();
         out
     };
-    r.handle(v6(1, 100), t0());
+    r.feed(v6(1, 100));
     assert_eq!(v6_sends(&r.plan()), vec![(vec![2, 3], 1, 0)]);
-    r.handle(v6(2, 300), t0());
+    r.feed(v6(2, 300));
     assert_eq!(
         v6_sends(&r.plan()),
         vec![(vec![1, 3], 1, 0), (vec![2], 0, 1)]
@@ -137,10 +130,10 @@ fn a_non_client_is_sent_a_client_s_path_but_never_its_own() {
     // Non-clients' own routes never reach their group at all (RFC 4456 §6); a non-client
     // whose path takes over from a client's is withdrawn the client's path.
     let mut r = rib_with(&[(1, true), (4, false), (5, false)]);
-    r.handle(announce(1, &[P], attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &[P]));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[4, 5]).announce.len(), 1);
-    r.handle(announce(4, &[P], lp([192, 0, 2, 4], 300)), t0());
+    r.feed(announce(4, &[P], lp([192, 0, 2, 4], 300)));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[1]).announce.len(), 1);
     assert_eq!(only_to(&sends, &[4, 5]).withdraw, vec![p4(P)]);
@@ -151,11 +144,11 @@ fn a_non_client_is_sent_a_client_s_path_but_never_its_own() {
 fn peers_dumped_together_are_not_sent_their_own_routes() {
     // Two clients come up in one batch (so one dump) and announce in the same batch.
     let mut r = rib_with(&[(3, true)]);
-    r.handle(ToRib::PeerUp(peer_up(1, true)), t0());
-    r.handle(ToRib::PeerUp(peer_up(2, true)), t0());
-    r.handle(announce(1, &["10.1.0.0/16"], attrs([192, 0, 2, 1])), t0());
-    r.handle(announce(2, &["10.2.0.0/16"], attrs([192, 0, 2, 2])), t0());
-    r.handle(announce(3, &["10.3.0.0/16"], attrs([192, 0, 2, 3])), t0());
+    r.feed(ToRib::PeerUp(peer_up(1, true)));
+    r.feed(ToRib::PeerUp(peer_up(2, true)));
+    r.feed(route(1, &["10.1.0.0/16"]));
+    r.feed(route(2, &["10.2.0.0/16"]));
+    r.feed(route(3, &["10.3.0.0/16"]));
     let sends = v4(&r.plan());
     let got = |peer: PeerId| -> Vec<Prefix4> {
         let mut v: Vec<Prefix4> = sends
@@ -185,33 +178,27 @@ fn with_communities(nh: [u8; 4], local_pref: u32, communities: &[u32]) -> PathAt
 #[test]
 fn a_no_advertise_route_is_selected_but_sent_to_no_peer() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
-    r.handle(
-        announce(
-            1,
-            &[P],
-            with_communities([192, 0, 2, 1], 100, &[NO_ADVERTISE]),
-        ),
-        t0(),
-    );
+    r.feed(announce(
+        1,
+        &[P],
+        with_communities([192, 0, 2, 1], 100, &[NO_ADVERTISE]),
+    ));
     assert!(v4(&r.plan()).is_empty());
     assert_eq!(r.best(p4(P)).map(|b| b.0), Some(1), "still selected");
     assert_eq!([counts(&mut r, 2).2, counts(&mut r, 3).2], [0, 0]);
     // Client 2's path (lower LOCAL_PREF, so not best) is not advertised in its place.
-    r.handle(announce(2, &[P], attrs([192, 0, 2, 2])), t0());
+    r.feed(route(2, &[P]));
     assert!(v4(&r.plan()).is_empty());
     // Without NO_ADVERTISE it is reflected; with it again, withdrawn from everyone.
-    r.handle(announce(1, &[P], lp([192, 0, 2, 1], 200)), t0());
+    r.feed(announce(1, &[P], lp([192, 0, 2, 1], 200)));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2]).announce.len(), 1);
     assert_eq!(only_to(&sends, &[3]).announce.len(), 1);
-    r.handle(
-        announce(
-            1,
-            &[P],
-            with_communities([192, 0, 2, 1], 200, &[1, NO_ADVERTISE]),
-        ),
-        t0(),
-    );
+    r.feed(announce(
+        1,
+        &[P],
+        with_communities([192, 0, 2, 1], 200, &[1, NO_ADVERTISE]),
+    ));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2]).withdraw, vec![p4(P)]);
     assert_eq!(only_to(&sends, &[3]).withdraw, vec![p4(P)]);
@@ -226,7 +213,7 @@ fn a_no_advertise_route_is_selected_but_sent_to_no_peer() {
         [0, 0, 0]
     );
     // A new peer's dump leaves it out too.
-    r.handle(ToRib::PeerUp(peer_up(4, true)), t0());
+    r.feed(ToRib::PeerUp(peer_up(4, true)));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[4]).announce.len(), 0);
 }
@@ -235,7 +222,7 @@ fn a_no_advertise_route_is_selected_but_sent_to_no_peer() {
 fn no_export_routes_are_reflected_to_ibgp_peers_unchanged() {
     let mut r = rib_with(&[(1, true), (2, true), (3, false)]);
     let a = with_communities([192, 0, 2, 1], 100, &[NO_EXPORT, NO_EXPORT_SUBCONFED]);
-    r.handle(announce(1, &[P], a.clone()), t0());
+    r.feed(announce(1, &[P], a.clone()));
     let sends = v4(&r.plan());
     for peer in [2, 3] {
         let (_, sent) = &only_to(&sends, &[peer]).announce[0];
@@ -329,32 +316,23 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
             let (peer, client) = PEERS[rng.below(PEERS.len() as u64) as usize];
             let roll = rng.below(100);
             if !up[&peer] {
-                r.handle(ToRib::PeerUp(peer_up(peer, client)), t0());
+                r.feed(ToRib::PeerUp(peer_up(peer, client)));
                 up.insert(peer, true);
                 xoff.insert(peer, false);
             } else if roll < 3 {
-                r.handle(ToRib::PeerDown { peer }, t0());
+                r.feed(ToRib::PeerDown { peer });
                 up.insert(peer, false);
                 held.remove(&peer);
             } else if roll < 6 {
                 let off = !xoff.get(&peer).copied().unwrap_or(false);
-                r.handle(
-                    if off {
-                        ToRib::Xoff { peer }
-                    } else {
-                        ToRib::Xon { peer }
-                    },
-                    t0(),
-                );
+                r.feed(if off {
+                    ToRib::Xoff { peer }
+                } else {
+                    ToRib::Xon { peer }
+                });
                 xoff.insert(peer, off);
             } else if roll < 8 {
-                r.handle(
-                    ToRib::RouteRefresh {
-                        peer,
-                        family: Family::Ipv4Unicast,
-                    },
-                    t0(),
-                );
+                r.feed(refresh(peer));
             } else {
                 let n = 1 + rng.below(3) as usize;
                 let ps: Vec<String> = (0..n)
@@ -362,7 +340,7 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
                     .collect();
                 let ps: Vec<&str> = ps.iter().map(String::as_str).collect();
                 if roll < 35 {
-                    r.handle(withdraw(peer, &ps), t0());
+                    r.feed(withdraw(peer, &ps));
                 } else {
                     let nh = [192, 0, 2, peer as u8];
                     let local_pref = 100 + 50 * rng.below(4) as u32;
@@ -371,10 +349,11 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
                         1 => &[NO_EXPORT],
                         _ => &[],
                     };
-                    r.handle(
-                        announce(peer, &ps, with_communities(nh, local_pref, communities)),
-                        t0(),
-                    );
+                    r.feed(announce(
+                        peer,
+                        &ps,
+                        with_communities(nh, local_pref, communities),
+                    ));
                 }
             }
             // Flush every few steps, so batches hold several changes.
@@ -385,9 +364,9 @@ fn every_peer_holds_exactly_the_reference_and_its_advert_count_says_so() {
         // Everyone back in the send lists, then compare.
         for &(peer, client) in &PEERS {
             if !up[&peer] {
-                r.handle(ToRib::PeerUp(peer_up(peer, client)), t0());
+                r.feed(ToRib::PeerUp(peer_up(peer, client)));
             } else if xoff.get(&peer).copied().unwrap_or(false) {
-                r.handle(ToRib::Xon { peer }, t0());
+                r.feed(ToRib::Xon { peer });
             }
         }
         flush_into(&mut r, &mut held);
@@ -420,7 +399,7 @@ fn parts_that_cross_chunk_boundaries_leave_out_exactly_their_source() {
             .collect();
         let t: Vec<&str> = t.iter().map(String::as_str).collect();
         for chunk in t.chunks(1000) {
-            r.handle(announce(peer, chunk, attrs([192, 0, 2, peer as u8])), t0());
+            r.feed(route(peer, chunk));
         }
     }
     let mut held = Held::new();

@@ -1,5 +1,5 @@
 //! Graceful Restart, receiving speaker (RFC 4724 §4.2): stale routes kept, refreshed,
-//! swept on End-of-RIB and on the timers. Uses the helpers of `rib::tests`.
+//! swept on End-of-RIB and on the timers.
 
 use super::*;
 use crate::msg::GracefulRestartPeer;
@@ -30,13 +30,22 @@ const ABC: [&str; 3] = ["10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"];
 /// group of its own); then peer 1's session was lost.
 fn restarting() -> Rib {
     let mut r = rib();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
+    r.feed(ToRib::PeerUp(gr_up(1, true, true)));
+    r.feed(ToRib::PeerUp(peer_up(2, false)));
     r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &ABC));
     let sends = v4(&r.plan());
     assert_eq!(only_to(&sends, &[2]).announce.len(), 3);
-    r.handle(ToRib::PeerLost { peer: 1 }, t0());
+    r.feed(ToRib::PeerLost { peer: 1 });
+    r
+}
+
+/// `restarting()`, then peer 1 back with graceful restart, having sent nothing yet.
+fn back_after_restart() -> Rib {
+    let mut r = restarting();
+    r.plan();
+    r.feed(ToRib::PeerUp(gr_up(1, true, true)));
+    r.plan();
     r
 }
 
@@ -73,7 +82,7 @@ fn a_lost_graceful_peer_keeps_its_routes_stale_and_they_stay_best_and_reflected(
     assert_eq!(counts(&mut r, 1), (3, 3, 0));
     assert!(r.next_deadline().is_some(), "restart timer armed");
     // A new client still gets the stale routes (they are reflected like any other).
-    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
+    r.feed(ToRib::PeerUp(peer_up(3, true)));
     let sends = v4(&r.plan());
     let dump = only_to(&sends, &[3]);
     assert_eq!(dump.announce.len(), 3);
@@ -81,13 +90,10 @@ fn a_lost_graceful_peer_keeps_its_routes_stale_and_they_stay_best_and_reflected(
 
 #[test]
 fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
-    let mut r = restarting();
-    r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.plan();
+    let mut r = back_after_restart();
     assert_eq!(r.stale_routes(), 3, "kept while waiting for End-of-RIB");
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
-    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 9])), t0());
+    r.feed(route(1, &ABC[..1]));
+    r.feed(announce(1, &ABC[1..2], attrs([192, 0, 2, 9])));
     let sends = v4(&r.plan());
     let s = only_to(&sends, &[2]);
     assert!(s.withdraw.is_empty(), "{s:?}");
@@ -97,7 +103,7 @@ fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
         vec![p4(ABC[1])]
     );
     assert_eq!(r.stale_routes(), 1);
-    r.handle(eor_v4(1), t0());
+    r.feed(eor_v4(1));
     assert_eq!(withdrawn_to(&mut r, 2), vec![p4(ABC[2])]);
     assert_eq!(r.stale_routes(), 0);
     assert_eq!(r.next_deadline(), None, "stale-path timer disarmed");
@@ -124,8 +130,8 @@ fn the_restart_timer_withdraws_everything_when_the_peer_does_not_come_back() {
 fn the_stale_path_timer_withdraws_what_no_end_of_rib_came_for() {
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
+    r.feed(ToRib::PeerUp(gr_up(1, true, true)));
+    r.feed(route(1, &ABC[..1]));
     r.plan();
     r.expire(t0() + STALE + Duration::from_secs(1));
     let mut got = withdrawn_to(&mut r, 2);
@@ -135,73 +141,92 @@ fn the_stale_path_timer_withdraws_what_no_end_of_rib_came_for() {
 }
 
 #[test]
-fn a_peer_back_without_graceful_restart_or_forwarding_state_loses_its_stale_routes_at_once() {
-    for up in [peer_up(1, true), gr_up(1, true, false)] {
+fn a_peer_back_unable_to_resume_loses_its_stale_routes_at_once() {
+    struct Case {
+        name: &'static str,
+        up: PeerUp,
+    }
+    let cases = [
+        Case {
+            name: "the peer comes back without graceful restart",
+            up: peer_up(1, true),
+        },
+        Case {
+            name: "the peer comes back without forwarding state",
+            up: gr_up(1, true, false),
+        },
+        Case {
+            name: "the peer comes back with another identity, so starts afresh",
+            up: PeerUp {
+                remote_id: Ipv4Addr::new(10, 9, 9, 9),
+                ..gr_up(1, true, true)
+            },
+        },
+    ];
+    for case in cases {
         let mut r = restarting();
         r.plan();
-        r.handle(ToRib::PeerUp(up.clone()), t0());
+        r.feed(ToRib::PeerUp(case.up));
         let mut got = withdrawn_to(&mut r, 2);
         got.sort_unstable();
-        assert_eq!(got, ABC.map(p4).to_vec(), "{:?}", up.graceful_restart);
-        assert_eq!(r.stale_routes(), 0);
-        assert_eq!(counts(&mut r, 1).0, 0);
+        assert_eq!(got, ABC.map(p4).to_vec(), "{}", case.name);
+        assert_eq!(r.stale_routes(), 0, "{}", case.name);
+        assert_eq!(counts(&mut r, 1).0, 0, "{}", case.name);
     }
 }
 
 #[test]
-fn a_peer_back_with_another_identity_starts_afresh() {
-    let mut r = restarting();
-    r.plan();
-    let mut up = gr_up(1, true, true);
-    up.remote_id = Ipv4Addr::new(10, 9, 9, 9);
-    r.handle(ToRib::PeerUp(up), t0());
-    let mut got = withdrawn_to(&mut r, 2);
-    got.sort_unstable();
-    assert_eq!(got, ABC.map(p4).to_vec());
-    assert_eq!(r.stale_routes(), 0);
-}
-
-#[test]
-fn a_session_ended_by_a_notification_withdraws_at_once_even_with_graceful_restart() {
-    let mut r = rib();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
-    r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
-    r.plan();
-    r.handle(ToRib::PeerDown { peer: 1 }, t0());
-    let mut got = withdrawn_to(&mut r, 2);
-    got.sort_unstable();
-    assert_eq!(got, ABC.map(p4).to_vec());
-    assert_eq!(r.stale_routes(), 0);
-    assert_eq!(r.next_deadline(), None);
-}
-
-#[test]
-fn a_lost_peer_without_graceful_restart_is_withdrawn_at_once() {
-    let mut r = rib_with(&[(1, true), (2, false)]);
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
-    r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 }, t0());
-    assert_eq!(withdrawn_to(&mut r, 2).len(), 3);
-    assert_eq!(r.stale_routes(), 0);
-}
-
-#[test]
-fn only_the_families_the_peer_listed_are_kept() {
-    let mut r = rib();
-    let mut up = gr_up(1, true, true);
-    if let Some(g) = up.graceful_restart.as_mut() {
-        g.families = FamilySet::EMPTY.with(Family::Ipv6Unicast);
+fn routes_that_graceful_restart_does_not_keep_are_withdrawn_at_once() {
+    struct Case {
+        name: &'static str,
+        up: PeerUp,
+        down: ToRib,
+        /// Whether no timer may be left armed afterwards.
+        no_timer: bool,
     }
-    r.handle(ToRib::PeerUp(up), t0());
-    r.handle(ToRib::PeerUp(peer_up(2, false)), t0());
-    r.plan();
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
-    r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 }, t0());
-    assert_eq!(withdrawn_to(&mut r, 2).len(), 3, "IPv4 was not listed");
-    assert_eq!(r.stale_routes(), 0);
+    let ipv6_only = {
+        let mut up = gr_up(1, true, true);
+        if let Some(g) = up.graceful_restart.as_mut() {
+            g.families = FamilySet::EMPTY.with(Family::Ipv6Unicast);
+        }
+        up
+    };
+    let cases = [
+        Case {
+            name: "the session ends with a NOTIFICATION, even under graceful restart",
+            up: gr_up(1, true, true),
+            down: ToRib::PeerDown { peer: 1 },
+            no_timer: true,
+        },
+        Case {
+            name: "the session is lost and the peer has no graceful restart",
+            up: peer_up(1, true),
+            down: ToRib::PeerLost { peer: 1 },
+            no_timer: false,
+        },
+        Case {
+            name: "the session is lost and the peer's graceful restart did not list IPv4",
+            up: ipv6_only,
+            down: ToRib::PeerLost { peer: 1 },
+            no_timer: false,
+        },
+    ];
+    for case in cases {
+        let mut r = rib();
+        r.feed(ToRib::PeerUp(case.up));
+        r.feed(ToRib::PeerUp(peer_up(2, false)));
+        r.plan();
+        r.feed(route(1, &ABC));
+        r.plan();
+        r.feed(case.down);
+        let mut got = withdrawn_to(&mut r, 2);
+        got.sort_unstable();
+        assert_eq!(got, ABC.map(p4).to_vec(), "{}", case.name);
+        assert_eq!(r.stale_routes(), 0, "{}", case.name);
+        if case.no_timer {
+            assert_eq!(r.next_deadline(), None, "{}", case.name);
+        }
+    }
 }
 
 #[test]
@@ -209,12 +234,12 @@ fn a_better_path_from_another_peer_wins_over_a_stale_one_and_the_stale_one_retur
     // Stale routes are ordinary candidates: the decision process alone picks.
     let mut r = restarting();
     r.plan();
-    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
+    r.feed(ToRib::PeerUp(peer_up(3, true)));
     r.plan();
-    r.handle(announce(3, &ABC[..1], lp([192, 0, 2, 3], 300)), t0());
+    r.feed(announce(3, &ABC[..1], lp([192, 0, 2, 3], 300)));
     r.plan();
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(3));
-    r.handle(withdraw(3, &ABC[..1]), t0());
+    r.feed(withdraw(3, &ABC[..1]));
     r.plan();
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(1));
 }
@@ -222,11 +247,11 @@ fn a_better_path_from_another_peer_wins_over_a_stale_one_and_the_stale_one_retur
 #[test]
 fn a_peer_back_from_a_restart_is_not_dumped_its_own_stale_routes() {
     let mut r = restarting();
-    r.handle(ToRib::PeerUp(peer_up(3, true)), t0());
+    r.feed(ToRib::PeerUp(peer_up(3, true)));
     r.plan();
     // Peer 1 comes back into the clients' group, where its stale routes are best.
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.handle(announce(3, &["10.9.0.0/16"], attrs([192, 0, 2, 3])), t0());
+    r.feed(ToRib::PeerUp(gr_up(1, true, true)));
+    r.feed(route(3, &["10.9.0.0/16"]));
     let sends = v4(&r.plan());
     let to_1: Vec<Prefix4> = to_peers(&sends, &[1])
         .iter()
@@ -243,17 +268,14 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
     let mut r = restarting();
     r.plan();
     // Peer 2 leaves: its group (shared with peer 1 before the loss) is freed and reused.
-    r.handle(ToRib::PeerDown { peer: 2 }, t0());
-    r.handle(ToRib::PeerUp(peer_up(4, false)), t0());
+    r.feed(ToRib::PeerDown { peer: 2 });
+    r.feed(ToRib::PeerUp(peer_up(4, false)));
     r.plan();
-    r.handle(
-        ToRib::RouteRefresh {
-            peer: 1,
-            family: Family::Ipv4Unicast,
-        },
-        t0(),
-    );
-    r.handle(ToRib::Xon { peer: 1 }, t0());
+    r.feed(ToRib::RouteRefresh {
+        peer: 1,
+        family: Family::Ipv4Unicast,
+    });
+    r.feed(ToRib::Xon { peer: 1 });
     let plan = r.plan();
     assert!(
         plan.sends.iter().all(|s| !s.peers().contains(&1)),
@@ -261,8 +283,8 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
     );
     // Expiry must not take peer 4 out of the group that reused the id.
     r.expire(t0() + RESTART + Duration::from_secs(1));
-    r.handle(ToRib::PeerUp(peer_up(5, true)), t0());
-    r.handle(announce(5, &["10.9.0.0/16"], attrs([192, 0, 2, 5])), t0());
+    r.feed(ToRib::PeerUp(peer_up(5, true)));
+    r.feed(route(5, &["10.9.0.0/16"]));
     let sends = v4(&r.plan());
     assert!(to_peers(&sends, &[4])
         .iter()
@@ -273,14 +295,11 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
 fn a_session_lost_again_before_end_of_rib_withdraws_what_was_still_stale() {
     // RFC 4724 §4.2: "To deal with possible consecutive restarts, a route (from the peer)
     // previously marked as stale MUST be deleted."
-    let mut r = restarting();
-    r.plan();
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
-    r.plan();
-    r.handle(announce(1, &ABC[..1], attrs([192, 0, 2, 1])), t0());
+    let mut r = back_after_restart();
+    r.feed(route(1, &ABC[..1]));
     r.plan();
     assert_eq!(r.stale_routes(), 2);
-    r.handle(ToRib::PeerLost { peer: 1 }, t0());
+    r.feed(ToRib::PeerLost { peer: 1 });
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, vec![p4(ABC[1]), p4(ABC[2])]);
@@ -288,9 +307,9 @@ fn a_session_lost_again_before_end_of_rib_withdraws_what_was_still_stale() {
     assert_eq!(r.best(p4(ABC[0])).map(|b| b.0), Some(1));
     assert_eq!(counts(&mut r, 1).0, 1);
     // A third session that re-announces nothing keeps nothing past its End-of-RIB.
-    r.handle(ToRib::PeerUp(gr_up(1, true, true)), t0());
+    r.feed(ToRib::PeerUp(gr_up(1, true, true)));
     r.plan();
-    r.handle(eor_v4(1), t0());
+    r.feed(eor_v4(1));
     assert_eq!(withdrawn_to(&mut r, 2), vec![p4(ABC[0])]);
     assert_eq!(r.stale_routes(), 0);
 }
@@ -303,12 +322,12 @@ fn limited_and_back() -> Rib {
         max_prefixes: Some(3),
         ..gr_up(1, true, true)
     };
-    r.handle(ToRib::PeerUp(limited()), t0());
-    r.handle(announce(1, &ABC, attrs([192, 0, 2, 1])), t0());
+    r.feed(ToRib::PeerUp(limited()));
+    r.feed(route(1, &ABC));
     r.plan();
-    r.handle(ToRib::PeerLost { peer: 1 }, t0());
+    r.feed(ToRib::PeerLost { peer: 1 });
     r.plan();
-    r.handle(ToRib::PeerUp(limited()), t0());
+    r.feed(ToRib::PeerUp(limited()));
     r.plan();
     r
 }
@@ -317,9 +336,9 @@ fn limited_and_back() -> Rib {
 fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
     let mut r = limited_and_back();
     let def = ["10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16"];
-    r.handle(announce(1, &def, attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &def));
     // Withdrawing a stale prefix frees nothing: it was not counted.
-    r.handle(withdraw(1, &ABC[..1]), t0());
+    r.feed(withdraw(1, &ABC[..1]));
     assert!(
         stops(&mut r).is_empty(),
         "3 fresh of 3, the stale ones apart"
@@ -327,7 +346,7 @@ fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
     assert_eq!(held(&r, 1), 5);
     assert_eq!(r.stale_routes(), 2);
     // Announced again, a stale prefix is fresh: the fourth one is an excess.
-    r.handle(announce(1, &ABC[1..2], attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &ABC[1..2]));
     let s = stops(&mut r);
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].1.data, [0, 1, 1, 0, 0, 0, 3]);
@@ -338,10 +357,10 @@ fn stale_routes_do_not_count_toward_max_prefixes_until_swept() {
 fn stale_prefixes_announced_again_fill_the_limit_like_new_ones() {
     let mut r = limited_and_back();
     // Same attributes (nothing changes in the table) or new ones: fresh either way.
-    r.handle(announce(1, &ABC[..2], attrs([192, 0, 2, 1])), t0());
-    r.handle(announce(1, &ABC[2..], attrs([192, 0, 2, 9])), t0());
+    r.feed(route(1, &ABC[..2]));
+    r.feed(announce(1, &ABC[2..], attrs([192, 0, 2, 9])));
     assert!(stops(&mut r).is_empty());
     assert_eq!(r.stale_routes(), 0);
-    r.handle(announce(1, &["10.4.0.0/16"], attrs([192, 0, 2, 1])), t0());
+    r.feed(route(1, &["10.4.0.0/16"]));
     assert_eq!(stops(&mut r).len(), 1, "4 fresh of 3");
 }
