@@ -6,14 +6,15 @@
 //! into an empty RIB as the RIB thread takes one (its table then outgrows every cache).
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
-use reflectd::msg::{PeerUp, ToRib};
-use reflectd::rib::attrs::{AttrTable, Rank};
+use reflectd::msg::{PeerUp, Rank, ToRib};
+use reflectd::rib::attrs::AttrTable;
 use reflectd::rib::decide::{self, Candidate};
 use reflectd::rib::plan::Outbox;
 use reflectd::rib::{Rib, RibConfig};
 use reflectd::wire::*;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::time::Instant;
 
 const ASN: u32 = 65000;
 
@@ -119,9 +120,10 @@ fn rib_with_speaker(clients: u32, speaker_client: bool) -> Rib {
         router_id: Ipv4Addr::new(10, 255, 0, 1),
         cluster_id: Ipv4Addr::new(10, 255, 0, 1),
     });
-    rib.handle(up(1, speaker_client));
+    let now = Instant::now();
+    rib.handle(up(1, speaker_client), now);
     for c in 0..clients {
-        rib.handle(up(100 + c, true));
+        rib.handle(up(100 + c, true), now);
     }
     rib.flush(&mut Outbox::default());
     rib
@@ -170,8 +172,9 @@ fn update_groups(c: &mut Criterion) {
                 b.iter_batched(
                     || (rib_with(clients), batches(n, 100)),
                     |(mut rib, msgs)| {
+                        let now = Instant::now();
                         for m in msgs {
-                            rib.handle(m);
+                            rib.handle(m, now);
                         }
                         rib
                     },
@@ -194,9 +197,9 @@ fn update_groups(c: &mut Criterion) {
 fn flush_10k(b: &mut criterion::Bencher, n: u32, rib: impl Fn() -> Rib) {
     b.iter_batched(
         || {
-            let mut rib = rib();
+            let (mut rib, now) = (rib(), Instant::now());
             for m in batches(n, 100) {
-                rib.handle(m);
+                rib.handle(m, now);
             }
             rib
         },
@@ -245,9 +248,9 @@ fn full_table(c: &mut Criterion) {
                         (rib_with(1), msgs)
                     },
                     |(mut rib, msgs)| {
-                        let mut out = Outbox::default();
+                        let (mut out, now) = (Outbox::default(), Instant::now());
                         for m in msgs {
-                            rib.handle(m);
+                            rib.handle(m, now);
                             if rib.dirty_len() >= reflectd::rib::MAX_DIRTY {
                                 rib.flush(&mut out);
                                 out.msgs.clear();

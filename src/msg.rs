@@ -6,7 +6,10 @@
 //!  control  ──Add/Remove/Shutdown──▶ worker k ◀──ToWorker::Send (Arc'd bytes), StopPeer── RIB
 //! ```
 
-use crate::rib::attrs::Prepared;
+mod prepared;
+
+pub use prepared::{Prepared, Rank};
+
 use crate::wire::{
     scan, stored, CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update,
 };

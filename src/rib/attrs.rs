@@ -9,12 +9,10 @@
 //! about 170 in one, it hashes and compares as one slice, and reflecting it is a copy
 //! (`wire::encode_announce_stored`).
 
+use crate::msg::{Prepared, Rank};
 use crate::wire::community::WellKnown;
-use crate::wire::scan::ScannedAttrs;
-use crate::wire::{stored, NextHop, Origin, PathAttrs};
-use hashbrown::{DefaultHashBuilder, HashTable};
-use std::hash::BuildHasher;
-use std::net::Ipv4Addr;
+use crate::wire::{stored, PathAttrs};
+use hashbrown::HashTable;
 use std::sync::Arc;
 
 /// Handle to an interned attribute set. `AttrId::REJECTED` marks a path that was received
@@ -35,118 +33,6 @@ impl AttrId {
     #[cfg(test)]
     pub fn test(i: u32) -> AttrId {
         AttrId(i)
-    }
-}
-
-/// What the decision process reads from an attribute set, computed once at intern time so
-/// that best-path selection never walks an AS_PATH.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct Rank {
-    /// Absent = 100 (the usual default; RFC 4271 leaves it to local policy).
-    pub local_pref: u32,
-    pub as_path_len: u32,
-    pub origin: Origin,
-    /// Absent = 0 (RFC 4271 §9.1.2.2 c).
-    pub med: u32,
-    /// First AS of the path. A path with no leading AS_SEQUENCE has 0 here (AS 0 is never
-    /// valid on the wire, RFC 7607), which `AttrTable::rank` gives as the local AS: a rank
-    /// is computed on the workers, which do not know it.
-    pub neighbor_as: u32,
-    pub originator_id: Option<Ipv4Addr>,
-    pub cluster_list_len: u32,
-    /// RFC 1997 well-known communities: where the route may be advertised (not a
-    /// decision input, kept here so the outbound rules never walk COMMUNITIES).
-    pub well_known: WellKnown,
-}
-
-pub const DEFAULT_LOCAL_PREF: u32 = 100;
-
-impl Rank {
-    pub fn of(attrs: &PathAttrs) -> Rank {
-        Rank {
-            local_pref: attrs.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
-            as_path_len: u32::try_from(attrs.as_path.route_len()).unwrap_or(u32::MAX),
-            origin: attrs.origin,
-            med: attrs.med.unwrap_or(0),
-            neighbor_as: attrs.as_path.first_as().unwrap_or(0),
-            originator_id: attrs.originator_id,
-            cluster_list_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
-            well_known: WellKnown::of(attrs.communities.iter().copied()),
-        }
-    }
-}
-
-/// An attribute set made ready to intern (`AttrTable::intern_prepared`): its stored form,
-/// the hash of that form and its rank. Workers prepare the sets they decode, so the RIB
-/// thread, which every UPDATE goes through, only looks the set up.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Prepared {
-    /// Already the table's own form: a new set moves in without a copy on the RIB thread.
-    pub set: Arc<[u8]>,
-    hash: u64,
-    pub rank: Rank,
-    /// One bit per ASN of the AS_PATH (`as_bit`): the RIB thread walks the stored path for
-    /// its own AS (a loop) only when that AS's bit is set, a few percent of sets.
-    as_bits: u64,
-}
-
-/// The bit of `asn` in `Prepared::as_bits` (a multiplicative hash's top 6 bits).
-fn as_bit(asn: u32) -> u64 {
-    1 << (asn.wrapping_mul(0x9e37_79b9) >> 26)
-}
-
-/// `Prepared::as_bits` of a path's ASNs.
-fn as_bits(asns: impl Iterator<Item = u32>) -> u64 {
-    asns.fold(0, |bits, asn| bits | as_bit(asn))
-}
-
-/// Interning hashes: one random seed per process, so that workers and the RIB thread hash
-/// alike and a peer cannot aim attribute sets at one bucket.
-fn hasher() -> &'static DefaultHashBuilder {
-    static HASHER: std::sync::OnceLock<DefaultHashBuilder> = std::sync::OnceLock::new();
-    HASHER.get_or_init(DefaultHashBuilder::default)
-}
-
-impl Prepared {
-    /// `attrs` with `next_hop` in place of its own (MP_REACH_NLRI carries its own).
-    pub fn with_next_hop(attrs: &PathAttrs, next_hop: &NextHop) -> Prepared {
-        let set: Arc<[u8]> = stored::store_with(attrs, next_hop).into();
-        let asns = attrs.as_path.segments.iter().flat_map(|seg| &seg.asns);
-        Prepared {
-            hash: hasher().hash_one(&set[..]),
-            set,
-            rank: Rank::of(attrs),
-            as_bits: as_bits(asns.copied()),
-        }
-    }
-
-    pub fn of(attrs: &PathAttrs) -> Prepared {
-        Prepared::with_next_hop(attrs, &attrs.next_hop)
-    }
-
-    /// A set read in place (`wire::scan`): equal to `of` on the decoded set.
-    pub fn scanned(a: &ScannedAttrs) -> Prepared {
-        let set = stored::scanned(a);
-        Prepared {
-            hash: hasher().hash_one(&set[..]),
-            set,
-            rank: Rank {
-                local_pref: a.local_pref.unwrap_or(DEFAULT_LOCAL_PREF),
-                as_path_len: u32::try_from(a.route_len()).unwrap_or(u32::MAX),
-                origin: a.origin,
-                med: a.med.unwrap_or(0),
-                neighbor_as: a.first_as().unwrap_or(0),
-                originator_id: a.originator_id,
-                cluster_list_len: a.cluster_list_len,
-                well_known: a.well_known,
-            },
-            as_bits: as_bits(a.asns()),
-        }
-    }
-
-    /// False if `asn` is certainly not in the AS_PATH (true: it may be).
-    pub fn may_have_as(&self, asn: u32) -> bool {
-        self.as_bits & as_bit(asn) != 0
     }
 }
 
@@ -300,26 +186,6 @@ mod tests {
             local_pref: Some(lp),
             ..PathAttrs::default()
         }
-    }
-
-    #[test]
-    fn the_as_summary_never_misses_an_asn_of_the_path_and_rarely_claims_others() {
-        use crate::wire::{AsPath, AsSegment, SegmentKind};
-        let path: Vec<u32> = vec![64512, 3356, 1299, 65000, 4_200_000_000];
-        let p = Prepared::of(&PathAttrs {
-            as_path: AsPath {
-                segments: vec![AsSegment {
-                    kind: SegmentKind::Sequence,
-                    asns: path.clone(),
-                }],
-            },
-            ..PathAttrs::default()
-        });
-        assert!(path.iter().all(|&a| p.may_have_as(a)));
-        // Five bits of 64 set: about 8 % of other ASNs may match (the walk then decides).
-        let claimed = (1..10_000u32).filter(|&a| p.may_have_as(a)).count();
-        assert!(claimed < 1500, "{claimed} of 9999");
-        assert!(!Prepared::of(&PathAttrs::default()).may_have_as(65000));
     }
 
     #[test]

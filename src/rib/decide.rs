@@ -7,8 +7,7 @@
 //! deterministic MED: group the paths by neighbor AS, pick the best of each group with MED,
 //! then the best of the group winners without MED. The result is a function of the set.
 
-use super::attrs::Rank;
-use crate::msg::PeerId;
+use crate::msg::{PeerId, Rank};
 use crate::wire::Origin;
 use std::cmp::Ordering;
 use std::net::{IpAddr, Ipv4Addr};
@@ -204,7 +203,7 @@ mod tests {
 
     #[test]
     fn step7_originator_id_stands_in_for_the_peer_router_id() {
-        let mut rank = super::super::attrs::Rank::of(&Default::default());
+        let mut rank = Rank::of(&Default::default());
         let plain = Candidate::new(
             &rank,
             1,

@@ -28,79 +28,17 @@
 //! peer map, so its paths keep their source (ORIGINATOR_ID, client or not).
 //!
 //! Memory: one set of prefixes per restarting peer and family, only while marks remain.
-//! Time: the RIB thread wakes for `next_deadline` and calls `expire`; nothing here sleeps.
+//! Time is a parameter (`Rib::handle(msg, now)`, `expire(now)`): nothing here reads a clock
+//! or sleeps. The RIB thread's loop passes the time, and wakes for `next_deadline`.
 
-use super::table::RibNlri;
-use super::{Rib, NFAM};
+use super::peer::NFAM;
+use super::table::{for_each_table, with_table, RibNlri};
+use super::Rib;
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp};
-use crate::wire::{Family, FamilySet, Prefix4, Prefix6};
-use hashbrown::{HashMap, HashSet};
+use crate::wire::{Family, FamilySet};
+use hashbrown::HashSet;
 use std::time::Instant;
-
-/// Per peer, the prefixes of one family still marked stale.
-pub struct Stale<N> {
-    by_peer: HashMap<PeerId, HashSet<N>>,
-}
-
-impl<N> Default for Stale<N> {
-    fn default() -> Self {
-        Stale {
-            by_peer: HashMap::new(),
-        }
-    }
-}
-
-impl<N: std::hash::Hash + Eq> Stale<N> {
-    /// Removes and returns `peer`'s marks (empty if none).
-    pub fn take(&mut self, peer: PeerId) -> HashSet<N> {
-        self.by_peer.remove(&peer).unwrap_or_default()
-    }
-
-    /// Stores `peer`'s marks back; an empty set is dropped.
-    pub fn put(&mut self, peer: PeerId, set: HashSet<N>) {
-        if !set.is_empty() {
-            self.by_peer.insert(peer, set);
-        }
-    }
-
-    pub fn len(&self, peer: PeerId) -> usize {
-        self.by_peer.get(&peer).map_or(0, HashSet::len)
-    }
-
-    pub fn contains(&self, peer: PeerId, prefix: &N) -> bool {
-        self.by_peer.get(&peer).is_some_and(|s| s.contains(prefix))
-    }
-
-    pub fn total(&self) -> usize {
-        self.by_peer.values().map(HashSet::len).sum()
-    }
-}
-
-/// A peer's Graceful Restart timers.
-#[derive(Clone, Debug, Default)]
-pub(super) struct PeerGr {
-    /// Set while the session is lost: the peer is awaited until then (restart timer).
-    pub restart_deadline: Option<Instant>,
-    /// Set while the peer is back with stale routes left: they are withdrawn then
-    /// (stale-path timer) unless End-of-RIB comes first.
-    pub stale_deadline: Option<Instant>,
-}
-
-impl PeerGr {
-    /// The session is lost and the peer is awaited: it is sent nothing, and it sends
-    /// nothing that could be applied.
-    pub fn restarting(&self) -> bool {
-        self.restart_deadline.is_some()
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        match (self.restart_deadline, self.stale_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
-    }
-}
 
 /// Why stale routes were withdrawn: the `reason` label of `m::GR_STALE_SWEPT`.
 #[derive(Copy, Clone, Debug)]
@@ -126,15 +64,10 @@ impl Sweep {
     }
 }
 
-fn families_of(set: FamilySet) -> impl Iterator<Item = Family> {
-    set.iter()
-        .filter(|f| matches!(f, Family::Ipv4Unicast | Family::Ipv6Unicast))
-}
-
 impl Rib {
     /// `ToRib::PeerLost`: keep the routes of the families the peer advertised GR for as
     /// stale, withdraw the rest (and everything, for a peer without GR).
-    pub(super) fn peer_lost(&mut self, peer: PeerId) {
+    pub(super) fn peer_lost(&mut self, peer: PeerId, now: Instant) {
         let Some(p) = self.peers.get(&peer) else {
             return;
         };
@@ -142,7 +75,7 @@ impl Rib {
         // previously marked as stale MUST be deleted." Before anything is marked again.
         if !p.gr.restarting() {
             let address = p.up.address;
-            let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+            let swept = self.sweep_all(peer);
             if swept > 0 {
                 metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::ConsecutiveRestart.label())
                     .increment(swept as u64);
@@ -166,23 +99,27 @@ impl Rib {
         let restart_time = p.up.graceful_restart.as_ref().map(|g| g.restart_time);
         let (families, group, address) = (p.up.families, p.group, p.up.address);
         let (mut kept, mut withdrawn) = (0, 0);
-        for f in families_of(families) {
-            match (f, keep.contains(f)) {
-                (Family::Ipv4Unicast, true) => kept += self.mark_stale::<Prefix4>(peer),
-                (Family::Ipv4Unicast, false) => withdrawn += self.remove_all::<Prefix4>(peer),
-                (_, true) => kept += self.mark_stale::<Prefix6>(peer),
-                (_, false) => withdrawn += self.remove_all::<Prefix6>(peer),
-            }
+        for f in families.iter() {
+            with_table!(
+                f,
+                |N| if keep.contains(f) {
+                    kept += self.mark_stale::<N>(peer)
+                } else {
+                    withdrawn += self.remove_all::<N>(peer)
+                },
+                else ()
+            );
         }
-        self.fams.v4.pending.take(peer);
-        self.fams.v6.pending.take(peer);
+        for_each_table!(|N| {
+            N::rib_mut(&mut self.fams).pending.take(peer);
+        });
         self.groups.leave(group, peer);
         self.stops.retain(|s| s.1 != peer);
         let restart_time = restart_time.unwrap_or_default();
         if let Some(p) = self.peers.get_mut(&peer) {
             p.out = Default::default();
             p.eor_received = FamilySet::EMPTY;
-            p.gr.restart_deadline = Some(Instant::now() + restart_time);
+            p.gr.restart_deadline = Some(now + restart_time);
             p.gr.stale_deadline = None;
         }
         self.gr_timed.insert(peer);
@@ -201,22 +138,9 @@ impl Rib {
     /// many. `peer_lost` swept the marks of an earlier restart first, so every path marked
     /// here was announced in the session just lost.
     fn mark_stale<N: RibNlri>(&mut self, peer: PeerId) -> usize {
-        let Some(p) = self.peers.get(&peer) else {
-            return 0;
-        };
-        if p.received[N::FAMILY as usize] == 0 {
-            return 0;
-        }
-        self.peer_down_scans += 1;
-        let fam = N::rib_mut(&mut self.fams);
-        let set: HashSet<N> = fam
-            .table
-            .iter()
-            .filter(|(_, ps)| ps.position(peer).is_some())
-            .map(|(k, _)| *k)
-            .collect();
+        let set: HashSet<N> = self.prefixes_of(peer);
         let n = set.len();
-        fam.stale.put(peer, set);
+        N::rib_mut(&mut self.fams).stale.put(peer, set);
         n
     }
 
@@ -230,11 +154,8 @@ impl Rib {
         });
         let mut swept = 0;
         // With the old session's families still in place: the withdrawals need them.
-        for f in families_of(FamilySet(!preserved.0)) {
-            swept += match f {
-                Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
-                _ => self.sweep::<Prefix6>(peer),
-            };
+        for f in FamilySet(!preserved.0).iter() {
+            swept += with_table!(f, |N| self.sweep::<N>(peer), else 0);
         }
         if swept > 0 {
             metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::NotPreserved.label())
@@ -255,25 +176,22 @@ impl Rib {
         (old.received, old.accepted)
     }
 
-    /// After `resume` re-inserted the peer: arms the stale-path timer if marks remain.
-    pub(super) fn arm_stale_timer(&mut self, peer: PeerId) {
+    /// After `resume` re-inserted the peer (at `now`): arms the stale-path timer if marks
+    /// remain.
+    pub(super) fn arm_stale_timer(&mut self, peer: PeerId, now: Instant) {
         if self.stale_of(peer) == 0 {
             return;
         }
         if let Some(p) = self.peers.get_mut(&peer) {
             let stale_time = p.up.graceful_restart.as_ref().map(|g| g.stale_time);
-            p.gr.stale_deadline = Some(Instant::now() + stale_time.unwrap_or_default());
+            p.gr.stale_deadline = Some(now + stale_time.unwrap_or_default());
             self.gr_timed.insert(peer);
         }
     }
 
     /// End-of-RIB from `peer` for `family`: its stale routes of that family are withdrawn.
     pub(super) fn gr_end_of_rib(&mut self, peer: PeerId, family: Family) {
-        let swept = match family {
-            Family::Ipv4Unicast => self.sweep::<Prefix4>(peer),
-            Family::Ipv6Unicast => self.sweep::<Prefix6>(peer),
-            _ => 0,
-        };
+        let swept = with_table!(family, |N| self.sweep::<N>(peer), else 0);
         if swept == 0 {
             return;
         }
@@ -301,14 +219,25 @@ impl Rib {
         prefixes.len()
     }
 
+    /// `sweep` in every family.
+    fn sweep_all(&mut self, peer: PeerId) -> usize {
+        let mut n = 0;
+        for_each_table!(|N| n += self.sweep::<N>(peer));
+        n
+    }
+
     /// Routes of `peer` still marked stale, all families.
     pub(super) fn stale_of(&self, peer: PeerId) -> usize {
-        self.fams.v4.stale.len(peer) + self.fams.v6.stale.len(peer)
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).stale.len(peer));
+        n
     }
 
     /// Routes marked stale, all peers and families.
     pub fn stale_routes(&self) -> usize {
-        self.fams.v4.stale.total() + self.fams.v6.stale.total()
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).stale.total());
+        n
     }
 
     /// When `expire` next has something to do.
@@ -345,7 +274,7 @@ impl Rib {
                     .increment(swept as u64);
                 tracing::info!(neighbor = %address, swept, "peer {address} did not come back: swept {swept} stale routes after the restart timeout");
             } else {
-                let swept = self.sweep::<Prefix4>(peer) + self.sweep::<Prefix6>(peer);
+                let swept = self.sweep_all(peer);
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.gr.stale_deadline = None;
                 }

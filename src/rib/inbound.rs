@@ -2,11 +2,12 @@
 //! RFC 4760, RFC 7606 treat-as-withdraw, RFC 4456 §8 loop checks), reselects the best path
 //! of every changed prefix and records it as dirty for the next flush. Sends nothing.
 
-use super::attrs::{AttrId, AttrTable, Prepared};
+use super::attrs::{AttrId, AttrTable};
 use super::decide::{self, Candidate};
+use super::peer::{adv_of, PeerMap};
 use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
-use super::{adv_of, limit, PeerMap, Rib};
-use crate::msg::{PeerId, Received};
+use super::{limit, Rib};
+use crate::msg::{PeerId, Prepared, Received};
 use crate::wire::{stored, NlriSet};
 
 /// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
@@ -135,13 +136,13 @@ impl Rib {
         }
         self.withdraw(peer, &u.withdrawn);
         if let Some(set) = &u.mp_unreach {
-            self.withdraw_set(peer, set);
+            self.apply_set(peer, set, None);
         }
         if u.treat_as_withdraw {
             // RFC 7606 §2: every NLRI of the UPDATE is withdrawn instead of installed.
             self.withdraw(peer, &u.nlri);
             if let Some(set) = &u.mp_nlri {
-                self.withdraw_set(peer, set);
+                self.apply_set(peer, set, None);
             }
             return;
         }
@@ -149,19 +150,24 @@ impl Rib {
             self.announce(peer, &u.nlri, set);
         }
         if let (Some(nlri), Some(set)) = (&u.mp_nlri, u.mp_set) {
-            match nlri {
-                NlriSet::Ipv4Unicast(v) => self.announce(peer, v, set),
-                NlriSet::Ipv6Unicast(v) => self.announce(peer, v, set),
-                NlriSet::Other { .. } => {}
-            }
+            self.apply_set(peer, nlri, Some(set));
         }
     }
 
-    fn withdraw_set(&mut self, peer: PeerId, set: &NlriSet) {
-        match set {
-            NlriSet::Ipv4Unicast(v) => self.withdraw(peer, v),
-            NlriSet::Ipv6Unicast(v) => self.withdraw(peer, v),
+    /// Announces (`set`) or withdraws (`None`) the prefixes of an MP_REACH_NLRI or
+    /// MP_UNREACH_NLRI: the one match on the NLRI types the RIB keeps tables for.
+    fn apply_set(&mut self, peer: PeerId, nlri: &NlriSet, set: Option<Prepared>) {
+        match nlri {
+            NlriSet::Ipv4Unicast(v) => self.apply(peer, v, set),
+            NlriSet::Ipv6Unicast(v) => self.apply(peer, v, set),
             NlriSet::Other { .. } => {}
+        }
+    }
+
+    fn apply<N: RibNlri>(&mut self, peer: PeerId, prefixes: &[N], set: Option<Prepared>) {
+        match set {
+            Some(set) => self.announce(peer, prefixes, set),
+            None => self.withdraw(peer, prefixes),
         }
     }
 

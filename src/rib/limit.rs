@@ -13,7 +13,7 @@
 //! fresh and counts. Memory stays bounded: at most the limit fresh plus the limit stale,
 //! since a session lost again first withdraws what is still stale (`graceful`).
 
-use super::Peer;
+use super::peer::Peer;
 use crate::wire::{notif, Family, Notification};
 
 /// A warning is logged once a peer holds this fraction of its limit (in tenths).

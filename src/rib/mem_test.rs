@@ -6,7 +6,7 @@
 
 use super::tests::Feed;
 use super::*;
-use crate::wire::{AsPath, AsSegment, CodecCtx, NextHop, SegmentKind, Update};
+use crate::wire::{AsPath, AsSegment, CodecCtx, Family, NextHop, Prefix4, SegmentKind, Update};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};

@@ -12,9 +12,10 @@
 //!  readers ◀──arc-swap RibSnapshot (counts; routes on PublishRoutes)──┘
 //! ```
 //!
-//! `Rib` is a plain struct, testable without threads: `handle` changes state and records
-//! what became dirty; `plan` decides what to send (per group, dumps, catch-ups); `flush`
-//! encodes that plan into worker messages.
+//! `Rib` is a plain struct, testable without threads or clocks: `handle` changes state and
+//! records what became dirty; `plan` decides what to send (per group, dumps, catch-ups);
+//! `flush` encodes that plan into worker messages. Time is a parameter (`handle`,
+//! `expire`): only the loop (`run`) reads the clock.
 
 pub mod attrs;
 pub mod decide;
@@ -22,6 +23,7 @@ pub mod graceful;
 mod inbound;
 pub mod limit;
 mod outbound;
+mod peer;
 pub mod pending;
 pub mod plan;
 mod prefetch;
@@ -39,20 +41,20 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{Family, FamilySet, Notification, PathAttrs, Prefix4, Prefix6};
+use crate::wire::{FamilySet, Notification, PathAttrs};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
+use peer::{Peer, PeerGr, PeerMap, NFAM};
 use pending::OutState;
 use plan::Outbox;
-use reflect::Adv;
 use snapshot::{RibSnapshot, RouteView};
 use std::net::Ipv4Addr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
-use table::{Families, PathEntry, RibNlri};
-use update_group::{GroupId, GroupKey, Groups};
+use table::{for_each_table, Families, RibNlri};
+use update_group::{GroupKey, Groups};
 
 /// Messages applied per batch before one flush: bounds the latency of a flush and the size
 /// of what it encodes.
@@ -84,28 +86,6 @@ pub enum Handled {
     Shutdown,
 }
 
-const NFAM: usize = Family::ALL.len();
-
-struct Peer {
-    up: PeerUp,
-    group: GroupId,
-    /// Per family (`Family as usize`): prefixes held from this peer, including looped ones
-    /// (received), and of those the ones eligible for selection (accepted).
-    received: [u64; NFAM],
-    accepted: [u64; NFAM],
-    out: OutState,
-    eor_received: FamilySet,
-    /// The 90% `max_prefixes` warning was logged for this session.
-    limit_warned: bool,
-    /// Over `max_prefixes`: a StopPeer was sent and the peer's UPDATEs are ignored.
-    over_limit: bool,
-    /// Graceful Restart helper timers; `gr.restarting()`: the session is lost and the
-    /// peer's routes are kept stale (see `graceful`).
-    gr: graceful::PeerGr,
-}
-
-type PeerMap = HashMap<PeerId, Peer>;
-
 /// The routing state and its single writer's logic.
 pub struct Rib {
     cfg: RibConfig,
@@ -128,18 +108,6 @@ pub struct Rib {
     gr_timed: hashbrown::HashSet<PeerId>,
 }
 
-/// The advertisement of a table entry: its attributes and what we know of its source.
-fn adv_of(e: PathEntry, peers: &PeerMap, attrs: &AttrTable) -> Option<Adv> {
-    let p = peers.get(&e.peer);
-    debug_assert!(p.is_some(), "path from unknown peer {}", e.peer);
-    p.map(|p| Adv {
-        attr: e.attr,
-        peer: e.peer,
-        from_client: p.up.rr_client,
-        no_advertise: attrs.well_known(e.attr).no_advertise(),
-    })
-}
-
 impl Rib {
     pub fn new(cfg: RibConfig) -> Rib {
         Rib {
@@ -160,10 +128,11 @@ impl Rib {
         }
     }
 
-    /// Applies one inbox message. Output is produced by the next `plan` / `flush`.
-    pub fn handle(&mut self, msg: ToRib) -> Handled {
+    /// Applies one inbox message, arrived at `now` (the Graceful Restart timers start from
+    /// it; the RIB reads no clock). Output is produced by the next `plan` / `flush`.
+    pub fn handle(&mut self, msg: ToRib, now: Instant) -> Handled {
         match msg {
-            ToRib::PeerUp(up) => self.peer_up(up),
+            ToRib::PeerUp(up) => self.peer_up(up, now),
             ToRib::PeerDown { peer } => {
                 if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
                     self.down_acks.push((p.up.worker, peer));
@@ -174,7 +143,7 @@ impl Rib {
                 if let Some(p) = self.peers.get(&peer).filter(|p| !p.gr.restarting()) {
                     self.down_acks.push((p.up.worker, peer));
                 }
-                self.peer_lost(peer);
+                self.peer_lost(peer, now);
             }
             ToRib::Updates { peer, updates, .. } => {
                 // The batch was written on a worker's core, so each UPDATE and its set
@@ -244,7 +213,7 @@ impl Rib {
         plan::encode(plan, out);
     }
 
-    fn peer_up(&mut self, up: PeerUp) {
+    fn peer_up(&mut self, up: PeerUp, now: Instant) {
         let peer = up.peer;
         let mut counters = ([0; NFAM], [0; NFAM]);
         if let Some(p) = self.peers.get(&up.peer) {
@@ -282,10 +251,10 @@ impl Rib {
                 eor_received: FamilySet::EMPTY,
                 limit_warned: false,
                 over_limit: false,
-                gr: graceful::PeerGr::default(),
+                gr: PeerGr::default(),
             },
         );
-        self.arm_stale_timer(peer);
+        self.arm_stale_timer(peer, now);
     }
 
     fn peer_down(&mut self, peer: PeerId) {
@@ -293,18 +262,15 @@ impl Rib {
             return;
         };
         let (families, group, restarting) = (p.up.families, p.group, p.gr.restarting());
-        let start = Instant::now();
         let mut removed = 0;
-        if families.contains(Family::Ipv4Unicast) {
-            removed += self.remove_all::<Prefix4>(peer);
-        }
-        if families.contains(Family::Ipv6Unicast) {
-            removed += self.remove_all::<Prefix6>(peer);
-        }
-        self.fams.v4.pending.take(peer);
-        self.fams.v6.pending.take(peer);
-        self.fams.v4.stale.take(peer);
-        self.fams.v6.stale.take(peer);
+        for_each_table!(|N| if families.contains(N::FAMILY) {
+            removed += self.remove_all::<N>(peer);
+        });
+        for_each_table!(|N| {
+            let fam = N::rib_mut(&mut self.fams);
+            fam.pending.take(peer);
+            fam.stale.take(peer);
+        });
         self.gr_timed.remove(&peer);
         // A restarting peer left its group when its session was lost (the id may be
         // another group's by now).
@@ -313,27 +279,32 @@ impl Rib {
         }
         self.peers.remove(&peer);
         self.stops.retain(|s| s.1 != peer);
-        tracing::debug!(peer, removed, elapsed = ?start.elapsed(), "rib: peer down");
+        tracing::debug!(peer, removed, "rib: peer down");
     }
 
-    /// Withdraws every path of `peer` in one family (a table scan, counted).
+    /// Withdraws every path of `peer` in one family; returns how many.
     fn remove_all<N: RibNlri>(&mut self, peer: PeerId) -> usize {
+        let prefixes: Vec<N> = self.prefixes_of(peer);
+        self.withdraw(peer, &prefixes);
+        prefixes.len()
+    }
+
+    /// The prefixes `peer` has a path for in one family: a table scan (counted), skipped
+    /// for a peer that sent none.
+    fn prefixes_of<N: RibNlri, C: FromIterator<N> + Default>(&mut self, peer: PeerId) -> C {
         let Some(p) = self.peers.get(&peer) else {
-            return 0;
+            return C::default();
         };
         if p.received[N::FAMILY as usize] == 0 {
-            return 0;
+            return C::default();
         }
         self.peer_down_scans += 1;
-        let fam = N::rib(&self.fams);
-        let prefixes: Vec<N> = fam
+        N::rib(&self.fams)
             .table
             .iter()
             .filter(|(_, ps)| ps.position(peer).is_some())
             .map(|(k, _)| *k)
-            .collect();
-        self.withdraw(peer, &prefixes);
-        prefixes.len()
+            .collect()
     }
 
     /// The best path for `prefix`: its source and (inbound) attributes.
@@ -344,7 +315,9 @@ impl Rib {
 
     /// Prefixes changed since the last flush, all families.
     pub fn dirty_len(&self) -> usize {
-        self.fams.v4.dirty.len() + self.fams.v6.dirty.len()
+        let mut n = 0;
+        for_each_table!(|N| n += N::rib(&self.fams).dirty.len());
+        n
     }
 
     /// Distinct interned attribute sets.
@@ -386,7 +359,7 @@ pub fn run_weighted(
         if let ToRib::Updates { weight: w, .. } = msg {
             let _ = weight.fetch_update(Relaxed, Relaxed, |x| Some(x.saturating_sub(w)));
         }
-        rib.handle(msg)
+        rib.handle(msg, Instant::now())
     };
     loop {
         // A timer wake-up (None) runs the timers and flushes what they withdrew.

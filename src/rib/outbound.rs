@@ -3,13 +3,14 @@
 //! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6),
 //! and what a member is sent is that less its own routes (`Adv::sent_to`, `Split`).
 
+use super::peer::{adv_of, Peer, NFAM};
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::reflect::Adv;
-use super::table::{Dirty, Paths, RibNlri};
+use super::table::{for_each_table, with_table, Dirty, Paths, RibNlri};
 use super::update_group::{self, GroupId};
-use super::{adv_of, Peer, Rib, NFAM};
+use super::Rib;
 use crate::msg::PeerId;
-use crate::wire::{CodecCtx, Family, Prefix4, Prefix6, Reflect};
+use crate::wire::{CodecCtx, Family, Reflect};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
 
@@ -19,8 +20,7 @@ impl Rib {
     /// ROUTE-REFRESH) and throttled peers' catch-ups at the current state.
     pub fn plan(&mut self) -> Plan {
         let mut plan = Plan::default();
-        self.plan_deltas::<Prefix4>(&mut plan);
-        self.plan_deltas::<Prefix6>(&mut plan);
+        for_each_table!(|N| self.plan_deltas::<N>(&mut plan));
         self.count_fresh_groups();
         self.plan_syncs(&mut plan);
         plan
@@ -186,12 +186,9 @@ impl Rib {
             }
             let (client, fams) = (g.key.rr_client, g.key.families);
             let mut counts = [0u64; NFAM];
-            if fams.contains(Family::Ipv4Unicast) {
-                counts[Family::Ipv4Unicast as usize] = self.count_advertised::<Prefix4>(client);
-            }
-            if fams.contains(Family::Ipv6Unicast) {
-                counts[Family::Ipv6Unicast as usize] = self.count_advertised::<Prefix6>(client);
-            }
+            for_each_table!(|N| if fams.contains(N::FAMILY) {
+                counts[N::FAMILY as usize] = self.count_advertised::<N>(client);
+            });
             if let Some(g) = self.groups.get_mut(gid) {
                 g.advertised = counts;
                 g.fresh = false;
@@ -237,27 +234,21 @@ impl Rib {
             }
             // An initial dump covers everything; otherwise catch up first (withdrawals
             // included), and a refresh dump, planned after it, re-sends the rest.
-            if out.initial && out.dump.contains(Family::Ipv4Unicast) {
-                self.fams.v4.pending.take(id);
-            } else if (out.syncing || out.dump.contains(Family::Ipv4Unicast))
-                && families.contains(Family::Ipv4Unicast)
-            {
-                self.plan_catch_up::<Prefix4>(plan, id);
-            }
-            if out.initial && out.dump.contains(Family::Ipv6Unicast) {
-                self.fams.v6.pending.take(id);
-            } else if (out.syncing || out.dump.contains(Family::Ipv6Unicast))
-                && families.contains(Family::Ipv6Unicast)
-            {
-                self.plan_catch_up::<Prefix6>(plan, id);
-            }
+            for_each_table!(|N| {
+                let f = N::FAMILY;
+                if out.initial && out.dump.contains(f) {
+                    N::rib_mut(&mut self.fams).pending.take(id);
+                } else if (out.syncing || out.dump.contains(f)) && families.contains(f) {
+                    self.plan_catch_up::<N>(plan, id);
+                }
+            });
         }
         for ((gid, family), members) in dumps {
             let targets = update_group::targets_of(members);
-            match family {
-                Family::Ipv4Unicast => self.plan_dump::<Prefix4>(plan, gid, targets),
-                Family::Ipv6Unicast => self.plan_dump::<Prefix6>(plan, gid, targets),
-                _ => {
+            with_table!(
+                family,
+                |N| self.plan_dump::<N>(plan, gid, targets),
+                else {
                     let Some(g) = self.groups.get(gid) else {
                         continue;
                     };
@@ -269,7 +260,7 @@ impl Rib {
                         routes,
                     ));
                 }
-            }
+            );
         }
     }
 

@@ -3,11 +3,12 @@
 
 use super::attrs::AttrId;
 use super::decide::{self, Candidate};
+use super::peer::{Peer, NFAM};
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
-use super::table::{Paths, RibNlri};
-use super::{Peer, Rib, NFAM};
+use super::table::{for_each_table, Paths, RibNlri};
+use super::Rib;
 use crate::msg::PeerId;
-use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
+use crate::wire::PathAttrs;
 use hashbrown::HashMap;
 use std::sync::Arc;
 
@@ -17,23 +18,20 @@ impl Rib {
         self.generation += 1;
         if self.routes_requested {
             self.routes_requested = false;
-            let mut routes = self.route_views::<Prefix4>();
-            routes.extend(self.route_views::<Prefix6>());
+            let mut routes = Vec::new();
+            for_each_table!(|N| self.route_views::<N>(&mut routes));
             self.routes = Some(Arc::new(routes));
             self.routes_generation = self.generation;
         }
-        let families = vec![
-            FamilyCounts {
-                family: Family::Ipv4Unicast,
-                prefixes: self.fams.v4.prefixes,
-                paths: self.fams.v4.paths,
-            },
-            FamilyCounts {
-                family: Family::Ipv6Unicast,
-                prefixes: self.fams.v6.prefixes,
-                paths: self.fams.v6.paths,
-            },
-        ];
+        let mut families = Vec::new();
+        for_each_table!(|N| {
+            let fam = N::rib(&self.fams);
+            families.push(FamilyCounts {
+                family: N::FAMILY,
+                prefixes: fam.prefixes,
+                paths: fam.paths,
+            });
+        });
         let mut peers: Vec<PeerCounts> = self
             .peers
             .iter()
@@ -76,24 +74,22 @@ impl Rib {
         // Its own routes count in its group's view only when they are reflected to its
         // group: a client's are, a non-client's are not (RFC 4456 §6).
         if p.up.rr_client {
-            for (f, own) in [
-                (Family::Ipv4Unicast, self.fams.v4.own_best_of(id)),
-                (Family::Ipv6Unicast, self.fams.v6.own_best_of(id)),
-            ] {
+            for_each_table!(|N| {
+                let (f, own) = (N::FAMILY, N::rib(&self.fams).own_best_of(id));
                 let i = f as usize;
                 debug_assert!(own <= adv[i], "{id} owns {own} of {} {f}", adv[i]);
                 adv[i] = adv[i].saturating_sub(own);
-            }
+            });
         }
         adv
     }
 
-    /// Every prefix of a family, sorted, with its eligible paths best first.
-    fn route_views<N: RibNlri>(&mut self) -> Vec<RouteView> {
+    /// Adds every prefix of a family to `out`, sorted, with its eligible paths best first.
+    fn route_views<N: RibNlri>(&mut self, out: &mut Vec<RouteView>) {
         let table = &N::rib(&self.fams).table;
         let mut routes: Vec<(&N, &Paths)> = table.iter().collect();
         routes.sort_unstable_by_key(|(prefix, _)| *prefix);
-        let mut out = Vec::with_capacity(routes.len());
+        out.reserve(routes.len());
         // Each set decoded once per publish and shared by its routes, as in the table.
         let mut decoded: HashMap<AttrId, Arc<PathAttrs>> = HashMap::new();
         for (prefix, paths) in routes {
@@ -133,6 +129,5 @@ impl Rib {
                 paths: views,
             });
         }
-        out
     }
 }

@@ -8,15 +8,13 @@
 //! the layout elsewhere. Owns no decision logic: callers reorder via `set_best`.
 
 use super::attrs::AttrId;
-use super::graceful::Stale;
-use super::pending::Pending;
 use super::plan::{RouteSet, Routes};
 use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use super::snapshot::AnyPrefix;
 use crate::msg::PeerId;
 use crate::wire::{Nlri, Prefix4, Prefix6};
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct PathEntry {
@@ -132,10 +130,11 @@ pub struct FamilyRib<N> {
     pub table: PrefixMap<N, Paths>,
     /// Prefixes changed since the last flush: what the next flush compares.
     pub dirty: HashMap<N, Dirty>,
-    /// Per throttled or resyncing peer, the prefixes to send it on catch-up.
-    pub pending: Pending<N>,
+    /// Per throttled or resyncing peer, the prefixes changed for its group while it was
+    /// not active: what to send it on catch-up (`pending`).
+    pub pending: PeerPrefixes<N>,
     /// Per restarting peer, its paths still marked stale (RFC 4724, `graceful`).
-    pub stale: Stale<N>,
+    pub stale: PeerPrefixes<N>,
     /// Per peer, the prefixes whose best path is its own and may be advertised (no
     /// NO_ADVERTISE): what its group advertises that it is not sent (`Adv::sent_to`).
     /// Kept by each flush from the dirty prefixes (`OwnBest`); a peer with none has no
@@ -152,8 +151,8 @@ impl<N: Nlri> Default for FamilyRib<N> {
         FamilyRib {
             table: PrefixMap::default(),
             dirty: HashMap::new(),
-            pending: Pending::default(),
-            stale: Stale::default(),
+            pending: PeerPrefixes::default(),
+            stale: PeerPrefixes::default(),
             own_best: HashMap::new(),
             prefixes: 0,
             paths: 0,
@@ -168,15 +167,103 @@ impl<N> FamilyRib<N> {
     }
 }
 
-/// The families the RIB carries.
+/// Per peer, a set of prefixes of one family: those pending for a throttled peer, those
+/// still stale for a restarting one. A peer with none has no entry.
+pub struct PeerPrefixes<N> {
+    by_peer: HashMap<PeerId, HashSet<N>>,
+}
+
+impl<N> Default for PeerPrefixes<N> {
+    fn default() -> Self {
+        PeerPrefixes {
+            by_peer: HashMap::new(),
+        }
+    }
+}
+
+impl<N: std::hash::Hash + Eq> PeerPrefixes<N> {
+    pub fn add(&mut self, peer: PeerId, prefix: N) {
+        self.by_peer.entry(peer).or_default().insert(prefix);
+    }
+
+    /// Removes and returns `peer`'s set (empty if none).
+    pub fn take(&mut self, peer: PeerId) -> HashSet<N> {
+        self.by_peer.remove(&peer).unwrap_or_default()
+    }
+
+    /// Stores `peer`'s set back; an empty set is dropped.
+    pub fn put(&mut self, peer: PeerId, set: HashSet<N>) {
+        if !set.is_empty() {
+            self.by_peer.insert(peer, set);
+        }
+    }
+
+    pub fn len(&self, peer: PeerId) -> usize {
+        self.by_peer.get(&peer).map_or(0, HashSet::len)
+    }
+
+    /// Prefixes held, all peers.
+    pub fn total(&self) -> usize {
+        self.by_peer.values().map(HashSet::len).sum()
+    }
+}
+
+/// The tables of the families the RIB carries, one field per family. Reached by type
+/// (`RibNlri::rib`) from generic code, and by `Family` through `with_table!` alone.
 #[derive(Default)]
 pub struct Families {
     pub v4: FamilyRib<Prefix4>,
     pub v6: FamilyRib<Prefix6>,
 }
 
+/// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
+/// the family's NLRI type (generic code, monomorphized per family), `$none` is the value
+/// for a family the RIB keeps no table for (it may be negotiated: the RIB then sends just
+/// End-of-RIB for it, `plan::Routes::EndOfRibOnly`).
+///
+/// Every match on a family in the RIB goes through here or `for_each_table!`, and it is
+/// exhaustive: a family added to `wire::Family` does not compile until it is listed here.
+/// Giving a family a table takes: its NLRI type (`wire::Nlri`, `prefix_map::Blocked`), a
+/// `FamilyRib` field in `Families`, an `impl RibNlri` (which also asks for its
+/// `snapshot::AnyPrefix` and `plan::Routes` variants, and the compiler then for their
+/// matches), moving the family to an arm of its own below, and, when UPDATEs carry it,
+/// its `wire::NlriSet` arm in `inbound::apply_set`.
+macro_rules! with_table {
+    ($family:expr, |$n:ident| $body:expr, else $none:expr) => {{
+        // `$n` is a concrete type here: its traits' items need these in scope.
+        #[allow(unused_imports)]
+        use $crate::{rib::table::RibNlri as _, wire::Nlri as _};
+        match $family {
+            $crate::wire::Family::Ipv4Unicast => {
+                type $n = $crate::wire::Prefix4;
+                $body
+            }
+            $crate::wire::Family::Ipv6Unicast => {
+                type $n = $crate::wire::Prefix6;
+                $body
+            }
+            $crate::wire::Family::Ipv4Vpn
+            | $crate::wire::Family::Ipv6Vpn
+            | $crate::wire::Family::L2vpnEvpn => $none,
+        }
+    }};
+}
+pub(crate) use with_table;
+
+/// `$body` once per family the RIB keeps a table for, in `Family::ALL` order, with `$n`
+/// the family's NLRI type (`with_table!`). The loop is over a constant array: the optimizer
+/// unrolls it and drops the families without a table.
+macro_rules! for_each_table {
+    (|$n:ident| $body:expr) => {
+        for family in $crate::wire::Family::ALL {
+            $crate::rib::table::with_table!(family, |$n| $body, else ())
+        }
+    };
+}
+pub(crate) use for_each_table;
+
 /// What the RIB needs of an NLRI type beyond the codec's `Nlri`: where its table lives and
-/// how readers see it. VPN and EVPN types add an impl and a `Families` field.
+/// how readers and the encoder see it (see `with_table!` for what a new family takes).
 pub trait RibNlri: Nlri + Blocked {
     fn rib(f: &Families) -> &FamilyRib<Self>;
     fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
@@ -239,6 +326,20 @@ mod tests {
         p.remove_at(p.position(1).unwrap());
         assert!(matches!(p, Paths::One(PathEntry { peer: 2, .. })));
         assert_eq!(p.best(), None, "a rejected path is never best");
+    }
+
+    #[test]
+    fn each_family_with_a_table_is_dispatched_to_its_own_nlri_type() {
+        let mut tables = Vec::new();
+        for f in crate::wire::Family::ALL {
+            with_table!(f, |N| {
+                assert_eq!(N::FAMILY, f);
+                tables.push(f);
+            }, else ());
+        }
+        let mut each = Vec::new();
+        for_each_table!(|N| each.push(N::FAMILY));
+        assert_eq!(each, tables);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use super::snapshot::FamilyCounts;
 use super::*;
 use crate::msg::ToWorker;
 use crate::wire::{
-    self, AsPath, AsSegment, CodecCtx, Message, MpReach, MpUnreach, NextHop, NlriSet, SegmentKind,
-    Update,
+    self, AsPath, AsSegment, CodecCtx, Family, Message, MpReach, MpUnreach, NextHop, NlriSet,
+    Prefix4, Prefix6, SegmentKind, Update,
 };
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -31,15 +31,22 @@ const CLUSTER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 100);
 
 /// Hands the RIB one inbox message, as the RIB thread does. The tests here and in
 /// `mem_test` call `Rib::handle` only through this, so a change to its signature is made
-/// on one line.
+/// on one line. Every message is handled at `t0()`.
 pub(super) trait Feed {
     fn feed(&mut self, msg: ToRib);
 }
 
 impl Feed for Rib {
     fn feed(&mut self, msg: ToRib) {
-        self.handle(msg);
+        self.handle(msg, t0());
     }
+}
+
+/// The time the tests' messages are handled at: the RIB reads no clock, so its timers are
+/// driven by the times passed (`handle`, `expire`).
+pub(super) fn t0() -> Instant {
+    static T0: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *T0.get_or_init(Instant::now)
 }
 
 fn config() -> RibConfig {

@@ -114,7 +114,7 @@ fn end_of_rib_withdraws_only_the_stale_routes_not_announced_again() {
 fn the_restart_timer_withdraws_everything_when_the_peer_does_not_come_back() {
     let mut r = restarting();
     r.plan();
-    let start = Instant::now();
+    let start = t0();
     r.expire(start);
     assert_eq!(r.stale_routes(), 3, "not due yet");
     r.expire(start + RESTART + Duration::from_secs(1));
@@ -133,7 +133,7 @@ fn the_stale_path_timer_withdraws_what_no_end_of_rib_came_for() {
     r.feed(ToRib::PeerUp(gr_up(1, true, true)));
     r.feed(route(1, &ABC[..1]));
     r.plan();
-    r.expire(Instant::now() + STALE + Duration::from_secs(1));
+    r.expire(t0() + STALE + Duration::from_secs(1));
     let mut got = withdrawn_to(&mut r, 2);
     got.sort_unstable();
     assert_eq!(got, vec![p4(ABC[1]), p4(ABC[2])]);
@@ -282,7 +282,7 @@ fn a_restarting_peer_is_sent_nothing_and_its_group_id_is_not_reused_for_it() {
         "nothing for a restarting peer"
     );
     // Expiry must not take peer 4 out of the group that reused the id.
-    r.expire(Instant::now() + RESTART + Duration::from_secs(1));
+    r.expire(t0() + RESTART + Duration::from_secs(1));
     r.feed(ToRib::PeerUp(peer_up(5, true)));
     r.feed(route(5, &["10.9.0.0/16"]));
     let sends = v4(&r.plan());
