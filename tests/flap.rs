@@ -355,6 +355,7 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
                 old.send(&Message::Notification(cease)).expect("cease");
             }
             drop(old);
+            r.wait_session_gone(s.local);
             let mut sp = connect(&r, s);
             let held: Vec<(u32, PathAttrs)> =
                 s.table.iter().map(|(i, a)| (*i, a.clone())).collect();
@@ -373,6 +374,7 @@ fn after_churn_and_flaps_every_observer_holds_exactly_the_reference_best_paths()
             // Gone before it dials again: reflectd keeps an Established session against
             // a newcomer from the same address (RFC 4271 §6.8).
             let _ = o.take_stream().shutdown(std::net::Shutdown::Both);
+            r.wait_session_gone(local);
             *o = r.speaker(local, id);
             observer_flaps += 1;
         } else if roll < 30 && !s.table.is_empty() {

@@ -279,6 +279,22 @@ impl Reflector {
         })
     }
 
+    /// Waits until reflectd no longer holds an Established session with `neighbor`: a
+    /// speaker that dropped its session and dials again at once would otherwise race the
+    /// close, and while the old session stands RFC 4271 §6.8 closes the newcomer.
+    pub fn wait_session_gone(&self, neighbor: &str) {
+        let sample = format!("reflectd_neighbor_session_state{{neighbor=\"{neighbor}\"}}");
+        let deadline = Instant::now() + WAIT;
+        while self.metric(&sample) == Some(6.0) {
+            assert!(
+                Instant::now() < deadline,
+                "{neighbor}: the old session still stands after {WAIT:?}; log:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{sig}"))
