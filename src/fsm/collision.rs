@@ -11,7 +11,7 @@
 //! `Action::Close` must not count as a failure for `Backoff` nor, if the loser never reached
 //! Established, produce a `PeerDown`.
 
-use super::{SessionConfig, State};
+use super::types::{SessionConfig, State};
 use crate::wire::{notif, Notification};
 use std::net::Ipv4Addr;
 

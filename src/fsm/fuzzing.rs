@@ -11,7 +11,8 @@
 //! and decodes again; `Established` comes at most once and before any `Update` or
 //! `RouteRefresh`; after `tick(now)` no timer is still due at `now` (no busy loop).
 
-use super::{Action, Session, SessionConfig, State};
+use super::session::Session;
+use super::types::{Action, SessionConfig, State};
 use crate::wire::{self, fuzzing::reencodes, notif, Family, FamilySet, Notification};
 use std::net::Ipv4Addr;
 use std::sync::Arc;

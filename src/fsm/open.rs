@@ -2,7 +2,7 @@
 //! (RFC 4271 §6.2, RFC 6793, RFC 6286) and capability negotiation (RFC 5492).
 //! Must not: hold state or timers — `session` sequences these calls.
 
-use super::{Negotiated, SessionConfig};
+use super::types::{Negotiated, SessionConfig};
 use crate::wire::{notif, Capability, CodecCtx, Family, FamilySet, Notification, Open, AS_TRANS};
 use std::net::Ipv4Addr;
 

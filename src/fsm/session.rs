@@ -3,7 +3,7 @@
 //! owns the `Vec<Action>` the outputs go to.
 
 use super::open::{check_open, negotiate, our_open};
-use super::{hold_timer_expired, Action, CloseReason, Negotiated, SessionConfig, State};
+use super::types::{hold_timer_expired, Action, CloseReason, Negotiated, SessionConfig, State};
 use crate::wire::{notif, CodecCtx, DecodeError, Message, Notification, RouteRefresh};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
