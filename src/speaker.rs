@@ -2,7 +2,7 @@
 //! integration tests. It is a client of the codec like any other peer; the reflector itself
 //! never uses it. Every wait is bounded by a caller-given timeout.
 
-use crate::rib::snapshot::AnyPrefix;
+use crate::wire::AnyPrefix;
 use crate::wire::{self, *};
 use std::collections::HashMap;
 use std::io::{self, Read, Write};

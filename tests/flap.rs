@@ -14,8 +14,8 @@
 
 mod common;
 use common::*;
-use reflectd::rib::snapshot::AnyPrefix;
 use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::AnyPrefix;
 use reflectd::wire::*;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

@@ -15,8 +15,8 @@
 
 mod common;
 use common::*;
-use reflectd::rib::snapshot::AnyPrefix;
 use reflectd::speaker::{Speaker, SpeakerConfig};
+use reflectd::wire::AnyPrefix;
 use reflectd::wire::{self, *};
 use std::collections::HashMap;
 use std::net::Ipv4Addr;

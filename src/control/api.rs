@@ -8,7 +8,8 @@
 
 use super::view::*;
 use crate::msg::ToRib;
-use crate::rib::snapshot::{AnyPrefix, RibSnapshot, RouteView};
+use crate::rib::snapshot::{RibSnapshot, RouteView};
+use crate::wire::AnyPrefix;
 use crate::wire::{NextHop, Origin, PathAttrs};
 use crate::worker::status::NeighborStatus;
 use arc_swap::ArcSwap;

@@ -3,25 +3,9 @@
 //! reader asked (`ToRib::PublishRoutes`), so an idle API costs the RIB thread nothing.
 
 use crate::msg::PeerId;
-use crate::wire::{Family, PathAttrs, Prefix4, Prefix6};
-use std::fmt;
+use crate::wire::{AnyPrefix, Family, PathAttrs};
 use std::net::IpAddr;
 use std::sync::Arc;
-
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AnyPrefix {
-    V4(Prefix4),
-    V6(Prefix6),
-}
-
-impl fmt::Display for AnyPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AnyPrefix::V4(p) => p.fmt(f),
-            AnyPrefix::V6(p) => p.fmt(f),
-        }
-    }
-}
 
 #[derive(Clone, Debug, Default)]
 pub struct RibSnapshot {

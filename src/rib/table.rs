@@ -11,8 +11,8 @@ use super::attrs::AttrId;
 use super::plan::{RouteSet, Routes};
 use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
-use super::snapshot::AnyPrefix;
 use crate::msg::PeerId;
+use crate::wire::AnyPrefix;
 use crate::wire::{Nlri, Prefix4, Prefix6};
 use hashbrown::{HashMap, HashSet};
 
@@ -225,7 +225,7 @@ pub struct Families {
 /// exhaustive: a family added to `wire::Family` does not compile until it is listed here.
 /// Giving a family a table takes: its NLRI type (`wire::Nlri`, `prefix_map::Blocked`), a
 /// `FamilyRib` field in `Families`, an `impl RibNlri` (which also asks for its
-/// `snapshot::AnyPrefix` and `plan::Routes` variants, and the compiler then for their
+/// `wire::AnyPrefix` and `plan::Routes` variants, and the compiler then for their
 /// matches), moving the family to an arm of its own below, and, when UPDATEs carry it,
 /// its `wire::NlriSet` arm in `inbound::apply_set`.
 macro_rules! with_table {

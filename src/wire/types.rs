@@ -115,6 +115,23 @@ pub struct Prefix4 {
     len: u8,
 }
 
+/// A prefix of either unicast family: the key readers (API, CLI, test speakers) use where
+/// both families share one list.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AnyPrefix {
+    V4(Prefix4),
+    V6(Prefix6),
+}
+
+impl fmt::Display for AnyPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AnyPrefix::V4(p) => p.fmt(f),
+            AnyPrefix::V6(p) => p.fmt(f),
+        }
+    }
+}
+
 /// An IPv6 prefix, packed to 17 bytes. Invariant: `len <= 128` and host bits are zero.
 #[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Prefix6 {
