@@ -97,6 +97,17 @@ pub(crate) fn as4_segments(mut value: &[u8]) -> impl Iterator<Item = (u8, &[u8])
 /// resolves otherwise is in `Decoded::errors`.
 pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeError> {
     let mut d = Decoded::default();
+    decode_into(section, ctx, &mut d)?;
+    Ok(d)
+}
+
+/// `decode` into `d` (empty): spares the caller a move of the whole `Decoded` through the
+/// `Result`, which is most of what a small UPDATE costs beside its allocations.
+pub(crate) fn decode_into(
+    section: &[u8],
+    ctx: &CodecCtx,
+    d: &mut Decoded,
+) -> Result<(), DecodeError> {
     let mut rest = section;
     while !rest.is_empty() {
         let mut r = Reader::new(rest);
@@ -150,7 +161,7 @@ pub(crate) fn decode(section: &[u8], ctx: &CodecCtx) -> Result<Decoded, DecodeEr
         d.attribute(flags, code, value, raw, ctx)?;
     }
     d.finish(ctx);
-    Ok(d)
+    Ok(())
 }
 
 impl Decoded {

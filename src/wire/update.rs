@@ -57,7 +57,8 @@ pub(crate) fn decode(body: &[u8], ctx: &CodecCtx) -> Result<Update, DecodeError>
     nlri::decode_v4(withdrawn, add_path, &mut u.withdrawn).map_err(invalid_network)?;
     nlri::decode_v4(nlri_bytes, add_path, &mut u.nlri).map_err(invalid_network)?;
 
-    let mut d = attrs::decode(section, ctx)?;
+    let mut d = attrs::Decoded::default();
+    attrs::decode_into(section, ctx, &mut d)?;
     let carries_nlri = !u.nlri.is_empty() || d.mp_reach.is_some();
     if carries_nlri {
         // RFC 7606 §3 d; NEXT_HOP only matters for the NLRI field (RFC 4760 §3).
