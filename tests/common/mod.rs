@@ -284,15 +284,12 @@ impl Reflector {
     /// close, and while the old session stands RFC 4271 §6.8 closes the newcomer.
     pub fn wait_session_gone(&self, neighbor: &str) {
         let sample = format!("reflectd_neighbor_session_state{{neighbor=\"{neighbor}\"}}");
-        let deadline = Instant::now() + WAIT;
-        while self.metric(&sample) == Some(6.0) {
-            assert!(
-                Instant::now() < deadline,
-                "{neighbor}: the old session still stands after {WAIT:?}; log:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let gone = daemons::eventually(WAIT, || (self.metric(&sample) != Some(6.0)).then_some(()));
+        assert!(
+            gone.is_some(),
+            "{neighbor}: the old session still stands after {WAIT:?}; log:\n{}",
+            self.log()
+        );
     }
 
     pub fn signal(&self, sig: &str) {
