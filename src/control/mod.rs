@@ -142,7 +142,7 @@ impl Reflector {
             })?;
             r.exporter = Some(e);
         }
-        reload_metrics(true);
+        reload_gauges(true);
         let l = listener::spawn(&cfg.listen, r.index.clone(), r.workers.clone())?;
         info!(listen = ?l.bound, workers = cfg.workers, neighbors = cfg.neighbors.len(), "reflectd running");
         r.listener = Some(l);
@@ -217,9 +217,7 @@ impl Reflector {
             Ok(c) => c,
             Err(e) => {
                 error!("reload failed, keeping the running config: {e}");
-                metrics::counter!(crate::metrics::CONFIG_RELOADS, "result" => "failure")
-                    .increment(1);
-                reload_metrics(false);
+                reload_done(false);
                 return;
             }
         };
@@ -277,9 +275,7 @@ impl Reflector {
         );
         // A neighbor left out for want of its MD5 key means the file is not what runs.
         let whole = unkeyed.is_empty();
-        let result = if whole { "success" } else { "failure" };
-        metrics::counter!(crate::metrics::CONFIG_RELOADS, "result" => result).increment(1);
-        reload_metrics(whole);
+        reload_done(whole);
     }
 
     /// Before a reload publishes its index: installs the MD5 keys of added and changed
@@ -362,7 +358,7 @@ impl Reflector {
 
 /// `reflectd_config_last_reload_success` and, on success, its timestamp (set at start
 /// too, as Prometheus does for its own config).
-fn reload_metrics(success: bool) {
+fn reload_gauges(success: bool) {
     use crate::metrics as m;
     metrics::gauge!(m::CONFIG_RELOAD_SUCCESS).set(if success { 1.0 } else { 0.0 });
     if success {
@@ -371,4 +367,12 @@ fn reload_metrics(success: bool) {
             .map_or(0.0, |d| d.as_secs_f64());
         metrics::gauge!(m::CONFIG_RELOAD_SUCCESS_TIME).set(now);
     }
+}
+
+/// A reload's gauges, then its count: a scrape that sees the reload counted also sees
+/// the gauges it set.
+fn reload_done(success: bool) {
+    reload_gauges(success);
+    let result = if success { "success" } else { "failure" };
+    metrics::counter!(crate::metrics::CONFIG_RELOADS, "result" => result).increment(1);
 }
