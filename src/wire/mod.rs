@@ -26,6 +26,7 @@ mod nlri;
 mod notification;
 mod open;
 mod pack;
+pub mod rd;
 mod reader;
 pub mod scan;
 pub mod stored;
@@ -42,6 +43,7 @@ mod testutil;
 pub use error::DecodeError;
 pub use message::*;
 pub use nlri::Nlri;
+pub use rd::Rd;
 pub use types::*;
 
 /// Checks the 19-byte header at the start of `buf`.
