@@ -22,11 +22,19 @@ pub fn ctx_from_byte(b: u8) -> CodecCtx {
         }
         s
     };
+    // Bits 6 and 7: ADD-PATH received / sent in the VPN families too.
+    let vpn = |on: bool, mut s: FamilySet| {
+        if on {
+            s.insert(Family::Ipv4Vpn);
+            s.insert(Family::Ipv6Vpn);
+        }
+        s
+    };
     CodecCtx {
         four_octet_as: b & 1 != 0,
         extended_message: b & 2 != 0,
-        add_path_rx: fams(b >> 2),
-        add_path_tx: fams(b >> 4),
+        add_path_rx: vpn(b & 0x40 != 0, fams(b >> 2)),
+        add_path_tx: vpn(b & 0x80 != 0, fams(b >> 4)),
     }
 }
 
