@@ -22,7 +22,8 @@ pub fn ctx_from_byte(b: u8) -> CodecCtx {
         }
         s
     };
-    // Bits 6 and 7: ADD-PATH received / sent in the VPN families too.
+    // Bits 6 and 7: ADD-PATH received / sent in the VPN families too; 7 also IPv6 next
+    // hops sent in the IPv4 families (RFC 8950).
     let vpn = |on: bool, mut s: FamilySet| {
         if on {
             s.insert(Family::Ipv4Vpn);
@@ -35,6 +36,13 @@ pub fn ctx_from_byte(b: u8) -> CodecCtx {
         extended_message: b & 2 != 0,
         add_path_rx: vpn(b & 0x40 != 0, fams(b >> 2)),
         add_path_tx: vpn(b & 0x80 != 0, fams(b >> 4)),
+        extended_next_hop: if b & 0x80 != 0 {
+            FamilySet::EMPTY
+                .with(Family::Ipv4Unicast)
+                .with(Family::Ipv4Vpn)
+        } else {
+            FamilySet::EMPTY
+        },
     }
 }
 
