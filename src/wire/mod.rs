@@ -147,7 +147,18 @@ pub fn encode_announce<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    pack::announce(ctx, attrs, None, prefixes, out)
+    pack::announce(ctx, attrs, None, None, prefixes, out)
+}
+
+/// `encode_announce` of routes of a labeled family (VPN), each with `label` (RFC 8277).
+pub fn encode_announce_labeled<N: Nlri>(
+    ctx: &CodecCtx,
+    attrs: &PathAttrs,
+    label: Label,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
+    pack::announce(ctx, attrs, None, Some(label), prefixes, out)
 }
 
 /// `encode_announce` of `attrs` as a route reflector sends them: with `reflect`'s
@@ -159,7 +170,7 @@ pub fn encode_announce_reflected<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    pack::announce(ctx, attrs, Some(reflect), prefixes, out)
+    pack::announce(ctx, attrs, Some(reflect), None, prefixes, out)
 }
 
 /// `encode_announce_reflected` of a set in the RIB's stored form (`stored::store`).

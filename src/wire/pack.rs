@@ -49,17 +49,19 @@ fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, labe
     }
 }
 
+/// `label`: the routes' label, in a labeled family.
 pub(crate) fn announce<N: Nlri>(
     ctx: &CodecCtx,
     attrs: &PathAttrs,
     reflect: Option<Reflect>,
+    label: Option<Label>,
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
     announce_with(
         ctx,
         attrs.next_hop,
-        None,
+        label,
         prefixes,
         out,
         |v4, head, tail| attrs::encode(attrs, reflect, ctx, v4, head, tail),
