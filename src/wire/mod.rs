@@ -29,6 +29,8 @@ mod open;
 mod pack;
 pub mod rd;
 mod reader;
+pub mod route_target;
+pub mod rtc;
 pub mod scan;
 pub mod stored;
 // A prefix's `len` is its length in bits; an `is_empty` would mean nothing.
