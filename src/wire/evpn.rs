@@ -4,6 +4,12 @@
 //! per-path data it stores beside the attributes. Pure codec: it does not take part in
 //! UPDATE decoding, knows nothing of sessions, and never picks a NOTIFICATION.
 //!
+//! Use: [`iter`] (or [`decode`]) over an MP_REACH/MP_UNREACH NLRI field gives
+//! `(path id, EvpnRoute)`; [`EvpnRoute::split`] gives the `(EvpnKey, PathData)` to store;
+//! [`join`] turns a stored pair back into an [`EvpnRoute`], and [`encode_entry`] /
+//! [`EvpnRoute::encode`] / [`EvpnRoute::wire_len`] write it out. A key alone cannot be
+//! written: the wire form needs the path's data too.
+//!
 //! ```text
 //! NLRI field: repeated [Path Id (4, ADD-PATH only)][Route Type (1)][Length (1)][Value]
 //!
@@ -25,8 +31,9 @@
 //!
 //! Key and per-path data. For BGP route key processing only some fields are "part of the
 //! prefix in the NLRI"; the rest are "route attributes" that belong to one path (RFC 7432
-//! §7.1-7.4, RFC 9136 §3.1). The RD is part of every key: it is what makes an EVPN route
-//! unique across EVIs, as in every VPN family (the RFCs list the fields after it).
+//! §7.1-7.4, RFC 9136 §3.1). The RD is part of every key: RFC 9136 §3.1 names it, and
+//! RFC 7432 §7.1-7.4 list only the fields after it because the RD is what makes any VPN
+//! route unique (RFC 4364 §4.2); GoBGP and FRR key by it too.
 //!
 //! | type | [`EvpnKey`] (route key)                    | [`PathData`] (per path)      |
 //! |------|--------------------------------------------|------------------------------|
@@ -49,7 +56,14 @@
 //! in-memory RIB needs.
 //!
 //! Prefixes (type 5) and addresses keep the bytes as sent: host bits beyond a type 5 prefix
-//! length are neither cleared nor rejected, so reflection is byte-exact.
+//! length are neither cleared nor rejected (they are part of the key), so reflection is
+//! byte-exact.
+//!
+//! Display follows `gobgp global rib -a evpn` (GoBGP 3.x), which shows the key fields only:
+//! `[type:macadv][rd:65000:1][etag:0][mac:aa:bb:cc:dd:ee:ff][ip:10.0.0.1]`. Two departures:
+//! an ESI is ten hex octets as FRR prints it (GoBGP decodes it by ESI type into words), and
+//! a MAC-only route has no `[ip:...]` (GoBGP prints `[ip:<nil>]`). [`PathData`] shows the
+//! rest in the same style: `[esi:...][label:100,200]`, `[gw:...]`.
 
 use super::rd::Rd;
 use super::reader::Reader;
