@@ -588,7 +588,8 @@ pub struct EvpnKey {
     len: u8,
 }
 
-/// The non-key fields of one path's NLRI (see the module doc).
+/// The non-key fields of one path's NLRI (see the module doc). 32 bytes; `Clone` only
+/// because a long opaque value is shared, not copied.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub enum PathData {
     /// Types 3 and 4, and opaque routes held whole in the key.
@@ -1343,6 +1344,7 @@ mod tests {
             assert_eq!(key.route_type(), r.route_type());
         }
         assert_eq!(std::mem::size_of::<EvpnKey>(), 40);
+        assert!(std::mem::size_of::<PathData>() <= 32);
     }
 
     #[test]
