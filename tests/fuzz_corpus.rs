@@ -3,7 +3,8 @@
 //! seed once fixed) is a regression test on the stable toolchain.
 //!
 //! `REFLECTD_WRITE_SEEDS=1 cargo test --test fuzz_corpus` rewrites the hand-made seeds
-//! (`fuzz/corpus/*/seed-*`); the `pcap-*` ones come from `fuzz/pcap_seeds.py`.
+//! (`fuzz/corpus/*/seed-*`); the `pcap-*` ones come from `fuzz/pcap_seeds.py`, the
+//! `evpn/gobgp-*` ones are NLRI fields GoBGP sent (see `src/wire/evpn.rs`'s tests).
 
 use reflectd::fsm::fuzzing::LOCAL_ASN;
 use reflectd::wire::*;
@@ -45,6 +46,11 @@ fn message_corpus_replays_without_a_broken_invariant() {
 #[test]
 fn attributes_corpus_replays_without_a_broken_invariant() {
     replay("attributes", reflectd::wire::fuzzing::attributes);
+}
+
+#[test]
+fn evpn_corpus_replays_without_a_broken_invariant() {
+    replay("evpn", reflectd::wire::fuzzing::evpn);
 }
 
 #[test]

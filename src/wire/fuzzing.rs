@@ -324,3 +324,36 @@ pub fn rtc(data: &[u8]) {
         targets.for_each(drop);
     }
 }
+
+/// Target `evpn`: the bytes are the NLRI field of an AFI 25 SAFI 70 MP_REACH/MP_UNREACH,
+/// read both without and with ADD-PATH path ids. What decodes encodes back to the same
+/// bytes, and each route's key and per-path data join back into the same NLRI.
+pub fn evpn(data: &[u8]) {
+    for add_path in [false, true] {
+        let Ok(routes) = evpn::decode(data, add_path) else {
+            continue;
+        };
+        let mut out = Vec::with_capacity(data.len());
+        for (path_id, route) in &routes {
+            assert_eq!(path_id.is_some(), add_path);
+            let at = out.len();
+            evpn::encode_entry(*path_id, route, &mut out);
+            let nlri = &out[at + if add_path { 4 } else { 0 }..];
+            assert_eq!(nlri.len(), route.wire_len(), "{route:?}");
+            let (key, per_path) = route.split();
+            assert_eq!(key.route_type(), route.route_type());
+            let Some(joined) = evpn::join(&key, &per_path) else {
+                panic!("{key:?} and {per_path:?} of {route:?} do not join")
+            };
+            let mut again = Vec::new();
+            joined.encode(&mut again);
+            assert_eq!(again, nlri, "{route:?} joins back as {joined:?}");
+            assert_eq!(joined.key(), key);
+            let _ = (route.to_string(), key.to_string(), per_path.to_string());
+        }
+        assert_eq!(
+            out, data,
+            "re-encoded EVPN NLRIs differ (ADD-PATH {add_path})"
+        );
+    }
+}

@@ -16,6 +16,7 @@ mod attrs;
 mod attrs_encode;
 pub mod community;
 mod error;
+pub mod evpn;
 mod framing;
 // Fuzz harnesses: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
 #[doc(hidden)]
