@@ -3,6 +3,7 @@
 //! as a file and through `vtysh` on its own vty socket in the test's temp dir.
 
 use super::daemons::*;
+use super::vpn::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -220,5 +221,33 @@ impl AllPaths for Frr {
                 seen: frr_seen(p),
             })
             .collect()
+    }
+}
+
+impl VpnPeer for Frr {
+    // {"65000:1":{"prefix":"10.10.1.0/24","paths":[{"locPrf":200,"bestpath":{"overall":true},
+    //   "extendedCommunity":{"string":"RT:65000:1"},"originatorId":"10.0.16.1",
+    //   "remoteLabel":100,"nexthops":[{"ip":"100.64.16.1",...}],"peer":{"peerId":"127.0.0.1",...}}]}}
+    fn vpn_paths(&self, rd: &str, prefix: &str) -> Vec<VpnPath> {
+        let rr = self.daemon.rr();
+        let out = self.vtysh(&[&format!(
+            "show bgp {} vpn rd {rd} {prefix} json",
+            afi(prefix)
+        )]);
+        json(&out)[rd]["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| VpnPath {
+                from_reflector: p["peer"]["peerId"].as_str() == Some(&rr),
+                best: frr_best(p),
+                labels: u32_of(&p["remoteLabel"]).into_iter().collect(),
+                seen: frr_seen(p),
+            })
+            .collect()
+    }
+
+    fn vpn_dump(&self) -> String {
+        self.vtysh(&["show bgp summary", "show bgp ipv4 vpn", "show bgp ipv6 vpn"])
     }
 }
