@@ -45,7 +45,12 @@ enum Command {
     },
     /// Routes from a running instance: all, one prefix, or the longest match for an address.
     Routes {
+        /// A prefix (`10.0.0.0/8`, a VPN route as `RD:PREFIX`) or an address.
         prefix: Option<String>,
+        /// Only this family's routes (`ipv4-unicast`, `ipv4-vpn`, ...); an address is looked
+        /// up in it.
+        #[arg(long)]
+        family: Option<String>,
         #[arg(long, default_value = DEFAULT_API)]
         api: String,
         #[arg(long)]
@@ -63,7 +68,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (cli.command, cli.config) {
         (Some(Command::Neighbors { api, json }), _) => neighbors(&api, json),
-        (Some(Command::Routes { prefix, api, json }), _) => routes(prefix.as_deref(), &api, json),
+        (
+            Some(Command::Routes {
+                prefix,
+                family,
+                api,
+                json,
+            }),
+            _,
+        ) => routes(prefix.as_deref(), family.as_deref(), &api, json),
         (Some(Command::Demo { config: None }), _) => return run(reflectd::demo::config(), true),
         (Some(Command::Demo { config: Some(path) }), _) => return run(config::load(&path), true),
         (None, Some(path)) if cli.check => return check(&path, cli.print),
@@ -226,10 +239,24 @@ fn neighbors(api: &str, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn routes(prefix: Option<&str>, api: &str, json: bool) -> anyhow::Result<()> {
-    let path = match prefix {
-        Some(p) => format!("/routes?prefix={}", p.replace('/', "%2F")),
-        None => "/routes".to_string(),
+fn routes(prefix: Option<&str>, family: Option<&str>, api: &str, json: bool) -> anyhow::Result<()> {
+    let mut query = Vec::new();
+    if let Some(p) = prefix {
+        query.push(format!("prefix={}", p.replace('/', "%2F")));
+    }
+    if let Some(f) = family {
+        if reflectd::wire::Family::from_name(f).is_none() {
+            let names: Vec<&str> = reflectd::wire::Family::ALL
+                .iter()
+                .map(|f| f.name())
+                .collect();
+            bail!("unknown family {f:?}: one of {}", names.join(", "));
+        }
+        query.push(format!("family={f}"));
+    }
+    let path = match query.is_empty() {
+        true => "/routes".to_string(),
+        false => format!("/routes?{}", query.join("&")),
     };
     let body = get(api, &path)?;
     if json {

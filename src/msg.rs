@@ -11,7 +11,8 @@ mod prepared;
 pub use prepared::{Prepared, Rank};
 
 use crate::wire::{
-    scan, stored, CodecCtx, Family, FamilySet, NlriSet, Notification, Prefix4, Prefix6, Update,
+    scan, stored, CodecCtx, Family, FamilySet, Labeled, NextHop, NlriSet, Notification, PathAttrs,
+    Prefix4, Prefix6, Update, Vpn4, Vpn6,
 };
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -198,8 +199,13 @@ pub struct Received {
     pub nlri: SmallVec<[Prefix4; INLINE_NLRI]>,
     pub set: Option<Prepared>,
     /// MP_REACH_NLRI's prefixes, announced with `mp_set` (next hop: MP_REACH_NLRI's).
+    /// Of a labeled family (VPN), the routes of one label, the first the UPDATE carries:
+    /// the label is in `mp_set` (`wire::stored`), and the set's own labels are left empty.
     pub mp_nlri: Option<NlriSet>,
     pub mp_set: Option<Prepared>,
+    /// A labeled family's routes of every further label, each with its own set (empty
+    /// unless a router allocated labels per prefix).
+    pub mp_more: Vec<(NlriSet, Prepared)>,
     /// RFC 7606 treat-as-withdraw: `nlri` and `mp_nlri` are withdrawn instead.
     pub treat_as_withdraw: bool,
     /// The UPDATE was End-of-RIB for this family (RFC 4724 §2).
@@ -214,17 +220,30 @@ impl Received {
     /// Treat-as-withdraw also when the set has no stored form (`wire::stored::fits`).
     pub fn of(u: Update) -> Received {
         let end_of_rib = u.end_of_rib();
-        let mp_next_hop = u.mp_reach.as_ref().map(|mp| mp.next_hop);
-        let (mut set, mut mp_set) = (None, None);
+        let mut set = None;
         let unstorable = u.attrs.as_ref().is_some_and(|a| !stored::fits(a));
         let treat_as_withdraw = u.treat_as_withdraw || unstorable;
         if let (false, Some(a)) = (treat_as_withdraw, &u.attrs) {
             if !u.nlri.is_empty() {
                 set = Some(Prepared::of(a));
             }
-            if let Some(nh) = &mp_next_hop {
-                mp_set = Some(Prepared::with_next_hop(a, nh));
+        }
+        let (mut mp_nlri, mut mp_set, mut mp_more) = (None, None, Vec::new());
+        match (treat_as_withdraw, &u.attrs, u.mp_reach) {
+            (false, Some(a), Some(mp)) => {
+                let nh = mp.next_hop;
+                let mut runs = match mp.nlri {
+                    NlriSet::Ipv4Vpn(l) => label_runs(l, NlriSet::Ipv4Vpn, a, &nh),
+                    NlriSet::Ipv6Vpn(l) => label_runs(l, NlriSet::Ipv6Vpn, a, &nh),
+                    nlri => vec![(nlri, Prepared::with_next_hop(a, &nh))],
+                }
+                .into_iter();
+                if let Some((nlri, set)) = runs.next() {
+                    (mp_nlri, mp_set) = (Some(nlri), Some(set));
+                }
+                mp_more = runs.collect();
             }
+            (_, _, mp) => mp_nlri = mp.map(|m| m.nlri),
         }
         Received {
             withdrawn: u.withdrawn,
@@ -235,8 +254,9 @@ impl Received {
                 SmallVec::from_vec(u.nlri)
             },
             set,
-            mp_nlri: u.mp_reach.map(|m| m.nlri),
+            mp_nlri,
             mp_set,
+            mp_more,
             treat_as_withdraw,
             end_of_rib,
         }
@@ -254,6 +274,7 @@ impl Received {
             set: s.attrs.as_ref().map(Prepared::scanned),
             mp_nlri: None,
             mp_set: None,
+            mp_more: Vec::new(),
             treat_as_withdraw: false,
             end_of_rib: None,
         })
@@ -266,11 +287,21 @@ impl Received {
         use std::mem::size_of;
         const BLOCK: usize = 32;
         let block = |bytes: usize| if bytes == 0 { 0 } else { bytes.max(BLOCK) };
+        let labeled = |keys: usize, key: usize, labels: usize| {
+            keys * key + labels * size_of::<crate::wire::Label>()
+        };
         let nlri = |s: &NlriSet| match s {
             NlriSet::Ipv4Unicast(v) => v.len() * size_of::<Prefix4>(),
             NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
+            NlriSet::Ipv4Vpn(v) => labeled(v.keys.len(), size_of::<Vpn4>(), v.labels.len()),
+            NlriSet::Ipv6Vpn(v) => labeled(v.keys.len(), size_of::<Vpn6>(), v.labels.len()),
             NlriSet::Other { .. } => 0,
         };
+        let more: usize = self
+            .mp_more
+            .iter()
+            .map(|(s, p)| size_of::<(NlriSet, Prepared)>() + block(nlri(s)) + block(p.set.len()))
+            .sum();
         2 * size_of::<Received>()
             + block(self.withdrawn.len() * size_of::<Prefix4>())
             + if self.nlri.spilled() {
@@ -282,7 +313,29 @@ impl Received {
             + block(self.mp_nlri.as_ref().map_or(0, nlri))
             + block(self.set.as_ref().map_or(0, |p| p.set.len()))
             + block(self.mp_set.as_ref().map_or(0, |p| p.set.len()))
+            + more
     }
+}
+
+/// A labeled family's announced routes as one set per label (`Received::mp_nlri`).
+fn label_runs<N: Copy>(
+    routes: Labeled<N>,
+    wrap: fn(Labeled<N>) -> NlriSet,
+    attrs: &PathAttrs,
+    next_hop: &NextHop,
+) -> Vec<(NlriSet, Prepared)> {
+    routes
+        .by_label()
+        .into_iter()
+        .map(|(label, keys)| {
+            let set = Prepared::labeled(attrs, next_hop, Some(label));
+            let routes = Labeled {
+                keys,
+                labels: Vec::new(),
+            };
+            (wrap(routes), set)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -362,17 +362,15 @@ fn any_prefixes(set: &NlriSet) -> Vec<AnyPrefix> {
     match set {
         NlriSet::Ipv4Unicast(v) => v.iter().map(|p| AnyPrefix::V4(*p)).collect(),
         NlriSet::Ipv6Unicast(v) => v.iter().map(|p| AnyPrefix::V6(*p)).collect(),
+        NlriSet::Ipv4Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn4(*p)).collect(),
+        NlriSet::Ipv6Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn6(*p)).collect(),
         NlriSet::Other { .. } => Vec::new(),
     }
 }
 
-/// Parses `10.0.0.0/8` or `2001:db8::/32`.
+/// Parses `10.0.0.0/8`, `2001:db8::/32` or a VPN route `65000:1:10.0.0.0/8`.
 pub fn parse_any_prefix(s: &str) -> Option<AnyPrefix> {
-    if s.contains(':') {
-        s.parse().ok().map(AnyPrefix::V6)
-    } else {
-        s.parse().ok().map(AnyPrefix::V4)
-    }
+    s.parse().ok()
 }
 
 #[cfg(test)]

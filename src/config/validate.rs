@@ -29,7 +29,12 @@ pub const MAX_MD5_KEY: usize = crate::sockopt::MD5_MAX_KEY;
 /// RFC 6793 §9: AS_TRANS stands in for a 4-byte AS in 2-byte fields; never a real AS.
 pub const AS_TRANS: u64 = 23456;
 /// Families the RIB and codec carry today; the others parse but are refused.
-pub const SUPPORTED_FAMILIES: [Family; 2] = [Family::Ipv4Unicast, Family::Ipv6Unicast];
+pub const SUPPORTED_FAMILIES: [Family; 4] = [
+    Family::Ipv4Unicast,
+    Family::Ipv6Unicast,
+    Family::Ipv4Vpn,
+    Family::Ipv6Vpn,
+];
 
 /// RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds.
 const HOLD_TIME: Bounds<u16> = Bounds::seconds(3, u16::MAX)
@@ -811,7 +816,7 @@ mod tests {
             "neighbors[1].families[1]",
             &[
                 "family l2vpn-evpn is not supported yet",
-                "ipv4-unicast, ipv6-unicast",
+                "ipv4-unicast, ipv6-unicast, ipv4-vpn, ipv6-vpn",
             ],
         );
     }

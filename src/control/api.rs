@@ -9,7 +9,7 @@
 use super::view::*;
 use crate::msg::ToRib;
 use crate::rib::snapshot::{RibSnapshot, RouteView};
-use crate::wire::AnyPrefix;
+use crate::wire::{AnyPrefix, Family, Label};
 use crate::wire::{NextHop, Origin, PathAttrs};
 use crate::worker::status::NeighborStatus;
 use arc_swap::ArcSwap;
@@ -82,8 +82,21 @@ fn route(state: &ApiState, method: &tiny_http::Method, url: &str) -> (u16, Strin
         "/neighbors" => serde_json::to_string_pretty(&neighbors(state)),
         "/summary" => serde_json::to_string_pretty(&summary(&state.rib.load())),
         "/routes" => {
-            let prefix = query.split('&').find_map(|kv| kv.strip_prefix("prefix="));
-            match routes(state, prefix) {
+            let param = |k: &str| {
+                query
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+            };
+            let family = match param("family").map(|f| (f, Family::from_name(f))) {
+                None => None,
+                Some((_, Some(f))) => Some(f),
+                Some((f, None)) => {
+                    let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+                    let msg = format!("unknown family {f:?}: one of {}", names.join(", "));
+                    return (400, error_json(&msg));
+                }
+            };
+            match routes(state, param("prefix"), family) {
                 Ok(r) => serde_json::to_string_pretty(&r),
                 Err((code, msg)) => return (code, error_json(&msg)),
             }
@@ -167,7 +180,11 @@ pub fn summary(rib: &RibSnapshot) -> SummaryJson {
     }
 }
 
-fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16, String)> {
+fn routes(
+    state: &ApiState,
+    filter: Option<&str>,
+    family: Option<Family>,
+) -> Result<Vec<RouteJson>, (u16, String)> {
     let filter = filter.map(|f| {
         f.replace("%2F", "/")
             .replace("%2f", "/")
@@ -184,13 +201,20 @@ fn routes(state: &ApiState, filter: Option<&str>) -> Result<Vec<RouteJson>, (u16
     let Some(all) = snap.routes.as_ref() else {
         return Ok(Vec::new());
     };
+    let of_family = |r: &&RouteView| family.is_none_or(|f| r.prefix.family() == f);
     let selected: Vec<&RouteView> = match &want {
-        None => all.iter().collect(),
+        None => all.iter().filter(of_family).collect(),
         Some(Filter::Exact(p)) => all.iter().filter(|r| r.prefix == *p).collect(),
+        // Without a family, an address is looked up in the unicast tables: a VPN has as
+        // many routes for it as RDs.
         Some(Filter::Longest(ip)) => all
             .iter()
-            .filter(|r| prefix_contains(&r.prefix, *ip))
-            .max_by_key(|r| prefix_len(&r.prefix))
+            .filter(|r| match family {
+                Some(f) => r.prefix.family() == f,
+                None => !r.prefix.family().is_vpn(),
+            })
+            .filter(|r| r.prefix.contains(*ip))
+            .max_by_key(|r| r.prefix.ip_prefix().1)
             .into_iter()
             .collect(),
     };
@@ -241,32 +265,24 @@ impl Filter {
     }
 }
 
-fn prefix_len(p: &AnyPrefix) -> u8 {
-    match p {
-        AnyPrefix::V4(p) => p.len(),
-        AnyPrefix::V6(p) => p.len(),
-    }
-}
-
-fn prefix_contains(p: &AnyPrefix, ip: IpAddr) -> bool {
-    match (p, ip) {
-        (AnyPrefix::V4(p), IpAddr::V4(a)) => {
-            crate::wire::Prefix4::new(a, 32).is_some_and(|h| p.contains(&h))
-        }
-        (AnyPrefix::V6(p), IpAddr::V6(a)) => {
-            crate::wire::Prefix6::new(a, 128).is_some_and(|h| p.contains(&h))
-        }
-        _ => false,
-    }
-}
-
 fn route_json(r: &RouteView) -> RouteJson {
+    let (rd, ip_prefix) = match &r.prefix {
+        AnyPrefix::Vpn4(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
+        AnyPrefix::Vpn6(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
+        AnyPrefix::V4(_) | AnyPrefix::V6(_) => (None, None),
+    };
     RouteJson {
         prefix: r.prefix.to_string(),
+        family: r.prefix.family().name().to_string(),
+        rd,
+        ip_prefix,
         paths: r
             .paths
             .iter()
-            .map(|p| path_json(&p.attrs, p.best, p.peer_address))
+            .map(|p| PathJson {
+                label: p.label.map(Label::value),
+                ..path_json(&p.attrs, p.best, p.peer_address)
+            })
             .collect(),
     }
 }
@@ -309,6 +325,7 @@ pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
             .collect(),
         originator_id: a.originator_id.map(|o| o.to_string()),
         cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
+        label: None,
     }
 }
 

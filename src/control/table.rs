@@ -76,6 +76,9 @@ pub fn routes(list: &[RouteJson]) -> String {
                 p.from,
                 refl,
             );
+            if let Some(label) = p.label {
+                let _ = writeln!(out, "   {:<24} label: {label}", "");
+            }
             if !p.communities.is_empty()
                 || !p.large_communities.is_empty()
                 || !p.ext_communities.is_empty()

@@ -34,7 +34,14 @@ pub struct FamilyPrefixes {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RouteJson {
+    /// A VPN route's is `RD:PREFIX`, as GoBGP shows it; `rd` and `ip_prefix` split it.
     pub prefix: String,
+    #[serde(default)]
+    pub family: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rd: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip_prefix: Option<String>,
     pub paths: Vec<PathJson>,
 }
 
@@ -52,6 +59,9 @@ pub struct PathJson {
     pub large_communities: Vec<String>,
     pub originator_id: Option<String>,
     pub cluster_list: Vec<String>,
+    /// The MPLS label of a VPN path (RFC 8277), its 20-bit value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<u32>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -5,7 +5,7 @@
 
 use crate::wire::community::WellKnown;
 use crate::wire::scan::ScannedAttrs;
-use crate::wire::{stored, NextHop, Origin, PathAttrs};
+use crate::wire::{stored, Label, NextHop, Origin, PathAttrs};
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
@@ -84,7 +84,12 @@ fn hasher() -> &'static DefaultHashBuilder {
 impl Prepared {
     /// `attrs` with `next_hop` in place of its own (MP_REACH_NLRI carries its own).
     pub fn with_next_hop(attrs: &PathAttrs, next_hop: &NextHop) -> Prepared {
-        let set: Arc<[u8]> = stored::store_with(attrs, next_hop).into();
+        Prepared::labeled(attrs, next_hop, None)
+    }
+
+    /// `with_next_hop` for a path of a labeled family (VPN): its label is part of its set.
+    pub fn labeled(attrs: &PathAttrs, next_hop: &NextHop, label: Option<Label>) -> Prepared {
+        let set: Arc<[u8]> = stored::store_labeled(attrs, next_hop, label).into();
         let asns = attrs.as_path.segments.iter().flat_map(|seg| &seg.asns);
         Prepared {
             hash: hasher().hash_one(&set[..]),

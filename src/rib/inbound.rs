@@ -144,6 +144,9 @@ impl Rib {
             if let Some(set) = &u.mp_nlri {
                 self.apply_set(peer, set, None);
             }
+            for (nlri, _) in &u.mp_more {
+                self.apply_set(peer, nlri, None);
+            }
             return;
         }
         if let Some(set) = u.set {
@@ -151,6 +154,9 @@ impl Rib {
         }
         if let (Some(nlri), Some(set)) = (&u.mp_nlri, u.mp_set) {
             self.apply_set(peer, nlri, Some(set));
+        }
+        for (nlri, set) in u.mp_more {
+            self.apply_set(peer, &nlri, Some(set));
         }
     }
 
@@ -160,6 +166,8 @@ impl Rib {
         match nlri {
             NlriSet::Ipv4Unicast(v) => self.apply(peer, v, set),
             NlriSet::Ipv6Unicast(v) => self.apply(peer, v, set),
+            NlriSet::Ipv4Vpn(v) => self.apply(peer, &v.keys, set),
+            NlriSet::Ipv6Vpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Other { .. } => {}
         }
     }

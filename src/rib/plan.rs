@@ -8,7 +8,7 @@
 use super::attrs::AttrId;
 use super::update_group::{self, GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
-use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect};
+use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect, Vpn4, Vpn6};
 use bytes::Bytes;
 use hashbrown::HashMap;
 use std::ops::Range;
@@ -146,6 +146,8 @@ impl<N: Copy> Buckets<N> {
 pub enum Routes {
     V4(RouteSet<Prefix4>),
     V6(RouteSet<Prefix6>),
+    Vpn4(RouteSet<Vpn4>),
+    Vpn6(RouteSet<Vpn6>),
     /// Just End-of-RIB, for a negotiated family the RIB carries no table for yet.
     EndOfRibOnly(Family),
 }
@@ -161,6 +163,8 @@ impl Routes {
         match self {
             Routes::V4(rs) => of(rs),
             Routes::V6(rs) => of(rs),
+            Routes::Vpn4(rs) => of(rs),
+            Routes::Vpn6(rs) => of(rs),
             Routes::EndOfRibOnly(_) => 64,
         }
     }
@@ -169,6 +173,8 @@ impl Routes {
         match self {
             Routes::V4(_) => Family::Ipv4Unicast,
             Routes::V6(_) => Family::Ipv6Unicast,
+            Routes::Vpn4(_) => Family::Ipv4Vpn,
+            Routes::Vpn6(_) => Family::Ipv6Vpn,
             Routes::EndOfRibOnly(f) => *f,
         }
     }
@@ -283,6 +289,8 @@ impl Encoder<'_> {
         match routes {
             Routes::V4(rs) => self.route_set(ctx, rs),
             Routes::V6(rs) => self.route_set(ctx, rs),
+            Routes::Vpn4(rs) => self.route_set(ctx, rs),
+            Routes::Vpn6(rs) => self.route_set(ctx, rs),
             Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut self.buf),
         }
     }

@@ -14,7 +14,7 @@
 //! freed, so the number of blocks never exceeds the number of prefixes stored, and a block
 //! mostly withdrawn gives its room back.
 
-use crate::wire::{Prefix4, Prefix6};
+use crate::wire::{Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::{BuildHasher, Hash};
 
@@ -163,6 +163,23 @@ impl Blocked for Prefix6 {
     fn block(&self) -> u32 {
         let [a, b, c, d, ..] = self.octets();
         u32::from_be_bytes([a, b, c, d])
+    }
+}
+
+impl Blocked for Vpn4 {
+    /// The RD's 16 low bits with the prefix's /16: a customer's routes (one RD) share
+    /// blocks the way its address plan does.
+    fn block(&self) -> u32 {
+        let [.., c, d] = self.rd.0;
+        u32::from(u16::from_be_bytes([c, d])) << 16 ^ self.prefix.block()
+    }
+}
+
+impl Blocked for Vpn6 {
+    /// As `Vpn4`, with the prefix's /32.
+    fn block(&self) -> u32 {
+        let [.., c, d] = self.rd.0;
+        u32::from(u16::from_be_bytes([c, d])) << 16 ^ self.prefix.block()
     }
 }
 

@@ -121,6 +121,7 @@ impl Rib {
                             .entry(e.attr)
                             .or_insert_with(|| Arc::new(self.attrs.load(e.attr)))
                             .clone(),
+                        label: crate::wire::stored::label(self.attrs.stored(e.attr)),
                     })
                 })
                 .collect();

@@ -3,7 +3,7 @@
 //! reader asked (`ToRib::PublishRoutes`), so an idle API costs the RIB thread nothing.
 
 use crate::msg::PeerId;
-use crate::wire::{AnyPrefix, Family, PathAttrs};
+use crate::wire::{AnyPrefix, Family, Label, PathAttrs};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -47,4 +47,6 @@ pub struct PathView {
     pub peer_address: IpAddr,
     pub best: bool,
     pub attrs: Arc<PathAttrs>,
+    /// The path's label, in a labeled family (VPN).
+    pub label: Option<Label>,
 }

@@ -13,7 +13,7 @@ use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use crate::msg::PeerId;
 use crate::wire::AnyPrefix;
-use crate::wire::{Nlri, Prefix4, Prefix6};
+use crate::wire::{Nlri, Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{HashMap, HashSet};
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -214,6 +214,8 @@ impl<N: std::hash::Hash + Eq> PeerPrefixes<N> {
 pub struct Families {
     pub v4: FamilyRib<Prefix4>,
     pub v6: FamilyRib<Prefix6>,
+    pub vpn4: FamilyRib<Vpn4>,
+    pub vpn6: FamilyRib<Vpn6>,
 }
 
 /// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
@@ -242,9 +244,15 @@ macro_rules! with_table {
                 type $n = $crate::wire::Prefix6;
                 $body
             }
-            $crate::wire::Family::Ipv4Vpn
-            | $crate::wire::Family::Ipv6Vpn
-            | $crate::wire::Family::L2vpnEvpn => $none,
+            $crate::wire::Family::Ipv4Vpn => {
+                type $n = $crate::wire::Vpn4;
+                $body
+            }
+            $crate::wire::Family::Ipv6Vpn => {
+                type $n = $crate::wire::Vpn6;
+                $body
+            }
+            $crate::wire::Family::L2vpnEvpn => $none,
         }
     }};
 }
@@ -298,6 +306,36 @@ impl RibNlri for Prefix6 {
     }
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::V6(set)
+    }
+}
+
+impl RibNlri for Vpn4 {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.vpn4
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.vpn4
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::Vpn4(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::Vpn4(set)
+    }
+}
+
+impl RibNlri for Vpn6 {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.vpn6
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.vpn6
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::Vpn6(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::Vpn6(set)
     }
 }
 

@@ -6,7 +6,7 @@
 //! reaches the RIB through `Feed::feed`, so a change to how `Rib::handle` is called is made
 //! in that one place.
 
-use super::plan::{Plan, PlannedSend, Routes, SendKind};
+use super::plan::{Plan, PlannedSend, RouteSet, Routes, SendKind};
 use super::snapshot::FamilyCounts;
 use super::*;
 use crate::msg::ToWorker;
@@ -25,6 +25,7 @@ mod max_prefixes;
 mod reflection;
 mod snapshots;
 mod thread;
+mod vpn;
 
 const US: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 1);
 const CLUSTER: Ipv4Addr = Ipv4Addr::new(1, 1, 1, 100);
@@ -231,9 +232,14 @@ fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
         .iter()
         .map(|(left_out, r)| (all.iter().copied().filter(|p| p != left_out).collect(), r))
         .collect();
+    fn none<N>(rs: &RouteSet<N>) -> bool {
+        rs.announce.is_empty() && rs.withdraw.is_empty() && !rs.end_of_rib
+    }
     let empty = match &s.routes {
-        Routes::V4(rs) => rs.announce.is_empty() && rs.withdraw.is_empty() && !rs.end_of_rib,
-        Routes::V6(rs) => rs.announce.is_empty() && rs.withdraw.is_empty() && !rs.end_of_rib,
+        Routes::V4(rs) => none(rs),
+        Routes::V6(rs) => none(rs),
+        Routes::Vpn4(rs) => none(rs),
+        Routes::Vpn6(rs) => none(rs),
         Routes::EndOfRibOnly(_) => false,
     };
     if !empty || s.except.is_empty() {

@@ -19,6 +19,7 @@ use super::message::*;
 use super::nlri;
 use super::reader::Reader;
 use super::types::*;
+use super::vpn::{Labeled, Vpn4, Vpn6};
 use std::net::Ipv4Addr;
 
 /// What a malformed attribute leads to.
@@ -452,16 +453,53 @@ fn decode_mp_reach(value: &[u8], ctx: &CodecCtx) -> Result<MpReach, &'static str
             nlri::decode_v6(r.rest(), add_path, &mut v)?;
             (nh, NlriSet::Ipv6Unicast(v))
         }
+        (AFI_IPV4 | AFI_IPV6, SAFI_MPLS_VPN) => {
+            let nh = decode_vpn_next_hop(nh).ok_or(bad_nh)?;
+            // VPN-IPv6 over an IPv4 core uses an IPv4-mapped address (RFC 4659 §3.2.1),
+            // so a VPN-IPv6 next hop is always 16 or 32 bytes after its RD.
+            if afi == AFI_IPV6 && !matches!(nh, NextHop::V6 { .. }) {
+                return Err(bad_nh);
+            }
+            (nh, vpn_routes(afi, r.rest(), add_path)?)
+        }
         _ => {
-            // Families we do not carry yet: keep what the next hop looks like (VPN next
-            // hops start with a zero Route Distinguisher) and skip the NLRI.
+            // Families we do not carry yet: keep what the next hop looks like and skip
+            // the NLRI.
             let nh = decode_next_hop(nh)
-                .or_else(|| nh.get(8..).and_then(decode_next_hop))
+                .or_else(|| decode_vpn_next_hop(nh))
                 .unwrap_or(NextHop::None);
             (nh, NlriSet::Other { afi, safi })
         }
     };
     Ok(MpReach { next_hop, nlri })
+}
+
+/// The VPN routes of an MP_REACH_NLRI or MP_UNREACH_NLRI (AFI 1 or 2, SAFI 128).
+fn vpn_routes(afi: u16, buf: &[u8], add_path: bool) -> Result<NlriSet, &'static str> {
+    Ok(if afi == AFI_IPV4 {
+        let mut l = Labeled::default();
+        Vpn4::decode_list(buf, add_path, &mut l)?;
+        NlriSet::Ipv4Vpn(l)
+    } else {
+        let mut l = Labeled::default();
+        Vpn6::decode_list(buf, add_path, &mut l)?;
+        NlriSet::Ipv6Vpn(l)
+    })
+}
+
+/// A VPN next hop (RFC 4364 §4.3.2, RFC 4659 §3.2, RFC 8950 §3): each address behind an
+/// 8-byte Route Distinguisher, which is zero on the wire and not kept (we send zero).
+fn decode_vpn_next_hop(nh: &[u8]) -> Option<NextHop> {
+    match nh.len() {
+        12 | 24 => decode_next_hop(&nh[8..]),
+        48 => {
+            let mut both = [0u8; 32];
+            both[..16].copy_from_slice(&nh[8..24]);
+            both[16..].copy_from_slice(&nh[32..48]);
+            decode_next_hop(&both)
+        }
+        _ => None,
+    }
 }
 
 /// 4 octets IPv4, 16 octets global IPv6, 32 octets global + link-local (RFC 2545 §3).
@@ -498,6 +536,7 @@ fn decode_mp_unreach(value: &[u8], ctx: &CodecCtx) -> Result<MpUnreach, &'static
             nlri::decode_v6(r.rest(), add_path, &mut v)?;
             NlriSet::Ipv6Unicast(v)
         }
+        (AFI_IPV4 | AFI_IPV6, SAFI_MPLS_VPN) => vpn_routes(afi, r.rest(), add_path)?,
         _ => NlriSet::Other { afi, safi },
     };
     Ok(MpUnreach { nlri })

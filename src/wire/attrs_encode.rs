@@ -237,6 +237,23 @@ pub(crate) fn put_next_hop(out: &mut Vec<u8>, nh: &NextHop) {
     }
 }
 
+/// Bytes the next hop takes inside MP_REACH_NLRI of `safi`: a VPN family puts a zero
+/// Route Distinguisher before each address (RFC 4364 §4.3.2, RFC 4659 §3.2).
+pub(crate) fn mp_next_hop_len(safi: u8, nh: &NextHop) -> usize {
+    let len = next_hop_len(nh);
+    match (safi, nh) {
+        (
+            SAFI_MPLS_VPN,
+            NextHop::V6 {
+                link_local: Some(_),
+                ..
+            },
+        ) => len + 16,
+        (SAFI_MPLS_VPN, NextHop::V4(_) | NextHop::V6 { .. }) => len + 8,
+        _ => len,
+    }
+}
+
 /// Writes the MP_REACH_NLRI header and fixed fields for `nlri_len` bytes of NLRI, which
 /// the caller appends right after.
 pub(crate) fn put_mp_reach_head(
@@ -246,12 +263,36 @@ pub(crate) fn put_mp_reach_head(
     nh: &NextHop,
     nlri_len: usize,
 ) {
-    let nh_len = next_hop_len(nh);
+    let nh_len = mp_next_hop_len(safi, nh);
     put_header(out, OPTIONAL, MP_REACH_NLRI, 5 + nh_len + nlri_len);
     out.extend_from_slice(&afi.to_be_bytes());
     out.push(safi);
     out.push(nh_len as u8);
-    put_next_hop(out, nh);
+    match (safi, nh) {
+        (
+            SAFI_MPLS_VPN,
+            NextHop::V4(_)
+            | NextHop::V6 {
+                link_local: None, ..
+            },
+        ) => {
+            out.extend_from_slice(&[0; 8]);
+            put_next_hop(out, nh);
+        }
+        (
+            SAFI_MPLS_VPN,
+            NextHop::V6 {
+                global,
+                link_local: Some(ll),
+            },
+        ) => {
+            out.extend_from_slice(&[0; 8]);
+            out.extend_from_slice(&global.octets());
+            out.extend_from_slice(&[0; 8]);
+            out.extend_from_slice(&ll.octets());
+        }
+        _ => put_next_hop(out, nh),
+    }
     out.push(0);
 }
 

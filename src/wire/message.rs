@@ -1,6 +1,7 @@
 //! Decoded BGP messages (RFC 4271 §4) and the session parameters that shape their encoding.
 
 use super::types::*;
+use super::vpn::{Labeled, Vpn4, Vpn6};
 use std::net::Ipv4Addr;
 
 pub const HEADER_LEN: usize = 19;
@@ -256,6 +257,8 @@ pub struct RouteRefresh {
 pub enum NlriSet {
     Ipv4Unicast(Vec<Prefix4>),
     Ipv6Unicast(Vec<Prefix6>),
+    Ipv4Vpn(Labeled<Vpn4>),
+    Ipv6Vpn(Labeled<Vpn6>),
     /// A family we parse the header of but do not carry yet; its NLRI bytes are skipped.
     Other {
         afi: u16,
@@ -268,6 +271,8 @@ impl NlriSet {
         match self {
             NlriSet::Ipv4Unicast(_) => Some(Family::Ipv4Unicast),
             NlriSet::Ipv6Unicast(_) => Some(Family::Ipv6Unicast),
+            NlriSet::Ipv4Vpn(_) => Some(Family::Ipv4Vpn),
+            NlriSet::Ipv6Vpn(_) => Some(Family::Ipv6Vpn),
             NlriSet::Other { afi, safi } => Family::from_afi_safi(*afi, *safi),
         }
     }
@@ -275,6 +280,8 @@ impl NlriSet {
         match self {
             NlriSet::Ipv4Unicast(v) => v.is_empty(),
             NlriSet::Ipv6Unicast(v) => v.is_empty(),
+            NlriSet::Ipv4Vpn(v) => v.is_empty(),
+            NlriSet::Ipv6Vpn(v) => v.is_empty(),
             NlriSet::Other { .. } => true,
         }
     }

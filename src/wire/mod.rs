@@ -9,6 +9,7 @@
 //! announce/withdraw packing), `scan` (the common UPDATE read in place, for the workers'
 //! hot path).
 
+mod any_prefix;
 mod as4;
 pub mod attr_code;
 mod attrs;
@@ -34,17 +35,20 @@ pub mod stored;
 #[allow(clippy::len_without_is_empty)]
 pub mod types;
 mod update;
+pub mod vpn;
 
 #[cfg(test)]
 mod robustness;
 #[cfg(test)]
 mod testutil;
 
+pub use any_prefix::AnyPrefix;
 pub use error::DecodeError;
 pub use message::*;
 pub use nlri::Nlri;
 pub use rd::Rd;
 pub use types::*;
+pub use vpn::{Label, Labeled, Vpn4, Vpn6};
 
 /// Checks the 19-byte header at the start of `buf`.
 /// `Ok(None)`: more bytes are needed. `Ok(Some(n))`: `buf[..n]` is one whole message.

@@ -11,7 +11,6 @@
 //! +---------------------------+
 //! ```
 
-use super::message::NlriSet;
 use super::reader::Reader;
 use super::types::*;
 
@@ -21,11 +20,17 @@ pub trait Nlri:
     Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
 {
     const FAMILY: Family;
+    /// The family's NLRI carries an MPLS label (RFC 8277): the label is the path's, kept
+    /// with its attributes, and `encode_labeled` writes it.
+    const LABELED: bool = false;
     /// Bytes this NLRI takes on the wire (without an ADD-PATH path id).
     fn wire_len(&self) -> usize;
+    /// The NLRI as withdrawn (a labeled family's with the withdrawal label).
     fn encode(&self, out: &mut Vec<u8>);
-    /// Wraps a list of this type as the matching `NlriSet` variant.
-    fn into_set(v: Vec<Self>) -> NlriSet;
+    /// The NLRI as announced with `label` (ignored by unlabeled families).
+    fn encode_labeled(&self, _label: super::vpn::Label, out: &mut Vec<u8>) {
+        self.encode(out)
+    }
 }
 
 impl Nlri for Prefix4 {
@@ -38,9 +43,6 @@ impl Nlri for Prefix4 {
         out.push(self.len());
         out.extend_from_slice(&self.octets()[..n]);
     }
-    fn into_set(v: Vec<Self>) -> NlriSet {
-        NlriSet::Ipv4Unicast(v)
-    }
 }
 
 impl Nlri for Prefix6 {
@@ -52,9 +54,6 @@ impl Nlri for Prefix6 {
         let n = (self.len() as usize).div_ceil(8);
         out.push(self.len());
         out.extend_from_slice(&self.octets()[..n]);
-    }
-    fn into_set(v: Vec<Self>) -> NlriSet {
-        NlriSet::Ipv6Unicast(v)
     }
 }
 
@@ -166,7 +165,6 @@ mod tests {
         let mut back = Vec::new();
         decode_v6(&out, false, &mut back).unwrap();
         assert_eq!(back, ps);
-        assert!(matches!(Prefix6::into_set(back), NlriSet::Ipv6Unicast(v) if v.len() == 4));
     }
 
     #[test]

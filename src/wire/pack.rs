@@ -12,6 +12,7 @@ use super::nlri::Nlri;
 use super::stored;
 use super::types::*;
 use super::update::{len_placeholder, patch_len};
+use super::vpn::Label;
 use std::cell::RefCell;
 
 fn path_id_len(ctx: &CodecCtx, family: Family) -> usize {
@@ -35,11 +36,16 @@ fn fit<N: Nlri>(prefixes: &[N], path_id: usize, room: usize) -> (usize, usize) {
     (prefixes.len(), used)
 }
 
-fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize) {
+/// `label`: the set's, for a labeled family's announcement (its withdrawals carry the
+/// withdrawal label, `Nlri::encode`).
+fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, label: Option<Label>) {
     for p in prefixes {
         // ADD-PATH: one path per prefix, identifier 0.
         out.extend_from_slice(&[0u8; 4][..path_id]);
-        p.encode(out);
+        match label {
+            Some(l) if N::LABELED => p.encode_labeled(l, out),
+            _ => p.encode(out),
+        }
     }
 }
 
@@ -50,9 +56,14 @@ pub(crate) fn announce<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    announce_with(ctx, attrs.next_hop, prefixes, out, |v4, head, tail| {
-        attrs::encode(attrs, reflect, ctx, v4, head, tail)
-    })
+    announce_with(
+        ctx,
+        attrs.next_hop,
+        None,
+        prefixes,
+        out,
+        |v4, head, tail| attrs::encode(attrs, reflect, ctx, v4, head, tail),
+    )
 }
 
 /// `announce` of a set in its stored form (`stored`), as a route reflector sends it.
@@ -66,6 +77,7 @@ pub(crate) fn announce_stored<N: Nlri>(
     announce_with(
         ctx,
         stored::next_hop(set),
+        stored::label(set),
         prefixes,
         out,
         |v4, head, tail| stored::encode(set, reflect, ctx, v4, head, tail),
@@ -77,6 +89,7 @@ pub(crate) fn announce_stored<N: Nlri>(
 fn announce_with<N: Nlri>(
     ctx: &CodecCtx,
     next_hop: NextHop,
+    label: Option<Label>,
     prefixes: &[N],
     out: &mut Vec<u8>,
     encode: impl FnOnce(bool, &mut Vec<u8>, &mut Vec<u8>),
@@ -91,13 +104,13 @@ fn announce_with<N: Nlri>(
             head.clear();
             tail.clear();
             encode(v4, head, tail);
-            pack_announce(ctx, head, tail, next_hop, prefixes, out)
+            pack_announce(ctx, head, tail, next_hop, label, prefixes, out)
         }
         // Not reached (nothing here packs while packing), but never a panic if it were.
         Err(_) => {
             let (mut head, mut tail) = (Vec::new(), Vec::new());
             encode(v4, &mut head, &mut tail);
-            pack_announce(ctx, &head, &tail, next_hop, prefixes, out)
+            pack_announce(ctx, &head, &tail, next_hop, label, prefixes, out)
         }
     })
 }
@@ -115,6 +128,7 @@ fn pack_announce<N: Nlri>(
     head: &[u8],
     tail: &[u8],
     nh: NextHop,
+    label: Option<Label>,
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
@@ -123,7 +137,7 @@ fn pack_announce<N: Nlri>(
     let max = ctx.max_message_len();
     let v4 = family == Family::Ipv4Unicast;
     let (afi, safi) = family.afi_safi();
-    let nh_len = attrs::next_hop_len(&nh);
+    let nh_len = attrs::mp_next_hop_len(safi, &nh);
     // MP_REACH_NLRI: header (at most 4) + AFI, SAFI, NH length, next hop, reserved.
     let mp_fixed = if v4 { 0 } else { 4 + 5 + nh_len };
     let room = max.saturating_sub(HEADER_LEN + 4 + head.len() + tail.len() + mp_fixed);
@@ -147,12 +161,12 @@ fn pack_announce<N: Nlri>(
         out.extend_from_slice(head);
         if !v4 {
             attrs::put_mp_reach_head(out, afi, safi, &nh, used);
-            put_prefixes(out, now, path_id);
+            put_prefixes(out, now, path_id, label);
         }
         out.extend_from_slice(tail);
         patch_len(out, al);
         if v4 {
-            put_prefixes(out, now, path_id);
+            put_prefixes(out, now, path_id, None);
         }
         framing::finish(out, at);
     }
@@ -177,14 +191,14 @@ pub(crate) fn withdraw<N: Nlri>(ctx: &CodecCtx, prefixes: &[N], out: &mut Vec<u8
         let at = framing::start(out, MSG_UPDATE);
         if v4 {
             let wl = len_placeholder(out);
-            put_prefixes(out, now, path_id);
+            put_prefixes(out, now, path_id, None);
             patch_len(out, wl);
             out.extend_from_slice(&[0, 0]);
         } else {
             out.extend_from_slice(&[0, 0]);
             let al = len_placeholder(out);
             attrs::put_mp_unreach_head(out, afi, safi, used);
-            put_prefixes(out, now, path_id);
+            put_prefixes(out, now, path_id, None);
             patch_len(out, al);
         }
         framing::finish(out, at);

@@ -9,7 +9,10 @@
 //!
 //! Layout: `[n][next hop: n bytes][attributes]`, n ∈ {0, 4, 16, 32} (none, IPv4, IPv6
 //! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
-//! MP_REACH_NLRI or MP_UNREACH_NLRI.
+//! MP_REACH_NLRI or MP_UNREACH_NLRI. A path of a labeled family (VPN, RFC 8277) has its
+//! label in its set, since the label is the path's and not the route key's:
+//! `[n | LABELED][next hop][label: 3 bytes][attributes]`. Paths that differ only in their
+//! label are then different sets, as they must be sent apart.
 
 use super::attr_code::{next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
 use super::attr_code::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
@@ -18,6 +21,7 @@ use super::attrs_encode;
 use super::message::CodecCtx;
 use super::scan::ScannedAttrs;
 use super::types::{NextHop, PathAttrs};
+use super::vpn::Label;
 use super::Reflect;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -46,12 +50,24 @@ pub fn store(attrs: &PathAttrs) -> Vec<u8> {
     store_with(attrs, &attrs.next_hop)
 }
 
+/// The first byte's flag: a label follows the next hop.
+const LABELED: u8 = 0x80;
+
 /// The canonical bytes of `attrs` with `next_hop` in place of its own.
 pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
+    store_labeled(attrs, next_hop, None)
+}
+
+/// `store_with` for a path of a labeled family, with its `label`.
+pub fn store_labeled(attrs: &PathAttrs, next_hop: &NextHop, label: Option<Label>) -> Vec<u8> {
     // Most sets are under 128 bytes: written without regrowing.
     let mut out = Vec::with_capacity(128);
-    out.push(attrs_encode::next_hop_len(next_hop) as u8);
+    let flag = if label.is_some() { LABELED } else { 0 };
+    out.push(attrs_encode::next_hop_len(next_hop) as u8 | flag);
     attrs_encode::put_next_hop(&mut out, next_hop);
+    if let Some(l) = label {
+        out.extend_from_slice(&l.0);
+    }
     let mut tail = Vec::new();
     attrs_encode::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
     out.extend_from_slice(&tail);
@@ -70,9 +86,15 @@ pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
     std::sync::Arc::from(&out[..])
 }
 
+/// The label of a stored set of a labeled family's path.
+pub fn label(stored: &[u8]) -> Option<Label> {
+    let (_, label, _) = split(stored);
+    label
+}
+
 /// The next hop of a stored set.
 pub fn next_hop(stored: &[u8]) -> NextHop {
-    let (nh, _) = split(stored);
+    let (nh, _, _) = split(stored);
     let v6 = |b: &[u8]| Ipv6Addr::from(<[u8; 16]>::try_from(b).unwrap_or([0; 16]));
     match nh.len() {
         4 => NextHop::V4(Ipv4Addr::new(nh[0], nh[1], nh[2], nh[3])),
@@ -91,7 +113,7 @@ pub fn next_hop(stored: &[u8]) -> NextHop {
 /// The set `store` was given (up to what the encoder normalizes: unknown attributes in
 /// type-code order with the Partial bit, AS_PATH segments of at most 255 ASNs).
 pub fn load(stored: &[u8]) -> PathAttrs {
-    let (_, section) = split(stored);
+    let (_, _, section) = split(stored);
     let mut a = match attrs::decode(section, &canonical_ctx()) {
         Ok(d) => d.attrs,
         Err(_) => {
@@ -103,11 +125,20 @@ pub fn load(stored: &[u8]) -> PathAttrs {
     a
 }
 
-/// (next hop bytes, attribute section).
-fn split(stored: &[u8]) -> (&[u8], &[u8]) {
-    let n = stored.first().map_or(0, |&n| n as usize);
+/// (next hop bytes, label, attribute section).
+fn split(stored: &[u8]) -> (&[u8], Option<Label>, &[u8]) {
+    let first = stored.first().copied().unwrap_or(0);
+    let n = usize::from(first & !LABELED);
     let nh_end = (1 + n).min(stored.len());
-    (&stored[1.min(stored.len())..nh_end], &stored[nh_end..])
+    let nh = &stored[1.min(stored.len())..nh_end];
+    let rest = &stored[nh_end..];
+    if first & LABELED == 0 {
+        return (nh, None, rest);
+    }
+    match rest.split_first_chunk::<3>() {
+        Some((l, rest)) => (nh, Some(Label(*l)), rest),
+        None => (nh, None, &[]),
+    }
 }
 
 /// The attributes of `stored` as `attrs::encode` writes them for `ctx` (head: type codes
@@ -127,7 +158,7 @@ pub(crate) fn encode(
         attrs_encode::encode(&load(stored), Some(reflect), ctx, with_next_hop, head, tail);
         return;
     }
-    let (nh, section) = split(stored);
+    let (nh, _, section) = split(stored);
     let mut need_nh = with_next_hop && nh.len() == 4;
     let mut need_rr = true;
     let (mut originator, mut clusters): (Option<&[u8]>, &[u8]) = (None, &[]);
@@ -177,7 +208,7 @@ pub struct Ours {
 
 /// The set carries one of `ours` (above): a loop, so the route is not eligible.
 pub fn is_looped(stored: &[u8], ours: &Ours) -> bool {
-    let (_, mut rest) = split(stored);
+    let (_, _, mut rest) = split(stored);
     while let Some((code, value, whole)) = next_attr(rest) {
         rest = &rest[whole.len()..];
         match code {

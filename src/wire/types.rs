@@ -61,6 +61,11 @@ impl Family {
         Family::ALL.into_iter().find(|f| f.name() == name)
     }
 
+    /// A BGP/MPLS VPN family (SAFI 128): its routes are keyed by RD + prefix.
+    pub fn is_vpn(self) -> bool {
+        matches!(self, Family::Ipv4Vpn | Family::Ipv6Vpn)
+    }
+
     /// Bit for `FamilySet`.
     pub fn bit(self) -> u8 {
         1 << (self as u8)
@@ -113,23 +118,6 @@ impl FromIterator<Family> for FamilySet {
 pub struct Prefix4 {
     addr: [u8; 4],
     len: u8,
-}
-
-/// A prefix of either unicast family: the key readers (API, CLI, test speakers) use where
-/// both families share one list.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum AnyPrefix {
-    V4(Prefix4),
-    V6(Prefix6),
-}
-
-impl fmt::Display for AnyPrefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            AnyPrefix::V4(p) => p.fmt(f),
-            AnyPrefix::V6(p) => p.fmt(f),
-        }
-    }
 }
 
 /// An IPv6 prefix, packed to 17 bytes. Invariant: `len <= 128` and host bits are zero.

@@ -26,6 +26,7 @@ use super::nlri;
 use super::nlri::Nlri;
 use super::reader::Reader;
 use super::types::*;
+use super::vpn::Labeled;
 
 /// Header + the two 2-octet length fields.
 pub(crate) const MIN_LEN: usize = HEADER_LEN + 4;
@@ -101,10 +102,20 @@ fn prefixes_len<N: Nlri>(prefixes: &[N], path_id: usize) -> usize {
     prefixes.iter().map(|p| p.wire_len() + path_id).sum()
 }
 
+/// Each route with its own label, as received.
+fn put_labeled<N: Nlri>(out: &mut Vec<u8>, routes: &Labeled<N>, path_id: usize) {
+    for (k, l) in routes.keys.iter().zip(&routes.labels) {
+        out.extend_from_slice(&[0u8; 4][..path_id]);
+        k.encode_labeled(*l, out);
+    }
+}
+
 fn set_len(set: &NlriSet, path_id: usize) -> usize {
     match set {
         NlriSet::Ipv4Unicast(v) => prefixes_len(v, path_id),
         NlriSet::Ipv6Unicast(v) => prefixes_len(v, path_id),
+        NlriSet::Ipv4Vpn(v) => prefixes_len(&v.keys, path_id),
+        NlriSet::Ipv6Vpn(v) => prefixes_len(&v.keys, path_id),
         NlriSet::Other { .. } => 0,
     }
 }
@@ -113,15 +124,16 @@ fn put_set(out: &mut Vec<u8>, set: &NlriSet, path_id: usize) {
     match set {
         NlriSet::Ipv4Unicast(v) => put_prefixes(out, v, path_id),
         NlriSet::Ipv6Unicast(v) => put_prefixes(out, v, path_id),
+        NlriSet::Ipv4Vpn(v) => put_labeled(out, v, path_id),
+        NlriSet::Ipv6Vpn(v) => put_labeled(out, v, path_id),
         NlriSet::Other { .. } => {}
     }
 }
 
 fn afi_safi(set: &NlriSet) -> (u16, u8) {
     match set {
-        NlriSet::Ipv4Unicast(_) => Family::Ipv4Unicast.afi_safi(),
-        NlriSet::Ipv6Unicast(_) => Family::Ipv6Unicast.afi_safi(),
         NlriSet::Other { afi, safi } => (*afi, *safi),
+        s => s.family().map_or((0, 0), Family::afi_safi),
     }
 }
 
@@ -172,6 +184,7 @@ mod tests {
     use super::super::testutil::*;
     use super::super::{decode as decode_msg, encode as encode_msg, encode_end_of_rib};
     use super::*;
+    use crate::wire::Label;
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     fn ctx(four_octet_as: bool) -> CodecCtx {
@@ -418,19 +431,87 @@ mod tests {
             .take(2)
             .flat_map(|(_, a)| a)
             .collect();
-        // IPv4 VPN: RD 0 + 10.0.0.1 next hop, some NLRI bytes.
+        // L2VPN EVPN: 10.0.0.1 next hop, some NLRI bytes.
+        raw.extend(attr(0x80, 14, &[0, 25, 70, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]));
+        let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
+        let mp = u.mp_reach.unwrap();
+        assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(mp.nlri, NlriSet::Other { afi: 25, safi: 70 });
+        assert_eq!(mp.nlri.family(), Some(Family::L2vpnEvpn));
+    }
+
+    #[test]
+    fn a_vpn_ipv4_route_decodes_with_its_rd_label_and_next_hop_and_encodes_back() {
+        let mut raw: Vec<u8> = base_attrs(false)
+            .into_iter()
+            .take(2)
+            .flat_map(|(_, a)| a)
+            .collect();
+        // RFC 4364 §4.3.2: next hop RD 0 + 192.0.2.1; one route: label 100 (BoS), RD
+        // 65000:1, 10.1.1.0/24 (length 88 + 24 bits).
         raw.extend(attr(
             0x80,
             14,
             &[
-                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 1, 2, 3, 4,
+                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1, 0, 112, 0x00, 0x06, 0x41, 0,
+                0, 0xfd, 0xe8, 0, 0, 0, 1, 10, 1, 1,
             ],
         ));
-        let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
-        let mp = u.mp_reach.unwrap();
-        assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(mp.nlri, NlriSet::Other { afi: 1, safi: 128 });
-        assert_eq!(mp.nlri.family(), Some(Family::Ipv4Vpn));
+        let bytes = update_msg(&[], &raw, &[]);
+        let u = decode_update(&bytes, &ctx(false)).unwrap();
+        let mp = u.mp_reach.clone().unwrap();
+        assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(192, 0, 2, 1)));
+        let NlriSet::Ipv4Vpn(routes) = &mp.nlri else {
+            panic!("{:?}", mp.nlri);
+        };
+        assert_eq!(routes.keys, ["65000:1:10.1.1.0/24".parse().unwrap()]);
+        assert_eq!(routes.labels, [Label::new(100)]);
+        assert_eq!(encoded(&Message::Update(u), &ctx(false)), bytes);
+    }
+
+    #[test]
+    fn a_vpn_ipv6_next_hop_with_a_link_local_address_round_trips() {
+        let c = ctx(true);
+        let mut routes = Labeled::default();
+        routes.push("65000:7:2001:db8:1::/48".parse().unwrap(), Label::new(3000));
+        let u = Update {
+            attrs: full_update().attrs,
+            mp_reach: Some(MpReach {
+                next_hop: NextHop::V6 {
+                    global: "2001:db8::1".parse().unwrap(),
+                    link_local: Some("fe80::1".parse().unwrap()),
+                },
+                nlri: NlriSet::Ipv6Vpn(routes.clone()),
+            }),
+            mp_unreach: Some(MpUnreach {
+                nlri: NlriSet::Ipv6Vpn(routes),
+            }),
+            ..Update::default()
+        };
+        let bytes = encoded(&Message::Update(u.clone()), &c);
+        // AFI 2, SAFI 128, next hop length 48 (RD + global + RD + link-local).
+        let at = bytes.windows(4).position(|w| w == [0, 2, 128, 48]);
+        assert!(at.is_some(), "{bytes:?}");
+        assert_eq!(decode_update(&bytes, &c).unwrap(), u);
+    }
+
+    #[test]
+    fn a_malformed_vpn_route_resets_the_session() {
+        let mut raw: Vec<u8> = base_attrs(false)
+            .into_iter()
+            .take(2)
+            .flat_map(|(_, a)| a)
+            .collect();
+        // A length shorter than the label and RD it must hold (RFC 7606 §5.3, §7.11).
+        raw.extend(attr(
+            0x80,
+            14,
+            &[
+                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 80, 1, 2, 3, 4,
+            ],
+        ));
+        let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err();
+        assert_eq!(e.notification.code, notif::UPDATE_MESSAGE);
     }
 
     #[test]

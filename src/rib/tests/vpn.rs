@@ -1,0 +1,286 @@
+//! VPN families (RFC 4364, RFC 4659): one route per RD + prefix, best path per route, the
+//! label and next hop of the best path's own, everything reflected unchanged.
+
+use super::*;
+use crate::wire::{Label, Labeled, Vpn4, Vpn6};
+
+fn vpn_peer(peer: PeerId) -> ToRib {
+    let mut up = peer_up(peer, true);
+    up.families = FamilySet::EMPTY.with(Family::Ipv4Vpn).with(Family::Ipv6Vpn);
+    ToRib::PeerUp(up)
+}
+
+/// Route target 65000:`n` (RFC 4360 §4, two-octet AS specific, sub-type 2).
+fn rt(n: u8) -> [u8; 8] {
+    [0, 2, 0xfd, 0xe8, 0, 0, 0, n]
+}
+
+fn vpn_attrs(peer: PeerId, local_pref: u32, target: u8) -> PathAttrs {
+    PathAttrs {
+        ext_communities: vec![rt(target)],
+        ..lp([192, 0, 2, peer as u8], local_pref)
+    }
+}
+
+/// `peer` announces `routes` (RD:PREFIX, label) in one UPDATE, next hop 192.0.2.`peer`.
+fn announce_vpn4(peer: PeerId, routes: &[(&str, u32)], a: PathAttrs) -> ToRib {
+    let mut l = Labeled::default();
+    for (r, label) in routes {
+        l.push(r.parse::<Vpn4>().unwrap(), Label::new(*label));
+    }
+    ToRib::updates(
+        peer,
+        vec![Update {
+            mp_reach: Some(MpReach {
+                next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, peer as u8)),
+                nlri: NlriSet::Ipv4Vpn(l),
+            }),
+            attrs: Some(a),
+            ..Update::default()
+        }],
+    )
+}
+
+fn withdraw_vpn4(peer: PeerId, routes: &[&str]) -> ToRib {
+    let mut l = Labeled::default();
+    for r in routes {
+        l.push(r.parse::<Vpn4>().unwrap(), Label::WITHDRAWN);
+    }
+    ToRib::updates(
+        peer,
+        vec![Update {
+            mp_unreach: Some(MpUnreach {
+                nlri: NlriSet::Ipv4Vpn(l),
+            }),
+            ..Update::default()
+        }],
+    )
+}
+
+/// What `peer` was sent in the flush: (route, label, next hop, ext communities) announced,
+/// and routes withdrawn.
+type Vpn4Seen = (Vpn4, Label, NextHop, Vec<[u8; 8]>);
+
+fn sent_to(r: &mut Rib, peer: PeerId) -> (Vec<Vpn4Seen>, Vec<Vpn4>) {
+    let mut out = Outbox::default();
+    r.flush(&mut out);
+    let (mut announced, mut withdrawn) = (Vec::new(), Vec::new());
+    for (_, m) in &out.msgs {
+        let ToWorker::Send { peers, data } = m else {
+            continue;
+        };
+        if !peers.contains(&peer) {
+            continue;
+        }
+        for msg in decode_all(data, &codec()) {
+            let Message::Update(u) = msg else { continue };
+            if let Some(MpReach {
+                next_hop,
+                nlri: NlriSet::Ipv4Vpn(l),
+            }) = &u.mp_reach
+            {
+                let a = u.attrs.as_ref().expect("attributes with MP_REACH_NLRI");
+                assert_eq!(a.cluster_list, vec![CLUSTER], "reflected");
+                for (k, label) in l.keys.iter().zip(&l.labels) {
+                    announced.push((*k, *label, *next_hop, a.ext_communities.clone()));
+                }
+            }
+            if let Some(MpUnreach {
+                nlri: NlriSet::Ipv4Vpn(l),
+            }) = &u.mp_unreach
+            {
+                withdrawn.extend(&l.keys);
+            }
+        }
+    }
+    announced.sort_by_key(|a| a.0);
+    withdrawn.sort_unstable();
+    (announced, withdrawn)
+}
+
+fn vpn4(s: &str) -> Vpn4 {
+    s.parse().unwrap()
+}
+
+fn nh(peer: u8) -> NextHop {
+    NextHop::V4(Ipv4Addr::new(192, 0, 2, peer))
+}
+
+#[test]
+fn the_same_prefix_in_two_rds_is_two_routes_each_with_its_own_label_and_targets() {
+    let mut r = rib();
+    for p in 1..=3 {
+        r.feed(vpn_peer(p));
+    }
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[("65000:1:10.1.0.0/24", 100)],
+        vpn_attrs(1, 100, 1),
+    ));
+    r.feed(announce_vpn4(
+        2,
+        &[("65000:2:10.1.0.0/24", 200)],
+        vpn_attrs(2, 100, 2),
+    ));
+    let (announced, _) = sent_to(&mut r, 3);
+    assert_eq!(
+        announced,
+        vec![
+            (
+                vpn4("65000:1:10.1.0.0/24"),
+                Label::new(100),
+                nh(1),
+                vec![rt(1)]
+            ),
+            (
+                vpn4("65000:2:10.1.0.0/24"),
+                Label::new(200),
+                nh(2),
+                vec![rt(2)]
+            ),
+        ]
+    );
+}
+
+#[test]
+fn one_rd_and_prefix_from_two_peers_sends_the_best_and_falls_back_with_the_others_label() {
+    let mut r = rib();
+    for p in 1..=3 {
+        r.feed(vpn_peer(p));
+    }
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[("65000:1:10.1.0.0/24", 100)],
+        vpn_attrs(1, 200, 1),
+    ));
+    r.feed(announce_vpn4(
+        2,
+        &[("65000:1:10.1.0.0/24", 300)],
+        vpn_attrs(2, 100, 1),
+    ));
+    let (announced, _) = sent_to(&mut r, 3);
+    assert_eq!(
+        announced,
+        vec![(
+            vpn4("65000:1:10.1.0.0/24"),
+            Label::new(100),
+            nh(1),
+            vec![rt(1)]
+        )]
+    );
+    r.feed(withdraw_vpn4(1, &["65000:1:10.1.0.0/24"]));
+    let (announced, withdrawn) = sent_to(&mut r, 3);
+    assert_eq!(
+        announced,
+        vec![(
+            vpn4("65000:1:10.1.0.0/24"),
+            Label::new(300),
+            nh(2),
+            vec![rt(1)]
+        )]
+    );
+    assert!(withdrawn.is_empty());
+    r.feed(withdraw_vpn4(2, &["65000:1:10.1.0.0/24"]));
+    let (announced, withdrawn) = sent_to(&mut r, 3);
+    assert!(announced.is_empty());
+    assert_eq!(withdrawn, vec![vpn4("65000:1:10.1.0.0/24")]);
+}
+
+#[test]
+fn routes_of_one_update_with_a_label_each_keep_their_labels() {
+    let mut r = rib();
+    r.feed(vpn_peer(1));
+    r.feed(vpn_peer(2));
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[
+            ("65000:1:10.1.0.0/24", 16),
+            ("65000:1:10.2.0.0/24", 17),
+            ("65000:1:10.3.0.0/24", 16),
+        ],
+        vpn_attrs(1, 100, 1),
+    ));
+    let (announced, _) = sent_to(&mut r, 2);
+    let labels: Vec<(Vpn4, u32)> = announced.iter().map(|a| (a.0, a.1.value())).collect();
+    assert_eq!(
+        labels,
+        vec![
+            (vpn4("65000:1:10.1.0.0/24"), 16),
+            (vpn4("65000:1:10.2.0.0/24"), 17),
+            (vpn4("65000:1:10.3.0.0/24"), 16),
+        ]
+    );
+}
+
+#[test]
+fn vpn_routes_go_only_to_peers_of_the_family_and_unicast_stays_apart() {
+    let mut r = rib();
+    r.feed(vpn_peer(1));
+    r.feed(vpn_peer(2));
+    r.feed(ToRib::PeerUp(peer_up(3, true)));
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[("65000:1:10.1.0.0/24", 100)],
+        vpn_attrs(1, 100, 1),
+    ));
+    r.feed(route(3, &["10.1.0.0/24"]));
+    assert_eq!(sent_to(&mut r, 3).0, vec![]);
+    let snap = r.snapshot(0);
+    let counts = |f: Family| {
+        let c = snap.families.iter().find(|c| c.family == f).unwrap();
+        (c.prefixes, c.paths)
+    };
+    assert_eq!(counts(Family::Ipv4Vpn), (1, 1));
+    assert_eq!(counts(Family::Ipv4Unicast), (1, 1));
+}
+
+#[test]
+fn a_vpn_ipv6_route_is_reflected_with_its_rd_next_hop_and_label() {
+    let mut r = rib();
+    r.feed(vpn_peer(1));
+    r.feed(vpn_peer(2));
+    r.plan();
+    let mut l = Labeled::default();
+    l.push(
+        "65000:9:2001:db8:9::/48".parse::<Vpn6>().unwrap(),
+        Label::new(99),
+    );
+    let next_hop = v6_next_hop("2001:db8::1");
+    r.feed(ToRib::updates(
+        1,
+        vec![Update {
+            mp_reach: Some(MpReach {
+                next_hop,
+                nlri: NlriSet::Ipv6Vpn(l.clone()),
+            }),
+            attrs: Some(vpn_attrs(1, 100, 9)),
+            ..Update::default()
+        }],
+    ));
+    let mut out = Outbox::default();
+    r.flush(&mut out);
+    let got: Vec<MpReach> = out
+        .msgs
+        .iter()
+        .filter_map(|(_, m)| match m {
+            ToWorker::Send { data, .. } => Some(decode_all(data, &codec())),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|m| match m {
+            Message::Update(u) => u.mp_reach,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![MpReach {
+            next_hop,
+            nlri: NlriSet::Ipv6Vpn(l)
+        }]
+    );
+}
