@@ -152,14 +152,8 @@ pub trait Driver {
     /// The daemon `name` on `addr` with router id `router_id`, peering with reflectd `r`,
     /// its config generated from the builder's settings.
     fn builder(r: &Reflector, name: &str, addr: &str, router_id: &str) -> Builder<Self::Opts> {
-        Self::builder_for(Daemon::new(r, name, addr, router_id))
-    }
-
-    /// As [`Driver::builder`], for a daemon the test placed itself: a scenario written once
-    /// for whatever `daemon.rr_port` reflects.
-    fn builder_for(daemon: Daemon) -> Builder<Self::Opts> {
         Builder {
-            daemon,
+            daemon: Daemon::new(r, name, addr, router_id),
             config: None,
             opts: Self::Opts::default(),
         }

@@ -206,6 +206,10 @@ fn seen_args(route: &Seen) -> String {
     if let Some(med) = route.med {
         args.push_str(&format!(" med {med}"));
     }
+    if !route.as_path.is_empty() {
+        let path: Vec<String> = route.as_path.iter().map(u32::to_string).collect();
+        args.push_str(&format!(" aspath {}", path.join(",")));
+    }
     for (key, list) in [
         ("community", &route.communities),
         ("rt", &route.ext_communities),

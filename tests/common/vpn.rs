@@ -80,17 +80,11 @@ pub fn wait_vpn_gone(peer: &dyn VpnPeer, rd: &str, prefix: &str) {
     );
 }
 
-/// A VPN route reflected: what the originator `originator` (router id) sent, with `labels`,
-/// plus ORIGINATOR_ID and CLUSTER_LIST = [our cluster id]; checked at each of `receivers`.
-pub fn assert_vpn_reflected(
-    receivers: &[&dyn VpnPeer],
-    rd: &str,
-    prefix: &str,
-    labels: &[u32],
-    sent: &Seen,
-    originator: &str,
-) {
-    let want = VpnPath {
+/// A VPN route as a client of the reflector must hold it, as its best path: what the
+/// originator with router id `originator` sent, with `labels`, plus ORIGINATOR_ID and
+/// CLUSTER_LIST = [our cluster id].
+pub fn reflected(labels: &[u32], sent: &Seen, originator: &str) -> VpnPath {
+    VpnPath {
         from_reflector: true,
         best: true,
         labels: labels.to_vec(),
@@ -99,9 +93,21 @@ pub fn assert_vpn_reflected(
             cluster_list: vec![super::CLUSTER_ID.to_string()],
             ..sent.clone()
         },
-    };
+    }
+}
+
+/// Each of `receivers` (in turn) holds the route [`reflected`], alone: waits for the
+/// originator's path, then compares all of it.
+pub fn assert_vpn_reflected(
+    receivers: &[&dyn VpnPeer],
+    rd: &str,
+    prefix: &str,
+    labels: &[u32],
+    sent: &Seen,
+    originator: &str,
+) {
+    let want = reflected(labels, sent, originator);
     for receiver in receivers {
-        // Waits for the originator's path, then compares all of it.
         let got = wait_vpn_route(*receiver, rd, prefix, |p| {
             p.seen.originator_id.as_deref() == Some(originator)
         });
