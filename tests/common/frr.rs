@@ -112,14 +112,21 @@ impl Frr {
 
     /// Runs configuration commands inside `router bgp ASN`, `address-family AF unicast`.
     pub fn configure(&self, af: &str, lines: &[&str]) {
+        self.configure_family(&format!("{af} unicast"), lines);
+    }
+
+    /// Runs configuration commands inside `router bgp ASN`, `address-family FAMILY`
+    /// (`ipv4 vpn`, `ipv6 unicast`, ...); returns what vtysh said (nothing when all went
+    /// well).
+    pub fn configure_family(&self, family: &str, lines: &[&str]) -> String {
         let mut cmds = vec![
             "configure terminal".to_string(),
             format!("router bgp {}", self.daemon.asn),
-            format!("address-family {af} unicast"),
+            format!("address-family {family}"),
         ];
         cmds.extend(lines.iter().map(|l| l.to_string()));
         let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
-        self.vtysh(&refs);
+        self.vtysh(&refs)
     }
 
     pub fn established(&self) -> bool {
