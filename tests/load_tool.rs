@@ -51,6 +51,27 @@ fn unique_routes_converge_churn_and_withdraw_through_reflectd() {
 }
 
 #[test]
+fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_label() {
+    let text = through_reflectd(&[
+        "--speakers",
+        "3",
+        "--prefixes",
+        "3000",
+        "--sinks",
+        "2",
+        "--vpn",
+        "20",
+        "--churn",
+        "100",
+        "--churn-rate",
+        "2000",
+        "--withdraw",
+    ]);
+    assert!(text.contains("convergence:"), "{text}");
+    assert!(text.contains("withdraw-all:"), "{text}");
+}
+
+#[test]
 fn contested_routes_converge_on_the_best_path_through_reflectd() {
     through_reflectd(&[
         "--speakers",

@@ -3,16 +3,25 @@
 //! Must not: hold state or timers — `session` sequences these calls.
 
 use super::types::{Negotiated, SessionConfig};
-use crate::wire::{notif, Capability, CodecCtx, Family, FamilySet, Notification, Open, AS_TRANS};
+use crate::wire::{
+    notif, Capability, CodecCtx, Family, FamilySet, Notification, Open, AFI_IPV6, AS_TRANS,
+};
 use std::net::Ipv4Addr;
 
 /// The only BGP version we speak (RFC 4271 §4.2).
 pub const BGP_VERSION: u8 = 4;
 
+/// The families whose routes may carry an IPv6 next hop (RFC 8950 §4): reflectd offers it
+/// for each of these it is configured with, so a route learned from an IPv6-only core can be
+/// reflected to the peers that accept it.
+pub const EXTENDED_NEXT_HOP: FamilySet = FamilySet(0)
+    .with_const(Family::Ipv4Unicast)
+    .with_const(Family::Ipv4Vpn);
+
 /// Our OPEN: version 4, `my_as` (AS_TRANS for a 4-octet AS, RFC 6793 §4.1), our hold time
 /// and identifier, and the capabilities Multiprotocol (one per configured family, RFC 4760),
-/// Route Refresh (RFC 2918), 4-octet AS (RFC 6793), Extended Message (RFC 8654) and, when
-/// configured, Graceful Restart (RFC 4724).
+/// Extended Next Hop for the IPv4 families (RFC 8950), Route Refresh (RFC 2918), 4-octet AS
+/// (RFC 6793), Extended Message (RFC 8654) and, when configured, Graceful Restart (RFC 4724).
 pub fn our_open(cfg: &SessionConfig) -> Open {
     let mut capabilities: Vec<Capability> = cfg
         .families
@@ -22,6 +31,18 @@ pub fn our_open(cfg: &SessionConfig) -> Open {
             Capability::Multiprotocol { afi, safi }
         })
         .collect();
+    let extended_next_hop: Vec<(u16, u16, u16)> = cfg
+        .families
+        .iter()
+        .filter(|f| EXTENDED_NEXT_HOP.contains(*f))
+        .map(|f| {
+            let (afi, safi) = f.afi_safi();
+            (afi, u16::from(safi), AFI_IPV6)
+        })
+        .collect();
+    if !extended_next_hop.is_empty() {
+        capabilities.push(Capability::ExtendedNextHop(extended_next_hop));
+    }
     capabilities.extend([
         Capability::RouteRefresh,
         Capability::FourOctetAs(cfg.local_asn),
@@ -89,8 +110,19 @@ pub fn negotiate(cfg: &SessionConfig, open: Open) -> Negotiated {
     let mut any_mp = false;
     let (mut four_octet_as, mut extended_message, mut route_refresh) = (false, false, false);
     let mut graceful_restart = None;
+    let mut extended_next_hop = FamilySet::EMPTY;
     for cap in &open.capabilities {
         match cap {
+            Capability::ExtendedNextHop(triples) => {
+                for &(afi, safi, nh_afi) in triples {
+                    let f = u8::try_from(safi)
+                        .ok()
+                        .and_then(|safi| Family::from_afi_safi(afi, safi));
+                    if let (Some(f), AFI_IPV6) = (f, nh_afi) {
+                        extended_next_hop.insert(f);
+                    }
+                }
+            }
             Capability::Multiprotocol { afi, safi } => {
                 any_mp = true;
                 // Families we do not know are simply not negotiated.
@@ -116,6 +148,10 @@ pub fn negotiate(cfg: &SessionConfig, open: Open) -> Negotiated {
         codec: CodecCtx {
             four_octet_as,
             extended_message,
+            // Offered by us for `EXTENDED_NEXT_HOP` of our families.
+            extended_next_hop: FamilySet(
+                extended_next_hop.0 & cfg.families.0 & EXTENDED_NEXT_HOP.0,
+            ),
             ..CodecCtx::default()
         },
         families: FamilySet(cfg.families.0 & theirs.0),
@@ -176,6 +212,7 @@ mod tests {
             vec![
                 Capability::Multiprotocol { afi: 1, safi: 1 },
                 Capability::Multiprotocol { afi: 2, safi: 1 },
+                Capability::ExtendedNextHop(vec![(1, 1, 2)]),
                 Capability::RouteRefresh,
                 Capability::FourOctetAs(65000),
                 Capability::ExtendedMessage,
@@ -363,5 +400,33 @@ mod tests {
         assert_eq!(n.remote_asn, 4_200_000_000);
         assert_eq!(n.remote_id, Ipv4Addr::new(10, 0, 0, 2));
         assert_eq!(n.remote_capabilities, caps);
+    }
+
+    #[test]
+    fn extended_next_hop_is_offered_for_ipv4_families_and_agreed_where_both_offered_it() {
+        let mut c = cfg(65000, 65000);
+        c.families = c.families.with(Family::Ipv4Vpn).with(Family::Ipv6Vpn);
+        let ours = our_open(&c);
+        assert!(ours
+            .capabilities
+            .contains(&Capability::ExtendedNextHop(vec![(1, 1, 2), (1, 128, 2)])));
+        // The peer offers IPv4 unicast over IPv6, and VPN-IPv4 over IPv4 (meaningless).
+        let open = peer_open(
+            65000,
+            vec![Capability::ExtendedNextHop(vec![(1, 1, 2), (1, 128, 1)])],
+        );
+        let n = negotiate(&c, open);
+        assert_eq!(
+            n.codec.extended_next_hop,
+            FamilySet::EMPTY.with(Family::Ipv4Unicast)
+        );
+        // Not offered by us (IPv6 only): nothing agreed.
+        c.families = FamilySet::EMPTY.with(Family::Ipv6Unicast);
+        let open = peer_open(65000, vec![Capability::ExtendedNextHop(vec![(1, 1, 2)])]);
+        assert!(negotiate(&c, open).codec.extended_next_hop.is_empty());
+        assert!(!our_open(&c)
+            .capabilities
+            .iter()
+            .any(|c| matches!(c, Capability::ExtendedNextHop(_))));
     }
 }

@@ -22,6 +22,7 @@ pub mod decide;
 pub mod graceful;
 mod inbound;
 pub mod limit;
+pub mod membership;
 mod outbound;
 mod peer;
 pub mod pending;

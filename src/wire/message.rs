@@ -72,6 +72,10 @@ pub struct CodecCtx {
     /// Families in which we receive / send ADD-PATH path identifiers (RFC 7911).
     pub add_path_rx: FamilySet,
     pub add_path_tx: FamilySet,
+    /// IPv4 families whose routes may have an IPv6 next hop toward this peer (RFC 8950:
+    /// both sides sent the Extended Next Hop capability for them). A route with an IPv6
+    /// next hop in another IPv4 family cannot be sent to the peer.
+    pub extended_next_hop: FamilySet,
 }
 
 impl Default for CodecCtx {
@@ -82,6 +86,7 @@ impl Default for CodecCtx {
             extended_message: false,
             add_path_rx: FamilySet::EMPTY,
             add_path_tx: FamilySet::EMPTY,
+            extended_next_hop: FamilySet::EMPTY,
         }
     }
 }
@@ -167,6 +172,8 @@ pub enum Capability {
     },
     /// RFC 2918 (code 2).
     RouteRefresh,
+    /// RFC 8950 (code 5): (NLRI AFI, NLRI SAFI, next-hop AFI) triples; SAFI is 2 octets here.
+    ExtendedNextHop(Vec<(u16, u16, u16)>),
     /// RFC 8654 (code 6).
     ExtendedMessage,
     /// RFC 4724 (code 64).

@@ -29,6 +29,8 @@ mod open;
 mod pack;
 pub mod rd;
 mod reader;
+pub mod route_target;
+pub mod rtc;
 pub mod scan;
 pub mod stored;
 // A prefix's `len` is its length in bits; an `is_empty` would mean nothing.
@@ -147,7 +149,18 @@ pub fn encode_announce<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    pack::announce(ctx, attrs, None, prefixes, out)
+    pack::announce(ctx, attrs, None, None, prefixes, out)
+}
+
+/// `encode_announce` of routes of a labeled family (VPN), each with `label` (RFC 8277).
+pub fn encode_announce_labeled<N: Nlri>(
+    ctx: &CodecCtx,
+    attrs: &PathAttrs,
+    label: Label,
+    prefixes: &[N],
+    out: &mut Vec<u8>,
+) {
+    pack::announce(ctx, attrs, None, Some(label), prefixes, out)
 }
 
 /// `encode_announce` of `attrs` as a route reflector sends them: with `reflect`'s
@@ -159,7 +172,7 @@ pub fn encode_announce_reflected<N: Nlri>(
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
-    pack::announce(ctx, attrs, Some(reflect), prefixes, out)
+    pack::announce(ctx, attrs, Some(reflect), None, prefixes, out)
 }
 
 /// `encode_announce_reflected` of a set in the RIB's stored form (`stored::store`).

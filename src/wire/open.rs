@@ -28,6 +28,7 @@ const PARAM_EXTENDED: u8 = 255;
 
 const CAP_MULTIPROTOCOL: u8 = 1;
 const CAP_ROUTE_REFRESH: u8 = 2;
+const CAP_EXTENDED_NEXT_HOP: u8 = 5;
 const CAP_EXTENDED_MESSAGE: u8 = 6;
 const CAP_GRACEFUL_RESTART: u8 = 64;
 const CAP_FOUR_OCTET_AS: u8 = 65;
@@ -155,6 +156,16 @@ fn decode_capability(code: u8, value: &[u8]) -> Option<Capability> {
                 families,
             })
         }
+        CAP_EXTENDED_NEXT_HOP => {
+            if r.remaining() % 6 != 0 {
+                return None;
+            }
+            let mut families = Vec::with_capacity(r.remaining() / 6);
+            while !r.is_empty() {
+                families.push((r.u16()?, r.u16()?, r.u16()?));
+            }
+            Capability::ExtendedNextHop(families)
+        }
         CAP_ADD_PATH => {
             if r.remaining() % 4 != 0 {
                 return None;
@@ -214,6 +225,15 @@ fn encode_capability(c: &Capability, out: &mut Vec<u8>) {
                 v.push(if fwd { 0x80 } else { 0 });
             }
             tlv(CAP_GRACEFUL_RESTART, &v);
+        }
+        Capability::ExtendedNextHop(families) => {
+            let mut v = Vec::with_capacity(6 * families.len());
+            for &(afi, safi, nh_afi) in families {
+                for x in [afi, safi, nh_afi] {
+                    v.extend_from_slice(&x.to_be_bytes());
+                }
+            }
+            tlv(CAP_EXTENDED_NEXT_HOP, &v);
         }
         Capability::AddPath(families) => {
             let mut v = Vec::with_capacity(4 * families.len());
@@ -296,6 +316,7 @@ mod tests {
                     families: vec![(1, 1, true), (2, 1, false)],
                 }),
                 Capability::AddPath(vec![(1, 1, AddPathMode::Both), (2, 1, AddPathMode::Send)]),
+                Capability::ExtendedNextHop(vec![(1, 1, 2), (1, 128, 2)]),
                 Capability::Unknown {
                     code: 73,
                     data: b"\x04host".to_vec(),
@@ -435,5 +456,22 @@ mod tests {
             panic!()
         };
         assert_eq!((o.version, o.my_as, o.hold_time), (3, 0, 1));
+    }
+
+    #[test]
+    fn extended_next_hop_reads_as_rfc_8950_writes_it() {
+        // Capability 5, length 12: IPv4 unicast and VPN-IPv4 over an IPv6 next hop.
+        let bytes = [5, 12, 0, 1, 0, 1, 0, 2, 0, 1, 0, 128, 0, 2];
+        let mut caps = Vec::new();
+        decode_capabilities(&bytes, &mut caps).unwrap();
+        assert_eq!(
+            caps,
+            [Capability::ExtendedNextHop(vec![(1, 1, 2), (1, 128, 2)])]
+        );
+        let mut out = Vec::new();
+        encode_capability(&caps[0], &mut out);
+        assert_eq!(out, bytes);
+        // Not a whole number of triples.
+        assert!(decode_capabilities(&[5, 4, 0, 1, 0, 1], &mut caps).is_err());
     }
 }

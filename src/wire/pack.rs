@@ -49,17 +49,19 @@ fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, labe
     }
 }
 
+/// `label`: the routes' label, in a labeled family.
 pub(crate) fn announce<N: Nlri>(
     ctx: &CodecCtx,
     attrs: &PathAttrs,
     reflect: Option<Reflect>,
+    label: Option<Label>,
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
     announce_with(
         ctx,
         attrs.next_hop,
-        None,
+        label,
         prefixes,
         out,
         |v4, head, tail| attrs::encode(attrs, reflect, ctx, v4, head, tail),
@@ -84,8 +86,14 @@ pub(crate) fn announce_stored<N: Nlri>(
     )
 }
 
-/// Encodes the attributes once with `encode` (given whether the family is IPv4 unicast,
-/// which carries NEXT_HOP), then packs `prefixes` after them.
+/// Whether routes of `family` with `next_hop` go in the NEXT_HOP attribute and the NLRI
+/// field: IPv4 unicast, but for an IPv6 next hop (RFC 8950), which needs MP_REACH_NLRI.
+fn classic(family: Family, next_hop: &NextHop) -> bool {
+    family == Family::Ipv4Unicast && !matches!(next_hop, NextHop::V6 { .. })
+}
+
+/// Encodes the attributes once with `encode` (given whether the routes carry NEXT_HOP,
+/// `classic`), then packs `prefixes` after them.
 fn announce_with<N: Nlri>(
     ctx: &CodecCtx,
     next_hop: NextHop,
@@ -97,7 +105,17 @@ fn announce_with<N: Nlri>(
     if prefixes.is_empty() {
         return;
     }
-    let v4 = N::FAMILY == Family::Ipv4Unicast;
+    let v4 = classic(N::FAMILY, &next_hop);
+    let (afi, _) = N::FAMILY.afi_safi();
+    if afi == AFI_IPV4
+        && matches!(next_hop, NextHop::V6 { .. })
+        && !ctx.extended_next_hop.contains(N::FAMILY)
+    {
+        // RFC 8950 §4: without the capability the peer cannot take an IPv6 next hop for
+        // this family; withdrawn, so no earlier version of the route stays there.
+        withdraw(ctx, prefixes, out);
+        return;
+    }
     SECTIONS.with(|cell| match cell.try_borrow_mut() {
         Ok(mut sections) => {
             let (head, tail) = &mut *sections;
@@ -135,7 +153,7 @@ fn pack_announce<N: Nlri>(
     let family = N::FAMILY;
     let path_id = path_id_len(ctx, family);
     let max = ctx.max_message_len();
-    let v4 = family == Family::Ipv4Unicast;
+    let v4 = classic(family, &nh);
     let (afi, safi) = family.afi_safi();
     let nh_len = attrs::mp_next_hop_len(safi, &nh);
     // MP_REACH_NLRI: header (at most 4) + AFI, SAFI, NH length, next hop, reserved.
@@ -268,6 +286,38 @@ mod tests {
             global: "2001:db8::1".parse().unwrap(),
             link_local: Some("fe80::1".parse().unwrap()),
         }
+    }
+
+    #[test]
+    fn an_ipv4_route_with_an_ipv6_next_hop_goes_in_mp_reach_only_where_rfc_8950_was_agreed() {
+        let a = attrs(nh6());
+        let ps = v4_prefixes(3);
+        let enh = CodecCtx {
+            four_octet_as: true,
+            extended_next_hop: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+            ..CodecCtx::default()
+        };
+        let mut out = Vec::new();
+        encode_announce(&enh, &a, &ps, &mut out);
+        let u = decode_update(&out, &enh).unwrap();
+        assert!(u.nlri.is_empty(), "no NLRI field");
+        assert!(u
+            .attrs
+            .as_ref()
+            .is_some_and(|a| a.next_hop == NextHop::None));
+        let mp = u.mp_reach.unwrap();
+        assert_eq!(mp.next_hop, nh6());
+        assert_eq!(mp.nlri, NlriSet::Ipv4Unicast(ps.clone()));
+
+        let plain = CodecCtx {
+            extended_next_hop: FamilySet::EMPTY,
+            ..enh
+        };
+        let mut out = Vec::new();
+        encode_announce(&plain, &a, &ps, &mut out);
+        let u = decode_update(&out, &plain).unwrap();
+        assert_eq!(u.withdrawn, ps, "withdrawn where it cannot be sent");
+        assert!(u.mp_reach.is_none() && u.nlri.is_empty());
     }
 
     fn check_v4_announce(c: &CodecCtx, min_msgs: usize) {

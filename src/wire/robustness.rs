@@ -113,8 +113,9 @@ fn random_ctx(rng: &mut Rng) -> CodecCtx {
     CodecCtx {
         four_octet_as: bits & 1 != 0,
         extended_message: bits & 2 != 0,
-        add_path_rx: FamilySet(rng.byte() & 3),
-        add_path_tx: FamilySet(rng.byte() & 3),
+        add_path_rx: FamilySet(rng.byte() & 0x0f),
+        add_path_tx: FamilySet(rng.byte() & 0x0f),
+        extended_next_hop: FamilySet(rng.byte() & 0x05),
     }
 }
 

@@ -84,6 +84,10 @@ pub struct FamilySet(pub u8);
 
 impl FamilySet {
     pub const EMPTY: FamilySet = FamilySet(0);
+    /// `with`, for constants.
+    pub const fn with_const(self, f: Family) -> Self {
+        FamilySet(self.0 | 1 << (f as u8))
+    }
     pub fn with(mut self, f: Family) -> Self {
         self.0 |= f.bit();
         self

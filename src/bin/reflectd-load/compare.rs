@@ -24,7 +24,8 @@ pub struct CompareArgs {
         default_value = "reflectd,bird,gobgp,frr,openbgpd"
     )]
     daemons: Vec<String>,
-    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh], repeatable. Default: the small set
+    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN], repeatable (`vpnN`:
+    /// VPN-IPv4 routes of N customers). Default: the small set
     /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh
     /// E:10x20000:2:churn.
     #[arg(long)]
@@ -102,20 +103,25 @@ struct Common {
 
 fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
     let bad = || {
-        format!("bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn]")
+        format!(
+            "bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN]"
+        )
     };
     let f: Vec<&str> = s.split(':').collect();
     if f.len() < 3 {
         return Err(bad());
     }
     let (sp, pf) = f[1].split_once('x').ok_or_else(bad)?;
-    let (mut contested, mut mesh, mut churn) = (false, false, false);
+    let (mut contested, mut mesh, mut churn, mut vpn) = (false, false, false, None);
     for o in &f[3..] {
         match *o {
             "contested" => contested = true,
             "mesh" => mesh = true,
             "churn" => churn = true,
-            _ => return Err(bad()),
+            o => match o.strip_prefix("vpn").map(str::parse) {
+                Some(Ok(customers)) => vpn = Some(customers),
+                _ => return Err(bad()),
+            },
         }
     }
     if contested && mesh {
@@ -133,6 +139,7 @@ fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
             mesh,
             churn: if churn { c.churn } else { 0 },
             churn_rate: c.churn_rate,
+            vpn,
         },
     })
 }

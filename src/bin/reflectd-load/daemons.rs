@@ -61,6 +61,8 @@ impl Kind {
 pub struct Peers {
     pub speakers: u32,
     pub sinks: u32,
+    /// Every session carries VPN-IPv4 instead of IPv4 unicast.
+    pub vpn: bool,
 }
 
 impl Peers {
@@ -69,6 +71,7 @@ impl Peers {
         Peers {
             speakers: if sc.mesh { 0 } else { sc.speakers },
             sinks: sc.sinks,
+            vpn: sc.vpn.is_some(),
         }
     }
 
@@ -84,10 +87,11 @@ pub fn reflectd_config(port: u16, p: Peers, workers: &str) -> String {
         "asn: 65000\nrouter_id: {ROUTER_ID}\nlisten:\n  - address: 127.0.0.1\n    port: {port}\n\
          workers: {workers}\nlog: warn\nneighbors:\n"
     );
+    let family = if p.vpn { "ipv4-vpn" } else { "ipv4-unicast" };
     for (ip, client) in p.each() {
         let _ = writeln!(
             s,
-            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90"
+            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90\n    families: [{family}]"
         );
     }
     s
@@ -118,6 +122,11 @@ pub fn bird_config(port: u16, p: Peers, log: &Path) -> String {
 }
 
 pub fn gobgp_config(port: u16, p: Peers) -> String {
+    let family = if p.vpn {
+        "l3vpn-ipv4-unicast"
+    } else {
+        "ipv4-unicast"
+    };
     let mut s = format!(
         "[global.config]\n  as = 65000\n  router-id = \"{ROUTER_ID}\"\n  port = {port}\n  \
          local-address-list = [\"127.0.0.1\"]\n"
@@ -131,7 +140,7 @@ pub fn gobgp_config(port: u16, p: Peers) -> String {
              [neighbors.transport.config]\n    passive-mode = true\n  \
              [neighbors.route-reflector.config]\n    route-reflector-client = {client}\n    \
              route-reflector-cluster-id = \"{ROUTER_ID}\"\n  \
-             [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"ipv4-unicast\"\n"
+             [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
         );
     }
     s
@@ -152,8 +161,10 @@ pub fn frr_config(p: Peers) -> String {
         let g = if client { "CLI" } else { "SPK" };
         let _ = writeln!(s, " neighbor {ip} peer-group {g}");
     }
-    s.push_str(
-        " address-family ipv4 unicast\n  neighbor SPK activate\n  neighbor CLI activate\n  \
+    let family = if p.vpn { "ipv4 vpn" } else { "ipv4 unicast" };
+    let _ = write!(
+        s,
+        " address-family {family}\n  neighbor SPK activate\n  neighbor CLI activate\n  \
          neighbor CLI route-reflector-client\n exit-address-family\n!\n",
     );
     s
@@ -220,6 +231,12 @@ impl Daemon {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(path)
         };
+        if p.vpn && matches!(kind, Kind::Bird | Kind::Openbgpd) {
+            return Err(format!(
+                "{} is not configured for VPN routes here",
+                kind.name()
+            ));
+        }
         let mut cmd = match kind {
             Kind::Reflectd => {
                 let c = w("reflectd.yaml", reflectd_config(port, p, workers))?;
@@ -365,6 +382,7 @@ mod tests {
     const P: Peers = Peers {
         speakers: 2,
         sinks: 3,
+        vpn: false,
     };
 
     #[test]

@@ -31,6 +31,19 @@ pub struct Scenario {
     /// (each with a new MED), `churn_rate` per second; sinks time each change (scenario E).
     pub churn: u32,
     pub churn_rate: u32,
+    /// VPN-IPv4 instead of IPv4 unicast, the table's runs spread over this many customers
+    /// (each an RD, a route target and a label: `table::vpn`).
+    pub vpn: Option<u32>,
+}
+
+impl Scenario {
+    /// The family every session carries.
+    pub fn family(&self) -> reflectd::wire::Family {
+        match self.vpn {
+            Some(_) => reflectd::wire::Family::Ipv4Vpn,
+            None => reflectd::wire::Family::Ipv4Unicast,
+        }
+    }
 }
 
 /// Sessions of one kind: each has its own address in a /16 of 127.0.0.0/8.

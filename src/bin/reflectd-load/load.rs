@@ -12,7 +12,7 @@
 use crate::lab::{sink_ip, speaker_ip, Scenario, ASN, MAX_SESSIONS, ROUTER_ID};
 use crate::procs;
 use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED, KEEPALIVE};
-use crate::table::{self, Table};
+use crate::table::{self, vpn, Table};
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::{self, *};
 use std::io::Write;
@@ -78,11 +78,12 @@ fn session(
     local: Ipv4Addr,
     target: SocketAddr,
     hold: u16,
+    family: Family,
     give_up: Instant,
 ) -> Result<(Speaker, u32), String> {
     let mut cfg = SpeakerConfig::new(IpAddr::V4(local), ASN, local);
     cfg.hold_time = hold;
-    cfg.families = FamilySet::EMPTY.with(Family::Ipv4Unicast);
+    cfg.families = FamilySet::EMPTY.with(family);
     let mut backoff = Duration::from_millis(100);
     let mut tries = 0;
     loop {
@@ -104,7 +105,12 @@ fn session(
 }
 
 /// Opens every session, starts spread over `stagger`, each in its own thread.
-fn sessions(ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<(Vec<Speaker>, u32), String> {
+fn sessions(
+    ips: &[Ipv4Addr],
+    target: SocketAddr,
+    family: Family,
+    o: &Opts,
+) -> Result<(Vec<Speaker>, u32), String> {
     let give_up = Instant::now() + Duration::from_secs(60);
     let n = ips.len().max(1) as u32;
     let threads: Vec<_> = ips
@@ -115,7 +121,7 @@ fn sessions(ips: &[Ipv4Addr], target: SocketAddr, o: &Opts) -> Result<(Vec<Speak
             let hold = o.hold_time;
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
-                session(ip, target, hold, give_up)
+                session(ip, target, hold, family, give_up)
             })
         })
         .collect();
@@ -134,6 +140,7 @@ fn check_alive(
     ss: &mut [Speaker],
     ips: &[Ipv4Addr],
     target: SocketAddr,
+    family: Family,
     o: &Opts,
 ) -> Result<u32, String> {
     let mut redone = 0;
@@ -152,7 +159,7 @@ fn check_alive(
         for i in bad {
             std::thread::sleep(Duration::from_millis(200));
             let give_up = Instant::now() + Duration::from_secs(30);
-            ss[i] = session(ips[i], target, o.hold_time, give_up)?.0;
+            ss[i] = session(ips[i], target, o.hold_time, family, give_up)?.0;
             redone += 1;
         }
         std::thread::sleep(o.settle);
@@ -191,17 +198,36 @@ fn payloads(
     };
     let lp = if sc.contested && s == 0 { 200 } else { 100 };
     let mut ann = Vec::new();
-    for &(a, b) in &t.runs {
+    for (r, &(a, b)) in t.runs.iter().enumerate() {
         let (a, b) = (a.max(lo), b.min(hi));
         if a < b {
             let mut attrs = table::attrs(s, a, lp, sc.attr_sets);
             Reflected::apply(refl, &mut attrs);
-            wire::encode_announce(ctx, &attrs, &t.prefixes[a as usize..b as usize], &mut ann);
+            let run = &t.prefixes[a as usize..b as usize];
+            match sc.vpn {
+                None => wire::encode_announce(ctx, &attrs, run, &mut ann),
+                Some(n) => {
+                    let c = vpn::customer(r, n);
+                    attrs.ext_communities = vec![vpn::route_target(c)];
+                    let keys: Vec<Vpn4> = run.iter().map(|p| Vpn4::new(vpn::rd(c), *p)).collect();
+                    wire::encode_announce_labeled(ctx, &attrs, vpn::label(c), &keys, &mut ann);
+                }
+            }
         }
     }
-    wire::encode_end_of_rib(Family::Ipv4Unicast, &mut ann);
+    wire::encode_end_of_rib(sc.family(), &mut ann);
     let mut wd = Vec::new();
-    wire::encode_withdraw(ctx, &t.prefixes[lo as usize..hi as usize], &mut wd);
+    let mine = &t.prefixes[lo as usize..hi as usize];
+    match sc.vpn {
+        None => wire::encode_withdraw(ctx, mine, &mut wd),
+        Some(n) => {
+            let customers = t.customers(n);
+            let keys: Vec<Vpn4> = (lo..hi)
+                .map(|j| Vpn4::new(vpn::rd(customers[j as usize]), t.prefixes[j as usize]))
+                .collect();
+            wire::encode_withdraw(ctx, &keys, &mut wd);
+        }
+    }
     (ann, wd)
 }
 
@@ -214,6 +240,7 @@ fn churn_updates(
 ) -> Vec<Vec<u8>> {
     let own = sc.prefixes.min(t.len()).max(1);
     let lp = if sc.contested { 200 } else { 100 };
+    let customers = sc.vpn.map(|n| t.customers(n));
     (0..sc.churn)
         .map(|k| {
             let j = (u64::from(k) * 7919 % u64::from(own)) as usize;
@@ -221,7 +248,15 @@ fn churn_updates(
             a.med = Some(CHURN_MED + k);
             Reflected::apply(refl, &mut a);
             let mut out = Vec::new();
-            wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out);
+            match &customers {
+                None => wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out),
+                Some(cs) => {
+                    let c = cs[j];
+                    a.ext_communities = vec![vpn::route_target(c)];
+                    let key = [Vpn4::new(vpn::rd(c), t.prefixes[j])];
+                    wire::encode_announce_labeled(ctx, &a, vpn::label(c), &key, &mut out);
+                }
+            }
             out
         })
         .collect()
@@ -384,8 +419,11 @@ pub fn run(
     let cluster: Ipv4Addr = ROUTER_ID
         .parse()
         .map_err(|_| "ROUTER_ID is not an address")?;
+    // One copy for every sink: a thousand sinks must not cost a thousand tables.
+    let customers: Option<Arc<[u32]>> = sc.vpn.map(|n| t.customers(n).into());
     let exp = |exclude: Option<u32>| {
         Arc::new(Expect {
+            customers: customers.clone(),
             table: t.clone(),
             per_speaker,
             exclude,
@@ -409,10 +447,10 @@ pub fn run(
     match target {
         Some(addr) if sc.mesh => {
             let ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
-            let (mut ss, r) = sessions(&ips, addr, o)?;
+            let (mut ss, r) = sessions(&ips, addr, sc.family(), o)?;
             rep.sessions_up = t0.elapsed().as_secs_f64();
             std::thread::sleep(o.settle);
-            rep.retries = r + check_alive(&mut ss, &ips, addr, o)?;
+            rep.retries = r + check_alive(&mut ss, &ips, addr, sc.family(), o)?;
             for (i, mut s) in ss.into_iter().enumerate() {
                 let ctx = s.ctx;
                 let stream = s.take_stream();
@@ -436,13 +474,13 @@ pub fn run(
         Some(addr) => {
             let sink_ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
             let spk_ips: Vec<_> = (0..sc.speakers).map(speaker_ip).collect();
-            let (mut sinks, r1) = sessions(&sink_ips, addr, o)?;
-            let (mut spks, r2) = sessions(&spk_ips, addr, o)?;
+            let (mut sinks, r1) = sessions(&sink_ips, addr, sc.family(), o)?;
+            let (mut spks, r2) = sessions(&spk_ips, addr, sc.family(), o)?;
             rep.sessions_up = t0.elapsed().as_secs_f64();
             std::thread::sleep(o.settle);
             rep.retries = r1 + r2;
-            rep.retries += check_alive(&mut sinks, &sink_ips, addr, o)?;
-            rep.retries += check_alive(&mut spks, &spk_ips, addr, o)?;
+            rep.retries += check_alive(&mut sinks, &sink_ips, addr, sc.family(), o)?;
+            rep.retries += check_alive(&mut spks, &spk_ips, addr, sc.family(), o)?;
             for mut s in sinks {
                 let ctx = s.ctx;
                 sink_streams.push((s.take_stream(), ctx, exp(None)));

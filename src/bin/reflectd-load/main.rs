@@ -103,6 +103,10 @@ pub struct ScenarioArgs {
     /// Wait after all sessions are up before writing (resets in this time are redone).
     #[arg(long, default_value_t = 200)]
     settle_ms: u64,
+    /// VPN-IPv4 routes (RD + prefix, label, route target) instead of IPv4 unicast, the
+    /// table spread over this many customers (one RD, route target and label each).
+    #[arg(long)]
+    vpn: Option<u32>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -120,6 +124,7 @@ impl ScenarioArgs {
             mesh: self.mesh,
             churn: self.churn,
             churn_rate: self.churn_rate,
+            vpn: self.vpn,
         }
     }
 

@@ -3,7 +3,7 @@
 //! are not a thousand threads waking one another: with a thread per sink, the wake-ups at
 //! churn rates and the decoding in bulk made the harness its own bottleneck.
 
-use crate::table::Table;
+use crate::table::{vpn, Table};
 use polling::{Event, Events, PollMode, Poller};
 use reflectd::wire::{self, *};
 use std::io::{self, Write};
@@ -38,6 +38,8 @@ pub struct Expect {
     pub speakers: u32,
     /// The reflector's cluster id: the whole CLUSTER_LIST of a route reflected once.
     pub cluster: Ipv4Addr,
+    /// VPN workload: each entry's customer, whose RD and label its route must carry.
+    pub customers: Option<Arc<[u32]>>,
 }
 
 impl Expect {
@@ -50,6 +52,14 @@ impl Expect {
         self.table
             .index(p)
             .filter(|&j| self.exclude != Some(self.owner(j)))
+    }
+
+    /// Index of a VPN route if this sink must see it, and whether its RD and label are its
+    /// customer's.
+    fn vpn_index(&self, r: &VpnRoute) -> Option<(usize, bool)> {
+        let j = self.index(&r.prefix)?;
+        let c = self.customers.as_ref()?.get(j).copied()?;
+        Some((j, r.rd == vpn::rd(c) && r.label == vpn::label(c)))
     }
 
     /// Speaker s's path, reflected once: its next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
@@ -239,10 +249,18 @@ impl Sink {
         for j in prefixes(u.withdrawn).filter_map(|p| exp.index(&p)) {
             set(j, 0);
         }
+        for (j, _) in vpn_routes(u.vpn_withdrawn).filter_map(|r| exp.vpn_index(&r)) {
+            set(j, 0);
+        }
         let a = &u.attrs;
         for j in prefixes(u.nlri).filter_map(|p| exp.index(&p)) {
             let right = exp.right(j, a);
             self.wrong += u64::from(!right && exp.wrong(j, a));
+            set(j, if right { 2 } else { 1 });
+        }
+        for (j, key_right) in vpn_routes(u.vpn_nlri).filter_map(|r| exp.vpn_index(&r)) {
+            let right = key_right && exp.right(j, a);
+            self.wrong += u64::from(!key_right || (!right && exp.wrong(j, a)));
             set(j, if right { 2 } else { 1 });
         }
         if let Some(med) = a.med {
@@ -335,6 +353,9 @@ struct Update<'a> {
     withdrawn: &'a [u8],
     attrs: Attrs<'a>,
     nlri: &'a [u8],
+    /// VPN-IPv4 routes of MP_REACH_NLRI (its next hop is in `attrs`) and MP_UNREACH_NLRI.
+    vpn_nlri: &'a [u8],
+    vpn_withdrawn: &'a [u8],
 }
 
 impl<'a> Update<'a> {
@@ -347,9 +368,23 @@ impl<'a> Update<'a> {
         let mut rest = body.get(4 + wlen..4 + wlen + alen)?;
         let nlri = &body[4 + wlen + alen..];
         let mut attrs = Attrs::default();
+        let (mut vpn_nlri, mut vpn_withdrawn): (&[u8], &[u8]) = (&[], &[]);
         let v4 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
+        const VPN4: [u8; 3] = [0, 1, 128];
         while let Some((code, value, whole)) = attr_code::next_attr(rest) {
             match code {
+                // AFI 1, SAFI 128, next hop RD 0 + IPv4 (12 bytes), reserved, routes.
+                attr_code::MP_REACH_NLRI if value.starts_with(&VPN4) => {
+                    let nh = value.get(3..)?.split_first()?;
+                    let (len, nh) = (usize::from(*nh.0), nh.1);
+                    if len == 12 {
+                        attrs.next_hop = Some(v4(nh.get(8..12)?)?);
+                    }
+                    vpn_nlri = nh.get(len + 1..)?;
+                }
+                attr_code::MP_UNREACH_NLRI if value.starts_with(&VPN4) => {
+                    vpn_withdrawn = &value[3..];
+                }
                 attr_code::NEXT_HOP => attrs.next_hop = Some(v4(value)?),
                 attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
                 attr_code::ORIGINATOR_ID => attrs.originator_id = Some(v4(value)?),
@@ -365,8 +400,37 @@ impl<'a> Update<'a> {
             withdrawn,
             attrs,
             nlri,
+            vpn_nlri,
+            vpn_withdrawn,
         })
     }
+}
+
+/// A VPN-IPv4 route as a sink checks it.
+struct VpnRoute {
+    rd: Rd,
+    label: Label,
+    prefix: Prefix4,
+}
+
+/// The VPN-IPv4 routes of an MP_REACH or MP_UNREACH NLRI field (RFC 8277: one label);
+/// stops at a malformed one.
+fn vpn_routes(mut b: &[u8]) -> impl Iterator<Item = VpnRoute> + '_ {
+    std::iter::from_fn(move || {
+        let len = b.first()?.checked_sub(88)?;
+        let n = usize::from(len).div_ceil(8);
+        let label = Label(b.get(1..4)?.try_into().ok()?);
+        let rd = Rd(b.get(4..12)?.try_into().ok()?);
+        let bytes = b.get(12..12 + n)?;
+        let mut addr = [0u8; 4];
+        addr.get_mut(..n)?.copy_from_slice(bytes);
+        b = &b[12 + n..];
+        Some(VpnRoute {
+            rd,
+            label,
+            prefix: Prefix4::new(Ipv4Addr::from(addr), len)?,
+        })
+    })
 }
 
 /// The IPv4 prefixes of an NLRI or withdrawn-routes field; stops at a malformed one.
@@ -467,6 +531,7 @@ mod tests {
             speaker_id: crate::lab::speaker_ip,
             speakers: 2,
             cluster: Ipv4Addr::new(10, 255, 0, 1),
+            customers: None,
         }
     }
 
@@ -551,5 +616,45 @@ mod tests {
         wire::encode_withdraw(&ctx, &t.prefixes[..3], &mut wd);
         let w = Update::read(&wd[19..]).expect("read in place");
         assert_eq!(prefixes(w.withdrawn).collect::<Vec<_>>(), t.prefixes[..3]);
+    }
+
+    #[test]
+    fn a_vpn_update_read_in_place_matches_the_codec_and_its_customer() {
+        let t = Arc::new(Table::new(1000).unwrap());
+        let ctx = CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        };
+        let customers: Arc<[u32]> = t.customers(10).into();
+        let exp = Expect {
+            customers: Some(customers.clone()),
+            table: t.clone(),
+            ..expect(None)
+        };
+        let (a, b) = t.runs[7];
+        let c = customers[a as usize];
+        let keys: Vec<Vpn4> = (a..b)
+            .map(|j| Vpn4::new(vpn::rd(c), t.prefixes[j as usize]))
+            .collect();
+        let attrs = crate::table::attrs(1, a, 100, 0);
+        let mut msg = Vec::new();
+        wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c), &keys, &mut msg);
+        let u = Update::read(&msg[19..]).expect("read in place");
+        assert_eq!(u.attrs.next_hop.map(NextHop::V4), Some(attrs.next_hop));
+        let got: Vec<(usize, bool)> = vpn_routes(u.vpn_nlri)
+            .filter_map(|r| exp.vpn_index(&r))
+            .collect();
+        let want: Vec<(usize, bool)> = (a..b).map(|j| (j as usize, true)).collect();
+        assert_eq!(got, want);
+        // Another customer's label on the same route is not right.
+        let mut msg = Vec::new();
+        wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c + 1), &keys, &mut msg);
+        let u = Update::read(&msg[19..]).expect("read in place");
+        assert!(vpn_routes(u.vpn_nlri)
+            .all(|r| exp.vpn_index(&r) == Some((t.index(&r.prefix).unwrap(), false))));
+        let mut wd = Vec::new();
+        wire::encode_withdraw(&ctx, &keys, &mut wd);
+        let w = Update::read(&wd[19..]).expect("read in place");
+        assert_eq!(vpn_routes(w.vpn_withdrawn).count(), keys.len());
     }
 }

@@ -92,6 +92,47 @@ impl Table {
     }
 }
 
+/// The VPN workload (`--vpn N`): run r of the table belongs to customer r % N, a VRF with
+/// its own Route Distinguisher 65000:(c+1), route target 65000:(c+1) and label 1000 + c, as
+/// a PE that allocates a label per VRF sends them.
+pub mod vpn {
+    use reflectd::wire::{Label, Rd};
+
+    pub fn customer(run: usize, customers: u32) -> u32 {
+        (run as u32) % customers.max(1)
+    }
+
+    pub fn rd(c: u32) -> Rd {
+        let mut b = [0u8; 8];
+        b[2..4].copy_from_slice(&65000u16.to_be_bytes());
+        b[4..].copy_from_slice(&(c + 1).to_be_bytes());
+        Rd(b)
+    }
+
+    /// Route target 65000:(c+1) (RFC 4360 §4, two-octet AS specific, sub-type 2).
+    pub fn route_target(c: u32) -> [u8; 8] {
+        let mut b = [0, 2, 0, 0, 0, 0, 0, 0];
+        b[2..4].copy_from_slice(&65000u16.to_be_bytes());
+        b[4..].copy_from_slice(&(c + 1).to_be_bytes());
+        b
+    }
+
+    pub fn label(c: u32) -> Label {
+        Label::new(1000 + c)
+    }
+}
+
+impl Table {
+    /// Each entry's customer in the VPN workload.
+    pub fn customers(&self, customers: u32) -> Vec<u32> {
+        let mut out = vec![0; self.prefixes.len()];
+        for (r, &(a, b)) in self.runs.iter().enumerate() {
+            out[a as usize..b as usize].fill(vpn::customer(r, customers));
+        }
+        out
+    }
+}
+
 /// Speakers' neighbor ASes: 64512.. (private), cycling through this many.
 const FIRST_NEIGHBOR_AS: u32 = 64512;
 const NEIGHBOR_ASES: u32 = 400;
