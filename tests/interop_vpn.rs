@@ -211,6 +211,7 @@ fn vpn_routes_are_reflected_per_rd_and_prefix(r: &Reflector, c: &Clients, fam: &
     wait_vpn_route(g1, RD1, p, |path| *path == not_best);
     let b1_held = Held::new("127.0.16.2", true, l3, fam.nh2, "65000:1");
     assert_reflectd_holds(r, fam.name, RD1, p, &[a1_held(false), b1_held]);
+    // g2, whose own path is now reflectd's best, no longer gets g1's.
     wait_vpn_gone(g2, RD1, p);
 
     // The best withdrawn, every client gets the other back; g1 loses g2's.
