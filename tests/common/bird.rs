@@ -4,6 +4,7 @@
 //! socket.
 
 use super::daemons::*;
+use super::vpn::*;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -20,6 +21,7 @@ pub struct BirdOpts {
     statics: (String, String),
     next_hops: Option<(String, String)>,
     bgp: String,
+    vpn: bool,
 }
 
 /// The generated config exports [`Builder::statics`] to reflectd and needs
@@ -52,6 +54,15 @@ impl Builder<BirdOpts> {
         self
     }
 
+    /// VPNv4 and VPNv6 (`vpn4 mpls` and `vpn6 mpls` channels on tables `vpntab4` and
+    /// `vpntab6`) instead of IPv4 and IPv6 unicast: its statics are then VPN routes
+    /// (`route 65000:1 10.1.0.0/24 blackhole;`), and received routes are read back with
+    /// [`VpnPeer`].
+    pub fn vpn(mut self) -> Self {
+        self.opts.vpn = true;
+        self
+    }
+
     /// Writes the config, runs BIRD in the foreground and waits for its control socket.
     pub fn start(self) -> Bird {
         let log = self.daemon.path(".birdlog").display().to_string();
@@ -60,15 +71,28 @@ impl Builder<BirdOpts> {
                 .next_hops
                 .as_ref()
                 .expect("BIRD's next hops (Builder::next_hops)");
+            // Before BIRD 2.14 an MPLS channel needs no `mpls domain`: labels received
+            // are kept and shown, none are allocated.
+            let (tables, s4, s6, c4, c6) = if o.vpn {
+                (
+                    "vpn4 table vpntab4;\nvpn6 table vpntab6;\n",
+                    "vpn4 { table vpntab4; };",
+                    "vpn6 { table vpntab6; };",
+                    "vpn4 mpls { table vpntab4;",
+                    "vpn6 mpls { table vpntab6;",
+                )
+            } else {
+                ("", "ipv4;", "ipv6;", "ipv4 {", "ipv6 {")
+            };
             format!(
                 r#"router id {router_id};
 log "{log}" all;
-protocol device {{ }}
+{tables}protocol device {{ }}
 # Next hops of received routes resolve through these (nothing is forwarded).
 protocol static nh4 {{ ipv4; route 100.64.0.0/10 blackhole; }}
 protocol static nh6 {{ ipv6; route 2001:db8:ffff::/48 blackhole; }}
-protocol static s4 {{ ipv4; {statics4} }}
-protocol static s6 {{ ipv6; {statics6} }}
+protocol static s4 {{ {s4} {statics4} }}
+protocol static s6 {{ {s6} {statics6} }}
 protocol bgp reflector {{
   # BIRD always listens: on its own address and a free port, never *:179.
   local {addr} port {listen} as {asn};
@@ -76,8 +100,8 @@ protocol bgp reflector {{
   neighbor {rr} port {rr_port} as {asn};
   connect retry time 1;
   {extra}
-  ipv4 {{ import all; export where proto = "s4"; next hop address {nh4}; }};
-  ipv6 {{ import all; export where proto = "s6"; next hop address {nh6}; }};
+  {c4} import all; export where proto = "s4"; next hop address {nh4}; }};
+  {c6} import all; export where proto = "s6"; next hop address {nh6}; }};
 }}
 "#,
                 router_id = d.router_id,
@@ -237,6 +261,53 @@ impl Peer for Bird {
             "{}\n{}",
             self.birdc("show protocols all reflector"),
             self.birdc("show route all")
+        )
+    }
+}
+
+/// `BGP.mpls_label_stack: 100` (a deeper stack: `100/200`) -> [100].
+fn bird_labels<'a>(attrs: impl IntoIterator<Item = &'a str>) -> Vec<u32> {
+    attrs
+        .into_iter()
+        .find_map(|l| l.trim().strip_prefix("BGP.mpls_label_stack:"))
+        .map(|v| {
+            v.split(|c: char| c == '/' || c.is_whitespace())
+                .filter_map(|l| l.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+impl VpnPeer for Bird {
+    // Table vpntab4:
+    // 65000:1 10.10.1.0/24 blackhole [reflector 21:20:00.830 from 127.0.0.1] * (100/?) [?]
+    // 	Type: BGP univ
+    // 	BGP.next_hop: 100.64.16.1
+    // 	BGP.ext_community: (rt, 65000, 1)
+    // 	BGP.mpls_label_stack: 100
+    fn vpn_paths(&self, rd: &str, prefix: &str) -> Vec<VpnPath> {
+        let table = match afi(prefix) {
+            "ipv6" => "vpntab6",
+            _ => "vpntab4",
+        };
+        let out = self.birdc(&format!("show route table {table} {rd} {prefix} all"));
+        bird_blocks(&out, &format!("{rd} {prefix} "))
+            .into_iter()
+            .map(|(header, attrs)| VpnPath {
+                from_reflector: header.contains("[reflector "),
+                best: header.contains("] * "),
+                labels: bird_labels(attrs.iter().copied()),
+                seen: bird_seen(attrs),
+            })
+            .collect()
+    }
+
+    fn vpn_dump(&self) -> String {
+        format!(
+            "{}\n{}\n{}",
+            self.birdc("show protocols all reflector"),
+            self.birdc("show route table vpntab4 all"),
+            self.birdc("show route table vpntab6 all")
         )
     }
 }

@@ -3,6 +3,7 @@
 //! as a file and through `vtysh` on its own vty socket in the test's temp dir.
 
 use super::daemons::*;
+use super::vpn::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
@@ -111,14 +112,21 @@ impl Frr {
 
     /// Runs configuration commands inside `router bgp ASN`, `address-family AF unicast`.
     pub fn configure(&self, af: &str, lines: &[&str]) {
+        self.configure_family(&format!("{af} unicast"), lines);
+    }
+
+    /// Runs configuration commands inside `router bgp ASN`, `address-family FAMILY`
+    /// (`ipv4 vpn`, `ipv6 unicast`, ...); returns what vtysh said (nothing when all went
+    /// well).
+    pub fn configure_family(&self, family: &str, lines: &[&str]) -> String {
         let mut cmds = vec![
             "configure terminal".to_string(),
             format!("router bgp {}", self.daemon.asn),
-            format!("address-family {af} unicast"),
+            format!("address-family {family}"),
         ];
         cmds.extend(lines.iter().map(|l| l.to_string()));
         let refs: Vec<&str> = cmds.iter().map(String::as_str).collect();
-        self.vtysh(&refs);
+        self.vtysh(&refs)
     }
 
     pub fn established(&self) -> bool {
@@ -220,5 +228,33 @@ impl AllPaths for Frr {
                 seen: frr_seen(p),
             })
             .collect()
+    }
+}
+
+impl VpnPeer for Frr {
+    // {"65000:1":{"prefix":"10.10.1.0/24","paths":[{"locPrf":200,"bestpath":{"overall":true},
+    //   "extendedCommunity":{"string":"RT:65000:1"},"originatorId":"10.0.16.1",
+    //   "remoteLabel":100,"nexthops":[{"ip":"100.64.16.1",...}],"peer":{"peerId":"127.0.0.1",...}}]}}
+    fn vpn_paths(&self, rd: &str, prefix: &str) -> Vec<VpnPath> {
+        let rr = self.daemon.rr();
+        let out = self.vtysh(&[&format!(
+            "show bgp {} vpn rd {rd} {prefix} json",
+            afi(prefix)
+        )]);
+        json(&out)[rd]["paths"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| VpnPath {
+                from_reflector: p["peer"]["peerId"].as_str() == Some(&rr),
+                best: frr_best(p),
+                labels: u32_of(&p["remoteLabel"]).into_iter().collect(),
+                seen: frr_seen(p),
+            })
+            .collect()
+    }
+
+    fn vpn_dump(&self) -> String {
+        self.vtysh(&["show bgp summary", "show bgp ipv4 vpn", "show bgp ipv6 vpn"])
     }
 }

@@ -10,6 +10,7 @@ pub mod frr;
 pub mod gobgp;
 pub mod netns;
 pub mod openbgpd;
+pub mod vpn;
 
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::*;
@@ -256,6 +257,16 @@ impl Reflector {
                 ),
             }
         }
+    }
+
+    /// `reflectd ARGS... --api` this instance (bounded); returns stdout.
+    pub fn cli(&self, args: &[&str]) -> String {
+        daemons::run(
+            Command::new(bin())
+                .args(args)
+                .arg("--api")
+                .arg(format!("127.0.0.1:{}", self.api)),
+        )
     }
 
     pub fn http(&self, port: u16, path: &str) -> String {
