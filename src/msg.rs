@@ -232,12 +232,16 @@ impl Received {
         match (treat_as_withdraw, &u.attrs, u.mp_reach) {
             (false, Some(a), Some(mp)) => {
                 let nh = mp.next_hop;
-                let mut runs = match mp.nlri {
+                let runs = match mp.nlri {
                     NlriSet::Ipv4Vpn(l) => label_runs(l, NlriSet::Ipv4Vpn, a, &nh),
                     NlriSet::Ipv6Vpn(l) => label_runs(l, NlriSet::Ipv6Vpn, a, &nh),
-                    nlri => vec![(nlri, Prepared::with_next_hop(a, &nh))],
-                }
-                .into_iter();
+                    nlri => {
+                        mp_set = Some(Prepared::with_next_hop(a, &nh));
+                        mp_nlri = Some(nlri);
+                        Vec::new()
+                    }
+                };
+                let mut runs = runs.into_iter();
                 if let Some((nlri, set)) = runs.next() {
                     (mp_nlri, mp_set) = (Some(nlri), Some(set));
                 }

@@ -166,20 +166,27 @@ impl Blocked for Prefix6 {
     }
 }
 
+/// The RD folded to 16 bits: spreads the VPN blocks by customer.
+fn rd_bits(rd: &crate::wire::Rd) -> u32 {
+    let w = |i: usize| u16::from_be_bytes([rd.0[i], rd.0[i + 1]]);
+    u32::from(w(0) ^ w(2) ^ w(4) ^ w(6))
+}
+
 impl Blocked for Vpn4 {
-    /// The RD's 16 low bits with the prefix's /16: a customer's routes (one RD) share
-    /// blocks the way its address plan does.
+    /// The RD with the prefix's /8: a VRF's routes (one RD) come together in a PE's
+    /// stream and share a few blocks. Not the /16 as for unicast: a VRF holds few routes
+    /// per /16, and a block per (RD, /16) cost a small table per handful of routes (measured:
+    /// 50 bytes per path more, and a third more RIB time, with 100 VRFs).
     fn block(&self) -> u32 {
-        let [.., c, d] = self.rd.0;
-        u32::from(u16::from_be_bytes([c, d])) << 16 ^ self.prefix.block()
+        rd_bits(&self.rd) << 8 | u32::from(self.prefix.octets()[0])
     }
 }
 
 impl Blocked for Vpn6 {
-    /// As `Vpn4`, with the prefix's /32.
+    /// As `Vpn4`, with the prefix's /16.
     fn block(&self) -> u32 {
-        let [.., c, d] = self.rd.0;
-        u32::from(u16::from_be_bytes([c, d])) << 16 ^ self.prefix.block()
+        let [a, b, ..] = self.prefix.octets();
+        rd_bits(&self.rd) << 16 | u32::from(u16::from_be_bytes([a, b]))
     }
 }
 

@@ -16,8 +16,15 @@
 use std::fmt;
 use std::net::Ipv4Addr;
 
-#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Copy, Clone, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct Rd(pub [u8; 8]);
+
+// The RIB hashes VPN keys on every change: one integer, not a length-prefixed slice.
+impl std::hash::Hash for Rd {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from_be_bytes(self.0));
+    }
+}
 
 impl Rd {
     /// The all-zero RD: the one a VPN next hop carries (RFC 4364 §4.3.2).

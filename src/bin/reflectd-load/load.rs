@@ -198,7 +198,17 @@ fn payloads(
     };
     let lp = if sc.contested && s == 0 { 200 } else { 100 };
     let mut ann = Vec::new();
-    for (r, &(a, b)) in t.runs.iter().enumerate() {
+    // A PE sends its VPN table VRF by VRF (FRR walks it by RD): the runs in customer order.
+    let order: Vec<usize> = match sc.vpn {
+        None => (0..t.runs.len()).collect(),
+        Some(n) => {
+            let mut o: Vec<usize> = (0..t.runs.len()).collect();
+            o.sort_by_key(|&r| vpn::customer(r, n));
+            o
+        }
+    };
+    for r in order {
+        let (a, b) = t.runs[r];
         let (a, b) = (a.max(lo), b.min(hi));
         if a < b {
             let mut attrs = table::attrs(s, a, lp, sc.attr_sets);
