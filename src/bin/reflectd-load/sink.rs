@@ -59,7 +59,12 @@ impl Expect {
     fn vpn_index(&self, r: &VpnRoute) -> Option<(usize, bool)> {
         let j = self.index(&r.prefix)?;
         let c = self.customers.as_ref()?.get(j).copied()?;
-        Some((j, r.rd == vpn::rd(c) && r.label == vpn::label(c)))
+        // The label's value: FRR sends its own bit in the traffic-class field (0x3e83 for
+        // label 1000), which a route reflector may pass or not.
+        Some((
+            j,
+            r.rd == vpn::rd(c) && r.label.value() == vpn::label(c).value(),
+        ))
     }
 
     /// Speaker s's path, reflected once: its next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
@@ -124,6 +129,8 @@ pub struct Sink {
     present: usize,
     /// Announcements received with a wrong next hop or reflection attributes.
     wrong: u64,
+    /// The first wrong announcement, described for the failure message.
+    first_wrong: Option<String>,
     converged: bool,
     /// Per churn change this sink must see, when it saw it.
     seen: Vec<Option<Instant>>,
@@ -152,6 +159,7 @@ impl Sink {
             good: 0,
             present: 0,
             wrong: 0,
+            first_wrong: None,
             converged: false,
             seen: vec![None; churn_want as usize],
             churned: 0,
@@ -164,8 +172,10 @@ impl Sink {
     fn fail(&mut self, why: String, tx: &mpsc::Sender<SinkEvent>) {
         let why = if self.wrong > 0 {
             format!(
-                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID or CLUSTER_LIST)",
-                self.wrong
+                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID or CLUSTER_LIST; \
+                 the first: {})",
+                self.wrong,
+                self.first_wrong.as_deref().unwrap_or("?")
             )
         } else {
             why
@@ -255,12 +265,25 @@ impl Sink {
         let a = &u.attrs;
         for j in prefixes(u.nlri).filter_map(|p| exp.index(&p)) {
             let right = exp.right(j, a);
-            self.wrong += u64::from(!right && exp.wrong(j, a));
+            if !right && exp.wrong(j, a) {
+                self.wrong += 1;
+                self.first_wrong
+                    .get_or_insert_with(|| format!("{}: {}", exp.table.prefixes[j], a.describe()));
+            }
             set(j, if right { 2 } else { 1 });
         }
-        for (j, key_right) in vpn_routes(u.vpn_nlri).filter_map(|r| exp.vpn_index(&r)) {
+        for r in vpn_routes(u.vpn_nlri) {
+            let Some((j, key_right)) = exp.vpn_index(&r) else {
+                continue;
+            };
             let right = key_right && exp.right(j, a);
-            self.wrong += u64::from(!key_right || (!right && exp.wrong(j, a)));
+            if !key_right || (!right && exp.wrong(j, a)) {
+                self.wrong += 1;
+                self.first_wrong.get_or_insert_with(|| {
+                    let (rd, l) = (r.rd, r.label.0);
+                    format!("{rd}:{} label {l:02x?}: {}", r.prefix, a.describe())
+                });
+            }
             set(j, if right { 2 } else { 1 });
         }
         if let Some(med) = a.med {
@@ -333,6 +356,15 @@ impl Sink {
             let _ = self.stream.write_all(&KEEPALIVE);
             self.last_ka = now;
         }
+    }
+}
+
+impl Attrs<'_> {
+    fn describe(&self) -> String {
+        format!(
+            "next hop {:?}, ORIGINATOR_ID {:?}, CLUSTER_LIST {:02x?}",
+            self.next_hop, self.originator_id, self.cluster_list
+        )
     }
 }
 
