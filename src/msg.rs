@@ -270,7 +270,9 @@ impl Received {
     /// `of` on its decoded form, without building one. None: decode it.
     pub fn scanned(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
         let (mut withdrawn, mut nlri) = (Vec::new(), SmallVec::new());
-        let s = scan::update(body, ctx, &mut withdrawn, &mut nlri)?;
+        let Some(s) = scan::update(body, ctx, &mut withdrawn, &mut nlri) else {
+            return Received::scanned_vpn(body, ctx);
+        };
         Some(Received {
             withdrawn,
             mp_unreach: None,
@@ -278,6 +280,22 @@ impl Received {
             set: s.attrs.as_ref().map(Prepared::scanned),
             mp_nlri: None,
             mp_set: None,
+            mp_more: Vec::new(),
+            treat_as_withdraw: false,
+            end_of_rib: None,
+        })
+    }
+
+    /// A VPN UPDATE if `wire::scan::vpn_update` reads it in place.
+    fn scanned_vpn(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
+        let s = scan::vpn_update(body, ctx)?;
+        Some(Received {
+            withdrawn: Vec::new(),
+            mp_unreach: None,
+            nlri: SmallVec::new(),
+            set: None,
+            mp_set: Some(Prepared::scanned_vpn(&s.attrs, &s.next_hop, s.label)),
+            mp_nlri: Some(s.routes),
             mp_more: Vec::new(),
             treat_as_withdraw: false,
             end_of_rib: None,
@@ -416,6 +434,43 @@ mod tests {
             let body = &msg[crate::wire::HEADER_LEN..];
             assert_eq!(Received::scanned(body, &ctx), Some(Received::of(u)));
         }
+    }
+
+    #[test]
+    fn a_vpn_update_read_in_place_is_received_as_the_decoded_one() {
+        let ctx = CodecCtx {
+            four_octet_as: true,
+            ..CodecCtx::default()
+        };
+        let mut routes = crate::wire::Labeled::default();
+        for i in 0..12u8 {
+            let key = crate::wire::Vpn4::new(
+                "65000:7".parse().unwrap(),
+                crate::wire::Prefix4::new(Ipv4Addr::new(10, i, 0, 0), 16).unwrap(),
+            );
+            routes.push(key, crate::wire::Label::new(300));
+        }
+        let u = Update {
+            attrs: Some(PathAttrs {
+                next_hop: NextHop::None,
+                ext_communities: vec![[0, 2, 0xfd, 0xe8, 0, 0, 0, 7]],
+                ..attrs()
+            }),
+            mp_reach: Some(MpReach {
+                next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, 9)),
+                nlri: NlriSet::Ipv4Vpn(routes),
+            }),
+            ..Update::default()
+        };
+        let mut msg = Vec::new();
+        crate::wire::encode(&crate::wire::Message::Update(u.clone()), &ctx, &mut msg);
+        let body = &msg[crate::wire::HEADER_LEN..];
+        let r = Received::scanned(body, &ctx).expect("read in place");
+        assert_eq!(r, Received::of(u));
+        assert_eq!(
+            stored::label(&r.mp_set.unwrap().set),
+            Some(crate::wire::Label::new(300))
+        );
     }
 
     #[test]

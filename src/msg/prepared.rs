@@ -105,7 +105,16 @@ impl Prepared {
 
     /// A set read in place (`wire::scan`): equal to `of` on the decoded set.
     pub fn scanned(a: &ScannedAttrs) -> Prepared {
-        let set = stored::scanned(a);
+        Prepared::scanned_set(a, stored::scanned(a))
+    }
+
+    /// A VPN path read in place (`wire::scan::vpn_update`): equal to `labeled` on the
+    /// decoded set.
+    pub fn scanned_vpn(a: &ScannedAttrs, next_hop: &NextHop, label: Label) -> Prepared {
+        Prepared::scanned_set(a, stored::scanned_vpn(a, next_hop, label))
+    }
+
+    fn scanned_set(a: &ScannedAttrs, set: Arc<[u8]>) -> Prepared {
         Prepared {
             hash: hasher().hash_one(&set[..]),
             set,

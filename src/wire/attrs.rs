@@ -489,7 +489,7 @@ fn vpn_routes(afi: u16, buf: &[u8], add_path: bool) -> Result<NlriSet, &'static 
 
 /// A VPN next hop (RFC 4364 §4.3.2, RFC 4659 §3.2, RFC 8950 §3): each address behind an
 /// 8-byte Route Distinguisher, which is zero on the wire and not kept (we send zero).
-fn decode_vpn_next_hop(nh: &[u8]) -> Option<NextHop> {
+pub(crate) fn decode_vpn_next_hop(nh: &[u8]) -> Option<NextHop> {
     match nh.len() {
         12 | 24 => decode_next_hop(&nh[8..]),
         48 => {

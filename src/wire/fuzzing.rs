@@ -157,7 +157,7 @@ pub fn scan_agrees(msg: &[u8], ctx: &CodecCtx) {
     };
     let (mut withdrawn, mut nlri) = (Vec::new(), Vec::new());
     let Some(s) = scan::update(body, ctx, &mut withdrawn, &mut nlri) else {
-        return;
+        return vpn_scan_agrees(msg, body, ctx);
     };
     let u = match decode(msg, ctx) {
         Ok(Message::Update(u)) => u,
@@ -175,23 +175,64 @@ pub fn scan_agrees(msg: &[u8], ctx: &CodecCtx) {
             assert!(stored::fits(d), "scan read a set with no stored form");
             assert_eq!(&stored::scanned(&a)[..], &stored::store(d)[..]);
             assert_eq!(NextHop::V4(a.next_hop), d.next_hop);
-            assert_eq!(
-                (a.origin, a.med, a.local_pref),
-                (d.origin, d.med, d.local_pref)
-            );
-            assert_eq!(a.originator_id, d.originator_id);
-            assert_eq!(a.cluster_list_len as usize, d.cluster_list.len());
-            assert_eq!(a.route_len(), d.as_path.route_len());
-            assert_eq!(a.first_as(), d.as_path.first_as());
-            let asns = d
-                .as_path
-                .segments
-                .iter()
-                .flat_map(|s| s.asns.iter().copied());
-            assert!(a.asns().eq(asns), "AS_PATH read differently");
+            attrs_agree(&a, d);
         }
         (a, d) => panic!("scan read attributes {a:?}, decode {d:?}"),
     }
+}
+
+/// What the decision process reads of a set read in place equals the decoded set's.
+fn attrs_agree(a: &scan::ScannedAttrs, d: &PathAttrs) {
+    assert_eq!(
+        (a.origin, a.med, a.local_pref),
+        (d.origin, d.med, d.local_pref)
+    );
+    assert_eq!(a.originator_id, d.originator_id);
+    assert_eq!(a.cluster_list_len as usize, d.cluster_list.len());
+    assert_eq!(a.route_len(), d.as_path.route_len());
+    assert_eq!(a.first_as(), d.as_path.first_as());
+    let asns = d
+        .as_path
+        .segments
+        .iter()
+        .flat_map(|s| s.asns.iter().copied());
+    assert!(a.asns().eq(asns), "AS_PATH read differently");
+}
+
+/// `scan_agrees` for a VPN UPDATE read in place (`scan::vpn_update`).
+fn vpn_scan_agrees(msg: &[u8], body: &[u8], ctx: &CodecCtx) {
+    let Some(s) = scan::vpn_update(body, ctx) else {
+        return;
+    };
+    let u = match decode(msg, ctx) {
+        Ok(Message::Update(u)) => u,
+        other => panic!("scan read a VPN UPDATE that decodes as {other:?}"),
+    };
+    assert!(
+        u.attr_errors.is_empty() && !u.treat_as_withdraw,
+        "scan read {u:?}"
+    );
+    assert!(u.withdrawn.is_empty() && u.nlri.is_empty() && u.mp_unreach.is_none());
+    let (Some(mp), Some(d)) = (&u.mp_reach, &u.attrs) else {
+        panic!("scan read a VPN UPDATE without MP_REACH_NLRI or attributes: {u:?}");
+    };
+    assert_eq!(mp.next_hop, s.next_hop);
+    let (keys_equal, labels) = match (&mp.nlri, &s.routes) {
+        (NlriSet::Ipv4Vpn(l), NlriSet::Ipv4Vpn(r)) => (l.keys == r.keys, &l.labels),
+        (NlriSet::Ipv6Vpn(l), NlriSet::Ipv6Vpn(r)) => (l.keys == r.keys, &l.labels),
+        (l, r) => panic!("scan read {r:?}, decode {l:?}"),
+    };
+    assert!(keys_equal, "VPN routes read differently");
+    assert!(
+        labels.iter().all(|l| *l == s.label),
+        "one label read, others decoded"
+    );
+    assert!(stored::fits(d), "scan read a set with no stored form");
+    assert_eq!(
+        &stored::scanned_vpn(&s.attrs, &s.next_hop, s.label)[..],
+        &stored::store_labeled(d, &mp.next_hop, Some(s.label))[..]
+    );
+    attrs_agree(&s.attrs, d);
 }
 
 /// What a peer sent has a stored form (`stored`) that loads back to a set with the same

@@ -13,8 +13,10 @@ use super::attr_code::*;
 use super::attrs::*;
 use super::community::WellKnown;
 use super::message::CodecCtx;
+use super::message::NlriSet;
 use super::nlri;
-use super::types::{Family, Origin, Prefix4};
+use super::types::{Family, NextHop, Origin, Prefix4, AFI_IPV4, AFI_IPV6, SAFI_MPLS_VPN};
+use super::vpn::{Label, Labeled, Vpn4, Vpn6};
 use std::net::Ipv4Addr;
 
 /// What `update` read besides the prefixes.
@@ -28,7 +30,10 @@ pub struct Scanned<'a> {
 /// attribute section around NEXT_HOP (`head` before it, `tail` after it).
 #[derive(Debug)]
 pub struct ScannedAttrs<'a> {
+    /// NEXT_HOP (unicast); unspecified in a VPN UPDATE, whose next hop is MP_REACH_NLRI's.
     pub next_hop: Ipv4Addr,
+    /// The section before and after the attribute cut out of the stored form: NEXT_HOP,
+    /// or in a VPN UPDATE MP_REACH_NLRI.
     pub head: &'a [u8],
     pub tail: &'a [u8],
     pub origin: Origin,
@@ -39,6 +44,8 @@ pub struct ScannedAttrs<'a> {
     pub originator_id: Option<Ipv4Addr>,
     pub cluster_list_len: u32,
     pub well_known: WellKnown,
+    /// MP_REACH_NLRI's value, in a VPN UPDATE (`vpn_update`).
+    pub mp_reach: &'a [u8],
 }
 
 const AS_SET: u8 = 1;
@@ -128,15 +135,16 @@ pub fn update<'a>(
     if nlri_bytes.is_empty() {
         return None;
     }
-    let attrs = attributes(section)?;
+    let attrs = attributes(section, false)?;
     nlri::decode_v4_into(withdrawn_bytes, false, withdrawn).ok()?;
     nlri::decode_v4_into(nlri_bytes, false, nlri).ok()?;
     Some(Scanned { attrs: Some(attrs) })
 }
 
 /// The attribute section, if every attribute is one the stored form keeps verbatim and is
-/// written exactly as our encoder would write it.
-fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
+/// written exactly as our encoder would write it. `vpn`: the routes are in MP_REACH_NLRI
+/// (kept whole in `mp_reach`, its flags as any router sets them), and NEXT_HOP is absent.
+fn attributes(section: &[u8], vpn: bool) -> Option<ScannedAttrs<'_>> {
     let mut a = ScannedAttrs {
         next_hop: Ipv4Addr::UNSPECIFIED,
         head: section,
@@ -148,9 +156,11 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
         originator_id: None,
         cluster_list_len: 0,
         well_known: WellKnown::default(),
+        mp_reach: &[],
     };
     let (mut last, mut at) = (0u8, 0usize);
     let (mut origin, mut as_path, mut next_hop) = (false, false, false);
+    let mut mp_reach = false;
     while at < section.len() {
         let (code, value, whole) = next_attr(&section[at..])?;
         // Ascending codes: the encoder's order, and no attribute twice (RFC 7606 §3 g).
@@ -158,6 +168,19 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
             return None;
         }
         last = code;
+        if vpn && code == MP_REACH_NLRI {
+            // Optional, non-transitive, with or without Extended Length: FRR and GoBGP
+            // always set it. The decoder takes either.
+            if whole[0] & !EXTENDED_LENGTH != OPTIONAL {
+                return None;
+            }
+            a.mp_reach = value;
+            a.head = &section[..at];
+            a.tail = &section[at + whole.len()..];
+            mp_reach = true;
+            at += whole.len();
+            continue;
+        }
         let flags = match code {
             ORIGIN | AS_PATH | NEXT_HOP | MED | LOCAL_PREF | ATOMIC_AGGREGATE | AGGREGATOR
             | COMMUNITIES | ORIGINATOR_ID | CLUSTER_LIST | EXT_COMMUNITIES | LARGE_COMMUNITIES => {
@@ -193,7 +216,7 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
             }
             // Any 4 octets, as the decoder takes them (it makes no RFC 4271 §6.3 check
             // on the address either; `scan_agrees` would catch the two drifting apart).
-            NEXT_HOP => {
+            NEXT_HOP if !vpn => {
                 let nh: [u8; 4] = value.try_into().ok()?;
                 a.next_hop = Ipv4Addr::from(nh);
                 a.head = &section[..at];
@@ -218,7 +241,75 @@ fn attributes(section: &[u8]) -> Option<ScannedAttrs<'_>> {
         }
         at += whole.len();
     }
-    (origin && as_path && next_hop).then_some(a)
+    (origin && as_path && if vpn { mp_reach } else { next_hop }).then_some(a)
+}
+
+/// A VPN UPDATE read in place (`vpn_update`).
+#[derive(Debug)]
+pub struct ScannedVpn<'a> {
+    pub attrs: ScannedAttrs<'a>,
+    pub next_hop: NextHop,
+    /// Every route's: a message with more than one label goes to the decoder.
+    pub label: Label,
+    pub routes: NlriSet,
+}
+
+/// Reads the UPDATE `body` if it is the common VPN case: no withdrawn routes and no NLRI
+/// field, attributes as `update` takes them, and one MP_REACH_NLRI of VPN-IPv4 or
+/// VPN-IPv6 routes that all carry one label (a PE allocating a label per VRF sends that).
+/// None: use `decode`.
+pub fn vpn_update<'a>(body: &'a [u8], ctx: &CodecCtx) -> Option<ScannedVpn<'a>> {
+    if !ctx.four_octet_as {
+        return None;
+    }
+    let u16_at = |i: usize| {
+        Some(usize::from(u16::from_be_bytes([
+            *body.get(i)?,
+            *body.get(i + 1)?,
+        ])))
+    };
+    if u16_at(0)? != 0 {
+        return None;
+    }
+    let attr_len = u16_at(2)?;
+    let section = body.get(4..4 + attr_len)?;
+    if section.is_empty() || body.len() != 4 + attr_len {
+        return None;
+    }
+    let attrs = attributes(section, true)?;
+    let mp = attrs.mp_reach;
+    let (afi, safi) = (u16::from_be_bytes([*mp.first()?, *mp.get(1)?]), *mp.get(2)?);
+    let family = match (afi, safi) {
+        (AFI_IPV4, SAFI_MPLS_VPN) => Family::Ipv4Vpn,
+        (AFI_IPV6, SAFI_MPLS_VPN) => Family::Ipv6Vpn,
+        _ => return None,
+    };
+    let nh_len = usize::from(*mp.get(3)?);
+    let next_hop = decode_vpn_next_hop(mp.get(4..4 + nh_len)?)?;
+    if family == Family::Ipv6Vpn && !matches!(next_hop, NextHop::V6 { .. }) {
+        return None;
+    }
+    // After the next hop, the reserved octet, then the routes.
+    let buf = mp.get(5 + nh_len..)?;
+    let add_path = ctx.add_path_rx.contains(family);
+    let (routes, labels) = if family == Family::Ipv4Vpn {
+        let mut l = Labeled::default();
+        Vpn4::decode_list(buf, add_path, &mut l).ok()?;
+        let labels = std::mem::take(&mut l.labels);
+        (NlriSet::Ipv4Vpn(l), labels)
+    } else {
+        let mut l = Labeled::default();
+        Vpn6::decode_list(buf, add_path, &mut l).ok()?;
+        let labels = std::mem::take(&mut l.labels);
+        (NlriSet::Ipv6Vpn(l), labels)
+    };
+    let &label = labels.first()?;
+    labels.iter().all(|l| *l == label).then_some(ScannedVpn {
+        attrs,
+        next_hop,
+        label,
+        routes,
+    })
 }
 
 #[cfg(test)]
@@ -397,5 +488,113 @@ mod tests {
         ));
         // And the well-formed minimum is read.
         assert!(reads(&update_msg(&[], &ok, &nlri), &four()));
+    }
+
+    /// Scans `msg` as a VPN UPDATE (checking it against the decoder); true if read in place.
+    fn reads_vpn(msg: &[u8], ctx: &CodecCtx) -> bool {
+        scan_agrees(msg, ctx);
+        vpn_update(&msg[HEADER_LEN..], ctx).is_some()
+    }
+
+    fn vpn_msg(labels: &[u32], next_hop: NextHop, flags: u8) -> Vec<u8> {
+        let mut routes = Labeled::default();
+        for (i, l) in labels.iter().enumerate() {
+            let key = format!("65000:{i}:10.{i}.0.0/16").parse::<Vpn4>().unwrap();
+            routes.push(key, Label::new(*l));
+        }
+        let u = Update {
+            attrs: Some(PathAttrs {
+                next_hop: NextHop::None,
+                ..rich()
+            }),
+            mp_reach: Some(super::super::MpReach {
+                next_hop,
+                nlri: NlriSet::Ipv4Vpn(routes),
+            }),
+            ..Update::default()
+        };
+        let msg = encoded(&Message::Update(u), &four());
+        // Rebuild the section with MP_REACH_NLRI's header written with `flags` (a 2-octet
+        // length when they say Extended Length).
+        let body = &msg[HEADER_LEN..];
+        let section = &body[4..];
+        let mut attrs = Vec::new();
+        let mut rest = section;
+        while let Some((code, value, whole)) = next_attr(rest) {
+            rest = &rest[whole.len()..];
+            if code != MP_REACH_NLRI {
+                attrs.extend_from_slice(whole);
+                continue;
+            }
+            attrs.extend_from_slice(&[flags, code]);
+            if flags & EXTENDED_LENGTH != 0 {
+                attrs.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            } else {
+                attrs.push(value.len() as u8);
+            }
+            attrs.extend_from_slice(value);
+        }
+        update_msg(&[], &attrs, &[])
+    }
+
+    #[test]
+    fn a_vpn_update_of_one_label_is_read_in_place_and_stores_as_the_decoded_set() {
+        let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+        let msg = vpn_msg(&[100, 100, 100], nh, OPTIONAL);
+        assert!(reads_vpn(&msg, &four()));
+        let s = vpn_update(&msg[HEADER_LEN..], &four()).unwrap();
+        assert_eq!((s.next_hop, s.label), (nh, Label::new(100)));
+        assert!(matches!(&s.routes, NlriSet::Ipv4Vpn(l) if l.keys.len() == 3));
+        let want = stored::store_labeled(
+            &PathAttrs {
+                next_hop: NextHop::None,
+                ..rich()
+            },
+            &nh,
+            Some(Label::new(100)),
+        );
+        assert_eq!(&stored::scanned_vpn(&s.attrs, &nh, s.label)[..], &want[..]);
+        // Extended Length on a short MP_REACH_NLRI, as FRR and GoBGP send it: read too.
+        assert!(reads_vpn(
+            &vpn_msg(&[100], nh, OPTIONAL | EXTENDED_LENGTH),
+            &four()
+        ));
+        let v6 = NextHop::V6 {
+            global: "2001:db8::1".parse().unwrap(),
+            link_local: Some("fe80::1".parse().unwrap()),
+        };
+        assert!(reads_vpn(&vpn_msg(&[7], v6, OPTIONAL), &four()), "RFC 8950");
+    }
+
+    #[test]
+    fn a_vpn_update_the_reader_does_not_take_goes_to_the_decoder() {
+        let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
+        assert!(
+            !reads_vpn(&vpn_msg(&[100, 101], nh, OPTIONAL), &four()),
+            "two labels"
+        );
+        assert!(
+            !reads_vpn(&vpn_msg(&[100], nh, OPTIONAL | TRANSITIVE), &four()),
+            "flags"
+        );
+        assert!(
+            !reads_vpn(&vpn_msg(&[100], nh, OPTIONAL | PARTIAL), &four()),
+            "Partial"
+        );
+        assert!(
+            !reads_vpn(&vpn_msg(&[100], nh, OPTIONAL), &CodecCtx::default()),
+            "AS2"
+        );
+        // Unicast is not a VPN UPDATE, and a unicast UPDATE is not read as one.
+        let unicast = encoded(
+            &Message::Update(Update {
+                attrs: Some(rich()),
+                nlri: vec!["10.0.0.0/8".parse().unwrap()],
+                ..Update::default()
+            }),
+            &four(),
+        );
+        assert!(!reads_vpn(&unicast, &four()));
+        assert!(reads(&unicast, &four()));
     }
 }
