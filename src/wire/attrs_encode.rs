@@ -224,14 +224,15 @@ pub(crate) fn next_hop_len(nh: &NextHop) -> usize {
     }
 }
 
-pub(crate) fn put_next_hop(out: &mut Vec<u8>, nh: &NextHop) {
+/// Into any byte container: the stored form of a set read in place is built inline.
+pub(crate) fn put_next_hop(out: &mut impl Extend<u8>, nh: &NextHop) {
     match nh {
         NextHop::None => {}
-        NextHop::V4(a) => out.extend_from_slice(&a.octets()),
+        NextHop::V4(a) => out.extend(a.octets()),
         NextHop::V6 { global, link_local } => {
-            out.extend_from_slice(&global.octets());
+            out.extend(global.octets());
             if let Some(ll) = link_local {
-                out.extend_from_slice(&ll.octets());
+                out.extend(ll.octets());
             }
         }
     }

@@ -43,23 +43,81 @@ fn be(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0, |v, b| v << 8 | u64::from(*b))
 }
 
+/// The three layouts of an RD's value (RFC 4364 §4.2) and of a route target's (RFC 4360
+/// §4, RFC 5668): an administrator and an assigned number in 6 octets.
+pub(crate) const ADMIN_AS2: u8 = 0;
+pub(crate) const ADMIN_IPV4: u8 = 1;
+pub(crate) const ADMIN_AS4: u8 = 2;
+
+/// Writes a 6-octet value of layout `kind` as operators write it (`65000:100`,
+/// `192.0.2.1:100`, `4200000000:100`; a 4-octet ASN that would fit 2 octets in asdot,
+/// `0.65000:100`, so that it reads back as the same layout). False, writing nothing, for a
+/// layout no RFC defines.
+pub(crate) fn write_admin(
+    f: &mut fmt::Formatter<'_>,
+    kind: u8,
+    v: &[u8],
+) -> Result<bool, fmt::Error> {
+    let [a, b, c, d, e, g] = v else {
+        return Ok(false);
+    };
+    match kind {
+        ADMIN_AS2 => write!(f, "{}:{}", be(&[*a, *b]), be(&[*c, *d, *e, *g]))?,
+        ADMIN_IPV4 => write!(f, "{}:{}", Ipv4Addr::new(*a, *b, *c, *d), be(&[*e, *g]))?,
+        ADMIN_AS4 => {
+            let asn = be(&[*a, *b, *c, *d]);
+            let dot = if asn > u64::from(u16::MAX) { "" } else { "0." };
+            write!(f, "{dot}{asn}:{}", be(&[*e, *g]))?
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Reads what `write_admin` writes, and `X.Y:N` asdot: (layout, 6 octets). An ASN that fits
+/// 2 octets takes the 2-octet layout, as routers' CLIs do.
+pub(crate) fn parse_admin(s: &str) -> Option<(u8, [u8; 6])> {
+    let (admin, num) = s.rsplit_once(':')?;
+    let mut v = [0u8; 6];
+    if let Ok(ip) = admin.parse::<Ipv4Addr>() {
+        let n: u16 = num.parse().ok()?;
+        v[..4].copy_from_slice(&ip.octets());
+        v[4..].copy_from_slice(&n.to_be_bytes());
+        return Some((ADMIN_IPV4, v));
+    }
+    let (asn, two) = match admin.split_once('.') {
+        Some((hi, lo)) => {
+            let (hi, lo): (u16, u16) = (hi.parse().ok()?, lo.parse().ok()?);
+            (u32::from(hi) << 16 | u32::from(lo), false)
+        }
+        None => {
+            let asn: u32 = admin.parse().ok()?;
+            (asn, asn <= u32::from(u16::MAX))
+        }
+    };
+    if two {
+        let n: u32 = num.parse().ok()?;
+        v[..2].copy_from_slice(&(asn as u16).to_be_bytes());
+        v[2..].copy_from_slice(&n.to_be_bytes());
+        return Some((ADMIN_AS2, v));
+    }
+    let n: u16 = num.parse().ok()?;
+    v[..4].copy_from_slice(&asn.to_be_bytes());
+    v[4..].copy_from_slice(&n.to_be_bytes());
+    Some((ADMIN_AS4, v))
+}
+
 impl fmt::Display for Rd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let v = self.value();
-        match self.kind() {
-            0 => write!(f, "{}:{}", be(&v[..2]), be(&v[2..])),
-            1 => write!(
-                f,
-                "{}:{}",
-                Ipv4Addr::new(v[0], v[1], v[2], v[3]),
-                be(&v[4..])
-            ),
-            2 => write!(f, "{}:{}", be(&v[..4]), be(&v[4..])),
-            t => {
-                write!(f, "{t}:")?;
-                v.iter().try_for_each(|b| write!(f, "{b:02x}"))
-            }
+        let written = match self.kind() {
+            k @ 0..=2 => write_admin(f, k as u8, self.value())?,
+            _ => false,
+        };
+        if !written {
+            write!(f, "{}:", self.kind())?;
+            self.value().iter().try_for_each(|b| write!(f, "{b:02x}"))?;
         }
+        Ok(())
     }
 }
 
@@ -72,32 +130,14 @@ impl fmt::Debug for Rd {
 impl std::str::FromStr for Rd {
     type Err = String;
 
-    /// `ASN:N` (type 0 when the ASN fits 2 octets, else type 2) or `A.B.C.D:N` (type 1).
+    /// `ASN:N` (type 0 when the ASN fits 2 octets, else type 2), `X.Y:N` (asdot, type 2)
+    /// or `A.B.C.D:N` (type 1).
     fn from_str(s: &str) -> Result<Rd, String> {
-        let bad = || format!("{s:?} is not a route distinguisher (ASN:N or A.B.C.D:N)");
-        let (admin, num) = s.rsplit_once(':').ok_or_else(bad)?;
+        let (kind, v) = parse_admin(s)
+            .ok_or_else(|| format!("{s:?} is not a route distinguisher (ASN:N or A.B.C.D:N)"))?;
         let mut b = [0u8; 8];
-        if let Ok(ip) = admin.parse::<Ipv4Addr>() {
-            let n: u16 = num.parse().map_err(|_| bad())?;
-            b[1] = 1;
-            b[2..6].copy_from_slice(&ip.octets());
-            b[6..].copy_from_slice(&n.to_be_bytes());
-            return Ok(Rd(b));
-        }
-        let asn: u32 = admin.parse().map_err(|_| bad())?;
-        match u16::try_from(asn) {
-            Ok(asn) => {
-                let n: u32 = num.parse().map_err(|_| bad())?;
-                b[2..4].copy_from_slice(&asn.to_be_bytes());
-                b[4..].copy_from_slice(&n.to_be_bytes());
-            }
-            Err(_) => {
-                let n: u16 = num.parse().map_err(|_| bad())?;
-                b[1] = 2;
-                b[2..6].copy_from_slice(&asn.to_be_bytes());
-                b[6..].copy_from_slice(&n.to_be_bytes());
-            }
-        }
+        b[1] = kind;
+        b[2..].copy_from_slice(&v);
         Ok(Rd(b))
     }
 }

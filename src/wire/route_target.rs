@@ -142,34 +142,11 @@ impl Iterator for Targets<'_> {
     }
 }
 
-fn be(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0, |v, b| v << 8 | u64::from(*b))
-}
-
 /// Writes the value of a target-like community (type 0x00, 0x01 or 0x02 read by its type
 /// alone, whatever the sub-type) as `admin:number`; false, writing nothing, for other types.
 /// `rtc` shows the route-target part of its prefixes with it.
 pub(crate) fn write_value(f: &mut fmt::Formatter<'_>, c: &[u8; 8]) -> Result<bool, fmt::Error> {
-    let v = &c[2..];
-    match c[0] {
-        TYPE_AS2 => write!(f, "{}:{}", be(&v[..2]), be(&v[2..]))?,
-        TYPE_IPV4 => write!(
-            f,
-            "{}:{}",
-            Ipv4Addr::new(v[0], v[1], v[2], v[3]),
-            be(&v[4..])
-        )?,
-        TYPE_AS4 => {
-            let asn = be(&v[..4]);
-            if asn > u64::from(u16::MAX) {
-                write!(f, "{asn}:{}", be(&v[4..]))?
-            } else {
-                write!(f, "0.{asn}:{}", be(&v[4..]))?
-            }
-        }
-        _ => return Ok(false),
-    }
-    Ok(true)
+    super::rd::write_admin(f, c[0], &c[2..])
 }
 
 impl fmt::Display for RouteTarget {
@@ -191,22 +168,11 @@ impl std::str::FromStr for RouteTarget {
     /// `ASN:N` (type 0x00 when the ASN fits 2 octets, else 0x02), `X.Y:N` (asdot, type 0x02)
     /// or `A.B.C.D:N` (type 0x01).
     fn from_str(s: &str) -> Result<RouteTarget, String> {
-        let bad = || format!("{s:?} is not a route target (ASN:N, X.Y:N or A.B.C.D:N)");
-        let (admin, num) = s.rsplit_once(':').ok_or_else(bad)?;
-        if let Ok(ip) = admin.parse::<Ipv4Addr>() {
-            return Ok(RouteTarget::ipv4(ip, num.parse().map_err(|_| bad())?));
-        }
-        if let Some((hi, lo)) = admin.split_once('.') {
-            let hi: u16 = hi.parse().map_err(|_| bad())?;
-            let lo: u16 = lo.parse().map_err(|_| bad())?;
-            let asn = u32::from(hi) << 16 | u32::from(lo);
-            return Ok(RouteTarget::as4(asn, num.parse().map_err(|_| bad())?));
-        }
-        let asn: u32 = admin.parse().map_err(|_| bad())?;
-        match u16::try_from(asn) {
-            Ok(asn) => Ok(RouteTarget::as2(asn, num.parse().map_err(|_| bad())?)),
-            Err(_) => Ok(RouteTarget::as4(asn, num.parse().map_err(|_| bad())?)),
-        }
+        let (kind, v) = super::rd::parse_admin(s)
+            .ok_or_else(|| format!("{s:?} is not a route target (ASN:N, X.Y:N or A.B.C.D:N)"))?;
+        let mut b = [kind, SUBTYPE, 0, 0, 0, 0, 0, 0];
+        b[2..].copy_from_slice(&v);
+        Ok(RouteTarget(b))
     }
 }
 

@@ -97,16 +97,7 @@ pub fn label(stored: &[u8]) -> Option<Label> {
 pub fn scanned_vpn(a: &ScannedAttrs, next_hop: &NextHop, label: Label) -> std::sync::Arc<[u8]> {
     let mut out = smallvec::SmallVec::<[u8; 256]>::new();
     out.push(attrs_encode::next_hop_len(next_hop) as u8 | LABELED);
-    match next_hop {
-        NextHop::None => {}
-        NextHop::V4(a) => out.extend_from_slice(&a.octets()),
-        NextHop::V6 { global, link_local } => {
-            out.extend_from_slice(&global.octets());
-            if let Some(ll) = link_local {
-                out.extend_from_slice(&ll.octets());
-            }
-        }
-    }
+    attrs_encode::put_next_hop(&mut out, next_hop);
     out.extend_from_slice(&label.0);
     out.extend_from_slice(a.head);
     out.extend_from_slice(a.tail);

@@ -201,6 +201,17 @@ mod tests {
         s.parse().unwrap()
     }
 
+    /// ORIGIN and a 2-octet AS_PATH, then MP_REACH_NLRI with `value`.
+    fn origin_as_path_and_mp_reach(value: &[u8]) -> Vec<u8> {
+        let mut raw: Vec<u8> = base_attrs(false)
+            .into_iter()
+            .take(2)
+            .flat_map(|(_, a)| a)
+            .collect();
+        raw.extend(attr(0x80, 14, value));
+        raw
+    }
+
     /// ORIGIN IGP, AS_PATH 65001 65002, NEXT_HOP 10.0.0.1, MED 100; NLRI 192.168.1.0/24.
     const KNOWN_UPDATE: [u8; 54] = [
         0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
@@ -398,19 +409,10 @@ mod tests {
 
     #[test]
     fn next_hop_is_not_needed_when_only_mp_reach_carries_nlri() {
-        let mut raw: Vec<u8> = base_attrs(false)
-            .into_iter()
-            .take(2)
-            .flat_map(|(_, a)| a)
-            .collect();
-        raw.extend(attr(
-            0x80,
-            14,
-            &[
-                0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x20,
-                1, 0x0d, 0xb8,
-            ],
-        ));
+        let raw = origin_as_path_and_mp_reach(&[
+            0, 2, 1, 16, 0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 32, 0x20, 1,
+            0x0d, 0xb8,
+        ]);
         let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
         assert!(u.attr_errors.is_empty(), "{:?}", u.attr_errors);
         let mp = u.mp_reach.unwrap();
@@ -426,13 +428,8 @@ mod tests {
 
     #[test]
     fn other_families_keep_the_next_hop_and_skip_the_nlri() {
-        let mut raw: Vec<u8> = base_attrs(false)
-            .into_iter()
-            .take(2)
-            .flat_map(|(_, a)| a)
-            .collect();
         // L2VPN EVPN: 10.0.0.1 next hop, some NLRI bytes.
-        raw.extend(attr(0x80, 14, &[0, 25, 70, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]));
+        let raw = origin_as_path_and_mp_reach(&[0, 25, 70, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]);
         let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
         let mp = u.mp_reach.unwrap();
         assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
@@ -442,21 +439,12 @@ mod tests {
 
     #[test]
     fn a_vpn_ipv4_route_decodes_with_its_rd_label_and_next_hop_and_encodes_back() {
-        let mut raw: Vec<u8> = base_attrs(false)
-            .into_iter()
-            .take(2)
-            .flat_map(|(_, a)| a)
-            .collect();
         // RFC 4364 §4.3.2: next hop RD 0 + 192.0.2.1; one route: label 100 (BoS), RD
         // 65000:1, 10.1.1.0/24 (length 88 + 24 bits).
-        raw.extend(attr(
-            0x80,
-            14,
-            &[
-                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1, 0, 112, 0x00, 0x06, 0x41, 0,
-                0, 0xfd, 0xe8, 0, 0, 0, 1, 10, 1, 1,
-            ],
-        ));
+        let raw = origin_as_path_and_mp_reach(&[
+            0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 192, 0, 2, 1, 0, 112, 0x00, 0x06, 0x41, 0, 0,
+            0xfd, 0xe8, 0, 0, 0, 1, 10, 1, 1,
+        ]);
         let bytes = update_msg(&[], &raw, &[]);
         let u = decode_update(&bytes, &ctx(false)).unwrap();
         let mp = u.mp_reach.clone().unwrap();
@@ -497,19 +485,10 @@ mod tests {
 
     #[test]
     fn a_malformed_vpn_route_resets_the_session() {
-        let mut raw: Vec<u8> = base_attrs(false)
-            .into_iter()
-            .take(2)
-            .flat_map(|(_, a)| a)
-            .collect();
         // A length shorter than the label and RD it must hold (RFC 7606 §5.3, §7.11).
-        raw.extend(attr(
-            0x80,
-            14,
-            &[
-                0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 80, 1, 2, 3, 4,
-            ],
-        ));
+        let raw = origin_as_path_and_mp_reach(&[
+            0, 1, 128, 12, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1, 0, 80, 1, 2, 3, 4,
+        ]);
         let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err();
         assert_eq!(e.notification.code, notif::UPDATE_MESSAGE);
     }

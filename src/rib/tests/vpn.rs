@@ -102,27 +102,37 @@ fn vpn4(s: &str) -> Vpn4 {
     s.parse().unwrap()
 }
 
+/// A RIB with VPN peers 1 to `n` up, their dumps planned, and `routes` announced: (peer,
+/// RD:PREFIX, label, LOCAL_PREF, route target).
+fn vpn_rib(n: PeerId, routes: &[(PeerId, &str, u32, u32, u8)]) -> Rib {
+    let mut r = rib();
+    for p in 1..=n {
+        r.feed(vpn_peer(p));
+    }
+    r.plan();
+    for &(peer, route, label, local_pref, target) in routes {
+        r.feed(announce_vpn4(
+            peer,
+            &[(route, label)],
+            vpn_attrs(peer, local_pref, target),
+        ));
+    }
+    r
+}
+
 fn nh(peer: u8) -> NextHop {
     NextHop::V4(Ipv4Addr::new(192, 0, 2, peer))
 }
 
 #[test]
 fn the_same_prefix_in_two_rds_is_two_routes_each_with_its_own_label_and_targets() {
-    let mut r = rib();
-    for p in 1..=3 {
-        r.feed(vpn_peer(p));
-    }
-    r.plan();
-    r.feed(announce_vpn4(
-        1,
-        &[("65000:1:10.1.0.0/24", 100)],
-        vpn_attrs(1, 100, 1),
-    ));
-    r.feed(announce_vpn4(
-        2,
-        &[("65000:2:10.1.0.0/24", 200)],
-        vpn_attrs(2, 100, 2),
-    ));
+    let mut r = vpn_rib(
+        3,
+        &[
+            (1, "65000:1:10.1.0.0/24", 100, 100, 1),
+            (2, "65000:2:10.1.0.0/24", 200, 100, 2),
+        ],
+    );
     let (announced, _) = sent_to(&mut r, 3);
     assert_eq!(
         announced,
@@ -145,21 +155,13 @@ fn the_same_prefix_in_two_rds_is_two_routes_each_with_its_own_label_and_targets(
 
 #[test]
 fn one_rd_and_prefix_from_two_peers_sends_the_best_and_falls_back_with_the_others_label() {
-    let mut r = rib();
-    for p in 1..=3 {
-        r.feed(vpn_peer(p));
-    }
-    r.plan();
-    r.feed(announce_vpn4(
-        1,
-        &[("65000:1:10.1.0.0/24", 100)],
-        vpn_attrs(1, 200, 1),
-    ));
-    r.feed(announce_vpn4(
-        2,
-        &[("65000:1:10.1.0.0/24", 300)],
-        vpn_attrs(2, 100, 1),
-    ));
+    let mut r = vpn_rib(
+        3,
+        &[
+            (1, "65000:1:10.1.0.0/24", 100, 200, 1),
+            (2, "65000:1:10.1.0.0/24", 300, 100, 1),
+        ],
+    );
     let (announced, _) = sent_to(&mut r, 3);
     assert_eq!(
         announced,
@@ -190,10 +192,7 @@ fn one_rd_and_prefix_from_two_peers_sends_the_best_and_falls_back_with_the_other
 
 #[test]
 fn routes_of_one_update_with_a_label_each_keep_their_labels() {
-    let mut r = rib();
-    r.feed(vpn_peer(1));
-    r.feed(vpn_peer(2));
-    r.plan();
+    let mut r = vpn_rib(2, &[]);
     r.feed(announce_vpn4(
         1,
         &[
@@ -217,16 +216,9 @@ fn routes_of_one_update_with_a_label_each_keep_their_labels() {
 
 #[test]
 fn vpn_routes_go_only_to_peers_of_the_family_and_unicast_stays_apart() {
-    let mut r = rib();
-    r.feed(vpn_peer(1));
-    r.feed(vpn_peer(2));
+    let mut r = vpn_rib(2, &[(1, "65000:1:10.1.0.0/24", 100, 100, 1)]);
     r.feed(ToRib::PeerUp(peer_up(3, true)));
     r.plan();
-    r.feed(announce_vpn4(
-        1,
-        &[("65000:1:10.1.0.0/24", 100)],
-        vpn_attrs(1, 100, 1),
-    ));
     r.feed(route(3, &["10.1.0.0/24"]));
     assert_eq!(sent_to(&mut r, 3).0, vec![]);
     let snap = r.snapshot(0);
@@ -240,10 +232,7 @@ fn vpn_routes_go_only_to_peers_of_the_family_and_unicast_stays_apart() {
 
 #[test]
 fn a_vpn_ipv6_route_is_reflected_with_its_rd_next_hop_and_label() {
-    let mut r = rib();
-    r.feed(vpn_peer(1));
-    r.feed(vpn_peer(2));
-    r.plan();
+    let mut r = vpn_rib(2, &[]);
     let mut l = Labeled::default();
     l.push(
         "65000:9:2001:db8:9::/48".parse::<Vpn6>().unwrap(),
