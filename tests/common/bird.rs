@@ -19,6 +19,8 @@ pub struct Bird {
 #[derive(Default)]
 pub struct BirdOpts {
     statics: (String, String),
+    /// `extended next hop on` in the IPv4 channel (RFC 8950).
+    extended_next_hop: bool,
     next_hops: Option<(String, String)>,
     bgp: String,
     vpn: bool,
@@ -63,6 +65,12 @@ impl Builder<BirdOpts> {
         self
     }
 
+    /// Offers RFC 8950 in the IPv4 channel: IPv4 routes with IPv6 next hops.
+    pub fn extended_next_hop(mut self) -> Self {
+        self.opts.extended_next_hop = true;
+        self
+    }
+
     /// Writes the config, runs BIRD in the foreground and waits for its control socket.
     pub fn start(self) -> Bird {
         let log = self.daemon.path(".birdlog").display().to_string();
@@ -80,6 +88,14 @@ impl Builder<BirdOpts> {
                     "vpn6 { table vpntab6; };",
                     "vpn4 mpls { table vpntab4;",
                     "vpn6 mpls { table vpntab6;",
+                )
+            } else if o.extended_next_hop {
+                (
+                    "",
+                    "ipv4;",
+                    "ipv6;",
+                    "ipv4 { extended next hop on;",
+                    "ipv6 {",
                 )
             } else {
                 ("", "ipv4;", "ipv6;", "ipv4 {", "ipv6 {")
