@@ -130,6 +130,33 @@ fn a_bad_route_argument_shows_what_the_api_said() {
         "{err}"
     );
     assert!(!err.contains("cannot reach"), "{err}");
+    // An unknown family: the CLI names the valid ones, and so does the API.
+    let out = Command::new(bin())
+        .args(["routes", "--family", "ipv4-vnp", "--api", &api])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("unknown family \"ipv4-vnp\"") && err.contains("ipv4-vpn"),
+        "{err}"
+    );
+    let body = r.http(r.api, "/routes?family=ipv4-vnp");
+    assert!(
+        body.contains("unknown family") && body.contains("ipv4-vpn"),
+        "{body}"
+    );
+    // A known one filters: no VPN routes here.
+    let out = Command::new(bin())
+        .args(["routes", "--family", "ipv4-vpn", "--api", &api, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 }
 
 #[test]

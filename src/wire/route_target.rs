@@ -109,10 +109,9 @@ pub fn targets_in_value(value: &[u8]) -> Option<Targets<'_>> {
 /// which a stored set never is (the decoder withdraws such routes before they are stored).
 ///
 /// Walks the set's attributes without decoding them: a handful of header reads, no
-/// allocation. Relies on the stored layout `[n][next hop: n bytes][attributes]`.
+/// allocation. The attribute section is found by `stored::attributes`.
 pub fn targets_in_stored(set: &[u8]) -> Option<Targets<'_>> {
-    let n = usize::from(*set.first()?);
-    let mut attrs = set.get(1 + n..)?;
+    let mut attrs = super::stored::attributes(set)?;
     while let Some((code, value, whole)) = next_attr(attrs) {
         if code == EXT_COMMUNITIES {
             return targets_in_value(value);
@@ -295,6 +294,11 @@ mod tests {
         };
         let set = stored::store(&a);
         let got: Vec<_> = targets_in_stored(&set).unwrap().collect();
+        assert_eq!(got, [rt("65000:100"), rt("4200000000:9")]);
+        // A VPN path's set, with its label after the next hop.
+        let nh = crate::wire::NextHop::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+        let vpn = stored::store_labeled(&a, &nh, Some(crate::wire::Label::new(100)));
+        let got: Vec<_> = targets_in_stored(&vpn).unwrap().collect();
         assert_eq!(got, [rt("65000:100"), rt("4200000000:9")]);
         a.ext_communities.clear();
         assert_eq!(targets_in_stored(&stored::store(&a)).unwrap().count(), 0);

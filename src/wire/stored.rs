@@ -86,6 +86,14 @@ pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
     std::sync::Arc::from(&out[..])
 }
 
+/// The attribute section of a stored set (after its next hop and label). None for bytes that
+/// are no stored set (shorter than their next hop and label say).
+pub fn attributes(stored: &[u8]) -> Option<&[u8]> {
+    let first = *stored.first()?;
+    let label = if first & LABELED != 0 { 3 } else { 0 };
+    stored.get(1 + usize::from(first & !LABELED) + label..)
+}
+
 /// The label of a stored set of a labeled family's path.
 pub fn label(stored: &[u8]) -> Option<Label> {
     let (_, label, _) = split(stored);
