@@ -273,3 +273,81 @@ fn a_vpn_ipv6_route_is_reflected_with_its_rd_next_hop_and_label() {
         }]
     );
 }
+
+/// A VPN peer with Graceful Restart for both VPN families (forwarding state kept).
+fn vpn_gr_peer(peer: PeerId) -> ToRib {
+    let ToRib::PeerUp(mut up) = vpn_peer(peer) else {
+        unreachable!("vpn_peer is a PeerUp")
+    };
+    let fams = up.families;
+    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
+        families: fams,
+        forwarding: fams,
+        restart_time: std::time::Duration::from_secs(120),
+        stale_time: std::time::Duration::from_secs(360),
+    });
+    ToRib::PeerUp(up)
+}
+
+/// End-of-RIB for VPN-IPv4: an empty MP_UNREACH_NLRI.
+fn eor_vpn4(peer: PeerId) -> ToRib {
+    ToRib::updates(
+        peer,
+        vec![Update {
+            mp_unreach: Some(MpUnreach {
+                nlri: NlriSet::Ipv4Vpn(Labeled::default()),
+            }),
+            ..Update::default()
+        }],
+    )
+}
+
+#[test]
+fn a_restarting_vpn_peers_routes_stay_until_its_end_of_rib_then_the_unrefreshed_go() {
+    let mut r = rib();
+    r.feed(vpn_gr_peer(1));
+    r.feed(vpn_peer(2));
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[("65000:1:10.1.0.0/24", 100), ("65000:1:10.2.0.0/24", 100)],
+        vpn_attrs(1, 100, 1),
+    ));
+    assert_eq!(sent_to(&mut r, 2).0.len(), 2);
+    r.feed(ToRib::PeerLost { peer: 1 });
+    assert_eq!(
+        sent_to(&mut r, 2),
+        (vec![], vec![]),
+        "kept stale, nothing sent"
+    );
+    r.feed(vpn_gr_peer(1));
+    r.plan();
+    r.feed(announce_vpn4(
+        1,
+        &[("65000:1:10.1.0.0/24", 100)],
+        vpn_attrs(1, 100, 1),
+    ));
+    r.feed(eor_vpn4(1));
+    let (_, withdrawn) = sent_to(&mut r, 2);
+    assert_eq!(withdrawn, vec![vpn4("65000:1:10.2.0.0/24")]);
+}
+
+#[test]
+fn a_route_refresh_for_vpn_ipv4_resends_the_vpn_routes_with_their_labels() {
+    let mut r = vpn_rib(2, &[(1, "65000:1:10.1.0.0/24", 100, 100, 1)]);
+    assert_eq!(sent_to(&mut r, 2).0.len(), 1);
+    r.feed(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::Ipv4Vpn,
+    });
+    let (announced, _) = sent_to(&mut r, 2);
+    assert_eq!(
+        announced,
+        vec![(
+            vpn4("65000:1:10.1.0.0/24"),
+            Label::new(100),
+            nh(1),
+            vec![rt(1)]
+        )]
+    );
+}
