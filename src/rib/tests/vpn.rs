@@ -124,6 +124,12 @@ fn nh(peer: u8) -> NextHop {
     NextHop::V4(Ipv4Addr::new(192, 0, 2, peer))
 }
 
+/// `route` as a client must be sent it: `label`, next hop 192.0.2.`peer`, route target
+/// 65000:`target`.
+fn seen(route: &str, label: u32, peer: u8, target: u8) -> Vpn4Seen {
+    (vpn4(route), Label::new(label), nh(peer), vec![rt(target)])
+}
+
 #[test]
 fn the_same_prefix_in_two_rds_is_two_routes_each_with_its_own_label_and_targets() {
     let mut r = vpn_rib(
@@ -137,18 +143,8 @@ fn the_same_prefix_in_two_rds_is_two_routes_each_with_its_own_label_and_targets(
     assert_eq!(
         announced,
         vec![
-            (
-                vpn4("65000:1:10.1.0.0/24"),
-                Label::new(100),
-                nh(1),
-                vec![rt(1)]
-            ),
-            (
-                vpn4("65000:2:10.1.0.0/24"),
-                Label::new(200),
-                nh(2),
-                vec![rt(2)]
-            ),
+            seen("65000:1:10.1.0.0/24", 100, 1, 1),
+            seen("65000:2:10.1.0.0/24", 200, 2, 2),
         ]
     );
 }
@@ -163,26 +159,10 @@ fn one_rd_and_prefix_from_two_peers_sends_the_best_and_falls_back_with_the_other
         ],
     );
     let (announced, _) = sent_to(&mut r, 3);
-    assert_eq!(
-        announced,
-        vec![(
-            vpn4("65000:1:10.1.0.0/24"),
-            Label::new(100),
-            nh(1),
-            vec![rt(1)]
-        )]
-    );
+    assert_eq!(announced, vec![seen("65000:1:10.1.0.0/24", 100, 1, 1)]);
     r.feed(withdraw_vpn4(1, &["65000:1:10.1.0.0/24"]));
     let (announced, withdrawn) = sent_to(&mut r, 3);
-    assert_eq!(
-        announced,
-        vec![(
-            vpn4("65000:1:10.1.0.0/24"),
-            Label::new(300),
-            nh(2),
-            vec![rt(1)]
-        )]
-    );
+    assert_eq!(announced, vec![seen("65000:1:10.1.0.0/24", 300, 2, 1)]);
     assert!(withdrawn.is_empty());
     r.feed(withdraw_vpn4(2, &["65000:1:10.1.0.0/24"]));
     let (announced, withdrawn) = sent_to(&mut r, 3);
@@ -341,13 +321,5 @@ fn a_route_refresh_for_vpn_ipv4_resends_the_vpn_routes_with_their_labels() {
         family: Family::Ipv4Vpn,
     });
     let (announced, _) = sent_to(&mut r, 2);
-    assert_eq!(
-        announced,
-        vec![(
-            vpn4("65000:1:10.1.0.0/24"),
-            Label::new(100),
-            nh(1),
-            vec![rt(1)]
-        )]
-    );
+    assert_eq!(announced, vec![seen("65000:1:10.1.0.0/24", 100, 1, 1)]);
 }
