@@ -391,7 +391,15 @@ mod tests {
         let (set, mp) = (r.set.clone().unwrap(), r.mp_set.clone().unwrap());
         assert_eq!(stored::next_hop(&set.set), attrs().next_hop);
         assert_eq!(stored::next_hop(&mp.set), v6);
-        assert_eq!(set.rank, mp.rank);
+        // One decision rank; only the next hop's kind tells the two sets' ranks apart.
+        assert!(!set.rank.v6_next_hop && mp.rank.v6_next_hop);
+        assert_eq!(
+            set.rank,
+            Rank {
+                v6_next_hop: false,
+                ..mp.rank
+            }
+        );
         assert_eq!(r.nlri.len(), 1);
         assert!(r.end_of_rib.is_none() && !r.treat_as_withdraw);
         assert!(r.weight() > 2 * std::mem::size_of::<Received>());

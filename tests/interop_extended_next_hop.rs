@@ -2,7 +2,8 @@
 //! the clients that agreed the Extended Next Hop capability with reflectd (BIRD with
 //! `extended next hop on`, and GoBGP, which offers it for IPv4 unicast) with that next hop,
 //! and is not sent to one that did not: FRR offers the capability on IPv6 sessions only, so
-//! over IPv4 it gets the route with the IPv4 next hop and not the other.
+//! over IPv4 it gets the route with the IPv4 next hop and not the other, and reflectd counts
+//! it as holding that one route.
 
 mod common;
 use common::daemons::*;
@@ -61,6 +62,24 @@ fn an_ipv4_route_with_an_ipv6_next_hop_reaches_only_the_peers_that_agreed_rfc_89
     });
     assert!(v4.is_some(), "{}", f4.dump());
     assert!(f4.route("10.18.1.0/24").is_none(), "{}", f4.dump());
+    // reflectd's count of what each holds from it says the same.
+    let advertised = |neighbor: &str| -> Option<u64> {
+        let v: serde_json::Value = serde_json::from_str(&r.cli(&["neighbors", "--json"])).ok()?;
+        v.as_array()?.iter().find(|n| n["address"] == neighbor)?["prefixes"]
+            .as_array()?
+            .iter()
+            .find(|f| f["family"] == "ipv4-unicast")?["advertised"]
+            .as_u64()
+    };
+    let counted = eventually(WAIT, || {
+        (advertised("127.0.18.4") == Some(1) && advertised("127.0.18.2") == Some(2)).then_some(())
+    });
+    assert!(
+        counted.is_some(),
+        "FRR {:?}, GoBGP {:?}",
+        advertised("127.0.18.4"),
+        advertised("127.0.18.2")
+    );
     g1.withdraw("10.18.1.0/24");
     for p in agreed {
         let gone = eventually(WAIT, || p.route("10.18.1.0/24").is_none().then_some(()));

@@ -30,6 +30,9 @@ pub struct Rank {
     /// RFC 1997 well-known communities: where the route may be advertised (not a
     /// decision input, kept here so the outbound rules never walk COMMUNITIES).
     pub well_known: WellKnown,
+    /// The next hop is IPv6: in an IPv4 family, only peers that agreed RFC 8950 may be sent
+    /// the route (not a decision input either; read by `rib::reflect`).
+    pub v6_next_hop: bool,
 }
 
 pub const DEFAULT_LOCAL_PREF: u32 = 100;
@@ -45,6 +48,7 @@ impl Rank {
             originator_id: attrs.originator_id,
             cluster_list_len: u32::try_from(attrs.cluster_list.len()).unwrap_or(u32::MAX),
             well_known: WellKnown::of(attrs.communities.iter().copied()),
+            v6_next_hop: matches!(attrs.next_hop, NextHop::V6 { .. }),
         }
     }
 }
@@ -94,7 +98,10 @@ impl Prepared {
         Prepared {
             hash: hasher().hash_one(&set[..]),
             set,
-            rank: Rank::of(attrs),
+            rank: Rank {
+                v6_next_hop: matches!(next_hop, NextHop::V6 { .. }),
+                ..Rank::of(attrs)
+            },
             as_bits: as_bits(asns.copied()),
         }
     }
@@ -111,7 +118,9 @@ impl Prepared {
     /// A VPN path read in place (`wire::scan::vpn_update`): equal to `labeled` on the
     /// decoded set.
     pub fn scanned_vpn(a: &ScannedAttrs, next_hop: &NextHop, label: Label) -> Prepared {
-        Prepared::scanned_set(a, stored::scanned_vpn(a, next_hop, label))
+        let mut p = Prepared::scanned_set(a, stored::scanned_vpn(a, next_hop, label));
+        p.rank.v6_next_hop = matches!(next_hop, NextHop::V6 { .. });
+        p
     }
 
     fn scanned_set(a: &ScannedAttrs, set: Arc<[u8]>) -> Prepared {
@@ -127,6 +136,7 @@ impl Prepared {
                 originator_id: a.originator_id,
                 cluster_list_len: a.cluster_list_len,
                 well_known: a.well_known,
+                v6_next_hop: false,
             },
             as_bits: as_bits(a.asns()),
         }

@@ -160,6 +160,13 @@ impl AttrTable {
         self.slots[id.index()].rank.well_known
     }
 
+    /// What the outbound rules read of a set (`rib::reflect::Adv`): its well-known
+    /// communities and whether its next hop is IPv6.
+    pub fn advertising(&self, id: AttrId) -> (WellKnown, bool) {
+        let r = &self.slots[id.index()].rank;
+        (r.well_known, r.v6_next_hop)
+    }
+
     /// References held on `id` (0 once freed).
     pub fn refs(&self, id: AttrId) -> u32 {
         self.slots

@@ -5,8 +5,8 @@
 
 use super::peer::{adv_of, Peer, NFAM};
 use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
-use super::reflect::Adv;
-use super::table::{for_each_table, with_table, Dirty, Paths, RibNlri};
+use super::reflect::{Adv, GroupView};
+use super::table::{for_each_table, with_table, Dirty, OwnCount, Paths, RibNlri};
 use super::update_group::{self, GroupId};
 use super::Rib;
 use crate::msg::PeerId;
@@ -29,7 +29,7 @@ impl Rib {
     fn plan_deltas<N: RibNlri>(&mut self, plan: &mut Plan) {
         struct Work<N> {
             gid: GroupId,
-            client: bool,
+            view: GroupView,
             send: bool,
             inactive: Vec<PeerId>,
             out: Split<N>,
@@ -61,7 +61,7 @@ impl Rib {
                 .collect();
             works.push(Work {
                 gid,
-                client: g.key.rr_client,
+                view: GroupView::of::<N>(&g.key),
                 send: !targets.is_empty(),
                 inactive,
                 out: Split::default(),
@@ -83,8 +83,8 @@ impl Rib {
             let old_group = old.and_then(|a| group_of.get(a.peer));
             let new_group = new.and_then(|a| group_of.get(a.peer));
             for w in works.iter_mut() {
-                let o = old.filter(|a| a.reflected_to(w.client));
-                let n = new.filter(|a| a.reflected_to(w.client));
+                let o = old.filter(|a| a.reflected_to(w.view));
+                let n = new.filter(|a| a.reflected_to(w.view));
                 if o == n {
                     continue;
                 }
@@ -184,10 +184,10 @@ impl Rib {
             if !g.fresh {
                 continue;
             }
-            let (client, fams) = (g.key.rr_client, g.key.families);
+            let key = g.key;
             let mut counts = [0u64; NFAM];
-            for_each_table!(|N| if fams.contains(N::FAMILY) {
-                counts[N::FAMILY as usize] = self.count_advertised::<N>(client);
+            for_each_table!(|N| if key.families.contains(N::FAMILY) {
+                counts[N::FAMILY as usize] = self.count_advertised::<N>(GroupView::of::<N>(&key));
             });
             if let Some(g) = self.groups.get_mut(gid) {
                 g.advertised = counts;
@@ -196,13 +196,13 @@ impl Rib {
         }
     }
 
-    fn count_advertised<N: RibNlri>(&self, client: bool) -> u64 {
+    fn count_advertised<N: RibNlri>(&self, view: GroupView) -> u64 {
         N::rib(&self.fams)
             .table
             .values()
             .filter_map(Paths::best)
             .filter_map(|e| adv_of(e, &self.peers, &self.attrs))
-            .filter(|a| a.reflected_to(client))
+            .filter(|a| a.reflected_to(view))
             .count() as u64
     }
 
@@ -296,7 +296,7 @@ impl Rib {
         let Some(g) = self.groups.get(gid) else {
             return;
         };
-        let (client, ctx) = (g.key.rr_client, g.key.codec);
+        let (view, ctx) = (GroupView::of::<N>(&g.key), g.key.codec);
         let mut out = Split::default();
         // A peer dumped to is sent its own routes' part apart (one back from a graceful
         // restart, several members dumped at once).
@@ -312,7 +312,7 @@ impl Rib {
             else {
                 continue;
             };
-            if !a.reflected_to(client) {
+            if !a.reflected_to(view) {
                 continue;
             }
             let to = match dumped.get(a.peer) {
@@ -331,7 +331,7 @@ impl Rib {
         let Some(g) = self.groups.get(p.group) else {
             return;
         };
-        let (client, ctx, worker) = (g.key.rr_client, g.key.codec, p.up.worker);
+        let (view, ctx, worker) = (GroupView::of::<N>(&g.key), g.key.codec, p.up.worker);
         let fam = N::rib_mut(&mut self.fams);
         let pending = fam.pending.take(peer);
         if pending.is_empty() {
@@ -344,7 +344,7 @@ impl Rib {
                 .get(&prefix)
                 .and_then(Paths::best)
                 .and_then(|e| adv_of(e, &self.peers, &self.attrs));
-            match best.filter(|a| a.sent_to(peer, client)) {
+            match best.filter(|a| a.sent_to(peer, view)) {
                 Some(a) => out.announce.push(a.attr, a.peer, prefix),
                 None => out.withdraw.push(prefix),
             }
@@ -435,44 +435,64 @@ impl<N: Copy> Split<N> {
 }
 
 /// Changes to `FamilyRib::own_best` over one flush's dirty prefixes, summed per peer
-/// (runs of prefixes from one source, as a peer sends them, cost one map update).
+/// (runs of prefixes from one source, as a peer sends them, cost one map update): (all,
+/// those with an IPv6 next hop).
 #[derive(Default)]
 struct OwnBest {
-    run: Option<(PeerId, i64)>,
-    sums: HashMap<PeerId, i64>,
+    run: Option<(PeerId, (i64, i64))>,
+    sums: HashMap<PeerId, (i64, i64)>,
 }
 
 impl OwnBest {
     fn change(&mut self, old: Option<Adv>, new: Option<Adv>) {
-        let owner = |a: Option<Adv>| a.filter(|a| !a.no_advertise).map(|a| a.peer);
+        let owner = |a: Option<Adv>| {
+            a.filter(|a| !a.no_advertise)
+                .map(|a| (a.peer, a.v6_next_hop))
+        };
         let (was, now) = (owner(old), owner(new));
         if was == now {
             return;
         }
-        for (peer, d) in [(was, -1), (now, 1)] {
-            let Some(peer) = peer else {
+        for (o, d) in [(was, -1), (now, 1)] {
+            let Some((peer, v6)) = o else {
                 continue;
             };
+            let delta = (d, if v6 { d } else { 0 });
             match &mut self.run {
-                Some((p, n)) if *p == peer => *n += d,
+                Some((p, n)) if *p == peer => {
+                    n.0 += delta.0;
+                    n.1 += delta.1;
+                }
                 run => {
-                    if let Some((p, n)) = run.replace((peer, d)) {
-                        *self.sums.entry(p).or_default() += n;
+                    if let Some((p, n)) = run.replace((peer, delta)) {
+                        let s = self.sums.entry(p).or_default();
+                        s.0 += n.0;
+                        s.1 += n.1;
                     }
                 }
             }
         }
     }
 
-    fn apply(mut self, own_best: &mut HashMap<PeerId, u64>) {
+    fn apply(mut self, own_best: &mut HashMap<PeerId, OwnCount>) {
         if let Some((p, n)) = self.run.take() {
-            *self.sums.entry(p).or_default() += n;
+            let s = self.sums.entry(p).or_default();
+            s.0 += n.0;
+            s.1 += n.1;
         }
-        for (peer, d) in self.sums {
+        for (peer, (all, v6)) in self.sums {
             let n = own_best.entry(peer).or_default();
-            debug_assert!(n.checked_add_signed(d).is_some(), "{peer}: {n} {d:+}");
-            *n = n.saturating_add_signed(d);
-            if *n == 0 {
+            debug_assert!(
+                n.all.checked_add_signed(all).is_some(),
+                "{peer}: {n:?} {all:+}"
+            );
+            debug_assert!(
+                n.v6_next_hop.checked_add_signed(v6).is_some(),
+                "{peer}: {n:?} {v6:+}"
+            );
+            n.all = n.all.saturating_add_signed(all);
+            n.v6_next_hop = n.v6_next_hop.saturating_add_signed(v6);
+            if n.all == 0 {
                 own_best.remove(&peer);
             }
         }

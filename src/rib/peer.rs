@@ -40,11 +40,15 @@ pub(super) type PeerMap = HashMap<PeerId, Peer>;
 pub(super) fn adv_of(e: PathEntry, peers: &PeerMap, attrs: &AttrTable) -> Option<Adv> {
     let p = peers.get(&e.peer);
     debug_assert!(p.is_some(), "path from unknown peer {}", e.peer);
-    p.map(|p| Adv {
-        attr: e.attr,
-        peer: e.peer,
-        from_client: p.up.rr_client,
-        no_advertise: attrs.well_known(e.attr).no_advertise(),
+    p.map(|p| {
+        let (well_known, v6_next_hop) = attrs.advertising(e.attr);
+        Adv {
+            attr: e.attr,
+            peer: e.peer,
+            from_client: p.up.rr_client,
+            no_advertise: well_known.no_advertise(),
+            v6_next_hop,
+        }
     })
 }
 

@@ -4,6 +4,7 @@
 use super::attrs::AttrId;
 use super::decide::{self, Candidate};
 use super::peer::{Peer, NFAM};
+use super::reflect::GroupView;
 use super::snapshot::{FamilyCounts, PathView, PeerCounts, RibSnapshot, RouteView};
 use super::table::{for_each_table, Paths, RibNlri};
 use super::Rib;
@@ -73,9 +74,14 @@ impl Rib {
         let mut adv = g.advertised;
         // Its own routes count in its group's view only when they are reflected to its
         // group: a client's are, a non-client's are not (RFC 4456 §6).
+        // Of those, the ones with an IPv6 next hop only if the group may take them (RFC 8950).
         if p.up.rr_client {
             for_each_table!(|N| {
                 let (f, own) = (N::FAMILY, N::rib(&self.fams).own_best_of(id));
+                let own = match GroupView::of::<N>(&g.key).v6_next_hop {
+                    true => own.all,
+                    false => own.all.saturating_sub(own.v6_next_hop),
+                };
                 let i = f as usize;
                 debug_assert!(own <= adv[i], "{id} owns {own} of {} {f}", adv[i]);
                 adv[i] = adv[i].saturating_sub(own);

@@ -21,14 +21,41 @@ pub struct Adv {
     pub from_client: bool,
     /// Carries NO_ADVERTISE (RFC 1997): selected, but advertised to no peer.
     pub no_advertise: bool,
+    /// Has an IPv6 next hop (`GroupView::v6_next_hop`).
+    pub v6_next_hop: bool,
+}
+
+/// What a group accepts of one family's best paths: RFC 4456's client rule, and RFC 8950.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct GroupView {
+    pub client: bool,
+    /// The group may be sent routes with IPv6 next hops in this family: always in an IPv6
+    /// family, in an IPv4 one only if its peers agreed RFC 8950. A route it may not take is
+    /// not advertised to it at all, so the counts and withdrawals say what it holds.
+    pub v6_next_hop: bool,
+}
+
+impl GroupView {
+    /// The view of a group with `key`, for family `N`.
+    pub fn of<N: crate::wire::Nlri>(key: &super::update_group::GroupKey) -> GroupView {
+        let (afi, _) = N::FAMILY.afi_safi();
+        GroupView {
+            client: key.rr_client,
+            v6_next_hop: afi != crate::wire::AFI_IPV4
+                || key.codec.extended_next_hop.contains(N::FAMILY),
+        }
+    }
 }
 
 impl Adv {
     /// RFC 4456 §6: a route from a client is reflected to clients and non-clients; a route
     /// from a non-client to clients only. RFC 1997: NO_ADVERTISE to nobody. This is the
-    /// group's view; its members see it less their own routes (`sent_to`).
-    pub fn reflected_to(&self, client_group: bool) -> bool {
-        !self.no_advertise && (client_group || self.from_client)
+    /// group's view (`GroupView`, with RFC 8950); its members see it less their own routes
+    /// (`sent_to`).
+    pub fn reflected_to(&self, group: GroupView) -> bool {
+        !self.no_advertise
+            && (group.client || self.from_client)
+            && (group.v6_next_hop || !self.v6_next_hop)
     }
 
     /// What `peer`, a member of a group with `client_group`, is sent: the group's view,
@@ -36,8 +63,8 @@ impl Adv {
     /// relying on the client to drop it by ORIGINATOR_ID (RFC 4456 §8): a client that is
     /// sent its own route back is never sent a withdrawal of what it held from us before
     /// (GoBGP then keeps that stale path).
-    pub fn sent_to(&self, peer: PeerId, client_group: bool) -> bool {
-        self.peer != peer && self.reflected_to(client_group)
+    pub fn sent_to(&self, peer: PeerId, group: GroupView) -> bool {
+        self.peer != peer && self.reflected_to(group)
     }
 }
 

@@ -140,7 +140,7 @@ pub struct FamilyRib<N> {
     /// Kept by each flush from the dirty prefixes (`OwnBest`); a peer with none has no
     /// entry. Keyed by peer, not kept in `Peer`: it follows the paths in the table, which
     /// outlive a session that restarts.
-    pub own_best: HashMap<PeerId, u64>,
+    pub own_best: HashMap<PeerId, OwnCount>,
     /// Prefixes with a best path, and eligible paths.
     pub prefixes: usize,
     pub paths: usize,
@@ -160,10 +160,19 @@ impl<N: Nlri> Default for FamilyRib<N> {
     }
 }
 
+/// A peer's own best paths that may be advertised (`FamilyRib::own_best`), and how many of
+/// them have an IPv6 next hop: a group that may not take those (RFC 8950,
+/// `reflect::GroupView`) counts none of them.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct OwnCount {
+    pub all: u64,
+    pub v6_next_hop: u64,
+}
+
 impl<N> FamilyRib<N> {
     /// Prefixes whose best path is `peer`'s own and may be advertised.
-    pub fn own_best_of(&self, peer: PeerId) -> u64 {
-        self.own_best.get(&peer).copied().unwrap_or(0)
+    pub fn own_best_of(&self, peer: PeerId) -> OwnCount {
+        self.own_best.get(&peer).copied().unwrap_or_default()
     }
 }
 

@@ -135,3 +135,47 @@ fn route_with_our_as_in_its_as_path_loses_to_a_loop_free_one_and_is_not_reflecte
         (p4("10.0.0.0/8"), NextHop::V4([192, 0, 2, 2].into()))
     );
 }
+
+/// RFC 8950: an IPv4 route with an IPv6 next hop is advertised only to groups that agreed
+/// the capability; the others are neither sent it nor counted as holding it.
+#[test]
+fn an_ipv4_route_with_an_ipv6_next_hop_goes_only_to_peers_that_agreed_rfc_8950() {
+    let mut r = rib();
+    r.feed(ToRib::PeerUp(peer_up(1, true)));
+    r.feed(ToRib::PeerUp(peer_up(2, true)));
+    let mut enh = peer_up(3, true);
+    enh.codec.extended_next_hop = FamilySet::EMPTY.with(Family::Ipv4Unicast);
+    r.feed(ToRib::PeerUp(enh));
+    r.plan();
+    r.feed(ToRib::updates(
+        1,
+        vec![Update {
+            attrs: Some(attrs([192, 0, 2, 1])),
+            mp_reach: Some(MpReach {
+                next_hop: v6_next_hop("2001:db8::1"),
+                nlri: NlriSet::Ipv4Unicast(vec![p4("10.8.0.0/16")]),
+            }),
+            ..Update::default()
+        }],
+    ));
+    r.feed(route(1, &["10.9.0.0/16"]));
+    let sends = v4(&r.plan());
+    let announced = |peer: PeerId| -> Vec<Prefix4> {
+        to_peers(&sends, &[peer])
+            .iter()
+            .flat_map(|s| s.announce.iter().map(|(p, _)| *p))
+            .collect()
+    };
+    assert_eq!(announced(2), vec![p4("10.9.0.0/16")]);
+    let mut to_enh = announced(3);
+    to_enh.sort_unstable();
+    assert_eq!(to_enh, vec![p4("10.8.0.0/16"), p4("10.9.0.0/16")]);
+    assert!(sends.iter().all(|s| s.withdraw.is_empty()));
+    assert_eq!(
+        counts(&mut r, 2).2,
+        1,
+        "advertised to the peer without RFC 8950"
+    );
+    assert_eq!(counts(&mut r, 3).2, 2);
+    assert_eq!(counts(&mut r, 1).2, 0, "the source holds none from us");
+}
