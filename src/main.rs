@@ -245,13 +245,7 @@ fn routes(prefix: Option<&str>, family: Option<&str>, api: &str, json: bool) -> 
         query.push(format!("prefix={}", p.replace('/', "%2F")));
     }
     if let Some(f) = family {
-        if reflectd::wire::Family::from_name(f).is_none() {
-            let names: Vec<&str> = reflectd::wire::Family::ALL
-                .iter()
-                .map(|f| f.name())
-                .collect();
-            bail!("unknown family {f:?}: one of {}", names.join(", "));
-        }
+        let f: reflectd::wire::Family = f.parse().map_err(anyhow::Error::msg)?;
         query.push(format!("family={f}"));
     }
     let path = match query.is_empty() {

@@ -237,17 +237,31 @@ fn vpn_routes_are_reflected_per_rd_and_prefix(r: &Reflector, c: &Clients, fam: &
     }
 }
 
-#[test]
-fn vpnv4_and_vpnv6_routes_are_reflected_unchanged_with_best_path_per_rd_and_prefix() {
-    let all = GoBgp::installed() & Bird::installed() & Frr::installed();
-    if !all {
-        return;
-    }
-    let client = |n: u8| NeighborSpec {
+/// GoBGP, BIRD and FRR are all here (each missing one is reported; under CI it fails).
+fn have_vpn_daemons() -> bool {
+    GoBgp::installed() & Bird::installed() & Frr::installed()
+}
+
+/// A client of reflectd on 127.0.16.`n` carrying both VPN families.
+fn vpn_client(n: u8) -> NeighborSpec {
+    NeighborSpec {
         families: "[ipv4-vpn, ipv6-vpn]",
         ..NeighborSpec::client(leak(format!("127.0.16.{n}")))
-    };
-    let r = Reflector::start(&[client(1), client(2), client(3), client(4), client(5)]);
+    }
+}
+
+#[test]
+fn vpnv4_and_vpnv6_routes_are_reflected_unchanged_with_best_path_per_rd_and_prefix() {
+    if !have_vpn_daemons() {
+        return;
+    }
+    let r = Reflector::start(&[
+        vpn_client(1),
+        vpn_client(2),
+        vpn_client(3),
+        vpn_client(4),
+        vpn_client(5),
+    ]);
     let c = Clients::start(&r);
 
     // Every session is up with both VPN families negotiated.
@@ -279,15 +293,10 @@ fn vpnv4_and_vpnv6_routes_are_reflected_unchanged_with_best_path_per_rd_and_pref
 /// route target and next hop, and go away when FRR withdraws them.
 #[test]
 fn frr_originated_vpn_routes_reach_gobgp_and_bird_with_their_label_and_next_hop() {
-    let all = GoBgp::installed() & Bird::installed() & Frr::installed();
-    if !all {
+    if !have_vpn_daemons() {
         return;
     }
-    let client = |n: u8| NeighborSpec {
-        families: "[ipv4-vpn, ipv6-vpn]",
-        ..NeighborSpec::client(leak(format!("127.0.16.{n}")))
-    };
-    let r = Reflector::start(&[client(13), client(14), client(15)]);
+    let r = Reflector::start(&[vpn_client(13), vpn_client(14), vpn_client(15)]);
     let g = GoBgp::builder(&r, "g13", "127.0.16.13", "10.0.16.13")
         .families(&GOBGP_VPN)
         .start();

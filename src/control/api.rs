@@ -87,14 +87,9 @@ fn route(state: &ApiState, method: &tiny_http::Method, url: &str) -> (u16, Strin
                     .split('&')
                     .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
             };
-            let family = match param("family").map(|f| (f, Family::from_name(f))) {
-                None => None,
-                Some((_, Some(f))) => Some(f),
-                Some((f, None)) => {
-                    let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
-                    let msg = format!("unknown family {f:?}: one of {}", names.join(", "));
-                    return (400, error_json(&msg));
-                }
+            let family = match param("family").map(str::parse::<Family>).transpose() {
+                Ok(f) => f,
+                Err(msg) => return (400, error_json(&msg)),
             };
             match routes(state, param("prefix"), family) {
                 Ok(r) => serde_json::to_string_pretty(&r),

@@ -14,9 +14,9 @@ pub const BGP_VERSION: u8 = 4;
 /// The families whose routes may carry an IPv6 next hop (RFC 8950 §4): reflectd offers it
 /// for each of these it is configured with, so a route learned from an IPv6-only core can be
 /// reflected to the peers that accept it.
-pub const EXTENDED_NEXT_HOP: FamilySet = FamilySet(0)
-    .with_const(Family::Ipv4Unicast)
-    .with_const(Family::Ipv4Vpn);
+pub const EXTENDED_NEXT_HOP: FamilySet = FamilySet::EMPTY
+    .with(Family::Ipv4Unicast)
+    .with(Family::Ipv4Vpn);
 
 /// Our OPEN: version 4, `my_as` (AS_TRANS for a 4-octet AS, RFC 6793 §4.1), our hold time
 /// and identifier, and the capabilities Multiprotocol (one per configured family, RFC 4760),

@@ -459,15 +459,10 @@ impl OwnBest {
             };
             let delta = (d, if v6 { d } else { 0 });
             match &mut self.run {
-                Some((p, n)) if *p == peer => {
-                    n.0 += delta.0;
-                    n.1 += delta.1;
-                }
+                Some((p, n)) if *p == peer => add(n, delta),
                 run => {
                     if let Some((p, n)) = run.replace((peer, delta)) {
-                        let s = self.sums.entry(p).or_default();
-                        s.0 += n.0;
-                        s.1 += n.1;
+                        add(self.sums.entry(p).or_default(), n);
                     }
                 }
             }
@@ -476,9 +471,7 @@ impl OwnBest {
 
     fn apply(mut self, own_best: &mut HashMap<PeerId, OwnCount>) {
         if let Some((p, n)) = self.run.take() {
-            let s = self.sums.entry(p).or_default();
-            s.0 += n.0;
-            s.1 += n.1;
+            add(self.sums.entry(p).or_default(), n);
         }
         for (peer, (all, v6)) in self.sums {
             let n = own_best.entry(peer).or_default();
@@ -497,6 +490,12 @@ impl OwnBest {
             }
         }
     }
+}
+
+/// Adds an (all, IPv6 next hop) change to a sum of them.
+fn add(sum: &mut (i64, i64), d: (i64, i64)) {
+    sum.0 += d.0;
+    sum.1 += d.1;
 }
 
 /// A function of a route's source, remembering the last answer: consecutive prefixes

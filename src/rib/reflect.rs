@@ -38,11 +38,9 @@ pub struct GroupView {
 impl GroupView {
     /// The view of a group with `key`, for family `N`.
     pub fn of<N: crate::wire::Nlri>(key: &super::update_group::GroupKey) -> GroupView {
-        let (afi, _) = N::FAMILY.afi_safi();
         GroupView {
             client: key.rr_client,
-            v6_next_hop: afi != crate::wire::AFI_IPV4
-                || key.codec.extended_next_hop.contains(N::FAMILY),
+            v6_next_hop: key.codec.takes_v6_next_hop(N::FAMILY),
         }
     }
 }

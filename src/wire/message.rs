@@ -92,6 +92,12 @@ impl Default for CodecCtx {
 }
 
 impl CodecCtx {
+    /// Routes of `family` with an IPv6 next hop may be sent: always in an IPv6 family, in
+    /// an IPv4 one only where RFC 8950 was agreed (`extended_next_hop`).
+    pub fn takes_v6_next_hop(&self, family: Family) -> bool {
+        family.afi_safi().0 != AFI_IPV4 || self.extended_next_hop.contains(family)
+    }
+
     pub fn max_message_len(&self) -> usize {
         if self.extended_message {
             MAX_EXTENDED_MESSAGE_LEN

@@ -106,13 +106,11 @@ fn announce_with<N: Nlri>(
         return;
     }
     let v4 = classic(N::FAMILY, &next_hop);
-    let (afi, _) = N::FAMILY.afi_safi();
-    if afi == AFI_IPV4
-        && matches!(next_hop, NextHop::V6 { .. })
-        && !ctx.extended_next_hop.contains(N::FAMILY)
-    {
+    if matches!(next_hop, NextHop::V6 { .. }) && !ctx.takes_v6_next_hop(N::FAMILY) {
         // RFC 8950 §4: without the capability the peer cannot take an IPv6 next hop for
-        // this family; withdrawn, so no earlier version of the route stays there.
+        // this family; withdrawn, so no earlier version of the route stays there. The RIB
+        // plans no such route for such a peer (`rib::reflect::GroupView`); this is for
+        // the encoder's other callers.
         withdraw(ctx, prefixes, out);
         return;
     }

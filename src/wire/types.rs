@@ -67,8 +67,20 @@ impl Family {
     }
 
     /// Bit for `FamilySet`.
-    pub fn bit(self) -> u8 {
+    pub const fn bit(self) -> u8 {
         1 << (self as u8)
+    }
+}
+
+impl std::str::FromStr for Family {
+    type Err = String;
+
+    /// A family's config/CLI name; the error lists the valid ones.
+    fn from_str(s: &str) -> Result<Family, String> {
+        Family::from_name(s).ok_or_else(|| {
+            let names: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
+            format!("unknown family {s:?}: one of {}", names.join(", "))
+        })
     }
 }
 
@@ -84,13 +96,8 @@ pub struct FamilySet(pub u8);
 
 impl FamilySet {
     pub const EMPTY: FamilySet = FamilySet(0);
-    /// `with`, for constants.
-    pub const fn with_const(self, f: Family) -> Self {
-        FamilySet(self.0 | 1 << (f as u8))
-    }
-    pub fn with(mut self, f: Family) -> Self {
-        self.0 |= f.bit();
-        self
+    pub const fn with(self, f: Family) -> Self {
+        FamilySet(self.0 | f.bit())
     }
     pub fn insert(&mut self, f: Family) {
         self.0 |= f.bit();

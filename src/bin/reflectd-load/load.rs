@@ -183,10 +183,19 @@ impl Reflected {
     }
 }
 
+/// The VPN keys of table entries `range`, each with its customer's RD.
+fn vpn_keys(t: &Table, customers: &[u32], range: std::ops::Range<usize>) -> Vec<Vpn4> {
+    range
+        .map(|j| Vpn4::new(vpn::rd(customers[j]), t.prefixes[j]))
+        .collect()
+}
+
 /// Encoded announcements (and withdrawals) of speaker `s`; `refl` makes them look reflected.
+/// `customers`: each entry's, in the VPN workload (`Table::customers`).
 fn payloads(
     sc: &Scenario,
     t: &Table,
+    customers: Option<&[u32]>,
     s: u32,
     ctx: &CodecCtx,
     refl: Option<Reflected>,
@@ -198,28 +207,24 @@ fn payloads(
     };
     let lp = if sc.contested && s == 0 { 200 } else { 100 };
     let mut ann = Vec::new();
-    // A PE sends its VPN table VRF by VRF (FRR walks it by RD): the runs in customer order.
-    let order: Vec<usize> = match sc.vpn {
-        None => (0..t.runs.len()).collect(),
-        Some(n) => {
-            let mut o: Vec<usize> = (0..t.runs.len()).collect();
-            o.sort_by_key(|&r| vpn::customer(r, n));
-            o
-        }
-    };
-    for r in order {
-        let (a, b) = t.runs[r];
+    let mut order: Vec<(u32, u32)> = t.runs.clone();
+    if let Some(cs) = customers {
+        // A PE sends its VPN table VRF by VRF (FRR walks it by RD): the runs in customer
+        // order (a stable sort: by address within a customer).
+        order.sort_by_key(|&(a, _)| cs[a as usize]);
+    }
+    for (a, b) in order {
         let (a, b) = (a.max(lo), b.min(hi));
         if a < b {
             let mut attrs = table::attrs(s, a, lp, sc.attr_sets);
             Reflected::apply(refl, &mut attrs);
-            let run = &t.prefixes[a as usize..b as usize];
-            match sc.vpn {
-                None => wire::encode_announce(ctx, &attrs, run, &mut ann),
-                Some(n) => {
-                    let c = vpn::customer(r, n);
+            let run = a as usize..b as usize;
+            match customers {
+                None => wire::encode_announce(ctx, &attrs, &t.prefixes[run], &mut ann),
+                Some(cs) => {
+                    let c = cs[run.start];
                     attrs.ext_communities = vec![vpn::route_target(c)];
-                    let keys: Vec<Vpn4> = run.iter().map(|p| Vpn4::new(vpn::rd(c), *p)).collect();
+                    let keys = vpn_keys(t, cs, run);
                     wire::encode_announce_labeled(ctx, &attrs, vpn::label(c), &keys, &mut ann);
                 }
             }
@@ -227,16 +232,10 @@ fn payloads(
     }
     wire::encode_end_of_rib(sc.family(), &mut ann);
     let mut wd = Vec::new();
-    let mine = &t.prefixes[lo as usize..hi as usize];
-    match sc.vpn {
-        None => wire::encode_withdraw(ctx, mine, &mut wd),
-        Some(n) => {
-            let customers = t.customers(n);
-            let keys: Vec<Vpn4> = (lo..hi)
-                .map(|j| Vpn4::new(vpn::rd(customers[j as usize]), t.prefixes[j as usize]))
-                .collect();
-            wire::encode_withdraw(ctx, &keys, &mut wd);
-        }
+    let mine = lo as usize..hi as usize;
+    match customers {
+        None => wire::encode_withdraw(ctx, &t.prefixes[mine], &mut wd),
+        Some(cs) => wire::encode_withdraw(ctx, &vpn_keys(t, cs, mine), &mut wd),
     }
     (ann, wd)
 }
@@ -245,12 +244,12 @@ fn payloads(
 fn churn_updates(
     sc: &Scenario,
     t: &Table,
+    customers: Option<&[u32]>,
     ctx: &CodecCtx,
     refl: Option<Reflected>,
 ) -> Vec<Vec<u8>> {
     let own = sc.prefixes.min(t.len()).max(1);
     let lp = if sc.contested { 200 } else { 100 };
-    let customers = sc.vpn.map(|n| t.customers(n));
     (0..sc.churn)
         .map(|k| {
             let j = (u64::from(k) * 7919 % u64::from(own)) as usize;
@@ -258,12 +257,12 @@ fn churn_updates(
             a.med = Some(CHURN_MED + k);
             Reflected::apply(refl, &mut a);
             let mut out = Vec::new();
-            match &customers {
+            match customers {
                 None => wire::encode_announce(ctx, &a, &t.prefixes[j..j + 1], &mut out),
                 Some(cs) => {
                     let c = cs[j];
                     a.ext_communities = vec![vpn::route_target(c)];
-                    let key = [Vpn4::new(vpn::rd(c), t.prefixes[j])];
+                    let key = vpn_keys(t, cs, j..j + 1);
                     wire::encode_announce_labeled(ctx, &a, vpn::label(c), &key, &mut out);
                 }
             }
@@ -448,7 +447,7 @@ pub fn run(
     let mut writers: Vec<(TcpStream, Out)> = Vec::new();
     let churn_of = |ctx: &CodecCtx, yes: bool, refl: Option<Reflected>| {
         if yes {
-            churn_updates(sc, &t, ctx, refl)
+            churn_updates(sc, &t, customers.as_deref(), ctx, refl)
         } else {
             Vec::new()
         }
@@ -465,7 +464,7 @@ pub fn run(
                 let ctx = s.ctx;
                 let stream = s.take_stream();
                 let w = stream.try_clone().map_err(|e| e.to_string())?;
-                let (ann, wd) = payloads(sc, &t, i as u32, &ctx, None);
+                let (ann, wd) = payloads(sc, &t, customers.as_deref(), i as u32, &ctx, None);
                 let (ann, wd) = (ann.into(), wd.into());
                 sink_streams.push((stream, ctx, exp(Some(i as u32))));
                 let churn = churn_of(&ctx, i == 0, None);
@@ -496,7 +495,7 @@ pub fn run(
                 sink_streams.push((s.take_stream(), ctx, exp(None)));
             }
             for (i, mut s) in spks.into_iter().enumerate() {
-                let (ann, wd) = payloads(sc, &t, i as u32, &s.ctx, None);
+                let (ann, wd) = payloads(sc, &t, customers.as_deref(), i as u32, &s.ctx, None);
                 let (ann, wd) = (ann.into(), wd.into());
                 let churn = churn_of(&s.ctx, i == 0, None);
                 let churn_to = Vec::new();
@@ -524,6 +523,7 @@ pub fn run(
                     payloads(
                         sc,
                         &t,
+                        customers.as_deref(),
                         s,
                         &ctx,
                         Some(Reflected {
