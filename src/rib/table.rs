@@ -261,7 +261,7 @@ macro_rules! with_table {
                 type $n = $crate::wire::Vpn6;
                 $body
             }
-            $crate::wire::Family::L2vpnEvpn => $none,
+            $crate::wire::Family::L2vpnEvpn | $crate::wire::Family::RtConstraint => $none,
         }
     }};
 }

@@ -33,7 +33,7 @@ use super::route_target::{self, RouteTarget};
 use std::fmt;
 
 pub const AFI: u16 = 1;
-pub const SAFI: u8 = 132;
+pub const SAFI: u8 = super::types::SAFI_RT_CONSTRAINT;
 /// Origin AS (32 bits) and route target (64 bits).
 pub const MAX_LEN: u8 = 96;
 /// A non-default prefix is at least the origin AS.

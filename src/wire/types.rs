@@ -12,6 +12,8 @@ pub enum Family {
     Ipv4Vpn,
     Ipv6Vpn,
     L2vpnEvpn,
+    /// Route Target membership (RFC 4684).
+    RtConstraint,
 }
 
 pub const AFI_IPV4: u16 = 1;
@@ -20,14 +22,16 @@ pub const AFI_L2VPN: u16 = 25;
 pub const SAFI_UNICAST: u8 = 1;
 pub const SAFI_EVPN: u8 = 70;
 pub const SAFI_MPLS_VPN: u8 = 128;
+pub const SAFI_RT_CONSTRAINT: u8 = 132;
 
 impl Family {
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 6] = [
         Family::Ipv4Unicast,
         Family::Ipv6Unicast,
         Family::Ipv4Vpn,
         Family::Ipv6Vpn,
         Family::L2vpnEvpn,
+        Family::RtConstraint,
     ];
 
     pub fn afi_safi(self) -> (u16, u8) {
@@ -37,6 +41,7 @@ impl Family {
             Family::Ipv4Vpn => (AFI_IPV4, SAFI_MPLS_VPN),
             Family::Ipv6Vpn => (AFI_IPV6, SAFI_MPLS_VPN),
             Family::L2vpnEvpn => (AFI_L2VPN, SAFI_EVPN),
+            Family::RtConstraint => (AFI_IPV4, SAFI_RT_CONSTRAINT),
         }
     }
 
@@ -54,6 +59,7 @@ impl Family {
             Family::Ipv4Vpn => "ipv4-vpn",
             Family::Ipv6Vpn => "ipv6-vpn",
             Family::L2vpnEvpn => "l2vpn-evpn",
+            Family::RtConstraint => "rt-constraint",
         }
     }
 
