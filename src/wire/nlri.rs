@@ -20,15 +20,21 @@ pub trait Nlri:
     Copy + Eq + std::hash::Hash + Ord + std::fmt::Debug + std::fmt::Display + Send + Sync + 'static
 {
     const FAMILY: Family;
-    /// The family's NLRI carries an MPLS label (RFC 8277): the label is the path's, kept
-    /// with its attributes, and `encode_labeled` writes it.
-    const LABELED: bool = false;
-    /// Bytes this NLRI takes on the wire (without an ADD-PATH path id).
+    /// The family's NLRI holds fields that are the path's, not the route key's: a VPN
+    /// route's label (RFC 8277), an EVPN route's labels, ESI and gateway (RFC 7432). They
+    /// are kept with the path's attributes (`stored::path_data`), and `encode_with` writes
+    /// the NLRI with them.
+    const PATH_DATA: bool = false;
+    /// Bytes this NLRI takes on the wire as withdrawn (without an ADD-PATH path id).
     fn wire_len(&self) -> usize;
+    /// Bytes it takes announced with the path's `data` (`PATH_DATA` families).
+    fn wire_len_with(&self, _data: &[u8]) -> usize {
+        self.wire_len()
+    }
     /// The NLRI as withdrawn (a labeled family's with the withdrawal label).
     fn encode(&self, out: &mut Vec<u8>);
-    /// The NLRI as announced with `label` (ignored by unlabeled families).
-    fn encode_labeled(&self, _label: super::vpn::Label, out: &mut Vec<u8>) {
+    /// The NLRI as announced with the path's `data` (ignored by families without it).
+    fn encode_with(&self, _data: &[u8], out: &mut Vec<u8>) {
         self.encode(out)
     }
 }

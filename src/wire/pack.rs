@@ -23,11 +23,15 @@ fn path_id_len(ctx: &CodecCtx, family: Family) -> usize {
     }
 }
 
-/// How many of `prefixes` (from the start) fit in `room` bytes, and the bytes they take.
-fn fit<N: Nlri>(prefixes: &[N], path_id: usize, room: usize) -> (usize, usize) {
+/// How many of `prefixes` (from the start) fit in `room` bytes, and the bytes they take,
+/// announced with `data` if given (`Nlri::PATH_DATA`), else as withdrawn.
+fn fit<N: Nlri>(prefixes: &[N], data: Option<&[u8]>, path_id: usize, room: usize) -> (usize, usize) {
     let mut used = 0;
     for (i, p) in prefixes.iter().enumerate() {
-        let l = p.wire_len() + path_id;
+        let l = match data {
+            Some(d) if N::PATH_DATA => p.wire_len_with(d),
+            _ => p.wire_len(),
+        } + path_id;
         if used + l > room {
             return (i, used);
         }
@@ -36,14 +40,14 @@ fn fit<N: Nlri>(prefixes: &[N], path_id: usize, room: usize) -> (usize, usize) {
     (prefixes.len(), used)
 }
 
-/// `label`: the set's, for a labeled family's announcement (its withdrawals carry the
-/// withdrawal label, `Nlri::encode`).
-fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, label: Option<Label>) {
+/// `data`: the set's path data, for an announcement in a family that has it
+/// (`Nlri::PATH_DATA`; its withdrawals are written without, `Nlri::encode`).
+fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, data: Option<&[u8]>) {
     for p in prefixes {
         // ADD-PATH: one path per prefix, identifier 0.
         out.extend_from_slice(&[0u8; 4][..path_id]);
-        match label {
-            Some(l) if N::LABELED => p.encode_labeled(l, out),
+        match data {
+            Some(d) if N::PATH_DATA => p.encode_with(d, out),
             _ => p.encode(out),
         }
     }
@@ -61,7 +65,7 @@ pub(crate) fn announce<N: Nlri>(
     announce_with(
         ctx,
         attrs.next_hop,
-        label,
+        label.as_ref().map(|l| &l.0[..]),
         prefixes,
         out,
         |v4, head, tail| attrs::encode(attrs, reflect, ctx, v4, head, tail),
@@ -79,7 +83,7 @@ pub(crate) fn announce_stored<N: Nlri>(
     announce_with(
         ctx,
         stored::next_hop(set),
-        stored::label(set),
+        stored::path_data(set),
         prefixes,
         out,
         |v4, head, tail| stored::encode(set, reflect, ctx, v4, head, tail),
@@ -97,7 +101,7 @@ fn classic(family: Family, next_hop: &NextHop) -> bool {
 fn announce_with<N: Nlri>(
     ctx: &CodecCtx,
     next_hop: NextHop,
-    label: Option<Label>,
+    data: Option<&[u8]>,
     prefixes: &[N],
     out: &mut Vec<u8>,
     encode: impl FnOnce(bool, &mut Vec<u8>, &mut Vec<u8>),
@@ -120,13 +124,13 @@ fn announce_with<N: Nlri>(
             head.clear();
             tail.clear();
             encode(v4, head, tail);
-            pack_announce(ctx, head, tail, next_hop, label, prefixes, out)
+            pack_announce(ctx, head, tail, next_hop, data, prefixes, out)
         }
         // Not reached (nothing here packs while packing), but never a panic if it were.
         Err(_) => {
             let (mut head, mut tail) = (Vec::new(), Vec::new());
             encode(v4, &mut head, &mut tail);
-            pack_announce(ctx, &head, &tail, next_hop, label, prefixes, out)
+            pack_announce(ctx, &head, &tail, next_hop, data, prefixes, out)
         }
     })
 }
@@ -144,7 +148,7 @@ fn pack_announce<N: Nlri>(
     head: &[u8],
     tail: &[u8],
     nh: NextHop,
-    label: Option<Label>,
+    data: Option<&[u8]>,
     prefixes: &[N],
     out: &mut Vec<u8>,
 ) {
@@ -160,7 +164,7 @@ fn pack_announce<N: Nlri>(
 
     let mut rest = prefixes;
     while !rest.is_empty() {
-        let (n, used) = fit(rest, path_id, room);
+        let (n, used) = fit(rest, data, path_id, room);
         if n == 0 {
             // The attributes leave no room for a single prefix: a path learned over extended
             // messages, for a peer without them. RFC 8654 §4: treat the route as withdrawn
@@ -177,7 +181,7 @@ fn pack_announce<N: Nlri>(
         out.extend_from_slice(head);
         if !v4 {
             attrs::put_mp_reach_head(out, afi, safi, &nh, used);
-            put_prefixes(out, now, path_id, label);
+            put_prefixes(out, now, path_id, data);
         }
         out.extend_from_slice(tail);
         patch_len(out, al);
@@ -197,7 +201,7 @@ pub(crate) fn withdraw<N: Nlri>(ctx: &CodecCtx, prefixes: &[N], out: &mut Vec<u8
     let (afi, safi) = family.afi_safi();
     let mut rest = prefixes;
     while !rest.is_empty() {
-        let (n, used) = fit(rest, path_id, room);
+        let (n, used) = fit(rest, None, path_id, room);
         if n == 0 {
             return;
         }

@@ -9,10 +9,11 @@
 //!
 //! Layout: `[n][next hop: n bytes][attributes]`, n ∈ {0, 4, 16, 32} (none, IPv4, IPv6
 //! global, IPv6 global + link-local); the attributes never include NEXT_HOP,
-//! MP_REACH_NLRI or MP_UNREACH_NLRI. A path of a labeled family (VPN, RFC 8277) has its
-//! label in its set, since the label is the path's and not the route key's:
-//! `[n | LABELED][next hop][label: 3 bytes][attributes]`. Paths that differ only in their
-//! label are then different sets, as they must be sent apart.
+//! MP_REACH_NLRI or MP_UNREACH_NLRI. A path of a family whose NLRI holds fields that are the
+//! path's and not the route key's (`Nlri::PATH_DATA`: a VPN route's label, RFC 8277; an EVPN
+//! route's labels, ESI and gateway, RFC 7432) has them in its set:
+//! `[n | PATH_DATA][next hop][length: 1][path data: length bytes][attributes]`. Paths that
+//! differ only in those fields are then different sets, as they must be sent apart.
 
 use super::attr_code::{next_attr, AS_PATH, CLUSTER_LIST, MP_REACH_NLRI, NEXT_HOP};
 use super::attr_code::{OPTIONAL, ORIGINATOR_ID, TRANSITIVE};
@@ -50,8 +51,8 @@ pub fn store(attrs: &PathAttrs) -> Vec<u8> {
     store_with(attrs, &attrs.next_hop)
 }
 
-/// The first byte's flag: a label follows the next hop.
-const LABELED: u8 = 0x80;
+/// The first byte's flag: the path's NLRI data follows the next hop.
+const PATH_DATA: u8 = 0x80;
 
 /// The canonical bytes of `attrs` with `next_hop` in place of its own.
 pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
@@ -60,13 +61,22 @@ pub fn store_with(attrs: &PathAttrs, next_hop: &NextHop) -> Vec<u8> {
 
 /// `store_with` for a path of a labeled family, with its `label`.
 pub fn store_labeled(attrs: &PathAttrs, next_hop: &NextHop, label: Option<Label>) -> Vec<u8> {
+    store_path(attrs, next_hop, label.as_ref().map(|l| &l.0[..]))
+}
+
+/// `store_with` for a path whose NLRI has fields of its own (`Nlri::PATH_DATA`): `data`,
+/// at most 255 bytes (longer is cut, which no family's NLRI needs: its whole value is
+/// at most 255 bytes).
+pub fn store_path(attrs: &PathAttrs, next_hop: &NextHop, data: Option<&[u8]>) -> Vec<u8> {
     // Most sets are under 128 bytes: written without regrowing.
     let mut out = Vec::with_capacity(128);
-    let flag = if label.is_some() { LABELED } else { 0 };
+    let flag = if data.is_some() { PATH_DATA } else { 0 };
     out.push(attrs_encode::next_hop_len(next_hop) as u8 | flag);
     attrs_encode::put_next_hop(&mut out, next_hop);
-    if let Some(l) = label {
-        out.extend_from_slice(&l.0);
+    if let Some(d) = data {
+        let d = d.get(..255).unwrap_or(d);
+        out.push(d.len() as u8);
+        out.extend_from_slice(d);
     }
     let mut tail = Vec::new();
     attrs_encode::encode(attrs, None, &canonical_ctx(), false, &mut out, &mut tail);
@@ -90,22 +100,33 @@ pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
 /// are no stored set (shorter than their next hop and label say).
 pub fn attributes(stored: &[u8]) -> Option<&[u8]> {
     let first = *stored.first()?;
-    let label = if first & LABELED != 0 { 3 } else { 0 };
-    stored.get(1 + usize::from(first & !LABELED) + label..)
+    let nh_end = 1 + usize::from(first & !PATH_DATA);
+    if first & PATH_DATA == 0 {
+        return stored.get(nh_end..);
+    }
+    let len = usize::from(*stored.get(nh_end)?);
+    stored.get(nh_end + 1 + len..)
 }
 
-/// The label of a stored set of a labeled family's path.
+/// The label of a stored set of a labeled family's path (VPN: its path data is the label).
 pub fn label(stored: &[u8]) -> Option<Label> {
-    let (_, label, _) = split(stored);
-    label
+    let (_, data, _) = split(stored);
+    Some(Label(data?.try_into().ok()?))
+}
+
+/// The path's own NLRI fields, in a set of a family that has them (`Nlri::PATH_DATA`).
+pub fn path_data(stored: &[u8]) -> Option<&[u8]> {
+    let (_, data, _) = split(stored);
+    data
 }
 
 /// The stored form of a VPN path read in place (`scan::vpn_update`): the next hop and
 /// label, then the attribute bytes around MP_REACH_NLRI. One allocation.
 pub fn scanned_vpn(a: &ScannedAttrs, next_hop: &NextHop, label: Label) -> std::sync::Arc<[u8]> {
     let mut out = smallvec::SmallVec::<[u8; 256]>::new();
-    out.push(attrs_encode::next_hop_len(next_hop) as u8 | LABELED);
+    out.push(attrs_encode::next_hop_len(next_hop) as u8 | PATH_DATA);
     attrs_encode::put_next_hop(&mut out, next_hop);
+    out.push(label.0.len() as u8);
     out.extend_from_slice(&label.0);
     out.extend_from_slice(a.head);
     out.extend_from_slice(a.tail);
@@ -145,18 +166,21 @@ pub fn load(stored: &[u8]) -> PathAttrs {
     a
 }
 
-/// (next hop bytes, label, attribute section).
-fn split(stored: &[u8]) -> (&[u8], Option<Label>, &[u8]) {
+/// (next hop bytes, path data, attribute section).
+fn split(stored: &[u8]) -> (&[u8], Option<&[u8]>, &[u8]) {
     let first = stored.first().copied().unwrap_or(0);
-    let n = usize::from(first & !LABELED);
+    let n = usize::from(first & !PATH_DATA);
     let nh_end = (1 + n).min(stored.len());
     let nh = &stored[1.min(stored.len())..nh_end];
     let rest = &stored[nh_end..];
-    if first & LABELED == 0 {
+    if first & PATH_DATA == 0 {
         return (nh, None, rest);
     }
-    match rest.split_first_chunk::<3>() {
-        Some((l, rest)) => (nh, Some(Label(*l)), rest),
+    let Some((&len, rest)) = rest.split_first() else {
+        return (nh, None, &[]);
+    };
+    match rest.split_at_checked(usize::from(len)) {
+        Some((data, rest)) => (nh, Some(data), rest),
         None => (nh, None, &[]),
     }
 }

@@ -106,7 +106,7 @@ fn prefixes_len<N: Nlri>(prefixes: &[N], path_id: usize) -> usize {
 fn put_labeled<N: Nlri>(out: &mut Vec<u8>, routes: &Labeled<N>, path_id: usize) {
     for (k, l) in routes.keys.iter().zip(&routes.labels) {
         out.extend_from_slice(&[0u8; 4][..path_id]);
-        k.encode_labeled(*l, out);
+        k.encode_with(&l.0, out);
     }
 }
 

@@ -75,23 +75,31 @@ macro_rules! vpn_nlri {
             pub fn new(rd: Rd, prefix: $prefix) -> $name {
                 $name { rd, prefix }
             }
+
+            /// The NLRI with `label` (RFC 8277 §2).
+            pub fn encode_labeled(&self, label: Label, out: &mut Vec<u8>) {
+                let n = (self.prefix.len() as usize).div_ceil(8);
+                out.push(LABEL_RD_BITS + self.prefix.len());
+                out.extend_from_slice(&label.0);
+                out.extend_from_slice(&self.rd.0);
+                out.extend_from_slice(&self.prefix.octets()[..n]);
+            }
         }
 
         impl Nlri for $name {
             const FAMILY: Family = $family;
-            const LABELED: bool = true;
+            const PATH_DATA: bool = true;
             fn wire_len(&self) -> usize {
                 1 + 3 + 8 + (self.prefix.len() as usize).div_ceil(8)
             }
             fn encode(&self, out: &mut Vec<u8>) {
                 self.encode_labeled(Label::WITHDRAWN, out)
             }
-            fn encode_labeled(&self, label: Label, out: &mut Vec<u8>) {
-                let n = (self.prefix.len() as usize).div_ceil(8);
-                out.push(LABEL_RD_BITS + self.prefix.len());
-                out.extend_from_slice(&label.0);
-                out.extend_from_slice(&self.rd.0);
-                out.extend_from_slice(&self.prefix.octets()[..n]);
+            /// `data` is the path's label; anything else (no stored set holds it) is
+            /// written as the withdrawal label, never as a malformed NLRI.
+            fn encode_with(&self, data: &[u8], out: &mut Vec<u8>) {
+                let label = data.try_into().map(Label).unwrap_or(Label::WITHDRAWN);
+                self.encode_labeled(label, out)
             }
         }
 
