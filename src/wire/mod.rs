@@ -17,6 +17,7 @@ mod attrs_encode;
 pub mod community;
 mod error;
 pub mod evpn;
+pub mod evpn_nlri;
 mod framing;
 // Fuzz harnesses: used by `fuzz/` and `tests/fuzz_corpus.rs`, not part of the API.
 #[doc(hidden)]

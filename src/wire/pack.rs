@@ -25,13 +25,20 @@ fn path_id_len(ctx: &CodecCtx, family: Family) -> usize {
 
 /// How many of `prefixes` (from the start) fit in `room` bytes, and the bytes they take,
 /// announced with `data` if given (`Nlri::PATH_DATA`), else as withdrawn.
-fn fit<N: Nlri>(prefixes: &[N], data: Option<&[u8]>, path_id: usize, room: usize) -> (usize, usize) {
+fn fit<N: Nlri>(
+    prefixes: &[N],
+    data: Option<&[u8]>,
+    path_id: usize,
+    room: usize,
+) -> (usize, usize) {
     let mut used = 0;
     for (i, p) in prefixes.iter().enumerate() {
         let l = match data {
             Some(d) if N::PATH_DATA => p.wire_len_with(d),
             _ => p.wire_len(),
-        } + path_id;
+        };
+        // A route that cannot be written (`put_prefixes`) takes no path id either.
+        let l = if l == 0 { 0 } else { l + path_id };
         if used + l > room {
             return (i, used);
         }
@@ -44,6 +51,11 @@ fn fit<N: Nlri>(prefixes: &[N], data: Option<&[u8]>, path_id: usize, room: usize
 /// (`Nlri::PATH_DATA`; its withdrawals are written without, `Nlri::encode`).
 fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, data: Option<&[u8]>) {
     for p in prefixes {
+        // An EVPN route known only by a hash of its value has no withdrawal to write
+        // (`wire::evpn_nlri`); no other route takes 0 bytes.
+        if N::PATH_DATA && data.is_none() && p.wire_len() == 0 {
+            continue;
+        }
         // ADD-PATH: one path per prefix, identifier 0.
         out.extend_from_slice(&[0u8; 4][..path_id]);
         match data {
@@ -207,6 +219,11 @@ pub(crate) fn withdraw<N: Nlri>(ctx: &CodecCtx, prefixes: &[N], out: &mut Vec<u8
         }
         let (now, later) = rest.split_at(n);
         rest = later;
+        if used == 0 {
+            // Only routes with no withdrawal to write: an empty MP_UNREACH_NLRI would be
+            // End-of-RIB.
+            continue;
+        }
         out.reserve(HEADER_LEN + 4 + 7 + used);
         let at = framing::start(out, MSG_UPDATE);
         if v4 {
