@@ -10,6 +10,7 @@ mod prepared;
 
 pub use prepared::{Prepared, Rank};
 
+use crate::wire::evpn::{EvpnKey, PathData};
 use crate::wire::{
     scan, stored, CodecCtx, Family, FamilySet, Labeled, NextHop, NlriSet, Notification, PathAttrs,
     Prefix4, Prefix6, Update, Vpn4, Vpn6,
@@ -235,6 +236,7 @@ impl Received {
                 let runs = match mp.nlri {
                     NlriSet::Ipv4Vpn(l) => label_runs(l, NlriSet::Ipv4Vpn, a, &nh),
                     NlriSet::Ipv6Vpn(l) => label_runs(l, NlriSet::Ipv6Vpn, a, &nh),
+                    NlriSet::Evpn(l) => evpn_runs(l, a, &nh),
                     nlri => {
                         mp_set = Some(Prepared::with_next_hop(a, &nh));
                         mp_nlri = Some(nlri);
@@ -317,6 +319,9 @@ impl Received {
             NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
             NlriSet::Ipv4Vpn(v) => labeled(v.keys.len(), size_of::<Vpn4>(), v.labels.len()),
             NlriSet::Ipv6Vpn(v) => labeled(v.keys.len(), size_of::<Vpn6>(), v.labels.len()),
+            NlriSet::Evpn(v) => {
+                v.keys.len() * size_of::<EvpnKey>() + v.labels.len() * size_of::<PathData>()
+            }
             NlriSet::Other { .. } => 0,
         };
         let more: usize = self
@@ -356,6 +361,28 @@ fn label_runs<N: Copy>(
                 labels: Vec::new(),
             };
             (wrap(routes), set)
+        })
+        .collect()
+}
+
+/// EVPN routes announced together as one set per distinct path data (labels, ESI,
+/// gateway: `wire::evpn_nlri`); a MAC-VRF's routes usually share one.
+fn evpn_runs(
+    routes: Labeled<EvpnKey, PathData>,
+    attrs: &PathAttrs,
+    next_hop: &NextHop,
+) -> Vec<(NlriSet, Prepared)> {
+    routes
+        .by_label()
+        .into_iter()
+        .map(|(data, keys)| {
+            let bytes = crate::wire::evpn_nlri::to_bytes(&data);
+            let set = Prepared::with_path_data(attrs, next_hop, &bytes);
+            let routes = Labeled {
+                keys,
+                labels: Vec::new(),
+            };
+            (NlriSet::Evpn(routes), set)
         })
         .collect()
 }

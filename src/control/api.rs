@@ -206,10 +206,10 @@ fn routes(
             .iter()
             .filter(|r| match family {
                 Some(f) => r.prefix.family() == f,
-                None => !r.prefix.family().is_vpn(),
+                None => matches!(r.prefix.family(), Family::Ipv4Unicast | Family::Ipv6Unicast),
             })
             .filter(|r| r.prefix.contains(*ip))
-            .max_by_key(|r| r.prefix.ip_prefix().1)
+            .max_by_key(|r| r.prefix.ip_prefix().map(|(_, len)| len))
             .into_iter()
             .collect(),
     };
@@ -264,21 +264,38 @@ fn route_json(r: &RouteView) -> RouteJson {
     let (rd, ip_prefix) = match &r.prefix {
         AnyPrefix::Vpn4(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
         AnyPrefix::Vpn6(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
+        AnyPrefix::Evpn(k) => (
+            k.rd().map(|rd| rd.to_string()),
+            match k.view() {
+                crate::wire::evpn::KeyView::IpPrefix {
+                    prefix, prefix_len, ..
+                } => Some(format!("{prefix}/{prefix_len}")),
+                _ => None,
+            },
+        ),
         AnyPrefix::V4(_) | AnyPrefix::V6(_) => (None, None),
+    };
+    let path = |p: &crate::rib::snapshot::PathView| {
+        let base = path_json(&p.attrs, p.best, p.peer_address);
+        match (&r.prefix, p.path_data.as_deref()) {
+            (AnyPrefix::Evpn(k), Some(d)) => super::evpn_view::with_path_data(k, d, base),
+            (_, Some(d)) => PathJson {
+                label: <[u8; 3]>::try_from(d).ok().map(|l| Label(l).value()),
+                ..base
+            },
+            (_, None) => base,
+        }
     };
     RouteJson {
         prefix: r.prefix.to_string(),
         family: r.prefix.family().name().to_string(),
         rd,
         ip_prefix,
-        paths: r
-            .paths
-            .iter()
-            .map(|p| PathJson {
-                label: p.label.map(Label::value),
-                ..path_json(&p.attrs, p.best, p.peer_address)
-            })
-            .collect(),
+        evpn: match &r.prefix {
+            AnyPrefix::Evpn(k) => Some(super::evpn_view::key_json(k)),
+            _ => None,
+        },
+        paths: r.paths.iter().map(path).collect(),
     }
 }
 
@@ -321,6 +338,9 @@ pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
         originator_id: a.originator_id.map(|o| o.to_string()),
         cluster_list: a.cluster_list.iter().map(|c| c.to_string()).collect(),
         label: None,
+        labels: Vec::new(),
+        esi: None,
+        gateway: None,
     }
 }
 

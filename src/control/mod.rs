@@ -8,6 +8,7 @@
 //! ```
 
 pub mod api;
+mod evpn_view;
 mod exporter;
 mod gauges;
 mod process;

@@ -79,6 +79,19 @@ pub fn routes(list: &[RouteJson]) -> String {
             if let Some(label) = p.label {
                 let _ = writeln!(out, "   {:<24} label: {label}", "");
             }
+            let evpn: Vec<String> = p
+                .esi
+                .iter()
+                .map(|e| format!("esi: {e}"))
+                .chain((!p.labels.is_empty()).then(|| {
+                    let l: Vec<String> = p.labels.iter().map(u32::to_string).collect();
+                    format!("labels: {}", l.join(","))
+                }))
+                .chain(p.gateway.iter().map(|g| format!("gateway: {g}")))
+                .collect();
+            if !evpn.is_empty() {
+                let _ = writeln!(out, "   {:<24} {}", "", evpn.join(" "));
+            }
             if !p.communities.is_empty()
                 || !p.large_communities.is_empty()
                 || !p.ext_communities.is_empty()

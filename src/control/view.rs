@@ -42,7 +42,31 @@ pub struct RouteJson {
     pub rd: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip_prefix: Option<String>,
+    /// An EVPN route's key fields (RFC 7432 §7, RFC 9136 §3.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evpn: Option<EvpnKeyJson>,
     pub paths: Vec<PathJson>,
+}
+
+/// The fields of an EVPN route's key; those its type has not are absent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct EvpnKeyJson {
+    /// `ethernet-ad`, `mac-ip`, `inclusive-multicast`, `ethernet-segment`, `ip-prefix`, or
+    /// the number of a type reflected as its bytes.
+    pub route_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ethernet_tag: Option<u32>,
+    /// Types 1 and 4 (in their key); types 2 and 5 carry theirs per path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esi: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    /// Type 2's IP address, types 3 and 4's originating router's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    /// An unknown type's value, hex (absent when only its hash is kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -62,6 +86,16 @@ pub struct PathJson {
     /// The MPLS label of a VPN path (RFC 8277), its 20-bit value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub label: Option<u32>,
+    /// An EVPN path's label fields as sent, each its whole 24 bits (a VNI under VXLAN,
+    /// the MPLS label shifted left by 4 under MPLS), as GoBGP shows them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<u32>,
+    /// An EVPN type 2 or 5 path's ESI.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub esi: Option<String>,
+    /// An EVPN type 5 path's gateway IP address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

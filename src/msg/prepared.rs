@@ -93,7 +93,26 @@ impl Prepared {
 
     /// `with_next_hop` for a path of a labeled family (VPN): its label is part of its set.
     pub fn labeled(attrs: &PathAttrs, next_hop: &NextHop, label: Option<Label>) -> Prepared {
-        let set: Arc<[u8]> = stored::store_labeled(attrs, next_hop, label).into();
+        Prepared::stored(
+            attrs,
+            next_hop,
+            stored::store_labeled(attrs, next_hop, label),
+        )
+    }
+
+    /// `with_next_hop` for a path with NLRI fields of its own (EVPN): they are part of its
+    /// set (`stored::store_path`).
+    pub fn with_path_data(attrs: &PathAttrs, next_hop: &NextHop, data: &[u8]) -> Prepared {
+        Prepared::stored(
+            attrs,
+            next_hop,
+            stored::store_path(attrs, next_hop, Some(data)),
+        )
+    }
+
+    /// `attrs` with `next_hop`, in their stored form `set`.
+    fn stored(attrs: &PathAttrs, next_hop: &NextHop, set: Vec<u8>) -> Prepared {
+        let set: Arc<[u8]> = set.into();
         let asns = attrs.as_path.segments.iter().flat_map(|seg| &seg.asns);
         Prepared {
             hash: hasher().hash_one(&set[..]),

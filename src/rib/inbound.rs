@@ -168,6 +168,7 @@ impl Rib {
             NlriSet::Ipv6Unicast(v) => self.apply(peer, v, set),
             NlriSet::Ipv4Vpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Ipv6Vpn(v) => self.apply(peer, &v.keys, set),
+            NlriSet::Evpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Other { .. } => {}
         }
     }

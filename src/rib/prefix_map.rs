@@ -14,6 +14,7 @@
 //! freed, so the number of blocks never exceeds the number of prefixes stored, and a block
 //! mostly withdrawn gives its room back.
 
+use crate::wire::evpn::EvpnKey;
 use crate::wire::{Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{DefaultHashBuilder, HashMap, HashTable};
 use std::hash::{BuildHasher, Hash};
@@ -187,6 +188,16 @@ impl Blocked for Vpn6 {
     fn block(&self) -> u32 {
         let [a, b, ..] = self.prefix.octets();
         rd_bits(&self.rd) << 16 | u32::from(u16::from_be_bytes([a, b]))
+    }
+}
+
+impl Blocked for EvpnKey {
+    /// The RD with the route type: a PE sends an EVI's routes (one RD) together, and its
+    /// MAC routes apart from its multicast and prefix routes. A route without an RD
+    /// (an unknown type) is blocked by its type alone.
+    fn block(&self) -> u32 {
+        let rd = self.rd().map_or(0, |rd| rd_bits(&rd));
+        rd << 8 | u32::from(self.route_type())
     }
 }
 

@@ -127,7 +127,8 @@ impl Rib {
                             .entry(e.attr)
                             .or_insert_with(|| Arc::new(self.attrs.load(e.attr)))
                             .clone(),
-                        label: crate::wire::stored::label(self.attrs.stored(e.attr)),
+                        path_data: crate::wire::stored::path_data(self.attrs.stored(e.attr))
+                            .map(Box::from),
                     })
                 })
                 .collect();

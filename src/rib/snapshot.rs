@@ -3,7 +3,7 @@
 //! reader asked (`ToRib::PublishRoutes`), so an idle API costs the RIB thread nothing.
 
 use crate::msg::PeerId;
-use crate::wire::{AnyPrefix, Family, Label, PathAttrs};
+use crate::wire::{AnyPrefix, Family, PathAttrs};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -47,6 +47,8 @@ pub struct PathView {
     pub peer_address: IpAddr,
     pub best: bool,
     pub attrs: Arc<PathAttrs>,
-    /// The path's label, in a labeled family (VPN).
-    pub label: Option<Label>,
+    /// The path's own NLRI fields, in a family that has them (`wire::Nlri::PATH_DATA`),
+    /// as stored (`wire::stored::path_data`): a VPN path's label, an EVPN path's
+    /// `wire::evpn_nlri` bytes.
+    pub path_data: Option<Box<[u8]>>,
 }

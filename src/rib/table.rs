@@ -12,6 +12,7 @@ use super::plan::{RouteSet, Routes};
 use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use crate::msg::PeerId;
+use crate::wire::evpn::EvpnKey;
 use crate::wire::AnyPrefix;
 use crate::wire::{Nlri, Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{HashMap, HashSet};
@@ -225,6 +226,7 @@ pub struct Families {
     pub v6: FamilyRib<Prefix6>,
     pub vpn4: FamilyRib<Vpn4>,
     pub vpn6: FamilyRib<Vpn6>,
+    pub evpn: FamilyRib<EvpnKey>,
 }
 
 /// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
@@ -261,7 +263,11 @@ macro_rules! with_table {
                 type $n = $crate::wire::Vpn6;
                 $body
             }
-            $crate::wire::Family::L2vpnEvpn | $crate::wire::Family::RtConstraint => $none,
+            $crate::wire::Family::L2vpnEvpn => {
+                type $n = $crate::wire::evpn::EvpnKey;
+                $body
+            }
+            $crate::wire::Family::RtConstraint => $none,
         }
     }};
 }
@@ -345,6 +351,21 @@ impl RibNlri for Vpn6 {
     }
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::Vpn6(set)
+    }
+}
+
+impl RibNlri for EvpnKey {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.evpn
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.evpn
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::Evpn(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::Evpn(set)
     }
 }
 

@@ -240,6 +240,7 @@ fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
         Routes::V6(rs) => none(rs),
         Routes::Vpn4(rs) => none(rs),
         Routes::Vpn6(rs) => none(rs),
+        Routes::Evpn(rs) => none(rs),
         Routes::EndOfRibOnly(_) => false,
     };
     if !empty || s.except.is_empty() {

@@ -1,6 +1,7 @@
 //! A route key of any family the RIB carries: what readers (API, CLI, test speakers) use
 //! where every family shares one list. The RIB itself works on each family's own type.
 
+use super::evpn::EvpnKey;
 use super::types::{Family, Prefix4, Prefix6};
 use super::vpn::{Vpn4, Vpn6};
 use std::fmt;
@@ -12,6 +13,7 @@ pub enum AnyPrefix {
     V6(Prefix6),
     Vpn4(Vpn4),
     Vpn6(Vpn6),
+    Evpn(EvpnKey),
 }
 
 impl AnyPrefix {
@@ -21,26 +23,29 @@ impl AnyPrefix {
             AnyPrefix::V6(_) => Family::Ipv6Unicast,
             AnyPrefix::Vpn4(_) => Family::Ipv4Vpn,
             AnyPrefix::Vpn6(_) => Family::Ipv6Vpn,
+            AnyPrefix::Evpn(_) => Family::L2vpnEvpn,
         }
     }
 
-    /// The IP prefix (of a VPN route: without its RD), as an address and length.
-    pub fn ip_prefix(&self) -> (IpAddr, u8) {
-        match self {
+    /// The IP prefix (of a VPN route: without its RD), as an address and length; an EVPN
+    /// route's only if it has one (`EvpnKey::ip_prefix`).
+    pub fn ip_prefix(&self) -> Option<(IpAddr, u8)> {
+        Some(match self {
             AnyPrefix::V4(p) => (p.addr().into(), p.len()),
             AnyPrefix::V6(p) => (p.addr().into(), p.len()),
             AnyPrefix::Vpn4(v) => (v.prefix.addr().into(), v.prefix.len()),
             AnyPrefix::Vpn6(v) => (v.prefix.addr().into(), v.prefix.len()),
-        }
+            AnyPrefix::Evpn(k) => return k.ip_prefix(),
+        })
     }
 
     /// Whether the prefix covers `ip` (of the same address family).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.ip_prefix(), ip) {
-            ((IpAddr::V4(p), len), IpAddr::V4(a)) => Prefix4::new(p, len)
+            (Some((IpAddr::V4(p), len)), IpAddr::V4(a)) => Prefix4::new(p, len)
                 .zip(Prefix4::new(a, 32))
                 .is_some_and(|(p, h)| p.contains(&h)),
-            ((IpAddr::V6(p), len), IpAddr::V6(a)) => Prefix6::new(p, len)
+            (Some((IpAddr::V6(p), len)), IpAddr::V6(a)) => Prefix6::new(p, len)
                 .zip(Prefix6::new(a, 128))
                 .is_some_and(|(p, h)| p.contains(&h)),
             _ => false,
@@ -55,6 +60,7 @@ impl fmt::Display for AnyPrefix {
             AnyPrefix::V6(p) => p.fmt(f),
             AnyPrefix::Vpn4(p) => p.fmt(f),
             AnyPrefix::Vpn6(p) => p.fmt(f),
+            AnyPrefix::Evpn(k) => k.fmt(f),
         }
     }
 }

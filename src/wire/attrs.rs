@@ -462,6 +462,11 @@ fn decode_mp_reach(value: &[u8], ctx: &CodecCtx) -> Result<MpReach, &'static str
             }
             (nh, vpn_routes(afi, r.rest(), add_path)?)
         }
+        (AFI_L2VPN, SAFI_EVPN) => {
+            // RFC 7432 §7: the PE's IPv4 or IPv6 address.
+            let nh = decode_next_hop(nh).ok_or(bad_nh)?;
+            (nh, evpn_routes(r.rest(), add_path)?)
+        }
         _ => {
             // Families we do not carry yet: keep what the next hop looks like and skip
             // the NLRI.
@@ -485,6 +490,19 @@ fn vpn_routes(afi: u16, buf: &[u8], add_path: bool) -> Result<NlriSet, &'static 
         Vpn6::decode_list(buf, add_path, &mut l)?;
         NlriSet::Ipv6Vpn(l)
     })
+}
+
+/// The EVPN routes of an MP_REACH_NLRI or MP_UNREACH_NLRI (AFI 25, SAFI 70), each split
+/// into its key and its path's fields (`evpn::EvpnRoute::split`). A route type we do not
+/// know is kept as its bytes; one that does not parse ends the list (RFC 7606 §7).
+fn evpn_routes(buf: &[u8], add_path: bool) -> Result<NlriSet, &'static str> {
+    let mut l = Labeled::default();
+    for item in super::evpn::iter(buf, add_path) {
+        let (_, route) = item?;
+        let (key, data) = route.split();
+        l.push(key, data);
+    }
+    Ok(NlriSet::Evpn(l))
 }
 
 /// A VPN next hop (RFC 4364 §4.3.2, RFC 4659 §3.2, RFC 8950 §3): each address behind an
@@ -537,6 +555,7 @@ fn decode_mp_unreach(value: &[u8], ctx: &CodecCtx) -> Result<MpUnreach, &'static
             NlriSet::Ipv6Unicast(v)
         }
         (AFI_IPV4 | AFI_IPV6, SAFI_MPLS_VPN) => vpn_routes(afi, r.rest(), add_path)?,
+        (AFI_L2VPN, SAFI_EVPN) => evpn_routes(r.rest(), add_path)?,
         _ => NlriSet::Other { afi, safi },
     };
     Ok(MpUnreach { nlri })

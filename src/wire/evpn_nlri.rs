@@ -24,6 +24,7 @@
 
 use super::evpn::{join, Esi, EvpnKey, KeyView, Label, PathData};
 use super::nlri::Nlri;
+use super::rd::Rd;
 use super::types::Family;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -141,6 +142,30 @@ fn withdrawn(key: &EvpnKey) -> Option<PathData> {
 }
 
 impl EvpnKey {
+    /// The route's RD: every known route type has one; an opaque route's is not known.
+    pub fn rd(&self) -> Option<Rd> {
+        match self.view() {
+            KeyView::EthernetAd { rd, .. }
+            | KeyView::MacIp { rd, .. }
+            | KeyView::Multicast { rd, .. }
+            | KeyView::EthernetSegment { rd, .. }
+            | KeyView::IpPrefix { rd, .. } => Some(rd),
+            KeyView::Opaque { .. } | KeyView::Hashed { .. } => None,
+        }
+    }
+
+    /// The IP prefix a route is for: a type 5 route's prefix, a type 2 route's host
+    /// address; None for the others.
+    pub fn ip_prefix(&self) -> Option<(IpAddr, u8)> {
+        match self.view() {
+            KeyView::IpPrefix {
+                prefix, prefix_len, ..
+            } => Some((prefix, prefix_len)),
+            KeyView::MacIp { ip: Some(ip), .. } => Some((ip, if ip.is_ipv4() { 32 } else { 128 })),
+            _ => None,
+        }
+    }
+
     /// A withdrawal of this route can be written from its key alone (see the module doc).
     pub fn withdrawable(&self) -> bool {
         !matches!(self.view(), KeyView::Hashed { .. })

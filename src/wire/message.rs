@@ -1,5 +1,6 @@
 //! Decoded BGP messages (RFC 4271 §4) and the session parameters that shape their encoding.
 
+use super::evpn::{EvpnKey, PathData};
 use super::types::*;
 use super::vpn::{Labeled, Vpn4, Vpn6};
 use std::net::Ipv4Addr;
@@ -272,6 +273,7 @@ pub enum NlriSet {
     Ipv6Unicast(Vec<Prefix6>),
     Ipv4Vpn(Labeled<Vpn4>),
     Ipv6Vpn(Labeled<Vpn6>),
+    Evpn(Labeled<EvpnKey, PathData>),
     /// A family we parse the header of but do not carry yet; its NLRI bytes are skipped.
     Other {
         afi: u16,
@@ -286,6 +288,7 @@ impl NlriSet {
             NlriSet::Ipv6Unicast(_) => Some(Family::Ipv6Unicast),
             NlriSet::Ipv4Vpn(_) => Some(Family::Ipv4Vpn),
             NlriSet::Ipv6Vpn(_) => Some(Family::Ipv6Vpn),
+            NlriSet::Evpn(_) => Some(Family::L2vpnEvpn),
             NlriSet::Other { afi, safi } => Family::from_afi_safi(*afi, *safi),
         }
     }
@@ -295,6 +298,7 @@ impl NlriSet {
             NlriSet::Ipv6Unicast(v) => v.is_empty(),
             NlriSet::Ipv4Vpn(v) => v.is_empty(),
             NlriSet::Ipv6Vpn(v) => v.is_empty(),
+            NlriSet::Evpn(v) => v.is_empty(),
             NlriSet::Other { .. } => true,
         }
     }

@@ -20,6 +20,8 @@ use super::attr_code;
 use super::attrs::{self, update_error};
 use super::attrs_encode;
 use super::error::DecodeError;
+use super::evpn::{EvpnKey, PathData};
+use super::evpn_nlri;
 use super::framing;
 use super::message::*;
 use super::nlri;
@@ -110,12 +112,26 @@ fn put_labeled<N: Nlri>(out: &mut Vec<u8>, routes: &Labeled<N>, path_id: usize) 
     }
 }
 
+/// Each EVPN route with its own path data, as received.
+fn put_evpn(out: &mut Vec<u8>, routes: &Labeled<EvpnKey, PathData>, path_id: usize) {
+    for (k, d) in routes.keys.iter().zip(&routes.labels) {
+        out.extend_from_slice(&[0u8; 4][..path_id]);
+        k.encode_with(&evpn_nlri::to_bytes(d), out);
+    }
+}
+
+fn evpn_len(routes: &Labeled<EvpnKey, PathData>, path_id: usize) -> usize {
+    let one = |(k, d): (&EvpnKey, &PathData)| k.wire_len_with(&evpn_nlri::to_bytes(d)) + path_id;
+    routes.keys.iter().zip(&routes.labels).map(one).sum()
+}
+
 fn set_len(set: &NlriSet, path_id: usize) -> usize {
     match set {
         NlriSet::Ipv4Unicast(v) => prefixes_len(v, path_id),
         NlriSet::Ipv6Unicast(v) => prefixes_len(v, path_id),
         NlriSet::Ipv4Vpn(v) => prefixes_len(&v.keys, path_id),
         NlriSet::Ipv6Vpn(v) => prefixes_len(&v.keys, path_id),
+        NlriSet::Evpn(v) => evpn_len(v, path_id),
         NlriSet::Other { .. } => 0,
     }
 }
@@ -126,6 +142,7 @@ fn put_set(out: &mut Vec<u8>, set: &NlriSet, path_id: usize) {
         NlriSet::Ipv6Unicast(v) => put_prefixes(out, v, path_id),
         NlriSet::Ipv4Vpn(v) => put_labeled(out, v, path_id),
         NlriSet::Ipv6Vpn(v) => put_labeled(out, v, path_id),
+        NlriSet::Evpn(v) => put_evpn(out, v, path_id),
         NlriSet::Other { .. } => {}
     }
 }
@@ -428,13 +445,48 @@ mod tests {
 
     #[test]
     fn other_families_keep_the_next_hop_and_skip_the_nlri() {
-        // L2VPN EVPN: 10.0.0.1 next hop, some NLRI bytes.
-        let raw = origin_as_path_and_mp_reach(&[0, 25, 70, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]);
+        // IPv4 multicast (SAFI 2): 10.0.0.1 next hop, some NLRI bytes.
+        let raw = origin_as_path_and_mp_reach(&[0, 1, 2, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]);
         let u = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap();
         let mp = u.mp_reach.unwrap();
         assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(10, 0, 0, 1)));
-        assert_eq!(mp.nlri, NlriSet::Other { afi: 25, safi: 70 });
-        assert_eq!(mp.nlri.family(), Some(Family::L2vpnEvpn));
+        assert_eq!(mp.nlri, NlriSet::Other { afi: 1, safi: 2 });
+        assert_eq!(mp.nlri.family(), None);
+    }
+
+    #[test]
+    fn evpn_routes_decode_into_keys_and_path_data_and_encode_back() {
+        // GoBGP 3.10: type 3 (rd 65000:3, etag 0, originator 10.0.0.1) and type 2 (rd
+        // 65000:1, MAC aa:bb:cc:dd:ee:ff, 10.0.0.1, labels 100 and 200), next hop 10.0.0.1.
+        let mut mp = vec![0, 25, 70, 4, 10, 0, 0, 1, 0];
+        mp.extend_from_slice(&[
+            3, 17, 0, 0, 0xfd, 0xe8, 0, 0, 0, 3, 0, 0, 0, 0, 32, 10, 0, 0, 1,
+        ]);
+        mp.extend_from_slice(&[2, 40, 0, 0, 0xfd, 0xe8, 0, 0, 0, 1]);
+        mp.extend_from_slice(&[0; 10]);
+        mp.extend_from_slice(&[
+            0, 0, 0, 0, 48, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 32, 10, 0, 0, 1,
+        ]);
+        mp.extend_from_slice(&[0, 6, 0x41, 0, 12, 0x81]);
+        let raw = origin_as_path_and_mp_reach(&mp);
+        let msg = update_msg(&[], &raw, &[]);
+        let u = decode_update(&msg, &ctx(false)).unwrap();
+        let reach = u.mp_reach.as_ref().unwrap();
+        assert_eq!(reach.nlri.family(), Some(Family::L2vpnEvpn));
+        let NlriSet::Evpn(routes) = &reach.nlri else {
+            panic!("not EVPN: {:?}", reach.nlri)
+        };
+        assert_eq!(routes.keys.len(), 2);
+        assert_eq!(
+            routes.keys[1].to_string(),
+            "[type:macadv][rd:65000:1][etag:0][mac:aa:bb:cc:dd:ee:ff][ip:10.0.0.1]"
+        );
+        assert_eq!(routes.labels[0], crate::wire::evpn::PathData::None);
+        assert_eq!(encoded(&Message::Update(u), &ctx(false)), msg);
+        // A known type of the wrong length is a malformed NLRI: the session resets.
+        let bad = origin_as_path_and_mp_reach(&[0, 25, 70, 4, 10, 0, 0, 1, 0, 1, 2, 3, 4]);
+        let e = decode_update(&update_msg(&[], &bad, &[]), &ctx(false)).unwrap_err();
+        assert_eq!((e.notification.code, e.notification.subcode), (3, 9));
     }
 
     #[test]

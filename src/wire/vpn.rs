@@ -188,15 +188,16 @@ vpn_nlri!(
     "A VPN-IPv6 route's key: RD + IPv6 prefix (25 bytes, alignment 1)."
 );
 
-/// VPN routes as an UPDATE carries them: each key with its label, in parallel vectors so
-/// that the RIB takes the keys as one slice.
+/// Routes as an UPDATE carries them, each key with its path data (`Nlri::PATH_DATA`: a VPN
+/// route's label, an EVPN route's `evpn::PathData`), in parallel vectors so that the RIB
+/// takes the keys as one slice.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Labeled<N> {
+pub struct Labeled<N, D = Label> {
     pub keys: Vec<N>,
-    pub labels: Vec<Label>,
+    pub labels: Vec<D>,
 }
 
-impl<N> Default for Labeled<N> {
+impl<N, D> Default for Labeled<N, D> {
     fn default() -> Self {
         Labeled {
             keys: Vec::new(),
@@ -205,7 +206,7 @@ impl<N> Default for Labeled<N> {
     }
 }
 
-impl<N: Copy> Labeled<N> {
+impl<N: Copy, D: Clone + Eq + std::hash::Hash> Labeled<N, D> {
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -214,26 +215,26 @@ impl<N: Copy> Labeled<N> {
         self.keys.is_empty()
     }
 
-    pub fn push(&mut self, key: N, label: Label) {
+    pub fn push(&mut self, key: N, label: D) {
         self.keys.push(key);
         self.labels.push(label);
     }
 
-    /// The routes split into runs of one label each, in order of first appearance: a
-    /// router that allocates a label per VRF sends one run per UPDATE, so the common case
-    /// is one run, handed back without a copy.
-    pub fn by_label(self) -> Vec<(Label, Vec<N>)> {
-        let Some(&first) = self.labels.first() else {
+    /// The routes split into runs of one label (or path data) each, in order of first
+    /// appearance: a router that allocates a label per VRF sends one run per UPDATE, so
+    /// the common case is one run, handed back without a copy.
+    pub fn by_label(self) -> Vec<(D, Vec<N>)> {
+        let Some(first) = self.labels.first() else {
             return Vec::new();
         };
-        if self.labels.iter().all(|l| *l == first) {
-            return vec![(first, self.keys)];
+        if self.labels.iter().all(|l| l == first) {
+            return vec![(first.clone(), self.keys)];
         }
         // A label per prefix is allowed too: the runs are indexed, not searched.
-        let mut at: hashbrown::HashMap<Label, usize> = hashbrown::HashMap::new();
-        let mut runs: Vec<(Label, Vec<N>)> = Vec::new();
+        let mut at: hashbrown::HashMap<D, usize> = hashbrown::HashMap::new();
+        let mut runs: Vec<(D, Vec<N>)> = Vec::new();
         for (k, l) in self.keys.into_iter().zip(self.labels) {
-            let i = *at.entry(l).or_insert_with(|| {
+            let i = *at.entry(l.clone()).or_insert_with(|| {
                 runs.push((l, Vec::new()));
                 runs.len() - 1
             });
