@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv6Addr};
 mod best_path;
 mod echo;
 mod encoded;
+mod evpn;
 mod graceful;
 mod groups;
 mod max_prefixes;
