@@ -346,6 +346,9 @@ pub fn path_json(a: &PathAttrs, best: bool, from: IpAddr) -> PathJson {
 
 /// RFC 4360 route target / origin in the usual `rt ASN:N` notation, raw hex otherwise.
 fn ext_community(c: &[u8; 8]) -> String {
+    if let Some(s) = super::evpn_view::ext_community(c) {
+        return s;
+    }
     let kind = match c[1] {
         0x02 => "rt",
         0x03 => "soo",

@@ -17,11 +17,16 @@ pub struct ExaBgp {
 /// What an ExaBGP can be started with beyond every driver's [`Daemon`].
 pub struct ExaBgpOpts {
     asn4: bool,
+    /// The `family { }` block's lines.
+    families: &'static str,
 }
 
 impl Default for ExaBgpOpts {
     fn default() -> Self {
-        ExaBgpOpts { asn4: true }
+        ExaBgpOpts {
+            asn4: true,
+            families: "ipv4 unicast;\n    ipv6 unicast;",
+        }
     }
 }
 
@@ -37,10 +42,16 @@ impl Builder<ExaBgpOpts> {
         self
     }
 
+    /// The families it offers, as ExaBGP's `family { }` block lines (`l2vpn evpn;`).
+    pub fn families(mut self, lines: &'static str) -> Self {
+        self.opts.families = lines;
+        self
+    }
+
     /// Writes its config and helper scripts and starts ExaBGP; does not wait for the
     /// session (see [`ExaBgp::wait_established`]).
     pub fn start(self) -> ExaBgp {
-        let (d, asn4) = (self.daemon, self.opts.asn4);
+        let (d, asn4, families) = (self.daemon, self.opts.asn4, self.opts.families);
         let cmd = d.write(".cmd", "");
         let recv = d.path(".recv.json");
         // tail stops with ExaBGP (--pid), whichever way ExaBGP ends.
@@ -68,7 +79,7 @@ impl Builder<ExaBgpOpts> {
                  neighbor {rr} {{\n  router-id {router_id};\n  local-address {addr};\n  \
                  local-as {asn};\n  peer-as {asn};\n  connect {rr_port};\n  hold-time 30;\n  \
                  capability {{\n    route-refresh;\n    asn4 {asn4};\n    extended-message enable;\n  }}\n  \
-                 family {{\n    ipv4 unicast;\n    ipv6 unicast;\n  }}\n  \
+                 family {{\n    {families}\n  }}\n  \
                  api {{\n    processes [ cmd ];\n  }}\n  \
                  api {{\n    processes [ recv ];\n    neighbor-changes;\n    \
                  receive {{\n      parsed;\n      {packets}update;\n      notification;\n      refresh;\n    }}\n  }}\n}}\n",
