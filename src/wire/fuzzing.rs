@@ -390,6 +390,27 @@ pub fn evpn(data: &[u8]) {
             joined.encode(&mut again);
             assert_eq!(again, nlri, "{route:?} joins back as {joined:?}");
             assert_eq!(joined.key(), key);
+            // As the RIB keeps it: the path data stored as bytes, written back from them.
+            let stored = super::evpn_nlri::to_bytes(&per_path);
+            assert_eq!(
+                super::evpn_nlri::read(&key, &stored),
+                Some(per_path.clone())
+            );
+            assert_eq!(key.wire_len_with(&stored), nlri.len());
+            let mut from_rib = Vec::new();
+            key.encode_with(&stored, &mut from_rib);
+            assert_eq!(from_rib, nlri, "{key:?} from its stored path data");
+            // A withdrawal from the key alone reads back as the same route (or is not
+            // written at all, for a key that holds only a hash).
+            let mut withdrawn = Vec::new();
+            key.encode(&mut withdrawn);
+            assert_eq!(withdrawn.len(), key.wire_len());
+            assert_eq!(withdrawn.is_empty(), !key.withdrawable());
+            if key.withdrawable() {
+                let back = evpn::decode(&withdrawn, false).expect("a withdrawal decodes");
+                assert_eq!(back.len(), 1);
+                assert_eq!(back[0].1.key(), key, "withdrawn as {withdrawn:?}");
+            }
             let _ = (route.to_string(), key.to_string(), per_path.to_string());
         }
         assert_eq!(
