@@ -1,10 +1,12 @@
 //! L2VPN EVPN (RFC 7432, RFC 9136: AFI 25 SAFI 70) through reflectd with real daemons,
-//! every check read from a client's own EVPN table. A GoBGP client originates a MAC/IP
-//! route (type 2, two labels), an inclusive multicast route (type 3, VXLAN encapsulation)
-//! and an IP prefix route (type 5, gateway and label); a second GoBGP, an FRR and an ExaBGP
-//! receive them with their keys, labels, gateway, next hop and extended communities as
-//! sent, and with the reflector's ORIGINATOR_ID; reflectd shows each route's type and
-//! fields (`reflectd routes --family l2vpn-evpn --json`). Withdrawn, they leave every client.
+//! every check read from a client's own EVPN table. A GoBGP client originates a route of
+//! each type: Ethernet A-D (type 1, ESI Label extended community), MAC/IP (type 2, two
+//! labels), inclusive multicast (type 3, VXLAN encapsulation), Ethernet segment (type 4)
+//! and IP prefix (type 5, gateway, label and Router's MAC); a second GoBGP receives them
+//! with their keys, labels, gateway, next hop and extended communities as sent, and with
+//! the reflector's ORIGINATOR_ID; an FRR and an ExaBGP receive each too (FRR with its
+//! extended communities); reflectd shows each route's type and fields
+//! (`reflectd routes --family l2vpn-evpn --json`). Withdrawn, they leave every client.
 
 mod common;
 use common::daemons::*;
@@ -14,6 +16,9 @@ use serde_json::Value;
 const MAC: &str = "[type:macadv][rd:65000:1][etag:0][mac:aa:bb:cc:dd:ee:01][ip:10.17.0.1]";
 const MCAST: &str = "[type:multicast][rd:65000:3][etag:0][ip:10.17.0.1]";
 const PREFIX: &str = "[type:Prefix][rd:65000:2][etag:0][prefix:10.17.1.0/24]";
+const AD: &str = "[type:A-D][rd:65000:4][esi:ESI_ARBITRARY | 11:22:33:44:55:66:77:88:99][etag:100]";
+const ES: &str =
+    "[type:esi][rd:65000:5][esi:ESI_ARBITRARY | 11:22:33:44:55:66:77:88:99][ip:10.17.0.1]";
 const NEXT_HOP: &str = "100.64.17.1";
 const G1_ID: &str = "10.0.17.1";
 
@@ -66,9 +71,13 @@ fn gobgp_evpn(g: &GoBgp) -> std::collections::BTreeMap<String, Held> {
                         .and_then(|a| a["value"].as_array())
                         .into_iter()
                         .flatten()
-                        .map(|c| match c["value"].as_str() {
-                            Some(v) => v.to_string(),
-                            None => format!("tunnel-type:{}", c["tunnel_type"]),
+                        .map(|c| match (c["value"].as_str(), c["mac"].as_str()) {
+                            (Some(v), _) => v.to_string(),
+                            (_, Some(mac)) => format!("router-mac:{mac}"),
+                            _ if c["tunnel_type"].is_u64() => {
+                                format!("tunnel-type:{}", c["tunnel_type"])
+                            }
+                            _ => format!("esi-label:{}", c["label"]),
                         })
                         .collect(),
                     originator_id: attr(9)
@@ -140,7 +149,7 @@ fn exabgp_evpn(e: &ExaBgp) -> std::collections::BTreeMap<(u64, String), Value> {
 }
 
 #[test]
-fn evpn_routes_of_types_2_3_and_5_are_reflected_to_gobgp_frr_and_exabgp() {
+fn evpn_routes_of_types_1_to_5_are_reflected_to_gobgp_frr_and_exabgp() {
     if !(GoBgp::installed() & Frr::installed() & ExaBgp::installed()) {
         return;
     }
@@ -179,13 +188,24 @@ fn evpn_routes_of_types_2_3_and_5_are_reflected_to_gobgp_frr_and_exabgp() {
     };
     add("macadv aa:bb:cc:dd:ee:01 10.17.0.1 esi 0 etag 0 label 100,200 rd 65000:1 rt 65000:1 nexthop 100.64.17.1");
     add("multicast 10.17.0.1 etag 0 rd 65000:3 rt 65000:1 encap vxlan nexthop 100.64.17.1");
-    add("prefix 10.17.1.0/24 gw 10.17.0.254 esi 0 etag 0 label 300 rd 65000:2 rt 65000:2 nexthop 100.64.17.1");
+    add("prefix 10.17.1.0/24 gw 10.17.0.254 esi 0 etag 0 label 300 rd 65000:2 rt 65000:2 router-mac aa:bb:cc:00:00:01 nexthop 100.64.17.1");
+    add("a-d esi ARBITRARY 11:22:33:44:55:66:77:88:99 etag 100 label 400 rd 65000:4 rt 65000:1 esi-label 500 nexthop 100.64.17.1");
+    add("esi 10.17.0.1 esi ARBITRARY 11:22:33:44:55:66:77:88:99 rd 65000:5 rt 65000:1 nexthop 100.64.17.1");
 
     // GoBGP: every route with its labels, gateway, next hop and extended communities.
     let want = [
         (MAC, held(&[100, 200], None, &["65000:1"])),
         (MCAST, held(&[], None, &["65000:1", "tunnel-type:8"])),
-        (PREFIX, held(&[300], Some("10.17.0.254"), &["65000:2"])),
+        (
+            PREFIX,
+            held(
+                &[300],
+                Some("10.17.0.254"),
+                &["65000:2", "router-mac:aa:bb:cc:00:00:01"],
+            ),
+        ),
+        (AD, held(&[400], None, &["65000:1", "esi-label:500"])),
+        (ES, held(&[], None, &["65000:1"])),
     ];
     let got = eventually(ROUTE_WAIT, || {
         let rib = gobgp_evpn(&g2);
@@ -197,9 +217,11 @@ fn evpn_routes_of_types_2_3_and_5_are_reflected_to_gobgp_frr_and_exabgp() {
 
     // FRR: each route type under its RD.
     let frr_want: Vec<(u64, String, String)> = [
+        (1, "65000:4", "RT:65000:1 ESI-label-Rt:AA"),
         (2, "65000:1", "RT:65000:1"),
         (3, "65000:3", "RT:65000:1 ET:8"),
-        (5, "65000:2", "RT:65000:2"),
+        (4, "65000:5", "RT:65000:1"),
+        (5, "65000:2", "RT:65000:2 Rmac:aa:bb:cc:00:00:01"),
     ]
     .into_iter()
     .map(|(t, rd, ext)| (t, rd.to_string(), ext.to_string()))
@@ -212,8 +234,8 @@ fn evpn_routes_of_types_2_3_and_5_are_reflected_to_gobgp_frr_and_exabgp() {
         f.vtysh(&["show bgp l2vpn evpn"])
     );
 
-    // ExaBGP: the three routes, the MAC route with both labels.
-    let got = eventually(ROUTE_WAIT, || (exabgp_evpn(&e).len() == 3).then_some(()));
+    // ExaBGP: the five routes.
+    let got = eventually(ROUTE_WAIT, || (exabgp_evpn(&e).len() == 5).then_some(()));
     assert!(got.is_some(), "ExaBGP got {:#?}", exabgp_evpn(&e));
 
     // reflectd's own view: each route's type and fields, and the path's labels.
@@ -249,6 +271,8 @@ fn evpn_routes_of_types_2_3_and_5_are_reflected_to_gobgp_frr_and_exabgp() {
         "macadv aa:bb:cc:dd:ee:01 10.17.0.1 esi 0 etag 0 label 100,200 rd 65000:1",
         "multicast 10.17.0.1 etag 0 rd 65000:3",
         "prefix 10.17.1.0/24 gw 10.17.0.254 esi 0 etag 0 label 300 rd 65000:2",
+        "a-d esi ARBITRARY 11:22:33:44:55:66:77:88:99 etag 100 label 400 rd 65000:4",
+        "esi 10.17.0.1 esi ARBITRARY 11:22:33:44:55:66:77:88:99 rd 65000:5",
     ] {
         let mut a = vec!["global", "rib", "-a", "evpn", "del"];
         a.extend(args.split_whitespace());
