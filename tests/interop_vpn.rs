@@ -458,3 +458,58 @@ fn exabgp_originated_vpn_routes_reach_gobgp_bird_and_frr_as_sent() {
     assert_vpn_reflected(&receivers, rd2, p4, &[2200], &v4b, "10.0.16.21");
     assert_eq!(e.notifications(), vec![], "ExaBGP got a NOTIFICATION");
 }
+
+/// BIRD 2 as the originator: static routes in its VPN tables (`route RD PREFIX via NH%lo
+/// onlink mpls L`; BIRD 2.0.12 sends a static route's gateway and label stack as the next
+/// hop and label of its iBGP route, and label 3, implicit null, for one without a gateway)
+/// reach GoBGP and FRR clients with their RD, label, next hop and route target, and go away
+/// when BIRD's static protocols are disabled.
+#[test]
+fn bird_originated_vpn_routes_reach_gobgp_and_frr_with_their_label_and_next_hop() {
+    if !have_vpn_daemons() {
+        return;
+    }
+    let r = Reflector::start(&[vpn_client(31), vpn_client(32), vpn_client(33)]);
+    let (rd, p4, p6) = ("65000:31", "10.16.31.0/24", "2001:db8:16:31::/64");
+    let (nh4, nh6) = ("100.64.16.31", "2001:db8:ffff::1631");
+    let attrs = "bgp_med = 31; bgp_community.add((65000, 31)); \
+                 bgp_ext_community.add((rt, 65000, 31));";
+    let b = Bird::builder(&r, "b31", "127.0.16.31", "10.0.16.31")
+        .vpn()
+        .next_hops(nh4, nh6)
+        .statics(
+            &format!("route {rd} {p4} via {nh4}%lo onlink mpls 3100 {{ {attrs} }};"),
+            &format!("route {rd} {p6} via {nh6}%lo onlink mpls 3160 {{ {attrs} }};"),
+        )
+        .start();
+    let g = GoBgp::builder(&r, "g32", "127.0.16.32", "10.0.16.32")
+        .families(&GOBGP_VPN)
+        .start();
+    let f = frr_vpn_client(&r, 33);
+
+    let sent = |nh: &str| Seen {
+        next_hop: nh.to_string(),
+        local_pref: Some(100),
+        med: Some(31),
+        communities: vec!["65000:31".into()],
+        ext_communities: vec!["65000:31".into()],
+        ..Seen::default()
+    };
+    let receivers: [&dyn VpnPeer; 2] = [&g, &f];
+    assert_vpn_reflected(&receivers, rd, p4, &[3100], &sent(nh4), "10.0.16.31");
+    assert_vpn_reflected(&receivers, rd, p6, &[3160], &sent(nh6), "10.0.16.31");
+    let held = |label, nh: &str| [Held::new("127.0.16.31", true, label, nh, "65000:31")];
+    assert_reflectd_holds(&r, "ipv4-vpn", rd, p4, &held(3100, nh4));
+    assert_reflectd_holds(&r, "ipv6-vpn", rd, p6, &held(3160, nh6));
+
+    for protocol in ["s4", "s6"] {
+        let said = b.birdc(&format!("disable {protocol}"));
+        assert!(said.contains("disabled"), "BIRD disable {protocol}: {said}");
+    }
+    for peer in receivers {
+        wait_vpn_gone(peer, rd, p4);
+        wait_vpn_gone(peer, rd, p6);
+    }
+    assert_reflectd_holds(&r, "ipv4-vpn", rd, p4, &[]);
+    assert_reflectd_holds(&r, "ipv6-vpn", rd, p6, &[]);
+}
