@@ -64,6 +64,8 @@ pub struct Peers {
     pub sinks: u32,
     /// Every session carries VPN-IPv4 instead of IPv4 unicast.
     pub vpn: bool,
+    /// Sinks also carry RT-Constraint (RFC 4684) and announce their membership.
+    pub rtc: bool,
 }
 
 impl Peers {
@@ -73,6 +75,7 @@ impl Peers {
             speakers: if sc.mesh { 0 } else { sc.speakers },
             sinks: sc.sinks,
             vpn: sc.vpn.is_some(),
+            rtc: sc.member_of.is_some(),
         }
     }
 
@@ -90,9 +93,14 @@ pub fn reflectd_config(port: u16, p: Peers, workers: &str) -> String {
     );
     let family = if p.vpn { "ipv4-vpn" } else { "ipv4-unicast" };
     for (ip, client) in p.each() {
+        let rtc = if client && p.rtc {
+            ", rt-constraint"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90\n    families: [{family}]"
+            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90\n    families: [{family}{rtc}]"
         );
     }
     s
@@ -149,6 +157,11 @@ pub fn gobgp_config(port: u16, p: Peers) -> String {
              route-reflector-cluster-id = \"{ROUTER_ID}\"\n  \
              [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
         );
+        if client && p.rtc {
+            s.push_str(
+                "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"rtc\"\n",
+            );
+        }
     }
     s
 }
@@ -242,6 +255,13 @@ impl Daemon {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(path)
         };
+        if p.rtc && !matches!(kind, Kind::Reflectd | Kind::Gobgp) {
+            // BIRD 2.0.12, FRR 8.4 and OpenBGPD 7.7 have no RT-Constraint.
+            return Err(format!(
+                "{} does not do RT-Constraint (RFC 4684)",
+                kind.name()
+            ));
+        }
         let mut cmd = match kind {
             Kind::Reflectd => {
                 let c = w("reflectd.yaml", reflectd_config(port, p, workers))?;
@@ -388,6 +408,7 @@ mod tests {
         speakers: 2,
         sinks: 3,
         vpn: false,
+        rtc: false,
     };
 
     #[test]
@@ -422,5 +443,18 @@ mod tests {
         assert!(reflectd_config(1179, p, "2").contains("families: [ipv4-vpn]"));
         assert!(gobgp_config(1179, p).contains("l3vpn-ipv4-unicast"));
         assert!(frr_config(p).contains("address-family ipv4 vpn"));
+    }
+
+    #[test]
+    fn with_rt_constraint_only_the_sinks_carry_it() {
+        let p = Peers {
+            vpn: true,
+            rtc: true,
+            ..P
+        };
+        let r = reflectd_config(1179, p, "2");
+        assert_eq!(r.matches("families: [ipv4-vpn, rt-constraint]").count(), 3);
+        assert_eq!(r.matches("families: [ipv4-vpn]").count(), 2);
+        assert_eq!(gobgp_config(1179, p).matches("\"rtc\"").count(), 3);
     }
 }

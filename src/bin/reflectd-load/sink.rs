@@ -40,6 +40,9 @@ pub struct Expect {
     pub cluster: Ipv4Addr,
     /// VPN workload: each entry's customer, whose RD and label its route must carry.
     pub customers: Option<Arc<[u32]>>,
+    /// RT-Constraint: per customer (route target), whether this sink is a member. It must
+    /// get the routes of those and no others. None: every route.
+    pub member: Option<Arc<[bool]>>,
 }
 
 impl Expect {
@@ -52,6 +55,15 @@ impl Expect {
         self.table
             .index(p)
             .filter(|&j| self.exclude != Some(self.owner(j)))
+    }
+
+    /// Whether this sink's membership admits entry `j` (always, without RT-Constraint).
+    fn admits(&self, j: usize) -> bool {
+        let Some(member) = &self.member else {
+            return true;
+        };
+        let c = self.customers.as_ref().and_then(|cs| cs.get(j).copied());
+        c.and_then(|c| member.get(c as usize).copied()) == Some(true)
     }
 
     /// Index of a VPN route if this sink must see it, and whether its RD and label are its
@@ -89,6 +101,12 @@ impl Expect {
     }
 
     pub fn total(&self) -> usize {
+        if self.member.is_some() {
+            // (No mesh with RT-Constraint: nothing is excluded.)
+            return (0..self.table.len() as usize)
+                .filter(|&j| self.admits(j))
+                .count();
+        }
         let own = match (self.exclude, self.per_speaker) {
             (Some(_), Some(p)) => p as usize,
             _ => 0,
@@ -131,6 +149,9 @@ pub struct Sink {
     wrong: u64,
     /// The first wrong announcement, described for the failure message.
     first_wrong: Option<String>,
+    /// RT-Constraint: routes received of targets it is not a member of, and the first.
+    unwanted: u64,
+    first_unwanted: Option<String>,
     converged: bool,
     /// Per churn change this sink must see, when it saw it.
     seen: Vec<Option<Instant>>,
@@ -160,6 +181,8 @@ impl Sink {
             present: 0,
             wrong: 0,
             first_wrong: None,
+            unwanted: 0,
+            first_unwanted: None,
             converged: false,
             seen: vec![None; churn_want as usize],
             churned: 0,
@@ -200,6 +223,14 @@ impl Sink {
             };
             self.have += n;
             if let Err(why) = self.take_messages() {
+                return self.fail(why, tx);
+            }
+            if self.unwanted > 0 {
+                let why = format!(
+                    "sent {} routes of route targets it is not a member of; the first: {}",
+                    self.unwanted,
+                    self.first_unwanted.as_deref().unwrap_or("?")
+                );
                 return self.fail(why, tx);
             }
             self.report(ph, tx);
@@ -260,7 +291,9 @@ impl Sink {
             set(j, 0);
         }
         for (j, _) in vpn_routes(u.vpn_withdrawn).filter_map(|r| exp.vpn_index(&r)) {
-            set(j, 0);
+            if exp.admits(j) {
+                set(j, 0);
+            }
         }
         let a = &u.attrs;
         for j in prefixes(u.nlri).filter_map(|p| exp.index(&p)) {
@@ -276,6 +309,12 @@ impl Sink {
             let Some((j, key_right)) = exp.vpn_index(&r) else {
                 continue;
             };
+            if !exp.admits(j) {
+                self.unwanted += 1;
+                self.first_unwanted
+                    .get_or_insert_with(|| format!("{}:{}", r.rd, r.prefix));
+                continue;
+            }
             let right = key_right && exp.right(j, a);
             if !key_right || (!right && exp.wrong(j, a)) {
                 self.wrong += 1;
@@ -325,7 +364,7 @@ impl Sink {
         let mut by_owner: std::collections::BTreeMap<u32, usize> = Default::default();
         for (j, &st) in self.state.iter().enumerate() {
             let owner = self.exp.owner(j);
-            if st != 2 && self.exp.exclude != Some(owner) {
+            if st != 2 && self.exp.exclude != Some(owner) && self.exp.admits(j) {
                 *by_owner.entry(owner).or_default() += 1;
             }
         }
@@ -564,6 +603,7 @@ mod tests {
             speakers: 2,
             cluster: Ipv4Addr::new(10, 255, 0, 1),
             customers: None,
+            member: None,
         }
     }
 
@@ -688,5 +728,23 @@ mod tests {
         wire::encode_withdraw(&ctx, &keys, &mut wd);
         let w = Update::read(&wd[19..]).expect("read in place");
         assert_eq!(vpn_routes(w.vpn_withdrawn).count(), keys.len());
+    }
+
+    #[test]
+    fn with_rt_constraint_a_sink_expects_only_its_targets_routes() {
+        let t = Arc::new(Table::new(1000).unwrap());
+        let customers: Arc<[u32]> = t.customers(10).into();
+        let mut member = vec![false; 10];
+        member[3] = true;
+        let exp = Expect {
+            customers: Some(customers.clone()),
+            member: Some(member.into()),
+            table: t.clone(),
+            ..expect(None)
+        };
+        let want = customers.iter().filter(|&&c| c == 3).count();
+        assert!(want > 0);
+        assert_eq!(exp.total(), want);
+        assert!((0..1000).all(|j| exp.admits(j) == (customers[j] == 3)));
     }
 }
