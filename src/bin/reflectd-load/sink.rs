@@ -38,7 +38,8 @@ pub struct Expect {
     pub speakers: u32,
     /// The reflector's cluster id: the whole CLUSTER_LIST of a route reflected once.
     pub cluster: Ipv4Addr,
-    /// VPN workload: each entry's customer, whose RD and label its route must carry.
+    /// VPN workload: each entry's customer, whose RD, label and route target its route
+    /// must carry.
     pub customers: Option<Arc<[u32]>>,
     /// RT-Constraint: per customer (route target), whether this sink is a member. It must
     /// get the routes of those and no others. None: every route.
@@ -77,6 +78,15 @@ impl Expect {
             j,
             r.rd == vpn::rd(c) && r.label.value() == vpn::label(c).value(),
         ))
+    }
+
+    /// Whether `a` carries the route target of entry `j`'s customer (VPN workload).
+    fn carries_target(&self, j: usize, a: &Attrs) -> bool {
+        let Some(c) = self.customers.as_ref().and_then(|cs| cs.get(j).copied()) else {
+            return false;
+        };
+        let rt = vpn::route_target(c);
+        a.ext_communities.chunks_exact(8).any(|x| x == rt)
     }
 
     /// Speaker s's path, reflected once: its next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
@@ -195,7 +205,8 @@ impl Sink {
     fn fail(&mut self, why: String, tx: &mpsc::Sender<SinkEvent>) {
         let why = if self.wrong > 0 {
             format!(
-                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID or CLUSTER_LIST; \
+                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID, CLUSTER_LIST, \
+                 or (VPN) RD, label or route target; \
                  the first: {})",
                 self.wrong,
                 self.first_wrong.as_deref().unwrap_or("?")
@@ -309,6 +320,7 @@ impl Sink {
             let Some((j, key_right)) = exp.vpn_index(&r) else {
                 continue;
             };
+            let key_right = key_right && exp.carries_target(j, a);
             if !exp.admits(j) {
                 self.unwanted += 1;
                 self.first_unwanted
@@ -320,7 +332,12 @@ impl Sink {
                 self.wrong += 1;
                 self.first_wrong.get_or_insert_with(|| {
                     let (rd, l) = (r.rd, r.label.0);
-                    format!("{rd}:{} label {l:02x?}: {}", r.prefix, a.describe())
+                    let rts = a.ext_communities;
+                    let p = r.prefix;
+                    format!(
+                        "{rd}:{p} label {l:02x?} ext communities {rts:02x?}: {}",
+                        a.describe()
+                    )
                 });
             }
             set(j, if right { 2 } else { 1 });
@@ -415,6 +432,8 @@ struct Attrs<'a> {
     originator_id: Option<Ipv4Addr>,
     /// The CLUSTER_LIST's value as sent.
     cluster_list: &'a [u8],
+    /// The EXTENDED COMMUNITIES' value as sent (8 bytes each).
+    ext_communities: &'a [u8],
 }
 
 /// An UPDATE read in place: at full size the sinks read hundreds of millions of prefixes,
@@ -460,6 +479,8 @@ impl<'a> Update<'a> {
                 attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
                 attr_code::ORIGINATOR_ID => attrs.originator_id = Some(v4(value)?),
                 attr_code::CLUSTER_LIST => attrs.cluster_list = value,
+                // EXTENDED COMMUNITIES (RFC 4360): a VPN route's route target.
+                16 => attrs.ext_communities = value,
                 _ => {}
             }
             rest = &rest[whole.len()..];
@@ -708,10 +729,18 @@ mod tests {
         let keys: Vec<Vpn4> = (a..b)
             .map(|j| Vpn4::new(vpn::rd(c), t.prefixes[j as usize]))
             .collect();
-        let attrs = crate::table::attrs(1, a, 100, 0);
+        let mut attrs = crate::table::attrs(1, a, 100, 0);
+        // Without its customer's route target, then with it.
         let mut msg = Vec::new();
         wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c), &keys, &mut msg);
         let u = Update::read(&msg[19..]).expect("read in place");
+        assert!(!exp.carries_target(a as usize, &u.attrs));
+        attrs.ext_communities = vec![vpn::route_target(c + 1), vpn::route_target(c)];
+        let mut msg = Vec::new();
+        wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c), &keys, &mut msg);
+        let u = Update::read(&msg[19..]).expect("read in place");
+        assert!(exp.carries_target(a as usize, &u.attrs));
+        assert!(!exp.carries_target(a as usize + 1000, &u.attrs));
         assert_eq!(u.attrs.next_hop.map(NextHop::V4), Some(attrs.next_hop));
         let got: Vec<(usize, bool)> = vpn_routes(u.vpn_nlri)
             .filter_map(|r| exp.vpn_index(&r))
