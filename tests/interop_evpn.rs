@@ -165,7 +165,7 @@ fn evpn_routes_of_types_1_to_5_are_reflected_to_gobgp_frr_and_exabgp() {
         .body(" address-family l2vpn evpn\n  neighbor 127.0.0.1 activate\n exit-address-family\n")
         .start();
     let e = ExaBgp::builder(&r, "e4", "127.0.17.4", "10.0.17.4")
-        .families("l2vpn evpn;")
+        .families(&["l2vpn evpn"])
         .start();
 
     let up = eventually(ROUTE_WAIT, || {

@@ -51,12 +51,7 @@ impl Clients {
             .vpn()
             .next_hops("100.64.16.4", "2001:db8:ffff::164")
             .start();
-        let f = Frr::builder(r, "f5", "127.0.16.5", "10.0.16.5")
-            .body(
-                " address-family ipv4 vpn\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
-                 address-family ipv6 vpn\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
-            )
-            .start();
+        let f = frr_vpn_client(r, 5);
         Clients { g1, g2, g3, b, f }
     }
 
@@ -350,6 +345,170 @@ fn frr_originated_vpn_routes_reach_gobgp_and_bird_with_their_label_and_next_hop(
     }
     for (peer, prefix) in [(&g as &dyn VpnPeer, p4), (&b, p4), (&g, p6)] {
         wait_vpn_gone(peer, rd, prefix);
+    }
+    assert_reflectd_holds(&r, "ipv4-vpn", rd, p4, &[]);
+    assert_reflectd_holds(&r, "ipv6-vpn", rd, p6, &[]);
+}
+
+/// An FRR client `f{n}` on 127.0.16.`n` (router id 10.0.16.`n`) with both VPN families.
+fn frr_vpn_client(r: &Reflector, n: u8) -> Frr {
+    Frr::builder(
+        r,
+        &format!("f{n}"),
+        &format!("127.0.16.{n}"),
+        &format!("10.0.16.{n}"),
+    )
+    .body(
+        " address-family ipv4 vpn\n  neighbor 127.0.0.1 activate\n exit-address-family\n \
+         address-family ipv6 vpn\n  neighbor 127.0.0.1 activate\n exit-address-family\n",
+    )
+    .start()
+}
+
+/// ExaBGP as the originator (`announce route PREFIX rd RD label L next-hop NH
+/// extended-community [target:ASN:N]` in its `ipv4 mpls-vpn` / `ipv6 mpls-vpn` families):
+/// GoBGP, BIRD and FRR clients hold each VPN route with the RD, label, next hop, route
+/// target and attributes it was sent with; the same prefix under a second RD is a second
+/// route; a withdrawal takes only the route of its RD.
+#[test]
+fn exabgp_originated_vpn_routes_reach_gobgp_bird_and_frr_as_sent() {
+    if !have_vpn_daemons() || !ExaBgp::installed() {
+        return;
+    }
+    let r = Reflector::start(&[
+        vpn_client(21),
+        vpn_client(22),
+        vpn_client(23),
+        vpn_client(24),
+    ]);
+    let e = ExaBgp::builder(&r, "e21", "127.0.16.21", "10.0.16.21")
+        .families(&["ipv4 mpls-vpn", "ipv6 mpls-vpn"])
+        .start();
+    let g = GoBgp::builder(&r, "g22", "127.0.16.22", "10.0.16.22")
+        .families(&GOBGP_VPN)
+        .start();
+    let b = Bird::builder(&r, "b23", "127.0.16.23", "10.0.16.23")
+        .vpn()
+        .next_hops("100.64.16.23", "2001:db8:ffff::1623")
+        .start();
+    let f = frr_vpn_client(&r, 24);
+    e.wait_established();
+
+    let (rd1, rd2) = ("65000:21", "65000:22");
+    let (p4, p6) = ("10.16.21.0/24", "2001:db8:16:21::/64");
+    let sent = |nh: &str, rt: &str| Seen {
+        next_hop: nh.to_string(),
+        local_pref: Some(100),
+        med: Some(21),
+        communities: vec!["65000:21".into()],
+        ext_communities: vec![rt.to_string()],
+        ..Seen::default()
+    };
+    let announce = |verb: &str, rd: &str, p: &str, label: u32, s: &Seen| {
+        e.send(&format!(
+            "{verb} route {p} rd {rd} label {label} next-hop {} local-preference 100 med 21 \
+             community [65000:21] extended-community [target:{}]",
+            s.next_hop, s.ext_communities[0]
+        ))
+    };
+    let v4 = sent("100.64.16.21", "65000:21");
+    let v4b = sent("100.64.16.21", "65000:22");
+    let v6 = sent("2001:db8:ffff::1621", "65000:21");
+    announce("announce", rd1, p4, 2100, &v4);
+    announce("announce", rd2, p4, 2200, &v4b);
+    announce("announce", rd1, p6, 2160, &v6);
+
+    let receivers: [&dyn VpnPeer; 3] = [&g, &b, &f];
+    assert_vpn_reflected(&receivers, rd1, p4, &[2100], &v4, "10.0.16.21");
+    assert_vpn_reflected(&receivers, rd2, p4, &[2200], &v4b, "10.0.16.21");
+    // BIRD 2.0.12 takes no IPv6 next hop on a VPNv6 route over an IPv4 session without
+    // extended next hop (see the FRR test above): GoBGP and FRR hold it.
+    assert_vpn_reflected(&[&g, &f], rd1, p6, &[2160], &v6, "10.0.16.21");
+    let held = |label, nh: &str, rt: &str| [Held::new("127.0.16.21", true, label, nh, rt)];
+    assert_reflectd_holds(
+        &r,
+        "ipv4-vpn",
+        rd1,
+        p4,
+        &held(2100, "100.64.16.21", "65000:21"),
+    );
+    assert_reflectd_holds(
+        &r,
+        "ipv4-vpn",
+        rd2,
+        p4,
+        &held(2200, "100.64.16.21", "65000:22"),
+    );
+    assert_reflectd_holds(
+        &r,
+        "ipv6-vpn",
+        rd1,
+        p6,
+        &held(2160, "2001:db8:ffff::1621", "65000:21"),
+    );
+
+    // Withdrawing RD1's routes leaves RD2's.
+    announce("withdraw", rd1, p4, 2100, &v4);
+    announce("withdraw", rd1, p6, 2160, &v6);
+    for peer in receivers {
+        wait_vpn_gone(peer, rd1, p4);
+    }
+    wait_vpn_gone(&g, rd1, p6);
+    wait_vpn_gone(&f, rd1, p6);
+    assert_vpn_reflected(&receivers, rd2, p4, &[2200], &v4b, "10.0.16.21");
+    assert_eq!(e.notifications(), vec![], "ExaBGP got a NOTIFICATION");
+}
+
+/// BIRD 2 as the originator: static routes in its VPN tables (`route RD PREFIX via NH%lo
+/// onlink mpls L`; BIRD 2.0.12 sends a static route's gateway and label stack as the next
+/// hop and label of its iBGP route, and label 3, implicit null, for one without a gateway)
+/// reach GoBGP and FRR clients with their RD, label, next hop and route target, and go away
+/// when BIRD's static protocols are disabled.
+#[test]
+fn bird_originated_vpn_routes_reach_gobgp_and_frr_with_their_label_and_next_hop() {
+    if !have_vpn_daemons() {
+        return;
+    }
+    let r = Reflector::start(&[vpn_client(31), vpn_client(32), vpn_client(33)]);
+    let (rd, p4, p6) = ("65000:31", "10.16.31.0/24", "2001:db8:16:31::/64");
+    let (nh4, nh6) = ("100.64.16.31", "2001:db8:ffff::1631");
+    let attrs = "bgp_med = 31; bgp_community.add((65000, 31)); \
+                 bgp_ext_community.add((rt, 65000, 31));";
+    let b = Bird::builder(&r, "b31", "127.0.16.31", "10.0.16.31")
+        .vpn()
+        .next_hops(nh4, nh6)
+        .statics(
+            &format!("route {rd} {p4} via {nh4}%lo onlink mpls 3100 {{ {attrs} }};"),
+            &format!("route {rd} {p6} via {nh6}%lo onlink mpls 3160 {{ {attrs} }};"),
+        )
+        .start();
+    let g = GoBgp::builder(&r, "g32", "127.0.16.32", "10.0.16.32")
+        .families(&GOBGP_VPN)
+        .start();
+    let f = frr_vpn_client(&r, 33);
+
+    let sent = |nh: &str| Seen {
+        next_hop: nh.to_string(),
+        local_pref: Some(100),
+        med: Some(31),
+        communities: vec!["65000:31".into()],
+        ext_communities: vec!["65000:31".into()],
+        ..Seen::default()
+    };
+    let receivers: [&dyn VpnPeer; 2] = [&g, &f];
+    assert_vpn_reflected(&receivers, rd, p4, &[3100], &sent(nh4), "10.0.16.31");
+    assert_vpn_reflected(&receivers, rd, p6, &[3160], &sent(nh6), "10.0.16.31");
+    let held = |label, nh: &str| [Held::new("127.0.16.31", true, label, nh, "65000:31")];
+    assert_reflectd_holds(&r, "ipv4-vpn", rd, p4, &held(3100, nh4));
+    assert_reflectd_holds(&r, "ipv6-vpn", rd, p6, &held(3160, nh6));
+
+    for protocol in ["s4", "s6"] {
+        let said = b.birdc(&format!("disable {protocol}"));
+        assert!(said.contains("disabled"), "BIRD disable {protocol}: {said}");
+    }
+    for peer in receivers {
+        wait_vpn_gone(peer, rd, p4);
+        wait_vpn_gone(peer, rd, p6);
     }
     assert_reflectd_holds(&r, "ipv4-vpn", rd, p4, &[]);
     assert_reflectd_holds(&r, "ipv6-vpn", rd, p6, &[]);

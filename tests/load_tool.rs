@@ -118,3 +118,68 @@ fn the_floor_passes_the_same_checks() {
         "--withdraw",
     ]);
 }
+
+#[test]
+fn one_speaker_in_a_hundred_route_targets_reaches_every_client_through_reflectd() {
+    // Issue #16's shape (b) at smoke size, without RT-Constraint: every client gets every
+    // route of every target.
+    through_reflectd(&[
+        "--speakers",
+        "1",
+        "--prefixes",
+        "5000",
+        "--sinks",
+        "50",
+        "--vpn",
+        "100",
+    ]);
+}
+
+/// The shape (b) arguments with RT-Constraint: each of 30 sinks a member of 10 of the 100
+/// targets, then everything withdrawn.
+const MEMBERS: [&str; 11] = [
+    "--speakers",
+    "1",
+    "--prefixes",
+    "5000",
+    "--sinks",
+    "30",
+    "--vpn",
+    "100",
+    "--member-of",
+    "10",
+    "--withdraw",
+];
+
+#[test]
+fn the_floor_sends_each_rt_constraint_member_only_its_targets_routes() {
+    load(&[&["--floor"], &MEMBERS[..]].concat());
+}
+
+/// Whether this reflectd takes RT-Constraint for a neighbor (`reflectd --check`).
+fn reflectd_has_rt_constraint() -> bool {
+    let dir = std::env::temp_dir().join(format!("load-tool-rtc-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let conf = dir.join("rtc.yaml");
+    let yaml = "asn: 65000\nrouter_id: 10.255.0.1\nneighbors:\n  - address: 127.2.0.1\n    \
+                asn: 65000\n    rr_client: true\n    families: [ipv4-vpn, rt-constraint]\n";
+    let ok = std::fs::write(&conf, yaml).is_ok()
+        && Command::new(env!("CARGO_BIN_EXE_reflectd"))
+            .arg("--check")
+            .arg("--config")
+            .arg(&conf)
+            .output()
+            .is_ok_and(|o| o.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+    ok
+}
+
+#[test]
+fn rt_constraint_members_get_exactly_their_targets_routes_through_reflectd() {
+    // A sink fails the run on any route of a target it is not a member of.
+    if !reflectd_has_rt_constraint() {
+        eprintln!("SKIPPED: this reflectd does not take rt-constraint for a neighbor yet");
+        return;
+    }
+    through_reflectd(&MEMBERS);
+}

@@ -17,15 +17,15 @@ pub struct ExaBgp {
 /// What an ExaBGP can be started with beyond every driver's [`Daemon`].
 pub struct ExaBgpOpts {
     asn4: bool,
-    /// The `family { }` block's lines.
-    families: &'static str,
+    /// Its `family` lines; `None`: IPv4 and IPv6 unicast.
+    families: Option<Vec<String>>,
 }
 
 impl Default for ExaBgpOpts {
     fn default() -> Self {
         ExaBgpOpts {
             asn4: true,
-            families: "ipv4 unicast;\n    ipv6 unicast;",
+            families: None,
         }
     }
 }
@@ -42,16 +42,26 @@ impl Builder<ExaBgpOpts> {
         self
     }
 
-    /// The families it offers, as ExaBGP's `family { }` block lines (`l2vpn evpn;`).
-    pub fn families(mut self, lines: &'static str) -> Self {
-        self.opts.families = lines;
+    /// The families it offers, as ExaBGP's config names them (`ipv4 unicast`,
+    /// `ipv4 mpls-vpn`, `ipv6 mpls-vpn`), instead of IPv4 and IPv6 unicast. A VPN route is
+    /// then announced as `announce route PREFIX rd RD label L next-hop NH
+    /// extended-community [target:ASN:N]`.
+    pub fn families(mut self, families: &[&str]) -> Self {
+        self.opts.families = Some(families.iter().map(|f| f.to_string()).collect());
         self
     }
 
     /// Writes its config and helper scripts and starts ExaBGP; does not wait for the
     /// session (see [`ExaBgp::wait_established`]).
     pub fn start(self) -> ExaBgp {
-        let (d, asn4, families) = (self.daemon, self.opts.asn4, self.opts.families);
+        let (d, asn4) = (self.daemon, self.opts.asn4);
+        let families: String = self
+            .opts
+            .families
+            .unwrap_or_else(|| vec!["ipv4 unicast".into(), "ipv6 unicast".into()])
+            .iter()
+            .map(|f| format!("    {f};\n"))
+            .collect();
         let cmd = d.write(".cmd", "");
         let recv = d.path(".recv.json");
         // tail stops with ExaBGP (--pid), whichever way ExaBGP ends.
@@ -79,7 +89,7 @@ impl Builder<ExaBgpOpts> {
                  neighbor {rr} {{\n  router-id {router_id};\n  local-address {addr};\n  \
                  local-as {asn};\n  peer-as {asn};\n  connect {rr_port};\n  hold-time 30;\n  \
                  capability {{\n    route-refresh;\n    asn4 {asn4};\n    extended-message enable;\n  }}\n  \
-                 family {{\n    {families}\n  }}\n  \
+                 family {{\n{families}  }}\n  \
                  api {{\n    processes [ cmd ];\n  }}\n  \
                  api {{\n    processes [ recv ];\n    neighbor-changes;\n    \
                  receive {{\n      parsed;\n      {packets}update;\n      notification;\n      refresh;\n    }}\n  }}\n}}\n",

@@ -24,8 +24,9 @@ pub struct CompareArgs {
         default_value = "reflectd,bird,gobgp,frr,openbgpd"
     )]
     daemons: Vec<String>,
-    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN], repeatable (`vpnN`:
-    /// VPN-IPv4 routes of N customers). Default: the small set
+    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]], repeatable
+    /// (`vpnN`: VPN-IPv4 routes of N customers, each its own route target; `memberM`: sinks
+    /// use RT-Constraint, each a member of M targets). Default: the small set
     /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh
     /// E:10x20000:2:churn.
     #[arg(long)]
@@ -104,7 +105,7 @@ struct Common {
 fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
     let bad = || {
         format!(
-            "bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN]"
+            "bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]]"
         )
     };
     let f: Vec<&str> = s.split(':').collect();
@@ -113,18 +114,21 @@ fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
     }
     let (sp, pf) = f[1].split_once('x').ok_or_else(bad)?;
     let (mut contested, mut mesh, mut churn, mut vpn) = (false, false, false, None);
+    let mut member_of = None;
     for o in &f[3..] {
         match *o {
             "contested" => contested = true,
             "mesh" => mesh = true,
             "churn" => churn = true,
-            o => match o.strip_prefix("vpn").map(str::parse) {
-                Some(Ok(customers)) => vpn = Some(customers),
+            o => match (o.strip_prefix("vpn"), o.strip_prefix("member")) {
+                (Some(n), _) => vpn = Some(n.parse().map_err(|_| bad())?),
+                (_, Some(n)) => member_of = Some(n.parse().map_err(|_| bad())?),
                 _ => return Err(bad()),
             },
         }
     }
-    if contested && mesh {
+    // Membership is of the VPN customers' route targets, and sinks only (a mesh has none).
+    if (contested && mesh) || (member_of.is_some() && (vpn.is_none() || mesh)) {
         return Err(bad());
     }
     Ok(Named {
@@ -140,6 +144,7 @@ fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
             churn: if churn { c.churn } else { 0 },
             churn_rate: c.churn_rate,
             vpn,
+            member_of,
         },
     })
 }
@@ -574,6 +579,9 @@ mod tests {
         assert!(parse_scenario("B:4:10", c).is_err());
         assert_eq!(parse_scenario("E:1x10:2:churn", c).unwrap().sc.churn, 10);
         assert!(parse_scenario("D:1000x100:1000:mesh", c).unwrap().sc.mesh);
+        let b = parse_scenario("R:1x100000:1000:vpn100:member10", c).unwrap();
+        assert_eq!((b.sc.vpn, b.sc.member_of), (Some(100), Some(10)));
+        assert!(parse_scenario("R:1x100:10:member10", c).is_err());
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert!((frr_coalesce(500) - 10.0).abs() < 1e-9);
     }

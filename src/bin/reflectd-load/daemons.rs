@@ -1,7 +1,8 @@
 //! The reflectors under comparison, each configured the same way: iBGP AS 65000, listening
 //! on 127.0.0.1:<port>, speakers (127.1.x.y) as passive non-client neighbors and sinks
 //! (127.2.x.y) as passive route-reflector clients, hold time 90 s, advertisement interval
-//! 0, no kernel FIB, no soft-reconfiguration, quiet logging. Each is started in its own
+//! 0, no kernel FIB, no soft-reconfiguration, quiet logging. In the VPN workload every
+//! session carries VPN-IPv4 (RFC 4364). Each is started in its own
 //! process group and stopped by that group's id (the daemon and all its children).
 
 use crate::affinity::Cpus;
@@ -63,6 +64,8 @@ pub struct Peers {
     pub sinks: u32,
     /// Every session carries VPN-IPv4 instead of IPv4 unicast.
     pub vpn: bool,
+    /// Sinks also carry RT-Constraint (RFC 4684) and announce their membership.
+    pub rtc: bool,
 }
 
 impl Peers {
@@ -72,6 +75,7 @@ impl Peers {
             speakers: if sc.mesh { 0 } else { sc.speakers },
             sinks: sc.sinks,
             vpn: sc.vpn.is_some(),
+            rtc: sc.member_of.is_some(),
         }
     }
 
@@ -89,9 +93,14 @@ pub fn reflectd_config(port: u16, p: Peers, workers: &str) -> String {
     );
     let family = if p.vpn { "ipv4-vpn" } else { "ipv4-unicast" };
     for (ip, client) in p.each() {
+        let rtc = if client && p.rtc {
+            ", rt-constraint"
+        } else {
+            ""
+        };
         let _ = writeln!(
             s,
-            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90\n    families: [{family}]"
+            "  - address: {ip}\n    asn: 65000\n    rr_client: {client}\n    passive: true\n    hold_time: 90\n    families: [{family}{rtc}]"
         );
     }
     s
@@ -99,16 +108,22 @@ pub fn reflectd_config(port: u16, p: Peers, workers: &str) -> String {
 
 /// BIRD 2: no kernel protocol (nothing reaches the FIB); `next hop keep` on the channel;
 /// the synthetic next hops resolve through a blackhole static in a separate IGP table that
-/// nothing exports.
+/// nothing exports. VPN: a `vpn4 mpls` channel on a `vpn4` table (BIRD 2.0.12 keeps and
+/// passes on the labels it receives; it allocates none, which a reflector need not).
 pub fn bird_config(port: u16, p: Peers, log: &Path) -> String {
+    let (table, channel) = if p.vpn {
+        ("vpn4 table vpntab4;\n", "vpn4 mpls { table vpntab4;")
+    } else {
+        ("", "ipv4 {")
+    };
     let mut s = format!(
         "router id {ROUTER_ID};\nlog \"{}\" {{ warning, error, fatal, bug }};\n\
-         ipv4 table igp4;\n\
+         ipv4 table igp4;\n{table}\
          protocol device {{ }}\n\
          protocol static nexthops {{ ipv4 {{ table igp4; }}; route 100.64.0.0/10 blackhole; }}\n\
          template bgp peer {{\n  local 127.0.0.1 port {port} as 65000;\n  passive;\n  \
          hold time 90;\n  rr cluster id {ROUTER_ID};\n  \
-         ipv4 {{ import all; export all; next hop keep; igp table igp4; }};\n}}\n",
+         {channel} import all; export all; next hop keep; igp table igp4; }};\n}}\n",
         log.display()
     );
     for (i, (ip, client)) in p.each().enumerate() {
@@ -142,6 +157,11 @@ pub fn gobgp_config(port: u16, p: Peers) -> String {
              route-reflector-cluster-id = \"{ROUTER_ID}\"\n  \
              [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{family}\"\n"
         );
+        if client && p.rtc {
+            s.push_str(
+                "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"rtc\"\n",
+            );
+        }
     }
     s
 }
@@ -183,7 +203,11 @@ pub fn openbgpd_config(port: u16, p: Peers, sock: &Path) -> String {
         } else {
             String::new()
         };
-        let _ = writeln!(s, "group \"{name}\" {{\n  remote-as 65000\n  passive\n{rr}");
+        let vpn = if p.vpn { "  announce IPv4 vpn\n" } else { "" };
+        let _ = writeln!(
+            s,
+            "group \"{name}\" {{\n  remote-as 65000\n  passive\n{rr}{vpn}"
+        );
         for (ip, client) in p.each().filter(|&(_, c)| c == want_client) {
             let _ = writeln!(s, "  neighbor {ip}");
             debug_assert_eq!(client, want_client);
@@ -231,9 +255,10 @@ impl Daemon {
             std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
             Ok(path)
         };
-        if p.vpn && matches!(kind, Kind::Bird | Kind::Openbgpd) {
+        if p.rtc && !matches!(kind, Kind::Reflectd | Kind::Gobgp) {
+            // BIRD 2.0.12, FRR 8.4 and OpenBGPD 7.7 have no RT-Constraint.
             return Err(format!(
-                "{} is not configured for VPN routes here",
+                "{} does not do RT-Constraint (RFC 4684)",
                 kind.name()
             ));
         }
@@ -383,6 +408,7 @@ mod tests {
         speakers: 2,
         sinks: 3,
         vpn: false,
+        rtc: false,
     };
 
     #[test]
@@ -403,5 +429,32 @@ mod tests {
         assert_eq!(all[2].matches("route-reflector-client = true").count(), 3);
         assert!(all[3].contains("neighbor 127.2.0.3 peer-group CLI"));
         assert!(all[4].contains("route-reflector"));
+    }
+
+    #[test]
+    fn every_generator_carries_vpn_ipv4_in_the_vpn_workload() {
+        let p = Peers { vpn: true, ..P };
+        let bird = bird_config(1179, p, Path::new("/tmp/b.log"));
+        assert!(bird.contains("vpn4 table vpntab4;"), "{bird}");
+        assert!(bird.contains("vpn4 mpls { table vpntab4;"), "{bird}");
+        assert!(!bird.contains("  ipv4 {"), "{bird}");
+        let obgpd = openbgpd_config(1179, p, Path::new("/tmp/s.sock"));
+        assert_eq!(obgpd.matches("announce IPv4 vpn").count(), 2, "{obgpd}");
+        assert!(reflectd_config(1179, p, "2").contains("families: [ipv4-vpn]"));
+        assert!(gobgp_config(1179, p).contains("l3vpn-ipv4-unicast"));
+        assert!(frr_config(p).contains("address-family ipv4 vpn"));
+    }
+
+    #[test]
+    fn with_rt_constraint_only_the_sinks_carry_it() {
+        let p = Peers {
+            vpn: true,
+            rtc: true,
+            ..P
+        };
+        let r = reflectd_config(1179, p, "2");
+        assert_eq!(r.matches("families: [ipv4-vpn, rt-constraint]").count(), 3);
+        assert_eq!(r.matches("families: [ipv4-vpn]").count(), 2);
+        assert_eq!(gobgp_config(1179, p).matches("\"rtc\"").count(), 3);
     }
 }

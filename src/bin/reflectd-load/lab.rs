@@ -34,6 +34,11 @@ pub struct Scenario {
     /// VPN-IPv4 instead of IPv4 unicast, the table's runs spread over this many customers
     /// (each an RD, a route target and a label: `table::vpn`).
     pub vpn: Option<u32>,
+    /// RT-Constraint (RFC 4684) at the sinks: each negotiates it, announces membership of
+    /// this many of the customers' route targets (`table::vpn::targets_of`) and End-of-RIB,
+    /// and must get exactly those targets' routes. None: sinks do not negotiate it and get
+    /// every route.
+    pub member_of: Option<u32>,
 }
 
 impl Scenario {
@@ -43,6 +48,26 @@ impl Scenario {
             Some(_) => reflectd::wire::Family::Ipv4Vpn,
             None => reflectd::wire::Family::Ipv4Unicast,
         }
+    }
+
+    /// The families a sink's session carries: [`Scenario::family`], and RT-Constraint
+    /// when the sinks announce membership.
+    pub fn sink_families(&self) -> reflectd::wire::FamilySet {
+        let set = reflectd::wire::FamilySet::EMPTY.with(self.family());
+        match self.member_of {
+            Some(_) => set.with(reflectd::wire::Family::RtConstraint),
+            None => set,
+        }
+    }
+
+    /// Route targets a sink is a member of (customer numbers, `table::vpn`), when the sinks
+    /// use RT-Constraint.
+    pub fn targets_of(&self, sink: u32) -> Option<Vec<u32>> {
+        Some(crate::table::vpn::targets_of(
+            sink,
+            self.vpn?,
+            self.member_of?,
+        ))
     }
 }
 

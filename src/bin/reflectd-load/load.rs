@@ -78,12 +78,12 @@ fn session(
     local: Ipv4Addr,
     target: SocketAddr,
     hold: u16,
-    family: Family,
+    families: FamilySet,
     give_up: Instant,
 ) -> Result<(Speaker, u32), String> {
     let mut cfg = SpeakerConfig::new(IpAddr::V4(local), ASN, local);
     cfg.hold_time = hold;
-    cfg.families = FamilySet::EMPTY.with(family);
+    cfg.families = families;
     let mut backoff = Duration::from_millis(100);
     let mut tries = 0;
     loop {
@@ -108,7 +108,7 @@ fn session(
 fn sessions(
     ips: &[Ipv4Addr],
     target: SocketAddr,
-    family: Family,
+    families: FamilySet,
     o: &Opts,
 ) -> Result<(Vec<Speaker>, u32), String> {
     let give_up = Instant::now() + Duration::from_secs(60);
@@ -121,7 +121,7 @@ fn sessions(
             let hold = o.hold_time;
             std::thread::spawn(move || {
                 std::thread::sleep(delay);
-                session(ip, target, hold, family, give_up)
+                session(ip, target, hold, families, give_up)
             })
         })
         .collect();
@@ -140,7 +140,7 @@ fn check_alive(
     ss: &mut [Speaker],
     ips: &[Ipv4Addr],
     target: SocketAddr,
-    family: Family,
+    families: FamilySet,
     o: &Opts,
 ) -> Result<u32, String> {
     let mut redone = 0;
@@ -159,7 +159,7 @@ fn check_alive(
         for i in bad {
             std::thread::sleep(Duration::from_millis(200));
             let give_up = Instant::now() + Duration::from_secs(30);
-            ss[i] = session(ips[i], target, o.hold_time, family, give_up)?.0;
+            ss[i] = session(ips[i], target, o.hold_time, families, give_up)?.0;
             redone += 1;
         }
         std::thread::sleep(o.settle);
@@ -191,15 +191,21 @@ fn vpn_keys(t: &Table, customers: &[u32], range: std::ops::Range<usize>) -> Vec<
 }
 
 /// Encoded announcements (and withdrawals) of speaker `s`; `refl` makes them look reflected.
-/// `customers`: each entry's, in the VPN workload (`Table::customers`).
+/// `customers`: each entry's, in the VPN workload (`Table::customers`); `member`: only the
+/// routes of these customers (what a sink with this RT-Constraint membership is sent).
 fn payloads(
     sc: &Scenario,
     t: &Table,
     customers: Option<&[u32]>,
+    member: Option<&[bool]>,
     s: u32,
     ctx: &CodecCtx,
     refl: Option<Reflected>,
 ) -> (Vec<u8>, Vec<u8>) {
+    let admitted = |j: usize| match (customers, member) {
+        (Some(cs), Some(m)) => m.get(cs[j] as usize).copied().unwrap_or(false),
+        _ => true,
+    };
     let (lo, hi) = if sc.contested {
         (0, t.len())
     } else {
@@ -215,7 +221,8 @@ fn payloads(
     }
     for (a, b) in order {
         let (a, b) = (a.max(lo), b.min(hi));
-        if a < b {
+        // A run is one customer's: admitted whole or not at all.
+        if a < b && admitted(a as usize) {
             let mut attrs = table::attrs(s, a, lp, sc.attr_sets);
             Reflected::apply(refl, &mut attrs);
             let run = a as usize..b as usize;
@@ -235,7 +242,14 @@ fn payloads(
     let mine = lo as usize..hi as usize;
     match customers {
         None => wire::encode_withdraw(ctx, &t.prefixes[mine], &mut wd),
-        Some(cs) => wire::encode_withdraw(ctx, &vpn_keys(t, cs, mine), &mut wd),
+        Some(cs) => {
+            let mut keys = vpn_keys(t, cs, mine.clone());
+            if member.is_some() {
+                let mut j = mine.into_iter();
+                keys.retain(|_| j.next().is_some_and(admitted));
+            }
+            wire::encode_withdraw(ctx, &keys, &mut wd)
+        }
     }
     (ann, wd)
 }
@@ -385,6 +399,9 @@ fn await_phase(
     n
 }
 
+/// What the floor writes one sink: its announcements and its withdrawals.
+type Payload = (Arc<[u8]>, Arc<[u8]>);
+
 /// Sinks one sink thread polls.
 const SINKS_PER_THREAD: usize = 8;
 
@@ -430,9 +447,23 @@ pub fn run(
         .map_err(|_| "ROUTER_ID is not an address")?;
     // One copy for every sink: a thousand sinks must not cost a thousand tables.
     let customers: Option<Arc<[u32]>> = sc.vpn.map(|n| t.customers(n).into());
-    let exp = |exclude: Option<u32>| {
+    // RT-Constraint: sink k's membership, per customer; sinks with the same targets share
+    // one.
+    let mut memberships: std::collections::HashMap<Vec<u32>, Arc<[bool]>> = Default::default();
+    let mut member_of = |k: u32| -> Option<Arc<[bool]>> {
+        let targets = sc.targets_of(k)?;
+        let n = sc.vpn.unwrap_or(0) as usize;
+        let m = memberships.entry(targets).or_insert_with_key(|ts| {
+            let mut m = vec![false; n];
+            ts.iter().for_each(|&c| m[c as usize] = true);
+            m.into()
+        });
+        Some(m.clone())
+    };
+    let exp = |exclude: Option<u32>, member: Option<Arc<[bool]>>| {
         Arc::new(Expect {
             customers: customers.clone(),
+            member,
             table: t.clone(),
             per_speaker,
             exclude,
@@ -441,6 +472,7 @@ pub fn run(
             cluster,
         })
     };
+    let one = |f: Family| FamilySet::EMPTY.with(f);
     let keepalive = Some(Duration::from_secs(u64::from(o.hold_time / 3).max(1)));
     // (sink streams and their ctx), (writer streams with their payloads).
     let mut sink_streams: Vec<(TcpStream, CodecCtx, Arc<Expect>)> = Vec::new();
@@ -456,17 +488,18 @@ pub fn run(
     match target {
         Some(addr) if sc.mesh => {
             let ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
-            let (mut ss, r) = sessions(&ips, addr, sc.family(), o)?;
+            let (mut ss, r) = sessions(&ips, addr, one(sc.family()), o)?;
             rep.sessions_up = t0.elapsed().as_secs_f64();
             std::thread::sleep(o.settle);
-            rep.retries = r + check_alive(&mut ss, &ips, addr, sc.family(), o)?;
+            rep.retries = r + check_alive(&mut ss, &ips, addr, one(sc.family()), o)?;
             for (i, mut s) in ss.into_iter().enumerate() {
                 let ctx = s.ctx;
                 let stream = s.take_stream();
                 let w = stream.try_clone().map_err(|e| e.to_string())?;
-                let (ann, wd) = payloads(sc, &t, customers.as_deref(), i as u32, &ctx, None);
+                let cs = customers.as_deref();
+                let (ann, wd) = payloads(sc, &t, cs, None, i as u32, &ctx, None);
                 let (ann, wd) = (ann.into(), wd.into());
-                sink_streams.push((stream, ctx, exp(Some(i as u32))));
+                sink_streams.push((stream, ctx, exp(Some(i as u32), None)));
                 let churn = churn_of(&ctx, i == 0, None);
                 let churn_to = Vec::new();
                 writers.push((
@@ -483,19 +516,31 @@ pub fn run(
         Some(addr) => {
             let sink_ips: Vec<_> = (0..sc.sinks).map(sink_ip).collect();
             let spk_ips: Vec<_> = (0..sc.speakers).map(speaker_ip).collect();
-            let (mut sinks, r1) = sessions(&sink_ips, addr, sc.family(), o)?;
-            let (mut spks, r2) = sessions(&spk_ips, addr, sc.family(), o)?;
+            let (mut sinks, r1) = sessions(&sink_ips, addr, sc.sink_families(), o)?;
+            let (mut spks, r2) = sessions(&spk_ips, addr, one(sc.family()), o)?;
             rep.sessions_up = t0.elapsed().as_secs_f64();
             std::thread::sleep(o.settle);
             rep.retries = r1 + r2;
-            rep.retries += check_alive(&mut sinks, &sink_ips, addr, sc.family(), o)?;
-            rep.retries += check_alive(&mut spks, &spk_ips, addr, sc.family(), o)?;
-            for mut s in sinks {
+            rep.retries += check_alive(&mut sinks, &sink_ips, addr, sc.sink_families(), o)?;
+            rep.retries += check_alive(&mut spks, &spk_ips, addr, one(sc.family()), o)?;
+            if sc.member_of.is_some() {
+                // Memberships are learned before the clock starts: the run times the VPN
+                // routes' distribution, not the sinks' joining.
+                for (k, s) in (0..).zip(sinks.iter_mut()) {
+                    let targets = sc.targets_of(k).unwrap_or_default();
+                    let m = vpn::membership(ASN, sink_ip(k), &targets);
+                    s.send_raw(&m)
+                        .map_err(|e| format!("{}: membership: {e}", sink_ip(k)))?;
+                }
+                std::thread::sleep(o.settle);
+            }
+            for (k, mut s) in (0..).zip(sinks) {
                 let ctx = s.ctx;
-                sink_streams.push((s.take_stream(), ctx, exp(None)));
+                sink_streams.push((s.take_stream(), ctx, exp(None, member_of(k))));
             }
             for (i, mut s) in spks.into_iter().enumerate() {
-                let (ann, wd) = payloads(sc, &t, customers.as_deref(), i as u32, &s.ctx, None);
+                let cs = customers.as_deref();
+                let (ann, wd) = payloads(sc, &t, cs, None, i as u32, &s.ctx, None);
                 let (ann, wd) = (ann.into(), wd.into());
                 let churn = churn_of(&s.ctx, i == 0, None);
                 let churn_to = Vec::new();
@@ -517,25 +562,22 @@ pub fn run(
             };
             let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
             let addr = l.local_addr().map_err(|e| e.to_string())?;
-            let enc: Vec<_> = (0..sc.speakers)
-                .map(|s| {
-                    let originator = speaker_id(s);
-                    payloads(
-                        sc,
-                        &t,
-                        customers.as_deref(),
-                        s,
-                        &ctx,
-                        Some(Reflected {
-                            originator,
+            let enc_for = |member: Option<&[bool]>| -> Vec<_> {
+                (0..sc.speakers)
+                    .map(|s| {
+                        let refl = Reflected {
+                            originator: speaker_id(s),
                             cluster,
-                        }),
-                    )
-                })
-                .collect();
+                        };
+                        let cs = customers.as_deref();
+                        payloads(sc, &t, cs, member, s, &ctx, Some(refl))
+                    })
+                    .collect()
+            };
+            let enc = enc_for(None);
             // What a reflector would send sink k: the best path only, speaker 0's
             // (contested), everyone's (unique), or everyone's but the sink's own (mesh).
-            let join = |from: &mut dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>| {
+            let join = |from: &mut dyn Iterator<Item = &(Vec<u8>, Vec<u8>)>| -> Payload {
                 let (mut ann, mut wd) = (Vec::new(), Vec::new());
                 for (a, w) in from {
                     ann.extend_from_slice(a);
@@ -543,25 +585,37 @@ pub fn run(
                 }
                 (Arc::<[u8]>::from(ann), Arc::<[u8]>::from(wd))
             };
-            // Mesh (never contested): each sink's own, below.
+            // Mesh (never contested): each sink's own, below; RT-Constraint: its targets'.
             let same = match (sc.contested, sc.mesh) {
+                _ if sc.member_of.is_some() => None,
                 (true, _) => Some(join(&mut enc[..1].iter())),
                 (false, false) => Some(join(&mut enc.iter())),
                 (false, true) => None,
             };
+            // Per membership (sinks with the same targets share one payload).
+            let mut by_member: Vec<(Arc<[bool]>, Payload)> = Vec::new();
             for k in 0..sc.sinks {
                 let w = TcpStream::connect(addr).map_err(|e| e.to_string())?;
                 let (r, _) = l.accept().map_err(|e| e.to_string())?;
                 let _ = w.set_nodelay(true);
-                let (ann, wd) = match &same {
-                    Some(same) => same.clone(),
-                    None => {
+                let member = member_of(k);
+                let (ann, wd) = match (&same, &member) {
+                    (Some(same), _) => same.clone(),
+                    (None, Some(m)) => match by_member.iter().find(|(b, _)| Arc::ptr_eq(b, m)) {
+                        Some((_, p)) => p.clone(),
+                        None => {
+                            let p = join(&mut enc_for(Some(m)).iter());
+                            by_member.push((m.clone(), p.clone()));
+                            p
+                        }
+                    },
+                    (None, None) => {
                         let others = enc.iter().enumerate().filter(|&(s, _)| s != k as usize);
                         join(&mut others.map(|(_, e)| e))
                     }
                 };
                 let excl = sc.mesh.then_some(k);
-                sink_streams.push((r, ctx, exp(excl)));
+                sink_streams.push((r, ctx, exp(excl, member)));
                 writers.push((
                     w,
                     Out {
@@ -588,6 +642,12 @@ pub fn run(
             }
             rep.sessions_up = t0.elapsed().as_secs_f64();
         }
+    }
+
+    if sc.member_of.is_some() {
+        rep.deliveries = (sink_streams.iter())
+            .map(|(_, _, e)| e.total() as u64)
+            .sum();
     }
 
     let before = pid.map(procs::usage);

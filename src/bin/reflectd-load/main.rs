@@ -107,6 +107,10 @@ pub struct ScenarioArgs {
     /// table spread over this many customers (one RD, route target and label each).
     #[arg(long)]
     vpn: Option<u32>,
+    /// With --vpn: sinks use RT-Constraint (RFC 4684), each announcing membership of this
+    /// many of the customers' route targets, and must get exactly those targets' routes.
+    #[arg(long, requires = "vpn", conflicts_with = "mesh")]
+    member_of: Option<u32>,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
@@ -125,6 +129,7 @@ impl ScenarioArgs {
             churn: self.churn,
             churn_rate: self.churn_rate,
             vpn: self.vpn,
+            member_of: self.member_of,
         }
     }
 

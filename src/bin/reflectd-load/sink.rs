@@ -38,8 +38,12 @@ pub struct Expect {
     pub speakers: u32,
     /// The reflector's cluster id: the whole CLUSTER_LIST of a route reflected once.
     pub cluster: Ipv4Addr,
-    /// VPN workload: each entry's customer, whose RD and label its route must carry.
+    /// VPN workload: each entry's customer, whose RD, label and route target its route
+    /// must carry.
     pub customers: Option<Arc<[u32]>>,
+    /// RT-Constraint: per customer (route target), whether this sink is a member. It must
+    /// get the routes of those and no others. None: every route.
+    pub member: Option<Arc<[bool]>>,
 }
 
 impl Expect {
@@ -54,6 +58,15 @@ impl Expect {
             .filter(|&j| self.exclude != Some(self.owner(j)))
     }
 
+    /// Whether this sink's membership admits entry `j` (always, without RT-Constraint).
+    fn admits(&self, j: usize) -> bool {
+        let Some(member) = &self.member else {
+            return true;
+        };
+        let c = self.customers.as_ref().and_then(|cs| cs.get(j).copied());
+        c.and_then(|c| member.get(c as usize).copied()) == Some(true)
+    }
+
     /// Index of a VPN route if this sink must see it, and whether its RD and label are its
     /// customer's.
     fn vpn_index(&self, r: &VpnRoute) -> Option<(usize, bool)> {
@@ -65,6 +78,15 @@ impl Expect {
             j,
             r.rd == vpn::rd(c) && r.label.value() == vpn::label(c).value(),
         ))
+    }
+
+    /// Whether `a` carries the route target of entry `j`'s customer (VPN workload).
+    fn carries_target(&self, j: usize, a: &Attrs) -> bool {
+        let Some(c) = self.customers.as_ref().and_then(|cs| cs.get(j).copied()) else {
+            return false;
+        };
+        let rt = vpn::route_target(c);
+        a.ext_communities.chunks_exact(8).any(|x| x == rt)
     }
 
     /// Speaker s's path, reflected once: its next hop, its ORIGINATOR_ID, our CLUSTER_LIST.
@@ -89,6 +111,12 @@ impl Expect {
     }
 
     pub fn total(&self) -> usize {
+        if self.member.is_some() {
+            // (No mesh with RT-Constraint: nothing is excluded.)
+            return (0..self.table.len() as usize)
+                .filter(|&j| self.admits(j))
+                .count();
+        }
         let own = match (self.exclude, self.per_speaker) {
             (Some(_), Some(p)) => p as usize,
             _ => 0,
@@ -131,6 +159,9 @@ pub struct Sink {
     wrong: u64,
     /// The first wrong announcement, described for the failure message.
     first_wrong: Option<String>,
+    /// RT-Constraint: routes received of targets it is not a member of, and the first.
+    unwanted: u64,
+    first_unwanted: Option<String>,
     converged: bool,
     /// Per churn change this sink must see, when it saw it.
     seen: Vec<Option<Instant>>,
@@ -160,6 +191,8 @@ impl Sink {
             present: 0,
             wrong: 0,
             first_wrong: None,
+            unwanted: 0,
+            first_unwanted: None,
             converged: false,
             seen: vec![None; churn_want as usize],
             churned: 0,
@@ -172,7 +205,8 @@ impl Sink {
     fn fail(&mut self, why: String, tx: &mpsc::Sender<SinkEvent>) {
         let why = if self.wrong > 0 {
             format!(
-                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID or CLUSTER_LIST; \
+                "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID, CLUSTER_LIST, \
+                 or (VPN) RD, label or route target; \
                  the first: {})",
                 self.wrong,
                 self.first_wrong.as_deref().unwrap_or("?")
@@ -200,6 +234,14 @@ impl Sink {
             };
             self.have += n;
             if let Err(why) = self.take_messages() {
+                return self.fail(why, tx);
+            }
+            if self.unwanted > 0 {
+                let why = format!(
+                    "sent {} routes of route targets it is not a member of; the first: {}",
+                    self.unwanted,
+                    self.first_unwanted.as_deref().unwrap_or("?")
+                );
                 return self.fail(why, tx);
             }
             self.report(ph, tx);
@@ -260,7 +302,9 @@ impl Sink {
             set(j, 0);
         }
         for (j, _) in vpn_routes(u.vpn_withdrawn).filter_map(|r| exp.vpn_index(&r)) {
-            set(j, 0);
+            if exp.admits(j) {
+                set(j, 0);
+            }
         }
         let a = &u.attrs;
         for j in prefixes(u.nlri).filter_map(|p| exp.index(&p)) {
@@ -276,12 +320,24 @@ impl Sink {
             let Some((j, key_right)) = exp.vpn_index(&r) else {
                 continue;
             };
+            let key_right = key_right && exp.carries_target(j, a);
+            if !exp.admits(j) {
+                self.unwanted += 1;
+                self.first_unwanted
+                    .get_or_insert_with(|| format!("{}:{}", r.rd, r.prefix));
+                continue;
+            }
             let right = key_right && exp.right(j, a);
             if !key_right || (!right && exp.wrong(j, a)) {
                 self.wrong += 1;
                 self.first_wrong.get_or_insert_with(|| {
                     let (rd, l) = (r.rd, r.label.0);
-                    format!("{rd}:{} label {l:02x?}: {}", r.prefix, a.describe())
+                    let rts = a.ext_communities;
+                    let p = r.prefix;
+                    format!(
+                        "{rd}:{p} label {l:02x?} ext communities {rts:02x?}: {}",
+                        a.describe()
+                    )
                 });
             }
             set(j, if right { 2 } else { 1 });
@@ -325,7 +381,7 @@ impl Sink {
         let mut by_owner: std::collections::BTreeMap<u32, usize> = Default::default();
         for (j, &st) in self.state.iter().enumerate() {
             let owner = self.exp.owner(j);
-            if st != 2 && self.exp.exclude != Some(owner) {
+            if st != 2 && self.exp.exclude != Some(owner) && self.exp.admits(j) {
                 *by_owner.entry(owner).or_default() += 1;
             }
         }
@@ -376,6 +432,8 @@ struct Attrs<'a> {
     originator_id: Option<Ipv4Addr>,
     /// The CLUSTER_LIST's value as sent.
     cluster_list: &'a [u8],
+    /// The EXTENDED COMMUNITIES' value as sent (8 bytes each).
+    ext_communities: &'a [u8],
 }
 
 /// An UPDATE read in place: at full size the sinks read hundreds of millions of prefixes,
@@ -421,6 +479,8 @@ impl<'a> Update<'a> {
                 attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
                 attr_code::ORIGINATOR_ID => attrs.originator_id = Some(v4(value)?),
                 attr_code::CLUSTER_LIST => attrs.cluster_list = value,
+                // EXTENDED COMMUNITIES (RFC 4360): a VPN route's route target.
+                16 => attrs.ext_communities = value,
                 _ => {}
             }
             rest = &rest[whole.len()..];
@@ -564,6 +624,7 @@ mod tests {
             speakers: 2,
             cluster: Ipv4Addr::new(10, 255, 0, 1),
             customers: None,
+            member: None,
         }
     }
 
@@ -668,10 +729,18 @@ mod tests {
         let keys: Vec<Vpn4> = (a..b)
             .map(|j| Vpn4::new(vpn::rd(c), t.prefixes[j as usize]))
             .collect();
-        let attrs = crate::table::attrs(1, a, 100, 0);
+        let mut attrs = crate::table::attrs(1, a, 100, 0);
+        // Without its customer's route target, then with it.
         let mut msg = Vec::new();
         wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c), &keys, &mut msg);
         let u = Update::read(&msg[19..]).expect("read in place");
+        assert!(!exp.carries_target(a as usize, &u.attrs));
+        attrs.ext_communities = vec![vpn::route_target(c + 1), vpn::route_target(c)];
+        let mut msg = Vec::new();
+        wire::encode_announce_labeled(&ctx, &attrs, vpn::label(c), &keys, &mut msg);
+        let u = Update::read(&msg[19..]).expect("read in place");
+        assert!(exp.carries_target(a as usize, &u.attrs));
+        assert!(!exp.carries_target(a as usize + 1000, &u.attrs));
         assert_eq!(u.attrs.next_hop.map(NextHop::V4), Some(attrs.next_hop));
         let got: Vec<(usize, bool)> = vpn_routes(u.vpn_nlri)
             .filter_map(|r| exp.vpn_index(&r))
@@ -688,5 +757,23 @@ mod tests {
         wire::encode_withdraw(&ctx, &keys, &mut wd);
         let w = Update::read(&wd[19..]).expect("read in place");
         assert_eq!(vpn_routes(w.vpn_withdrawn).count(), keys.len());
+    }
+
+    #[test]
+    fn with_rt_constraint_a_sink_expects_only_its_targets_routes() {
+        let t = Arc::new(Table::new(1000).unwrap());
+        let customers: Arc<[u32]> = t.customers(10).into();
+        let mut member = vec![false; 10];
+        member[3] = true;
+        let exp = Expect {
+            customers: Some(customers.clone()),
+            member: Some(member.into()),
+            table: t.clone(),
+            ..expect(None)
+        };
+        let want = customers.iter().filter(|&&c| c == 3).count();
+        assert!(want > 0);
+        assert_eq!(exp.total(), want);
+        assert!((0..1000).all(|j| exp.admits(j) == (customers[j] == 3)));
     }
 }

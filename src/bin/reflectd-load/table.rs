@@ -120,6 +120,52 @@ pub mod vpn {
     pub fn label(c: u32) -> Label {
         Label::new(1000 + c)
     }
+
+    /// The route targets (customers) sink `sink` is a member of: `n` consecutive ones from
+    /// `sink * n`, wrapping at `customers` (100 targets, 10 each: sinks 0-9 cover them all
+    /// once, sink 10 is sink 0 again). Sorted, no repeats.
+    pub fn targets_of(sink: u32, customers: u32, n: u32) -> Vec<u32> {
+        let customers = customers.max(1);
+        let first = u64::from(sink) * u64::from(n);
+        let mut t: Vec<u32> = (0..u64::from(n.min(customers)))
+            .map(|k| ((first + k) % u64::from(customers)) as u32)
+            .collect();
+        t.sort_unstable();
+        t
+    }
+
+    /// The UPDATE with which a sink announces its membership of `targets` (RFC 4684 §4:
+    /// origin AS `asn`, each target whole, 96 bits), next hop `next_hop`; then End-of-RIB
+    /// for RT-Constraint. iBGP: ORIGIN IGP, an empty AS_PATH, LOCAL_PREF 100.
+    pub fn membership(asn: u32, next_hop: std::net::Ipv4Addr, targets: &[u32]) -> Vec<u8> {
+        use reflectd::wire::rtc::{self, RtcNlri};
+        use reflectd::wire::{attr_code, Family};
+        let mut mp = vec![0, rtc::AFI as u8, rtc::SAFI, 4];
+        mp.extend_from_slice(&next_hop.octets());
+        mp.push(0);
+        for &c in targets {
+            // 96 bits is always a valid length: new() cannot refuse it.
+            if let Ok(n) = RtcNlri::new(asn, route_target(c), rtc::MAX_LEN) {
+                n.encode(&mut mp);
+            }
+        }
+        // ORIGIN (1) IGP, AS_PATH (2) empty, LOCAL_PREF (5) 100: well-known, transitive.
+        let mut attrs = vec![0x40, 1, 1, 0, 0x40, 2, 0];
+        attrs.extend_from_slice(&[0x40, 5, 4, 0, 0, 0, 100]);
+        // Optional, extended length: any number of targets fits.
+        attrs.extend_from_slice(&[0x90, attr_code::MP_REACH_NLRI]);
+        attrs.extend_from_slice(&(mp.len() as u16).to_be_bytes());
+        attrs.extend_from_slice(&mp);
+        let body_len = 4 + attrs.len();
+        let mut out = vec![0xff; 16];
+        out.extend_from_slice(&((19 + body_len) as u16).to_be_bytes());
+        out.push(2);
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&(attrs.len() as u16).to_be_bytes());
+        out.extend_from_slice(&attrs);
+        reflectd::wire::encode_end_of_rib(Family::RtConstraint, &mut out);
+        out
+    }
 }
 
 impl Table {
@@ -207,5 +253,46 @@ mod tests {
                 "speaker {s}"
             );
         }
+    }
+
+    #[test]
+    fn a_sink_is_a_member_of_n_targets_and_ten_sinks_cover_a_hundred() {
+        assert_eq!(vpn::targets_of(0, 100, 10), (0..10).collect::<Vec<_>>());
+        assert_eq!(vpn::targets_of(9, 100, 10), (90..100).collect::<Vec<_>>());
+        assert_eq!(vpn::targets_of(10, 100, 10), vpn::targets_of(0, 100, 10));
+        assert_eq!(vpn::targets_of(3, 4, 3), vec![1, 2, 3]);
+        assert_eq!(vpn::targets_of(0, 4, 9), vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn the_membership_update_carries_each_target_whole_then_end_of_rib() {
+        use reflectd::wire::{attr_code, rtc, Family, Frames, MessageType};
+        let msg = vpn::membership(65000, Ipv4Addr::new(127, 2, 0, 1), &[0, 41]);
+        let frames: Vec<_> = Frames::new(&msg, 4096).map_while(Result::ok).collect();
+        assert_eq!(frames.len(), 2);
+        assert!(frames.iter().all(|f| f.kind() == MessageType::Update));
+        let body = frames[0].body();
+        let alen = usize::from(u16::from_be_bytes([body[2], body[3]]));
+        let mut attrs = &body[4..4 + alen];
+        let mut mp = None;
+        while let Some((code, value, whole)) = attr_code::next_attr(attrs) {
+            if code == attr_code::MP_REACH_NLRI {
+                mp = Some(value);
+            }
+            attrs = &attrs[whole.len()..];
+        }
+        let mp = mp.expect("MP_REACH_NLRI");
+        assert_eq!(&mp[..9], &[0, 1, 132, 4, 127, 2, 0, 1, 0]);
+        let mut got = Vec::new();
+        rtc::decode(&mp[9..], false, &mut got).unwrap();
+        let want: Vec<String> = [1, 42]
+            .iter()
+            .map(|n| format!("65000:65000:{n}/96"))
+            .collect();
+        let got: Vec<String> = got.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, want);
+        let mut eor = Vec::new();
+        reflectd::wire::encode_end_of_rib(Family::RtConstraint, &mut eor);
+        assert_eq!(frames[1].bytes(), &eor[..]);
     }
 }
