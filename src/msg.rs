@@ -12,8 +12,8 @@ pub use prepared::{Prepared, Rank};
 
 use crate::wire::evpn::{EvpnKey, PathData};
 use crate::wire::{
-    scan, stored, CodecCtx, Family, FamilySet, Labeled, NextHop, NlriSet, Notification, PathAttrs,
-    Prefix4, Prefix6, Update, Vpn4, Vpn6,
+    scan, stored, CodecCtx, Family, FamilySet, Label, Labeled, NlriSet, Notification, Prefix4,
+    Prefix6, Update, Vpn4, Vpn6,
 };
 use bytes::Bytes;
 use smallvec::SmallVec;
@@ -233,10 +233,14 @@ impl Received {
         match (treat_as_withdraw, &u.attrs, u.mp_reach) {
             (false, Some(a), Some(mp)) => {
                 let nh = mp.next_hop;
+                let labeled = |l: &Label| Prepared::labeled(a, &nh, Some(*l));
                 let runs = match mp.nlri {
-                    NlriSet::Ipv4Vpn(l) => label_runs(l, NlriSet::Ipv4Vpn, a, &nh),
-                    NlriSet::Ipv6Vpn(l) => label_runs(l, NlriSet::Ipv6Vpn, a, &nh),
-                    NlriSet::Evpn(l) => evpn_runs(l, a, &nh),
+                    NlriSet::Ipv4Vpn(l) => path_data_runs(l, NlriSet::Ipv4Vpn, labeled),
+                    NlriSet::Ipv6Vpn(l) => path_data_runs(l, NlriSet::Ipv6Vpn, labeled),
+                    NlriSet::Evpn(l) => path_data_runs(l, NlriSet::Evpn, |data| {
+                        let bytes = crate::wire::evpn_nlri::to_bytes(data);
+                        Prepared::with_path_data(a, &nh, &bytes)
+                    }),
                     nlri => {
                         mp_set = Some(Prepared::with_next_hop(a, &nh));
                         mp_nlri = Some(nlri);
@@ -344,45 +348,23 @@ impl Received {
     }
 }
 
-/// A labeled family's announced routes as one set per label (`Received::mp_nlri`).
-fn label_runs<N: Copy>(
-    routes: Labeled<N>,
-    wrap: fn(Labeled<N>) -> NlriSet,
-    attrs: &PathAttrs,
-    next_hop: &NextHop,
-) -> Vec<(NlriSet, Prepared)> {
-    routes
-        .by_label()
-        .into_iter()
-        .map(|(label, keys)| {
-            let set = Prepared::labeled(attrs, next_hop, Some(label));
-            let routes = Labeled {
-                keys,
-                labels: Vec::new(),
-            };
-            (wrap(routes), set)
-        })
-        .collect()
-}
-
-/// EVPN routes announced together as one set per distinct path data (labels, ESI,
-/// gateway: `wire::evpn_nlri`); a MAC-VRF's routes usually share one.
-fn evpn_runs(
-    routes: Labeled<EvpnKey, PathData>,
-    attrs: &PathAttrs,
-    next_hop: &NextHop,
+/// A family's announced routes as one set per distinct path data (`Received::mp_nlri`): a
+/// VPN route's label, an EVPN route's labels, ESI and gateway. A router that allocates a
+/// label per VRF, or a MAC-VRF's routes, share one.
+fn path_data_runs<N: Copy, D: Clone + Eq + std::hash::Hash>(
+    routes: Labeled<N, D>,
+    wrap: fn(Labeled<N, D>) -> NlriSet,
+    set_of: impl Fn(&D) -> Prepared,
 ) -> Vec<(NlriSet, Prepared)> {
     routes
         .by_label()
         .into_iter()
         .map(|(data, keys)| {
-            let bytes = crate::wire::evpn_nlri::to_bytes(&data);
-            let set = Prepared::with_path_data(attrs, next_hop, &bytes);
             let routes = Labeled {
                 keys,
                 labels: Vec::new(),
             };
-            (NlriSet::Evpn(routes), set)
+            (wrap(routes), set_of(&data))
         })
         .collect()
 }

@@ -314,6 +314,27 @@ fn decode_all(data: &[u8], ctx: &CodecCtx) -> Vec<Message> {
     out
 }
 
+/// The UPDATEs of one flush that `peer` is among the receivers of, decoded.
+fn updates_to(r: &mut Rib, peer: PeerId) -> Vec<Update> {
+    let mut out = Outbox::default();
+    r.flush(&mut out);
+    let mut updates = Vec::new();
+    for (_, m) in &out.msgs {
+        let ToWorker::Send { peers, data } = m else {
+            continue;
+        };
+        if !peers.contains(&peer) {
+            continue;
+        }
+        for msg in decode_all(data, &codec()) {
+            if let Message::Update(u) = msg {
+                updates.push(u);
+            }
+        }
+    }
+    updates
+}
+
 fn limited(peer: PeerId, limit: u64) -> ToRib {
     ToRib::PeerUp(PeerUp {
         max_prefixes: Some(limit),

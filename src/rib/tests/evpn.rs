@@ -79,37 +79,26 @@ fn ip_prefix(rd: u8, net: u8, label: u16) -> Vec<u8> {
 /// What `peer` was sent in the flush: the NLRI bytes of every route announced (each
 /// whole, as on the wire; sorted) with its next hop, and the keys withdrawn.
 fn sent_to(r: &mut Rib, peer: PeerId) -> (Vec<(Vec<u8>, NextHop)>, Vec<EvpnKey>) {
-    let mut out = Outbox::default();
-    r.flush(&mut out);
     let (mut announced, mut withdrawn) = (Vec::new(), Vec::new());
-    for (_, m) in &out.msgs {
-        let ToWorker::Send { peers, data } = m else {
-            continue;
-        };
-        if !peers.contains(&peer) {
-            continue;
+    for u in updates_to(r, peer) {
+        if let Some(MpReach {
+            next_hop,
+            nlri: NlriSet::Evpn(l),
+        }) = &u.mp_reach
+        {
+            let a = u.attrs.as_ref().expect("attributes with MP_REACH_NLRI");
+            assert_eq!(a.cluster_list, vec![CLUSTER], "reflected");
+            for (k, d) in l.keys.iter().zip(&l.labels) {
+                let mut b = Vec::new();
+                evpn::join(k, d).unwrap().encode(&mut b);
+                announced.push((b, *next_hop));
+            }
         }
-        for msg in decode_all(data, &codec()) {
-            let Message::Update(u) = msg else { continue };
-            if let Some(MpReach {
-                next_hop,
-                nlri: NlriSet::Evpn(l),
-            }) = &u.mp_reach
-            {
-                let a = u.attrs.as_ref().expect("attributes with MP_REACH_NLRI");
-                assert_eq!(a.cluster_list, vec![CLUSTER], "reflected");
-                for (k, d) in l.keys.iter().zip(&l.labels) {
-                    let mut b = Vec::new();
-                    evpn::join(k, d).unwrap().encode(&mut b);
-                    announced.push((b, *next_hop));
-                }
-            }
-            if let Some(MpUnreach {
-                nlri: NlriSet::Evpn(l),
-            }) = &u.mp_unreach
-            {
-                withdrawn.extend(&l.keys);
-            }
+        if let Some(MpUnreach {
+            nlri: NlriSet::Evpn(l),
+        }) = &u.mp_unreach
+        {
+            withdrawn.extend(&l.keys);
         }
     }
     announced.sort_by(|a, b| a.0.cmp(&b.0));

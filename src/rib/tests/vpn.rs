@@ -62,35 +62,24 @@ fn withdraw_vpn4(peer: PeerId, routes: &[&str]) -> ToRib {
 type Vpn4Seen = (Vpn4, Label, NextHop, Vec<[u8; 8]>);
 
 fn sent_to(r: &mut Rib, peer: PeerId) -> (Vec<Vpn4Seen>, Vec<Vpn4>) {
-    let mut out = Outbox::default();
-    r.flush(&mut out);
     let (mut announced, mut withdrawn) = (Vec::new(), Vec::new());
-    for (_, m) in &out.msgs {
-        let ToWorker::Send { peers, data } = m else {
-            continue;
-        };
-        if !peers.contains(&peer) {
-            continue;
+    for u in updates_to(r, peer) {
+        if let Some(MpReach {
+            next_hop,
+            nlri: NlriSet::Ipv4Vpn(l),
+        }) = &u.mp_reach
+        {
+            let a = u.attrs.as_ref().expect("attributes with MP_REACH_NLRI");
+            assert_eq!(a.cluster_list, vec![CLUSTER], "reflected");
+            for (k, label) in l.keys.iter().zip(&l.labels) {
+                announced.push((*k, *label, *next_hop, a.ext_communities.clone()));
+            }
         }
-        for msg in decode_all(data, &codec()) {
-            let Message::Update(u) = msg else { continue };
-            if let Some(MpReach {
-                next_hop,
-                nlri: NlriSet::Ipv4Vpn(l),
-            }) = &u.mp_reach
-            {
-                let a = u.attrs.as_ref().expect("attributes with MP_REACH_NLRI");
-                assert_eq!(a.cluster_list, vec![CLUSTER], "reflected");
-                for (k, label) in l.keys.iter().zip(&l.labels) {
-                    announced.push((*k, *label, *next_hop, a.ext_communities.clone()));
-                }
-            }
-            if let Some(MpUnreach {
-                nlri: NlriSet::Ipv4Vpn(l),
-            }) = &u.mp_unreach
-            {
-                withdrawn.extend(&l.keys);
-            }
+        if let Some(MpUnreach {
+            nlri: NlriSet::Ipv4Vpn(l),
+        }) = &u.mp_unreach
+        {
+            withdrawn.extend(&l.keys);
         }
     }
     announced.sort_by_key(|a| a.0);
