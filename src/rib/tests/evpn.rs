@@ -214,3 +214,48 @@ fn a_route_refresh_resends_every_route_with_its_path_data() {
     want.sort_by(|a, b| a.0.cmp(&b.0));
     assert_eq!(announced, want);
 }
+
+#[test]
+fn a_restarting_evpn_peers_routes_stay_until_its_end_of_rib_then_the_unrefreshed_go() {
+    let mut r = rib();
+    let ToRib::PeerUp(mut up) = evpn_peer(1, true) else {
+        unreachable!("evpn_peer is a PeerUp")
+    };
+    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
+        families: up.families,
+        forwarding: up.families,
+        restart_time: std::time::Duration::from_secs(120),
+        stale_time: std::time::Duration::from_secs(360),
+    });
+    r.feed(ToRib::PeerUp(up.clone()));
+    r.feed(evpn_peer(2, true));
+    r.plan();
+    let (kept, swept) = (mac_ip(1, 1, 0, 0x641, 0), multicast(1, 1));
+    r.feed(announce_evpn(
+        1,
+        &[kept.clone(), swept.clone()].concat(),
+        100,
+    ));
+    assert_eq!(sent_to(&mut r, 2).0.len(), 2);
+    r.feed(ToRib::PeerLost { peer: 1 });
+    assert_eq!(
+        sent_to(&mut r, 2),
+        (vec![], vec![]),
+        "kept stale, nothing sent"
+    );
+    r.feed(ToRib::PeerUp(up));
+    r.plan();
+    r.feed(announce_evpn(1, &kept, 100));
+    // End-of-RIB for EVPN: an empty MP_UNREACH_NLRI.
+    r.feed(ToRib::updates(
+        1,
+        vec![Update {
+            mp_unreach: Some(MpUnreach {
+                nlri: NlriSet::Evpn(Labeled::default()),
+            }),
+            ..Update::default()
+        }],
+    ));
+    let (_, withdrawn) = sent_to(&mut r, 2);
+    assert_eq!(withdrawn, vec![key(&swept)]);
+}
