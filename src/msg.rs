@@ -200,8 +200,8 @@ pub struct Received {
     pub set: Option<Prepared>,
     /// MP_REACH_NLRI's prefixes, announced with `mp_set` (next hop: MP_REACH_NLRI's).
     /// Of a labeled family (VPN), the routes of one label, the first the UPDATE carries:
-    /// the label is in `mp_set` (`wire::stored`), and the set's own labels are left empty.
-    pub mp_nlri: Option<NlriSet>,
+    /// the label is in `mp_set` (`wire::stored`).
+    pub mp_nlri: Option<MpNlri>,
     pub mp_set: Option<Prepared>,
     /// A labeled family's routes of every further label, each with its own set (empty
     /// unless a router allocated labels per prefix).
@@ -215,6 +215,33 @@ pub struct Received {
 /// Prefixes of an NLRI field kept inline in `Received` (the synthetic table's runs are 1 to
 /// 8 prefixes; the Internet's average is 2 to 3).
 pub const INLINE_NLRI: usize = 8;
+
+/// VPN routes kept inline in `Received`, as IPv4 unicast ones are: as many VPN-IPv4 keys
+/// as `INLINE_NLRI` prefixes, and VPN-IPv6 keys in the same room.
+pub const INLINE_VPN4: usize = INLINE_NLRI;
+pub const INLINE_VPN6: usize = 4;
+
+/// `Received::mp_nlri`: a VPN family's routes of one label as keys alone, kept inline when
+/// few (the RIB thread would otherwise free a block per UPDATE that a worker allocated);
+/// any other family's as decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MpNlri {
+    Set(NlriSet),
+    Vpn4(SmallVec<[Vpn4; INLINE_VPN4]>),
+    Vpn6(SmallVec<[Vpn6; INLINE_VPN6]>),
+}
+
+/// `keys` inline if they fit, else in their own block.
+fn inline<A: smallvec::Array>(keys: Vec<A::Item>) -> SmallVec<A>
+where
+    A::Item: Copy,
+{
+    if keys.len() <= A::size() {
+        SmallVec::from_slice(&keys)
+    } else {
+        SmallVec::from_vec(keys)
+    }
+}
 
 impl Received {
     /// Treat-as-withdraw also when the set has no stored form (`wire::stored::fits`).
@@ -237,17 +264,17 @@ impl Received {
                     NlriSet::Ipv6Vpn(l) => label_runs(l, NlriSet::Ipv6Vpn, a, &nh),
                     nlri => {
                         mp_set = Some(Prepared::with_next_hop(a, &nh));
-                        mp_nlri = Some(nlri);
+                        mp_nlri = Some(MpNlri::Set(nlri));
                         Vec::new()
                     }
                 };
                 let mut runs = runs.into_iter();
                 if let Some((nlri, set)) = runs.next() {
-                    (mp_nlri, mp_set) = (Some(nlri), Some(set));
+                    (mp_nlri, mp_set) = (Some(MpNlri::of(nlri)), Some(set));
                 }
                 mp_more = runs.collect();
             }
-            (_, _, mp) => mp_nlri = mp.map(|m| m.nlri),
+            (_, _, mp) => mp_nlri = mp.map(|m| MpNlri::of(m.nlri)),
         }
         Received {
             withdrawn: u.withdrawn,
@@ -288,14 +315,19 @@ impl Received {
 
     /// A VPN UPDATE if `wire::scan::vpn_update` reads it in place.
     fn scanned_vpn(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
-        let s = scan::vpn_update(body, ctx)?;
+        let (mut v4, mut v6) = (SmallVec::new(), SmallVec::new());
+        let s = scan::vpn_update(body, ctx, &mut v4, &mut v6)?;
+        let routes = match s.family {
+            Family::Ipv6Vpn => MpNlri::Vpn6(v6),
+            _ => MpNlri::Vpn4(v4),
+        };
         Some(Received {
             withdrawn: Vec::new(),
             mp_unreach: None,
             nlri: SmallVec::new(),
             set: None,
             mp_set: Some(Prepared::scanned_vpn(&s.attrs, &s.next_hop, s.label)),
-            mp_nlri: Some(s.routes),
+            mp_nlri: Some(routes),
             mp_more: Vec::new(),
             treat_as_withdraw: false,
             end_of_rib: None,
@@ -332,10 +364,27 @@ impl Received {
                 0
             }
             + block(self.mp_unreach.as_ref().map_or(0, nlri))
-            + block(self.mp_nlri.as_ref().map_or(0, nlri))
+            + block(self.mp_nlri.as_ref().map_or(0, |m| match m {
+                MpNlri::Set(s) => nlri(s),
+                MpNlri::Vpn4(k) if k.spilled() => k.len() * size_of::<Vpn4>(),
+                MpNlri::Vpn6(k) if k.spilled() => k.len() * size_of::<Vpn6>(),
+                MpNlri::Vpn4(_) | MpNlri::Vpn6(_) => 0,
+            }))
             + block(self.set.as_ref().map_or(0, |p| p.set.len()))
             + block(self.mp_set.as_ref().map_or(0, |p| p.set.len()))
             + more
+    }
+}
+
+impl MpNlri {
+    /// VPN routes as keys (their labels dropped: a set's label is in its `Prepared`, and
+    /// a withdrawal's is ignored), anything else as it is.
+    pub fn of(set: NlriSet) -> MpNlri {
+        match set {
+            NlriSet::Ipv4Vpn(l) => MpNlri::Vpn4(inline(l.keys)),
+            NlriSet::Ipv6Vpn(l) => MpNlri::Vpn6(inline(l.keys)),
+            set => MpNlri::Set(set),
+        }
     }
 }
 
