@@ -212,7 +212,11 @@ impl Blocked for Vpn4 {
     type Block = RdBlock;
     type Inner = Prefix4;
     fn split(self) -> (RdBlock, Prefix4) {
-        let top = u16::from(self.prefix.octets()[0]);
+        // The /8 taken from the address as one integer: taken as its first octet, the
+        // compiler copied the prefix as that octet and the four bytes after it, and every
+        // later 4-byte read of the address waited for both stores (a store-forwarding stall
+        // per route, which also made it wait for the previous route's stores to the tables).
+        let top = (u32::from(self.prefix.addr()) >> 24) as u16;
         (RdBlock { rd: self.rd, top }, self.prefix)
     }
     fn join(block: RdBlock, prefix: Prefix4) -> Vpn4 {
@@ -225,8 +229,7 @@ impl Blocked for Vpn6 {
     type Block = RdBlock;
     type Inner = Prefix6;
     fn split(self) -> (RdBlock, Prefix6) {
-        let [a, b, ..] = self.prefix.octets();
-        let top = u16::from_be_bytes([a, b]);
+        let top = (u128::from(self.prefix.addr()) >> 112) as u16;
         (RdBlock { rd: self.rd, top }, self.prefix)
     }
     fn join(block: RdBlock, prefix: Prefix6) -> Vpn6 {
