@@ -135,7 +135,8 @@ impl Rib {
             return;
         }
         self.withdraw(peer, &u.withdrawn);
-        if let Some(set) = &u.mp_unreach {
+        let rare = u.rare.map(|r| *r).unwrap_or_default();
+        if let Some(set) = &rare.mp_unreach {
             self.apply_set(peer, set, None);
         }
         if u.treat_as_withdraw {
@@ -144,7 +145,7 @@ impl Rib {
             if let Some(nlri) = &u.mp_nlri {
                 self.apply_mp(peer, nlri, None);
             }
-            for (nlri, _) in &u.mp_more {
+            for (nlri, _) in &rare.mp_more {
                 self.apply_set(peer, nlri, None);
             }
             return;
@@ -155,7 +156,7 @@ impl Rib {
         if let (Some(nlri), Some(set)) = (&u.mp_nlri, u.mp_set) {
             self.apply_mp(peer, nlri, Some(set));
         }
-        for (nlri, set) in u.mp_more {
+        for (nlri, set) in rare.mp_more {
             self.apply_set(peer, &nlri, Some(set));
         }
     }
