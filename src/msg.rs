@@ -334,7 +334,7 @@ impl Received {
     /// A VPN UPDATE if `wire::scan::vpn_update` reads it in place.
     fn scanned_vpn(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
         let (mut v4, mut v6) = (SmallVec::new(), SmallVec::new());
-        let s = scan::vpn_update(body, ctx, &mut v4, &mut v6)?;
+        let s = scan::vpn_update(body, ctx, |k| v4.push(k), |k| v6.push(k))?;
         let routes = match s.family {
             Family::Ipv6Vpn => MpNlri::Vpn6(v6),
             _ => MpNlri::Vpn4(v4),

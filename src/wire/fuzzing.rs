@@ -202,7 +202,7 @@ fn attrs_agree(a: &scan::ScannedAttrs, d: &PathAttrs) {
 /// `scan_agrees` for a VPN UPDATE read in place (`scan::vpn_update`).
 fn vpn_scan_agrees(msg: &[u8], body: &[u8], ctx: &CodecCtx) {
     let (mut v4, mut v6) = (Vec::new(), Vec::new());
-    let Some(s) = scan::vpn_update(body, ctx, &mut v4, &mut v6) else {
+    let Some(s) = scan::vpn_update(body, ctx, |k| v4.push(k), |k| v6.push(k)) else {
         return;
     };
     let u = match decode(msg, ctx) {

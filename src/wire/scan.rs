@@ -257,13 +257,14 @@ pub struct ScannedVpn<'a> {
 /// Reads the UPDATE `body` if it is the common VPN case: no withdrawn routes and no NLRI
 /// field, attributes as `update` takes them, and one MP_REACH_NLRI of VPN-IPv4 or
 /// VPN-IPv6 routes that all carry one label (a PE allocating a label per VRF sends that).
-/// The routes' keys are appended to `v4` or `v6`, as `update` appends unicast prefixes:
-/// nothing is allocated here. None: use `decode` (what was appended is then meaningless).
+/// Each route's key is given to `v4` or `v6` (pushing it where the caller keeps them, as
+/// `update` appends unicast prefixes): nothing is allocated here. None: use `decode`
+/// (what was given is then meaningless).
 pub fn vpn_update<'a>(
     body: &'a [u8],
     ctx: &CodecCtx,
-    v4: &mut impl Extend<Vpn4>,
-    v6: &mut impl Extend<Vpn6>,
+    v4: impl FnMut(Vpn4),
+    v6: impl FnMut(Vpn6),
 ) -> Option<ScannedVpn<'a>> {
     if !ctx.four_octet_as {
         return None;
@@ -498,7 +499,7 @@ mod tests {
     /// `vpn_update` of the framed `msg`, with the VPN-IPv4 keys it read.
     fn scan_vpn<'a>(msg: &'a [u8], ctx: &CodecCtx) -> Option<(ScannedVpn<'a>, Vec<Vpn4>)> {
         let (mut v4, mut v6) = (Vec::new(), Vec::<Vpn6>::new());
-        let s = vpn_update(&msg[HEADER_LEN..], ctx, &mut v4, &mut v6)?;
+        let s = vpn_update(&msg[HEADER_LEN..], ctx, |k| v4.push(k), |k| v6.push(k))?;
         Some((s, v4))
     }
 
