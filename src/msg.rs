@@ -333,8 +333,23 @@ impl Received {
 
     /// A VPN UPDATE if `wire::scan::vpn_update` reads it in place.
     fn scanned_vpn(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
+        // A route takes 12 bytes or more: the room a spilling UPDATE needs, bound by its
+        // length, taken once rather than by doubling.
+        let most = body.len() / 12;
         let (mut v4, mut v6) = (SmallVec::new(), SmallVec::new());
-        let s = scan::vpn_update(body, ctx, |k| v4.push(k), |k| v6.push(k))?;
+        let push4 = |k| {
+            if v4.len() == INLINE_VPN4 {
+                v4.reserve(most);
+            }
+            v4.push(k)
+        };
+        let push6 = |k| {
+            if v6.len() == INLINE_VPN6 {
+                v6.reserve(most);
+            }
+            v6.push(k)
+        };
+        let s = scan::vpn_update(body, ctx, push4, push6)?;
         let routes = match s.family {
             Family::Ipv6Vpn => MpNlri::Vpn6(v6),
             _ => MpNlri::Vpn4(v4),
@@ -433,6 +448,7 @@ fn label_runs<N: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{AsPath, AsSegment, MpReach, MpUnreach, NextHop, PathAttrs, SegmentKind};
 
     #[test]
     fn a_received_update_is_no_larger_than_before_vpn_routes_were_kept_inline() {
@@ -440,7 +456,6 @@ mod tests {
         // own: workers queue these by the thousand, and unicast pays for every byte.
         assert!(std::mem::size_of::<Received>() <= 352);
     }
-    use crate::wire::{AsPath, AsSegment, MpReach, MpUnreach, NextHop, PathAttrs, SegmentKind};
 
     fn attrs() -> PathAttrs {
         PathAttrs {
