@@ -193,7 +193,6 @@ impl ToRib {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Received {
     pub withdrawn: Vec<Prefix4>,
-    pub mp_unreach: Option<NlriSet>,
     /// The NLRI field, announced with `set` (next hop: the NEXT_HOP attribute). Most
     /// UPDATEs carry a few prefixes: those are kept inline, so the RIB thread does not free
     /// a block the worker allocated (a cross-thread free, costly in glibc) per UPDATE.
@@ -201,21 +200,69 @@ pub struct Received {
     pub set: Option<Prepared>,
     /// MP_REACH_NLRI's prefixes, announced with `mp_set` (next hop: MP_REACH_NLRI's).
     /// Of a labeled family (VPN), the routes of one label, the first the UPDATE carries:
-    /// the label is in `mp_set` (`wire::stored`), and the set's own labels are left empty.
-    pub mp_nlri: Option<NlriSet>,
+    /// the label is in `mp_set` (`wire::stored`).
+    pub mp_nlri: Option<MpNlri>,
     pub mp_set: Option<Prepared>,
-    /// A labeled family's routes of every further label, each with its own set (empty
-    /// unless a router allocated labels per prefix).
-    pub mp_more: Vec<(NlriSet, Prepared)>,
+    /// MP_UNREACH_NLRI and a labeled family's further labels, if the UPDATE has either.
+    pub rare: Option<Box<Rare>>,
     /// RFC 7606 treat-as-withdraw: `nlri` and `mp_nlri` are withdrawn instead.
     pub treat_as_withdraw: bool,
     /// The UPDATE was End-of-RIB for this family (RFC 4724 §2).
     pub end_of_rib: Option<Family>,
 }
 
+/// What few UPDATEs carry (`Received::rare`), boxed: the UPDATEs that carry neither, nearly
+/// all of a table's, cross from a worker to the RIB thread in fewer bytes (they wait in
+/// its inbox by the thousand).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rare {
+    pub mp_unreach: Option<NlriSet>,
+    /// A labeled family's routes of every further label, each with its own set (empty
+    /// unless a router allocated labels per prefix).
+    pub mp_more: Vec<(NlriSet, Prepared)>,
+}
+
+impl Rare {
+    fn of(mp_unreach: Option<NlriSet>, mp_more: Vec<(NlriSet, Prepared)>) -> Option<Box<Rare>> {
+        (mp_unreach.is_some() || !mp_more.is_empty()).then(|| {
+            Box::new(Rare {
+                mp_unreach,
+                mp_more,
+            })
+        })
+    }
+}
+
 /// Prefixes of an NLRI field kept inline in `Received` (the synthetic table's runs are 1 to
 /// 8 prefixes; the Internet's average is 2 to 3).
 pub const INLINE_NLRI: usize = 8;
+
+/// VPN routes kept inline in `Received`, as IPv4 unicast ones are: as many VPN-IPv4 keys
+/// as `INLINE_NLRI` prefixes, and VPN-IPv6 keys in the same room.
+pub const INLINE_VPN4: usize = INLINE_NLRI;
+pub const INLINE_VPN6: usize = 4;
+
+/// `Received::mp_nlri`: a VPN family's routes of one label as keys alone, kept inline when
+/// few (the RIB thread would otherwise free a block per UPDATE that a worker allocated);
+/// any other family's as decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MpNlri {
+    Set(NlriSet),
+    Vpn4(SmallVec<[Vpn4; INLINE_VPN4]>),
+    Vpn6(SmallVec<[Vpn6; INLINE_VPN6]>),
+}
+
+/// `keys` inline if they fit, else in their own block.
+fn inline<A: smallvec::Array>(keys: Vec<A::Item>) -> SmallVec<A>
+where
+    A::Item: Copy,
+{
+    if keys.len() <= A::size() {
+        SmallVec::from_slice(&keys)
+    } else {
+        SmallVec::from_vec(keys)
+    }
+}
 
 impl Received {
     /// Treat-as-withdraw also when the set has no stored form (`wire::stored::fits`).
@@ -243,21 +290,20 @@ impl Received {
                     }),
                     nlri => {
                         mp_set = Some(Prepared::with_next_hop(a, &nh));
-                        mp_nlri = Some(nlri);
+                        mp_nlri = Some(MpNlri::Set(nlri));
                         Vec::new()
                     }
                 };
                 let mut runs = runs.into_iter();
                 if let Some((nlri, set)) = runs.next() {
-                    (mp_nlri, mp_set) = (Some(nlri), Some(set));
+                    (mp_nlri, mp_set) = (Some(MpNlri::of(nlri)), Some(set));
                 }
                 mp_more = runs.collect();
             }
-            (_, _, mp) => mp_nlri = mp.map(|m| m.nlri),
+            (_, _, mp) => mp_nlri = mp.map(|m| MpNlri::of(m.nlri)),
         }
         Received {
             withdrawn: u.withdrawn,
-            mp_unreach: u.mp_unreach.map(|m| m.nlri),
             nlri: if u.nlri.len() <= INLINE_NLRI {
                 SmallVec::from_slice(&u.nlri)
             } else {
@@ -266,7 +312,7 @@ impl Received {
             set,
             mp_nlri,
             mp_set,
-            mp_more,
+            rare: Rare::of(u.mp_unreach.map(|m| m.nlri), mp_more),
             treat_as_withdraw,
             end_of_rib,
         }
@@ -281,12 +327,11 @@ impl Received {
         };
         Some(Received {
             withdrawn,
-            mp_unreach: None,
             nlri,
             set: s.attrs.as_ref().map(Prepared::scanned),
             mp_nlri: None,
             mp_set: None,
-            mp_more: Vec::new(),
+            rare: None,
             treat_as_withdraw: false,
             end_of_rib: None,
         })
@@ -294,15 +339,34 @@ impl Received {
 
     /// A VPN UPDATE if `wire::scan::vpn_update` reads it in place.
     fn scanned_vpn(body: &[u8], ctx: &CodecCtx) -> Option<Received> {
-        let s = scan::vpn_update(body, ctx)?;
+        // A route takes 12 bytes or more: the room a spilling UPDATE needs, bound by its
+        // length, taken once rather than by doubling.
+        let most = body.len() / 12;
+        let (mut v4, mut v6) = (SmallVec::new(), SmallVec::new());
+        let push4 = |k| {
+            if v4.len() == INLINE_VPN4 {
+                v4.reserve(most);
+            }
+            v4.push(k)
+        };
+        let push6 = |k| {
+            if v6.len() == INLINE_VPN6 {
+                v6.reserve(most);
+            }
+            v6.push(k)
+        };
+        let s = scan::vpn_update(body, ctx, push4, push6)?;
+        let routes = match s.family {
+            Family::Ipv6Vpn => MpNlri::Vpn6(v6),
+            _ => MpNlri::Vpn4(v4),
+        };
         Some(Received {
             withdrawn: Vec::new(),
-            mp_unreach: None,
             nlri: SmallVec::new(),
             set: None,
             mp_set: Some(Prepared::scanned_vpn(&s.attrs, &s.next_hop, s.label)),
-            mp_nlri: Some(s.routes),
-            mp_more: Vec::new(),
+            mp_nlri: Some(routes),
+            rare: None,
             treat_as_withdraw: false,
             end_of_rib: None,
         })
@@ -328,11 +392,16 @@ impl Received {
             }
             NlriSet::Other { .. } => 0,
         };
-        let more: usize = self
-            .mp_more
-            .iter()
-            .map(|(s, p)| size_of::<(NlriSet, Prepared)>() + block(nlri(s)) + block(p.set.len()))
-            .sum();
+        let rare = self.rare.as_ref().map_or(0, |r| {
+            let more: usize = r
+                .mp_more
+                .iter()
+                .map(|(s, p)| {
+                    size_of::<(NlriSet, Prepared)>() + block(nlri(s)) + block(p.set.len())
+                })
+                .sum();
+            size_of::<Rare>() + block(r.mp_unreach.as_ref().map_or(0, nlri)) + more
+        });
         2 * size_of::<Received>()
             + block(self.withdrawn.len() * size_of::<Prefix4>())
             + if self.nlri.spilled() {
@@ -340,11 +409,27 @@ impl Received {
             } else {
                 0
             }
-            + block(self.mp_unreach.as_ref().map_or(0, nlri))
-            + block(self.mp_nlri.as_ref().map_or(0, nlri))
+            + block(self.mp_nlri.as_ref().map_or(0, |m| match m {
+                MpNlri::Set(s) => nlri(s),
+                MpNlri::Vpn4(k) if k.spilled() => k.len() * size_of::<Vpn4>(),
+                MpNlri::Vpn6(k) if k.spilled() => k.len() * size_of::<Vpn6>(),
+                MpNlri::Vpn4(_) | MpNlri::Vpn6(_) => 0,
+            }))
             + block(self.set.as_ref().map_or(0, |p| p.set.len()))
             + block(self.mp_set.as_ref().map_or(0, |p| p.set.len()))
-            + more
+            + rare
+    }
+}
+
+impl MpNlri {
+    /// VPN routes as keys (their labels dropped: a set's label is in its `Prepared`, and
+    /// a withdrawal's is ignored), anything else as it is.
+    pub fn of(set: NlriSet) -> MpNlri {
+        match set {
+            NlriSet::Ipv4Vpn(l) => MpNlri::Vpn4(inline(l.keys)),
+            NlriSet::Ipv6Vpn(l) => MpNlri::Vpn6(inline(l.keys)),
+            set => MpNlri::Set(set),
+        }
     }
 }
 
@@ -373,6 +458,13 @@ fn path_data_runs<N: Copy, D: Clone + Eq + std::hash::Hash>(
 mod tests {
     use super::*;
     use crate::wire::{AsPath, AsSegment, MpReach, MpUnreach, NextHop, PathAttrs, SegmentKind};
+
+    #[test]
+    fn a_received_update_is_no_larger_than_before_vpn_routes_were_kept_inline() {
+        // 352 bytes when MP_UNREACH_NLRI and the further labels' runs were fields of their
+        // own: workers queue these by the thousand, and unicast pays for every byte.
+        assert!(std::mem::size_of::<Received>() <= 352);
+    }
 
     fn attrs() -> PathAttrs {
         PathAttrs {

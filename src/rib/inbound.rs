@@ -7,7 +7,7 @@ use super::decide::{self, Candidate};
 use super::peer::{adv_of, PeerMap};
 use super::table::{Dirty, FamilyRib, PathEntry, Paths, RibNlri};
 use super::{limit, Rib};
-use crate::msg::{PeerId, Prepared, Received};
+use crate::msg::{MpNlri, PeerId, Prepared, Received};
 use crate::wire::{stored, NlriSet};
 
 /// Moves the best eligible path of `paths` to the front (deterministic, see `decide`).
@@ -135,16 +135,17 @@ impl Rib {
             return;
         }
         self.withdraw(peer, &u.withdrawn);
-        if let Some(set) = &u.mp_unreach {
+        let rare = u.rare.map(|r| *r).unwrap_or_default();
+        if let Some(set) = &rare.mp_unreach {
             self.apply_set(peer, set, None);
         }
         if u.treat_as_withdraw {
             // RFC 7606 §2: every NLRI of the UPDATE is withdrawn instead of installed.
             self.withdraw(peer, &u.nlri);
-            if let Some(set) = &u.mp_nlri {
-                self.apply_set(peer, set, None);
+            if let Some(nlri) = &u.mp_nlri {
+                self.apply_mp(peer, nlri, None);
             }
-            for (nlri, _) in &u.mp_more {
+            for (nlri, _) in &rare.mp_more {
                 self.apply_set(peer, nlri, None);
             }
             return;
@@ -153,9 +154,9 @@ impl Rib {
             self.announce(peer, &u.nlri, set);
         }
         if let (Some(nlri), Some(set)) = (&u.mp_nlri, u.mp_set) {
-            self.apply_set(peer, nlri, Some(set));
+            self.apply_mp(peer, nlri, Some(set));
         }
-        for (nlri, set) in u.mp_more {
+        for (nlri, set) in rare.mp_more {
             self.apply_set(peer, &nlri, Some(set));
         }
     }
@@ -170,6 +171,15 @@ impl Rib {
             NlriSet::Ipv6Vpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Evpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Other { .. } => {}
+        }
+    }
+
+    /// `apply_set` for `Received::mp_nlri`.
+    fn apply_mp(&mut self, peer: PeerId, nlri: &MpNlri, set: Option<Prepared>) {
+        match nlri {
+            MpNlri::Set(s) => self.apply_set(peer, s, set),
+            MpNlri::Vpn4(keys) => self.apply(peer, keys, set),
+            MpNlri::Vpn6(keys) => self.apply(peer, keys, set),
         }
     }
 

@@ -304,7 +304,7 @@ impl Rib {
             .table
             .iter()
             .filter(|(_, ps)| ps.position(peer).is_some())
-            .map(|(k, _)| *k)
+            .map(|(k, _)| k)
             .collect()
     }
 

@@ -319,7 +319,7 @@ impl Rib {
                 true => &mut out.source(a.peer).others,
                 false => &mut out.all,
             };
-            to.announce.push(a.attr, a.peer, *prefix);
+            to.announce.push(a.attr, a.peer, prefix);
         }
         self.plan_split(plan, SendKind::Dump(gid), targets, ctx, out, true);
     }

@@ -93,7 +93,7 @@ impl Rib {
     /// Adds every prefix of a family to `out`, sorted, with its eligible paths best first.
     fn route_views<N: RibNlri>(&mut self, out: &mut Vec<RouteView>) {
         let table = &N::rib(&self.fams).table;
-        let mut routes: Vec<(&N, &Paths)> = table.iter().collect();
+        let mut routes: Vec<(N, &Paths)> = table.iter().collect();
         routes.sort_unstable_by_key(|(prefix, _)| *prefix);
         out.reserve(routes.len());
         // Each set decoded once per publish and shared by its routes, as in the table.

@@ -126,7 +126,7 @@ pub struct Dirty {
 }
 
 /// One family's routing state.
-pub struct FamilyRib<N> {
+pub struct FamilyRib<N: Blocked> {
     /// Laid out by address (`prefix_map`): sorted streams stay in cache.
     pub table: PrefixMap<N, Paths>,
     /// Prefixes changed since the last flush: what the next flush compares.
@@ -147,7 +147,7 @@ pub struct FamilyRib<N> {
     pub paths: usize,
 }
 
-impl<N: Nlri> Default for FamilyRib<N> {
+impl<N: Nlri + Blocked> Default for FamilyRib<N> {
     fn default() -> Self {
         FamilyRib {
             table: PrefixMap::default(),
@@ -170,7 +170,7 @@ pub struct OwnCount {
     pub v6_next_hop: u64,
 }
 
-impl<N> FamilyRib<N> {
+impl<N: Blocked> FamilyRib<N> {
     /// Prefixes whose best path is `peer`'s own and may be advertised.
     pub fn own_best_of(&self, peer: PeerId) -> OwnCount {
         self.own_best.get(&peer).copied().unwrap_or_default()

@@ -201,7 +201,8 @@ fn attrs_agree(a: &scan::ScannedAttrs, d: &PathAttrs) {
 
 /// `scan_agrees` for a VPN UPDATE read in place (`scan::vpn_update`).
 fn vpn_scan_agrees(msg: &[u8], body: &[u8], ctx: &CodecCtx) {
-    let Some(s) = scan::vpn_update(body, ctx) else {
+    let (mut v4, mut v6) = (Vec::new(), Vec::new());
+    let Some(s) = scan::vpn_update(body, ctx, |k| v4.push(k), |k| v6.push(k)) else {
         return;
     };
     let u = match decode(msg, ctx) {
@@ -217,10 +218,10 @@ fn vpn_scan_agrees(msg: &[u8], body: &[u8], ctx: &CodecCtx) {
         panic!("scan read a VPN UPDATE without MP_REACH_NLRI or attributes: {u:?}");
     };
     assert_eq!(mp.next_hop, s.next_hop);
-    let (keys_equal, labels) = match (&mp.nlri, &s.routes) {
-        (NlriSet::Ipv4Vpn(l), NlriSet::Ipv4Vpn(r)) => (l.keys == r.keys, &l.labels),
-        (NlriSet::Ipv6Vpn(l), NlriSet::Ipv6Vpn(r)) => (l.keys == r.keys, &l.labels),
-        (l, r) => panic!("scan read {r:?}, decode {l:?}"),
+    let (keys_equal, labels) = match (&mp.nlri, s.family) {
+        (NlriSet::Ipv4Vpn(l), Family::Ipv4Vpn) => (l.keys == v4 && v6.is_empty(), &l.labels),
+        (NlriSet::Ipv6Vpn(l), Family::Ipv6Vpn) => (l.keys == v6 && v4.is_empty(), &l.labels),
+        (l, f) => panic!("scan read {f} routes, decode {l:?}"),
     };
     assert!(keys_equal, "VPN routes read differently");
     assert!(

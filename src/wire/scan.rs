@@ -13,10 +13,9 @@ use super::attr_code::*;
 use super::attrs::*;
 use super::community::WellKnown;
 use super::message::CodecCtx;
-use super::message::NlriSet;
 use super::nlri;
 use super::types::{Family, NextHop, Origin, Prefix4, AFI_IPV4, AFI_IPV6, SAFI_MPLS_VPN};
-use super::vpn::{Label, Labeled, Vpn4, Vpn6};
+use super::vpn::{Label, Vpn4, Vpn6};
 use std::net::Ipv4Addr;
 
 /// What `update` read besides the prefixes.
@@ -251,14 +250,22 @@ pub struct ScannedVpn<'a> {
     pub next_hop: NextHop,
     /// Every route's: a message with more than one label goes to the decoder.
     pub label: Label,
-    pub routes: NlriSet,
+    /// `Family::Ipv4Vpn` (the routes went to `vpn_update`'s `v4`) or `Family::Ipv6Vpn`.
+    pub family: Family,
 }
 
 /// Reads the UPDATE `body` if it is the common VPN case: no withdrawn routes and no NLRI
 /// field, attributes as `update` takes them, and one MP_REACH_NLRI of VPN-IPv4 or
 /// VPN-IPv6 routes that all carry one label (a PE allocating a label per VRF sends that).
-/// None: use `decode`.
-pub fn vpn_update<'a>(body: &'a [u8], ctx: &CodecCtx) -> Option<ScannedVpn<'a>> {
+/// Each route's key is given to `v4` or `v6` (pushing it where the caller keeps them, as
+/// `update` appends unicast prefixes): nothing is allocated here. None: use `decode`
+/// (what was given is then meaningless).
+pub fn vpn_update<'a>(
+    body: &'a [u8],
+    ctx: &CodecCtx,
+    v4: impl FnMut(Vpn4),
+    v6: impl FnMut(Vpn6),
+) -> Option<ScannedVpn<'a>> {
     if !ctx.four_octet_as {
         return None;
     }
@@ -292,23 +299,16 @@ pub fn vpn_update<'a>(body: &'a [u8], ctx: &CodecCtx) -> Option<ScannedVpn<'a>> 
     // After the next hop, the reserved octet, then the routes.
     let buf = mp.get(5 + nh_len..)?;
     let add_path = ctx.add_path_rx.contains(family);
-    let (routes, labels) = if family == Family::Ipv4Vpn {
-        let mut l = Labeled::default();
-        Vpn4::decode_list(buf, add_path, &mut l).ok()?;
-        let labels = std::mem::take(&mut l.labels);
-        (NlriSet::Ipv4Vpn(l), labels)
+    let label = if family == Family::Ipv4Vpn {
+        Vpn4::decode_one_label(buf, add_path, v4)?
     } else {
-        let mut l = Labeled::default();
-        Vpn6::decode_list(buf, add_path, &mut l).ok()?;
-        let labels = std::mem::take(&mut l.labels);
-        (NlriSet::Ipv6Vpn(l), labels)
+        Vpn6::decode_one_label(buf, add_path, v6)?
     };
-    let &label = labels.first()?;
-    labels.iter().all(|l| *l == label).then_some(ScannedVpn {
+    Some(ScannedVpn {
         attrs,
         next_hop,
         label,
-        routes,
+        family,
     })
 }
 
@@ -317,7 +317,7 @@ mod tests {
     use super::super::fuzzing::scan_agrees;
     use super::super::testutil::*;
     use super::super::types::*;
-    use super::super::{stored, Message, Update};
+    use super::super::{stored, Labeled, Message, NlriSet, Update};
     use super::*;
 
     fn four() -> CodecCtx {
@@ -493,7 +493,14 @@ mod tests {
     /// Scans `msg` as a VPN UPDATE (checking it against the decoder); true if read in place.
     fn reads_vpn(msg: &[u8], ctx: &CodecCtx) -> bool {
         scan_agrees(msg, ctx);
-        vpn_update(&msg[HEADER_LEN..], ctx).is_some()
+        scan_vpn(msg, ctx).is_some()
+    }
+
+    /// `vpn_update` of the framed `msg`, with the VPN-IPv4 keys it read.
+    fn scan_vpn<'a>(msg: &'a [u8], ctx: &CodecCtx) -> Option<(ScannedVpn<'a>, Vec<Vpn4>)> {
+        let (mut v4, mut v6) = (Vec::new(), Vec::<Vpn6>::new());
+        let s = vpn_update(&msg[HEADER_LEN..], ctx, |k| v4.push(k), |k| v6.push(k))?;
+        Some((s, v4))
     }
 
     fn vpn_msg(labels: &[u32], next_hop: NextHop, flags: u8) -> Vec<u8> {
@@ -542,9 +549,9 @@ mod tests {
         let nh = NextHop::V4(Ipv4Addr::new(192, 0, 2, 1));
         let msg = vpn_msg(&[100, 100, 100], nh, OPTIONAL);
         assert!(reads_vpn(&msg, &four()));
-        let s = vpn_update(&msg[HEADER_LEN..], &four()).unwrap();
+        let (s, keys) = scan_vpn(&msg, &four()).unwrap();
         assert_eq!((s.next_hop, s.label), (nh, Label::new(100)));
-        assert!(matches!(&s.routes, NlriSet::Ipv4Vpn(l) if l.keys.len() == 3));
+        assert_eq!((s.family, keys.len()), (Family::Ipv4Vpn, 3));
         let want = stored::store_labeled(
             &PathAttrs {
                 next_hop: NextHop::None,
