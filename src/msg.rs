@@ -317,6 +317,7 @@ impl Received {
             NlriSet::Ipv6Unicast(v) => v.len() * size_of::<Prefix6>(),
             NlriSet::Ipv4Vpn(v) => labeled(v.keys.len(), size_of::<Vpn4>(), v.labels.len()),
             NlriSet::Ipv6Vpn(v) => labeled(v.keys.len(), size_of::<Vpn6>(), v.labels.len()),
+            NlriSet::RtConstraint(v) => v.len() * size_of::<crate::wire::rtc::RtcNlri>(),
             NlriSet::Other { .. } => 0,
         };
         let more: usize = self

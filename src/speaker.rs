@@ -364,6 +364,7 @@ fn any_prefixes(set: &NlriSet) -> Vec<AnyPrefix> {
         NlriSet::Ipv6Unicast(v) => v.iter().map(|p| AnyPrefix::V6(*p)).collect(),
         NlriSet::Ipv4Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn4(*p)).collect(),
         NlriSet::Ipv6Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn6(*p)).collect(),
+        NlriSet::RtConstraint(v) => v.iter().map(|p| AnyPrefix::Rtc(*p)).collect(),
         NlriSet::Other { .. } => Vec::new(),
     }
 }

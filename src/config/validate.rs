@@ -29,11 +29,12 @@ pub const MAX_MD5_KEY: usize = crate::sockopt::MD5_MAX_KEY;
 /// RFC 6793 §9: AS_TRANS stands in for a 4-byte AS in 2-byte fields; never a real AS.
 pub const AS_TRANS: u64 = 23456;
 /// Families the RIB and codec carry today; the others parse but are refused.
-pub const SUPPORTED_FAMILIES: [Family; 4] = [
+pub const SUPPORTED_FAMILIES: [Family; 5] = [
     Family::Ipv4Unicast,
     Family::Ipv6Unicast,
     Family::Ipv4Vpn,
     Family::Ipv6Vpn,
+    Family::RtConstraint,
 ];
 
 /// RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds.

@@ -209,7 +209,7 @@ fn routes(
                 None => !r.prefix.family().is_vpn(),
             })
             .filter(|r| r.prefix.contains(*ip))
-            .max_by_key(|r| r.prefix.ip_prefix().1)
+            .max_by_key(|r| r.prefix.ip_prefix().map(|p| p.1))
             .into_iter()
             .collect(),
     };
@@ -264,7 +264,7 @@ fn route_json(r: &RouteView) -> RouteJson {
     let (rd, ip_prefix) = match &r.prefix {
         AnyPrefix::Vpn4(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
         AnyPrefix::Vpn6(v) => (Some(v.rd.to_string()), Some(v.prefix.to_string())),
-        AnyPrefix::V4(_) | AnyPrefix::V6(_) => (None, None),
+        AnyPrefix::V4(_) | AnyPrefix::V6(_) | AnyPrefix::Rtc(_) => (None, None),
     };
     RouteJson {
         prefix: r.prefix.to_string(),

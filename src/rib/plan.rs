@@ -8,6 +8,7 @@
 use super::attrs::AttrId;
 use super::update_group::{self, GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
+use crate::wire::rtc::RtcNlri;
 use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect, Vpn4, Vpn6};
 use bytes::Bytes;
 use hashbrown::HashMap;
@@ -148,6 +149,7 @@ pub enum Routes {
     V6(RouteSet<Prefix6>),
     Vpn4(RouteSet<Vpn4>),
     Vpn6(RouteSet<Vpn6>),
+    Rtc(RouteSet<RtcNlri>),
     /// Just End-of-RIB, for a negotiated family the RIB carries no table for yet.
     EndOfRibOnly(Family),
 }
@@ -165,6 +167,7 @@ impl Routes {
             Routes::V6(rs) => of(rs),
             Routes::Vpn4(rs) => of(rs),
             Routes::Vpn6(rs) => of(rs),
+            Routes::Rtc(rs) => of(rs),
             Routes::EndOfRibOnly(_) => 64,
         }
     }
@@ -175,6 +178,7 @@ impl Routes {
             Routes::V6(_) => Family::Ipv6Unicast,
             Routes::Vpn4(_) => Family::Ipv4Vpn,
             Routes::Vpn6(_) => Family::Ipv6Vpn,
+            Routes::Rtc(_) => Family::RtConstraint,
             Routes::EndOfRibOnly(f) => *f,
         }
     }
@@ -291,6 +295,7 @@ impl Encoder<'_> {
             Routes::V6(rs) => self.route_set(ctx, rs),
             Routes::Vpn4(rs) => self.route_set(ctx, rs),
             Routes::Vpn6(rs) => self.route_set(ctx, rs),
+            Routes::Rtc(rs) => self.route_set(ctx, rs),
             Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut self.buf),
         }
     }

@@ -190,6 +190,15 @@ impl Blocked for Vpn6 {
     }
 }
 
+impl Blocked for crate::wire::rtc::RtcNlri {
+    /// The route target's global administrator: a few thousand memberships at most, from
+    /// a few administrators.
+    fn block(&self) -> u32 {
+        let [_, _, a, b, c, d, ..] = self.target_octets();
+        u32::from_be_bytes([a, b, c, d])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

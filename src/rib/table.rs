@@ -12,6 +12,7 @@ use super::plan::{RouteSet, Routes};
 use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use crate::msg::PeerId;
+use crate::wire::rtc::RtcNlri;
 use crate::wire::AnyPrefix;
 use crate::wire::{Nlri, Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{HashMap, HashSet};
@@ -225,6 +226,7 @@ pub struct Families {
     pub v6: FamilyRib<Prefix6>,
     pub vpn4: FamilyRib<Vpn4>,
     pub vpn6: FamilyRib<Vpn6>,
+    pub rtc: FamilyRib<RtcNlri>,
 }
 
 /// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
@@ -261,7 +263,11 @@ macro_rules! with_table {
                 type $n = $crate::wire::Vpn6;
                 $body
             }
-            $crate::wire::Family::L2vpnEvpn | $crate::wire::Family::RtConstraint => $none,
+            $crate::wire::Family::RtConstraint => {
+                type $n = $crate::wire::rtc::RtcNlri;
+                $body
+            }
+            $crate::wire::Family::L2vpnEvpn => $none,
         }
     }};
 }
@@ -286,6 +292,16 @@ pub trait RibNlri: Nlri + Blocked {
     fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
     fn any(self) -> AnyPrefix;
     fn routes(set: RouteSet<Self>) -> Routes;
+    /// A route of this family is sent to a peer that negotiated RT-Constraint only when
+    /// the peer's membership admits one of the route targets in its attributes (RFC 4684,
+    /// `rib::rt_filter`). Read from the stored set, so any family carrying route targets
+    /// only says so here.
+    const RT_FILTERED: bool = false;
+    /// The default route of the family that reflectd may originate itself (only
+    /// RT-Constraint's default route target, `rt_filter`).
+    fn rtc_default() -> Option<Self> {
+        None
+    }
 }
 
 impl RibNlri for Prefix4 {
@@ -331,6 +347,7 @@ impl RibNlri for Vpn4 {
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::Vpn4(set)
     }
+    const RT_FILTERED: bool = true;
 }
 
 impl RibNlri for Vpn6 {
@@ -345,6 +362,25 @@ impl RibNlri for Vpn6 {
     }
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::Vpn6(set)
+    }
+    const RT_FILTERED: bool = true;
+}
+
+impl RibNlri for RtcNlri {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.rtc
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.rtc
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::Rtc(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::Rtc(set)
+    }
+    fn rtc_default() -> Option<Self> {
+        Some(RtcNlri::DEFAULT)
     }
 }
 

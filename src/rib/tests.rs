@@ -23,6 +23,7 @@ mod graceful;
 mod groups;
 mod max_prefixes;
 mod reflection;
+mod rtc;
 mod snapshots;
 mod thread;
 mod vpn;
@@ -240,6 +241,7 @@ fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
         Routes::V6(rs) => none(rs),
         Routes::Vpn4(rs) => none(rs),
         Routes::Vpn6(rs) => none(rs),
+        Routes::Rtc(rs) => none(rs),
         Routes::EndOfRibOnly(_) => false,
     };
     if !empty || s.except.is_empty() {

@@ -1,6 +1,7 @@
 //! A route key of any family the RIB carries: what readers (API, CLI, test speakers) use
 //! where every family shares one list. The RIB itself works on each family's own type.
 
+use super::rtc::RtcNlri;
 use super::types::{Family, Prefix4, Prefix6};
 use super::vpn::{Vpn4, Vpn6};
 use std::fmt;
@@ -12,6 +13,8 @@ pub enum AnyPrefix {
     V6(Prefix6),
     Vpn4(Vpn4),
     Vpn6(Vpn6),
+    /// A Route Target membership (RFC 4684): no IP prefix.
+    Rtc(RtcNlri),
 }
 
 impl AnyPrefix {
@@ -21,26 +24,29 @@ impl AnyPrefix {
             AnyPrefix::V6(_) => Family::Ipv6Unicast,
             AnyPrefix::Vpn4(_) => Family::Ipv4Vpn,
             AnyPrefix::Vpn6(_) => Family::Ipv6Vpn,
+            AnyPrefix::Rtc(_) => Family::RtConstraint,
         }
     }
 
-    /// The IP prefix (of a VPN route: without its RD), as an address and length.
-    pub fn ip_prefix(&self) -> (IpAddr, u8) {
-        match self {
+    /// The IP prefix (of a VPN route: without its RD), as an address and length; None for
+    /// a family without one (RT-Constraint).
+    pub fn ip_prefix(&self) -> Option<(IpAddr, u8)> {
+        Some(match self {
             AnyPrefix::V4(p) => (p.addr().into(), p.len()),
             AnyPrefix::V6(p) => (p.addr().into(), p.len()),
             AnyPrefix::Vpn4(v) => (v.prefix.addr().into(), v.prefix.len()),
             AnyPrefix::Vpn6(v) => (v.prefix.addr().into(), v.prefix.len()),
-        }
+            AnyPrefix::Rtc(_) => return None,
+        })
     }
 
     /// Whether the prefix covers `ip` (of the same address family).
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.ip_prefix(), ip) {
-            ((IpAddr::V4(p), len), IpAddr::V4(a)) => Prefix4::new(p, len)
+            (Some((IpAddr::V4(p), len)), IpAddr::V4(a)) => Prefix4::new(p, len)
                 .zip(Prefix4::new(a, 32))
                 .is_some_and(|(p, h)| p.contains(&h)),
-            ((IpAddr::V6(p), len), IpAddr::V6(a)) => Prefix6::new(p, len)
+            (Some((IpAddr::V6(p), len)), IpAddr::V6(a)) => Prefix6::new(p, len)
                 .zip(Prefix6::new(a, 128))
                 .is_some_and(|(p, h)| p.contains(&h)),
             _ => false,
@@ -55,6 +61,7 @@ impl fmt::Display for AnyPrefix {
             AnyPrefix::V6(p) => p.fmt(f),
             AnyPrefix::Vpn4(p) => p.fmt(f),
             AnyPrefix::Vpn6(p) => p.fmt(f),
+            AnyPrefix::Rtc(p) => p.fmt(f),
         }
     }
 }
@@ -74,9 +81,12 @@ impl std::str::FromStr for AnyPrefix {
         if let Ok(p) = s.parse() {
             return Ok(AnyPrefix::Vpn4(p));
         }
-        s.parse()
-            .map(AnyPrefix::Vpn6)
-            .map_err(|_| format!("{s:?} is not a prefix (A.B.C.D/L, X:X::X/L or RD:PREFIX)"))
+        if let Ok(p) = s.parse() {
+            return Ok(AnyPrefix::Vpn6(p));
+        }
+        s.parse().map(AnyPrefix::Rtc).map_err(|_| {
+            format!("{s:?} is not a prefix (A.B.C.D/L, X:X::X/L, RD:PREFIX or ORIGIN-AS:RT/L)")
+        })
     }
 }
 
@@ -91,6 +101,8 @@ mod tests {
             "2001:db8::/32",
             "65000:1:10.0.0.0/8",
             "192.0.2.1:7:2001:db8::/32",
+            "65000:65000:100/96",
+            "default",
         ] {
             let p: AnyPrefix = s.parse().unwrap();
             assert_eq!(p.to_string(), s);

@@ -272,6 +272,7 @@ pub enum NlriSet {
     Ipv6Unicast(Vec<Prefix6>),
     Ipv4Vpn(Labeled<Vpn4>),
     Ipv6Vpn(Labeled<Vpn6>),
+    RtConstraint(Vec<super::rtc::RtcNlri>),
     /// A family we parse the header of but do not carry yet; its NLRI bytes are skipped.
     Other {
         afi: u16,
@@ -286,6 +287,7 @@ impl NlriSet {
             NlriSet::Ipv6Unicast(_) => Some(Family::Ipv6Unicast),
             NlriSet::Ipv4Vpn(_) => Some(Family::Ipv4Vpn),
             NlriSet::Ipv6Vpn(_) => Some(Family::Ipv6Vpn),
+            NlriSet::RtConstraint(_) => Some(Family::RtConstraint),
             NlriSet::Other { afi, safi } => Family::from_afi_safi(*afi, *safi),
         }
     }
@@ -295,6 +297,7 @@ impl NlriSet {
             NlriSet::Ipv6Unicast(v) => v.is_empty(),
             NlriSet::Ipv4Vpn(v) => v.is_empty(),
             NlriSet::Ipv6Vpn(v) => v.is_empty(),
+            NlriSet::RtConstraint(v) => v.is_empty(),
             NlriSet::Other { .. } => true,
         }
     }
