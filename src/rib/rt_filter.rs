@@ -15,12 +15,18 @@
 //! of the update-group key (`GroupKey::rt`): peers with the same membership share a group
 //! and one encoding, peers with different ones cannot.
 //!
-//! Until the membership is complete (RFC 4684 §6: the peer's End-of-RIB for RT-Constraint,
-//! or `DEFERRAL` after the session came up, the upper bound the RFC asks for), the peer is
-//! sent no route of the filtered families, not even End-of-RIB: their first dump waits, as
-//! GoBGP's does, rather than flooding the peer with routes it would not ask for and then
-//! withdrawing them. Then it gets one dump of what its membership admits, encoded once for
-//! every peer released into the same group in that flush.
+//! When the membership starts to filter (RFC 4684 §6). A peer that negotiated Graceful
+//! Restart with us sends End-of-RIB markers, so its membership is complete at its End-of-RIB
+//! for RT-Constraint: until then (bounded by `DEFERRAL` after the session came up, the upper
+//! bound the RFC asks for) it is sent no route of the filtered families, not even
+//! End-of-RIB. Their first dump waits, as GoBGP's does with Graceful Restart, rather than
+//! flooding the peer with routes it would not ask for and withdrawing them after; then it
+//! gets one dump of what its membership admits, encoded once for every peer released into
+//! the same group in that flush. A peer without Graceful Restart may never send End-of-RIB
+//! (GoBGP 3.10 does not): its membership filters from the start as it stands, the first dump
+//! goes out at once (empty while it has asked for nothing), and what it asks for later
+//! reaches it as membership changes, as GoBGP itself does by default. Filtering nothing
+//! until End-of-RIB instead would send such a peer every VPN route, for good.
 //!
 //! A membership that changes after that moves the peer to the group of its new filter; what
 //! differs between the two views (routes admitted by one and not the other) and what changed
@@ -69,7 +75,7 @@ pub(super) struct PeerRtc {
     /// What its RT-Constraint routes held in the table ask for (eligible paths only).
     pub membership: Membership,
     /// Its membership is complete and filters: End-of-RIB came, or the deferral ran out.
-    /// Always true for a peer without RT-Constraint.
+    /// True from the start for a peer without RT-Constraint or Graceful Restart.
     pub ready: bool,
     /// While not ready: when to stop waiting.
     pub deadline: Option<Instant>,
@@ -81,7 +87,8 @@ impl PeerRtc {
     /// The state of a session that just came up at `now`.
     pub fn new(up: &PeerUp, now: Instant) -> PeerRtc {
         let filtered = filtered_families(up.families);
-        if !up.families.contains(Family::RtConstraint) || filtered.is_empty() {
+        let waits = up.graceful_restart.is_some();
+        if !up.families.contains(Family::RtConstraint) || filtered.is_empty() || !waits {
             return PeerRtc {
                 ready: true,
                 ..PeerRtc::default()

@@ -24,8 +24,23 @@ fn up(peer: PeerId, families: &[Family]) -> ToRib {
     ToRib::PeerUp(up)
 }
 
-/// A VPN-IPv4 client that does RT-Constraint.
+/// A VPN-IPv4 client that does RT-Constraint (and Graceful Restart: it sends End-of-RIB,
+/// and its VPN routes wait for its RT-Constraint End-of-RIB).
 fn member_up(peer: PeerId) -> ToRib {
+    let ToRib::PeerUp(mut up) = up(peer, &[Family::Ipv4Vpn, Family::RtConstraint]) else {
+        unreachable!()
+    };
+    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
+        families: up.families,
+        forwarding: up.families,
+        restart_time: std::time::Duration::from_secs(120),
+        stale_time: std::time::Duration::from_secs(360),
+    });
+    ToRib::PeerUp(up)
+}
+
+/// A member without Graceful Restart, which may never send End-of-RIB (GoBGP 3.10).
+fn member_up_no_gr(peer: PeerId) -> ToRib {
     up(peer, &[Family::Ipv4Vpn, Family::RtConstraint])
 }
 
@@ -375,4 +390,21 @@ fn a_member_asking_for_everything_gets_every_route_and_we_ask_for_everything_too
     assert_eq!(to3.memberships(), [RtcNlri::DEFAULT]);
     assert_eq!(to3.rtc[0].1.next_hop, NextHop::V4(US));
     assert_eq!(to2.memberships(), [RtcNlri::DEFAULT]);
+}
+
+#[test]
+fn a_member_without_graceful_restart_filters_from_the_start_and_gets_what_it_asks_later() {
+    let mut r = rib();
+    r.feed(plain_up(1));
+    r.feed(member_up_no_gr(2));
+    r.feed(vpn(1, A, 1));
+    r.feed(vpn(1, B, 2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert!(to2.vpn.is_empty(), "it asked for nothing yet: {to2:?}");
+    assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
+    assert_eq!(r.next_deadline(), None, "nothing waits");
+    r.feed(join(2, &[2]));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(B)]);
+    assert!(to2.end_of_rib.is_empty());
 }
