@@ -64,6 +64,9 @@ pub struct GracefulRestartPeer {
     pub restart_time: Duration,
     /// How long a peer that came back has to send End-of-RIB (`graceful_restart_stale_time`).
     pub stale_time: Duration,
+    /// The peer is restarting itself (Restart State bit, RFC 4724 §3): it may wait for our
+    /// End-of-RIB markers before it sends its own.
+    pub restarting: bool,
 }
 
 /// Worker (or control) -> RIB thread.

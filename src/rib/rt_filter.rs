@@ -22,7 +22,8 @@
 //! End-of-RIB. Their first dump waits, as GoBGP's does with Graceful Restart, rather than
 //! flooding the peer with routes it would not ask for and withdrawing them after; then it
 //! gets one dump of what its membership admits, encoded once for every peer released into
-//! the same group in that flush. A peer without Graceful Restart may never send End-of-RIB
+//! the same group in that flush (not for a peer restarting itself: it may wait for our
+//! End-of-RIB first). A peer without Graceful Restart may never send End-of-RIB
 //! (GoBGP 3.10 does not): its membership filters from the start as it stands, the first dump
 //! goes out at once (empty while it has asked for nothing), and what it asks for later
 //! reaches it as membership changes, as GoBGP itself does by default. Filtering nothing
@@ -87,7 +88,9 @@ impl PeerRtc {
     /// The state of a session that just came up at `now`.
     pub fn new(up: &PeerUp, now: Instant) -> PeerRtc {
         let filtered = filtered_families(up.families);
-        let waits = up.graceful_restart.is_some();
+        // A restarting peer may wait for our End-of-RIB markers before it sends its own
+        // (RFC 4724 §4.1): waiting for its would only run out the deferral.
+        let waits = up.graceful_restart.as_ref().is_some_and(|g| !g.restarting);
         if !up.families.contains(Family::RtConstraint) || filtered.is_empty() || !waits {
             return PeerRtc {
                 ready: true,

@@ -35,6 +35,7 @@ fn member_up(peer: PeerId) -> ToRib {
         forwarding: up.families,
         restart_time: std::time::Duration::from_secs(120),
         stale_time: std::time::Duration::from_secs(360),
+        restarting: false,
     });
     ToRib::PeerUp(up)
 }
@@ -407,4 +408,23 @@ fn a_member_without_graceful_restart_filters_from_the_start_and_gets_what_it_ask
     let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
     assert_eq!(to2.vpn, [v(B)]);
     assert!(to2.end_of_rib.is_empty());
+}
+
+#[test]
+fn a_member_restarting_itself_is_not_kept_waiting_for_its_end_of_rib() {
+    let ToRib::PeerUp(mut up) = member_up(2) else {
+        unreachable!()
+    };
+    if let Some(g) = up.graceful_restart.as_mut() {
+        g.restarting = true;
+    }
+    let mut r = rib();
+    r.feed(plain_up(1));
+    r.feed(ToRib::PeerUp(up));
+    r.feed(vpn(1, A, 1));
+    r.feed(join(2, &[1]));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(A)]);
+    assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
+    assert_eq!(r.next_deadline(), None);
 }
