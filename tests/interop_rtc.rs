@@ -243,6 +243,19 @@ fn memberships_are_reflected_and_a_gobgp_originator_sends_only_what_was_asked_fo
     assert!(reflected.is_some(), "g1 holds {:?}", memberships(&g1));
     // ...so g1 sends reflectd its target-1 route, which g2 gets; target 2 stays with g1.
     assert_holds_targets(&g2, &[1]);
+    // reflectd's own view of the family: g2's membership, from g2.
+    let v = json(&r.cli(&["routes", "--family", "rt-constraint", "--json"]));
+    let shown: Vec<(&str, &str)> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|route| {
+            let prefix = route["prefix"].as_str().unwrap_or("");
+            let paths = route["paths"].as_array().into_iter().flatten();
+            paths.map(move |p| (prefix, p["from"].as_str().unwrap_or("")))
+        })
+        .collect();
+    assert_eq!(shown, [("65000:65000:1/96", "127.0.21.12")], "{v}");
     let v = json(&r.cli(&["routes", "--family", "ipv4-vpn", "--json"]));
     let held: Vec<&Value> = v.as_array().into_iter().flatten().collect();
     assert_eq!(
@@ -270,4 +283,53 @@ fn memberships_are_reflected_and_a_gobgp_originator_sends_only_what_was_asked_fo
         (!m.iter().any(|(nlri, _)| nlri.ends_with(":65000:1"))).then_some(())
     });
     assert!(gone.is_some(), "g1 still holds {:?}", memberships(&g1));
+}
+
+/// With Graceful Restart GoBGP sends End-of-RIB markers, and reflectd holds a member's VPN
+/// routes back until its RT-Constraint End-of-RIB (at most 60 s, longer than `ROUTE_WAIT`):
+/// the member getting its routes in time shows the marker was read and ended the wait.
+#[test]
+fn a_gobgp_member_with_graceful_restart_gets_its_routes_after_its_end_of_rib() {
+    if !GoBgp::installed() {
+        return;
+    }
+    let r = Reflector::start(&[
+        client(21, "[ipv4-vpn]"),
+        client(22, "[ipv4-vpn, rt-constraint]"),
+    ]);
+    let g1 = gobgp(&r, 21, &["l3vpn-ipv4-unicast"]);
+    for n in [1, 2] {
+        originate(&g1, n);
+    }
+    let g2 = GoBgp::builder(&r, "g22", "127.0.21.22", "10.0.21.22")
+        .families(&["l3vpn-ipv4-unicast", "rtc"])
+        .graceful_restart(false)
+        .start();
+    g2.cli(&[
+        "vrf",
+        "add",
+        "red",
+        "rd",
+        "65000:101",
+        "rt",
+        "import",
+        "65000:1",
+    ]);
+    wait_established(&r, 2);
+    assert_holds_targets(&g2, &[1]);
+    // It did wait (Graceful Restart agreed), and its End-of-RIB ended the wait.
+    let log = r.log();
+    assert!(log.contains("RT-Constraint membership complete"), "{log}");
+    assert!(!log.contains("no RT-Constraint End-of-RIB after"), "{log}");
+    g2.cli(&[
+        "vrf",
+        "add",
+        "blue",
+        "rd",
+        "65000:102",
+        "rt",
+        "import",
+        "65000:2",
+    ]);
+    assert_holds_targets(&g2, &[1, 2]);
 }

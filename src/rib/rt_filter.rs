@@ -246,6 +246,7 @@ impl Rib {
         p.rtc.ready = true;
         p.rtc.deadline = None;
         self.rtc.changed.insert(peer);
+        tracing::debug!(peer, released = ?p.rtc.deferred, "rib: RT-Constraint membership complete");
     }
 
     /// The earliest deferral deadline.
