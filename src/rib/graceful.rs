@@ -216,6 +216,9 @@ impl Rib {
         }
         let prefixes: Vec<N> = set.into_iter().collect();
         self.withdraw(peer, &prefixes);
+        if N::FAMILY == Family::RtConstraint {
+            self.membership_resync(peer);
+        }
         prefixes.len()
     }
 

@@ -43,7 +43,7 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{FamilySet, Notification, PathAttrs};
+use crate::wire::{Family, FamilySet, Notification, PathAttrs};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
@@ -232,7 +232,12 @@ impl Rib {
                 self.peer_down(up.peer);
             }
         }
-        let rtc = rt_filter::PeerRtc::new(&up, now);
+        let mut rtc = rt_filter::PeerRtc::new(&up, now);
+        if counters.0[Family::RtConstraint as usize] > 0 {
+            // Back from a restart with its memberships kept stale: they count until
+            // refreshed or swept, as its other routes do.
+            rtc.membership = self.kept_membership(peer);
+        }
         let key = GroupKey {
             rr_client: up.rr_client,
             codec: up.codec,

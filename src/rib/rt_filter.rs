@@ -233,6 +233,33 @@ impl Rib {
         }
     }
 
+    /// The membership of the RT-Constraint paths `peer` holds in the table (eligible ones).
+    pub(super) fn kept_membership(&self, peer: PeerId) -> Membership {
+        let mut m = Membership::new();
+        for (n, paths) in self.fams.rtc.table.iter() {
+            if paths.get(peer).is_some_and(|e| e.is_eligible()) {
+                m.insert(*n);
+            }
+        }
+        m
+    }
+
+    /// Sets `peer`'s membership to what the table holds of it, after its paths changed
+    /// other than by its UPDATEs (stale memberships swept, RFC 4724).
+    pub(super) fn membership_resync(&mut self, peer: PeerId) {
+        let m = self.kept_membership(peer);
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        if p.rtc.membership != m {
+            self.rtc.recheck = true;
+            if p.rtc.ready {
+                self.rtc.changed.insert(peer);
+            }
+        }
+        p.rtc.membership = m;
+    }
+
     /// `peer`'s membership is complete (its End-of-RIB for RT-Constraint, or the deferral
     /// ran out): it starts to filter, and the held-back dumps go out at the next flush.
     pub(super) fn rtc_ready(&mut self, peer: PeerId) {

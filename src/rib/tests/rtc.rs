@@ -428,3 +428,57 @@ fn a_member_restarting_itself_is_not_kept_waiting_for_its_end_of_rib() {
     assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
     assert_eq!(r.next_deadline(), None);
 }
+
+#[test]
+fn a_member_back_from_a_restart_is_filtered_by_the_memberships_kept_for_it() {
+    let mut r = with_routes(&[2]);
+    r.feed(join(2, &[1]));
+    r.feed(end_of_rib(2));
+    flush(&mut r, &[2]);
+    r.feed(ToRib::PeerLost { peer: 2 });
+    flush(&mut r, &[]);
+    // Back, restarting itself (it waits for our End-of-RIB before it sends its own).
+    let ToRib::PeerUp(mut up) = member_up(2) else {
+        unreachable!()
+    };
+    if let Some(g) = up.graceful_restart.as_mut() {
+        g.restarting = true;
+    }
+    r.feed(ToRib::PeerUp(up));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(A)], "its stale membership still filters");
+    assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
+    // It re-announces the membership, then End-of-RIB: nothing changes for it.
+    r.feed(join(2, &[1]));
+    r.feed(end_of_rib(2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert!(
+        to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
+        "{to2:?}"
+    );
+}
+
+#[test]
+fn a_kept_membership_not_announced_again_is_swept_and_its_routes_withdrawn() {
+    let mut r = with_routes(&[2]);
+    r.feed(join(2, &[1, 2]));
+    r.feed(end_of_rib(2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(A), v(B)]);
+    r.feed(ToRib::PeerLost { peer: 2 });
+    flush(&mut r, &[]);
+    let ToRib::PeerUp(mut up) = member_up(2) else {
+        unreachable!()
+    };
+    if let Some(g) = up.graceful_restart.as_mut() {
+        g.restarting = true;
+    }
+    r.feed(ToRib::PeerUp(up));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(A), v(B)]);
+    // Only target 1 comes back before its End-of-RIB: target 2's membership is swept.
+    r.feed(join(2, &[1]));
+    r.feed(end_of_rib(2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!((to2.vpn, to2.vpn_withdrawn), (vec![], vec![v(B)]));
+}
