@@ -22,12 +22,14 @@
 //! End-of-RIB. Their first dump waits, as GoBGP's does with Graceful Restart, rather than
 //! flooding the peer with routes it would not ask for and withdrawing them after; then it
 //! gets one dump of what its membership admits, encoded once for every peer released into
-//! the same group in that flush (not for a peer restarting itself: it may wait for our
-//! End-of-RIB first). A peer without Graceful Restart may never send End-of-RIB
-//! (GoBGP 3.10 does not): its membership filters from the start as it stands, the first dump
-//! goes out at once (empty while it has asked for nothing), and what it asks for later
-//! reaches it as membership changes, as GoBGP itself does by default. Filtering nothing
-//! until End-of-RIB instead would send such a peer every VPN route, for good.
+//! the same group in that flush. Two peers do not wait: one restarting itself (Restart State
+//! bit: it may wait for our End-of-RIB before sending its own, RFC 4724 §4.1), which starts
+//! from the memberships kept for it (stale, like its other routes); and one without
+//! Graceful Restart, which may never send End-of-RIB (GoBGP 3.10 does not). Their membership
+//! filters from the start as it stands, the first dump goes out at once (empty while they
+//! have asked for nothing), and what they ask for later reaches them as membership changes,
+//! as GoBGP itself does by default. Filtering nothing until End-of-RIB instead would send a
+//! peer without Graceful Restart every VPN route, for good.
 //!
 //! A membership that changes after that moves the peer to the group of its new filter; what
 //! differs between the two views (routes admitted by one and not the other) and what changed
