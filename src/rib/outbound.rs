@@ -57,14 +57,18 @@ impl Rib {
                 continue;
             }
             let targets = active_targets(g, peers);
+            // Members out of the send lists keep what changed, unless they hold nothing of
+            // the family yet: its first dump is due (or waits, `rt_filter`) and covers it.
             let inactive = g
                 .members
                 .iter()
                 .copied()
                 .filter(|p| {
                     peers.get(p).is_some_and(|x| {
-                        !(x.out.active()
-                            || x.out.initial.contains(N::FAMILY) && x.out.dump.contains(N::FAMILY))
+                        let f = N::FAMILY;
+                        let unsent = x.out.initial.contains(f) && x.out.dump.contains(f)
+                            || x.rtc.deferred.contains(f);
+                        !(x.out.active() || unsent)
                     })
                 })
                 .collect();

@@ -482,3 +482,39 @@ fn a_kept_membership_not_announced_again_is_swept_and_its_routes_withdrawn() {
     let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
     assert_eq!((to2.vpn, to2.vpn_withdrawn), (vec![], vec![v(B)]));
 }
+
+#[test]
+fn a_waiting_member_is_sent_no_withdrawal_of_routes_it_never_had() {
+    let mut r = rib();
+    r.feed(plain_up(1));
+    r.feed(vpn(1, A, 1));
+    flush(&mut r, &[]);
+    r.feed(member_up(2));
+    r.feed(vpn(1, B, 1));
+    r.feed(unreach(
+        1,
+        NlriSet::Ipv4Vpn(Labeled {
+            keys: vec![v(A)],
+            labels: vec![Label::WITHDRAWN],
+        }),
+    ));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert!(
+        to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
+        "{to2:?}"
+    );
+    r.feed(ToRib::Xoff { peer: 2 });
+    r.feed(vpn(1, C, 1));
+    flush(&mut r, &[2]);
+    r.feed(ToRib::Xon { peer: 2 });
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert!(
+        to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
+        "{to2:?}"
+    );
+    r.feed(join(2, &[1]));
+    r.feed(end_of_rib(2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(B), v(C)]);
+    assert!(to2.vpn_withdrawn.is_empty());
+}
