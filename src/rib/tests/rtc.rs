@@ -518,3 +518,29 @@ fn a_waiting_member_is_sent_no_withdrawal_of_routes_it_never_had() {
     assert_eq!(to2.vpn, [v(B), v(C)]);
     assert!(to2.vpn_withdrawn.is_empty());
 }
+
+#[test]
+fn a_route_refresh_from_a_member_resends_what_its_membership_admits() {
+    let mut r = with_routes(&[2]);
+    r.feed(join(2, &[1, 3]));
+    r.feed(end_of_rib(2));
+    flush(&mut r, &[2]);
+    r.feed(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::Ipv4Vpn,
+    });
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(A), v(C)]);
+    assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
+    r.feed(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::RtConstraint,
+    });
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(
+        to2.memberships(),
+        [RtcNlri::DEFAULT],
+        "asked for everything"
+    );
+    assert_eq!(to2.end_of_rib, [Family::RtConstraint]);
+}
