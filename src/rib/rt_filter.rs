@@ -381,9 +381,22 @@ impl Rib {
             g.invalidate();
         }
         p.out.syncing = true;
-        // Released families were never sent: their first dump, as at session start.
-        p.out.dump = FamilySet(p.out.dump.0 | released.0);
-        p.out.initial = FamilySet(p.out.initial.0 | released.0);
+        // Released families were never sent: their first dump, as at session start. So is
+        // a filtered family the peer holds nothing of: its filter admitted nothing and no
+        // catch-up of it is owed. A dump is encoded once for every peer dumped in the same
+        // group in the flush (members asking for the same targets, coming up together),
+        // where a catch-up is encoded per peer.
+        let mut fresh = released;
+        if held.as_ref().is_some_and(|m| m.is_empty()) && !p.out.xoff {
+            for f in filtered_families(p.up.families).iter() {
+                let owed = with_table!(f, |N| N::rib(&self.fams).pending.len(peer), else 0);
+                if owed == 0 {
+                    fresh.insert(f);
+                }
+            }
+        }
+        p.out.dump = FamilySet(p.out.dump.0 | fresh.0);
+        p.out.initial = FamilySet(p.out.initial.0 | fresh.0);
         let (families, out) = (p.up.families, p.out.clone());
         for_each_table!(|N| {
             let f = N::FAMILY;

@@ -407,6 +407,14 @@ fn a_member_without_graceful_restart_filters_from_the_start_and_gets_what_it_ask
     r.feed(join(2, &[2]));
     let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
     assert_eq!(to2.vpn, [v(B)]);
+    // It held nothing of the family: a dump of it, End-of-RIB included.
+    assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
+    // A second target: only its routes, no dump.
+    r.feed(vpn(1, C, 3));
+    flush(&mut r, &[2]);
+    r.feed(join(2, &[3]));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(C)]);
     assert!(to2.end_of_rib.is_empty());
 }
 
@@ -543,4 +551,32 @@ fn a_route_refresh_from_a_member_resends_what_its_membership_admits() {
         "asked for everything"
     );
     assert_eq!(to2.end_of_rib, [Family::RtConstraint]);
+}
+
+#[test]
+fn members_asking_for_the_same_targets_together_get_one_dump_encoded_once() {
+    let mut r = rib();
+    r.feed(plain_up(1));
+    r.feed(member_up_no_gr(2));
+    r.feed(member_up_no_gr(3));
+    r.feed(vpn(1, A, 1));
+    r.feed(vpn(1, B, 2));
+    flush(&mut r, &[]);
+    r.feed(join(2, &[1]));
+    r.feed(join(3, &[1]));
+    let plan = r.plan();
+    let vpn_sends: Vec<_> = plan
+        .sends
+        .iter()
+        .filter(|s| matches!(s.routes, Routes::Vpn4(_)))
+        .collect();
+    assert_eq!(vpn_sends.len(), 1, "{vpn_sends:#?}");
+    let mut to = vpn_sends[0].peers();
+    to.sort_unstable();
+    assert_eq!(to, [2, 3]);
+    let Routes::Vpn4(rs) = &vpn_sends[0].routes else {
+        unreachable!()
+    };
+    assert_eq!(rs.prefixes, [v(A)]);
+    assert!(rs.withdraw.is_empty());
 }
