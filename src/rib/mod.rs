@@ -166,7 +166,8 @@ impl Rib {
             }
             ToRib::RouteRefresh { peer, family } => {
                 if let Some(p) = self.live_mut(peer) {
-                    if p.up.families.contains(family) {
+                    // A family whose first dump waits for the peer's membership gets it then.
+                    if p.up.families.contains(family) && !p.rtc.deferred.contains(family) {
                         p.out.dump.insert(family);
                     }
                 }

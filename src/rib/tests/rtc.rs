@@ -580,3 +580,19 @@ fn members_asking_for_the_same_targets_together_get_one_dump_encoded_once() {
     assert_eq!(rs.prefixes, [v(A)]);
     assert!(rs.withdraw.is_empty());
 }
+
+#[test]
+fn a_route_refresh_while_the_membership_is_awaited_sends_nothing_before_it() {
+    let mut r = with_routes(&[2]);
+    r.feed(ToRib::RouteRefresh {
+        peer: 2,
+        family: Family::Ipv4Vpn,
+    });
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2, Seen::default());
+    r.feed(join(2, &[2]));
+    r.feed(end_of_rib(2));
+    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    assert_eq!(to2.vpn, [v(B)]);
+    assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
+}
