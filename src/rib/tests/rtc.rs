@@ -596,3 +596,93 @@ fn a_route_refresh_while_the_membership_is_awaited_sends_nothing_before_it() {
     assert_eq!(to2.vpn, [v(B)]);
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
 }
+
+/// Shape (b) of the load workloads, in the RIB alone: one originator of VPN routes in 100
+/// route targets, 1000 members each asking for 10 of them (100 distinct memberships), and
+/// the same with members that do not do RT-Constraint. Prints the RIB time (apply, plan and
+/// encode) and the bytes encoded for the workers. `RTC_SCALE=10` divides routes and
+/// members by 10 (a debug build).
+#[test]
+#[ignore = "100k routes x 1000 members: run alone with --ignored --nocapture, in release"]
+fn scale_one_originator_to_members_of_ten_targets_each() {
+    let scale: u32 = std::env::var("RTC_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1);
+    let (routes, members) = (100_000 / scale, 1000 / scale);
+    for rtc in [true, false] {
+        let mut r = rib();
+        let start = std::time::Instant::now();
+        let mut bytes = 0usize;
+        let mut drain = |r: &mut Rib| {
+            let mut out = Outbox::default();
+            r.flush(&mut out);
+            for (_, m) in &out.msgs {
+                if let ToWorker::Send { peers, data } = m {
+                    bytes += data.len();
+                    let _ = peers;
+                }
+            }
+        };
+        r.feed(plain_up(1));
+        for m in 0..members {
+            let peer = 2 + m;
+            if rtc {
+                r.feed(member_up(peer));
+                let targets: Vec<u32> = (0..10).map(|k| (m + k) % 100).collect();
+                r.feed(join(peer, &targets));
+                r.feed(end_of_rib(peer));
+            } else {
+                r.feed(plain_up(peer));
+            }
+        }
+        drain(&mut r);
+        let ready = start.elapsed();
+        // Routes in UPDATEs of 100 (one RD and target each), as a PE sends a VRF's table.
+        let mut sent = 0;
+        while sent < routes {
+            let t = sent / (routes / 100).max(1) % 100;
+            let mut l = Labeled::default();
+            for i in sent..(sent + 100).min(routes) {
+                let rd = format!("65000:{t}");
+                let key: Vpn4 = format!(
+                    "{rd}:{}.{}.{}.0/24",
+                    10 + i / 65536,
+                    (i / 256) % 256,
+                    i % 256
+                )
+                .parse()
+                .unwrap();
+                l.push(key, Label::new(16 + t));
+            }
+            let a = PathAttrs {
+                ext_communities: vec![rt(t).octets()],
+                ..lp([192, 0, 2, 1], 100)
+            };
+            r.feed(mp(1, NlriSet::Ipv4Vpn(l), a));
+            sent += 100;
+            if sent % 10_000 == 0 {
+                drain(&mut r);
+            }
+        }
+        drain(&mut r);
+        let all = start.elapsed();
+        // One member asks for one more target: a table walk and its catch-up.
+        let before = std::time::Instant::now();
+        if rtc {
+            r.feed(join(2, &[50]));
+            drain(&mut r);
+        }
+        println!(
+            "rtc={rtc}: one more target for one member in {:?}",
+            before.elapsed()
+        );
+        println!(
+            "rtc={rtc}: {members} members up in {:?}; {routes} routes to them in {:?}; {} kB encoded, {} groups",
+            ready,
+            all - ready,
+            bytes / 1000,
+            r.groups.len()
+        );
+    }
+}
