@@ -91,7 +91,7 @@ impl PeerRtc {
     pub fn new(up: &PeerUp, now: Instant) -> PeerRtc {
         let filtered = filtered_families(up.families);
         // A restarting peer may wait for our End-of-RIB markers before it sends its own
-        // (RFC 4724 §4.1): waiting for its would only run out the deferral.
+        // (RFC 4724 §4.1): waiting for its own would only run out the deferral.
         let waits = up.graceful_restart.as_ref().is_some_and(|g| !g.restarting);
         if !up.families.contains(Family::RtConstraint) || filtered.is_empty() || !waits {
             return PeerRtc {
