@@ -65,6 +65,9 @@ pub struct GracefulRestartPeer {
     pub restart_time: Duration,
     /// How long a peer that came back has to send End-of-RIB (`graceful_restart_stale_time`).
     pub stale_time: Duration,
+    /// The peer is restarting itself (Restart State bit, RFC 4724 §3): it may wait for our
+    /// End-of-RIB markers before it sends its own.
+    pub restarting: bool,
 }
 
 /// Worker (or control) -> RIB thread.
@@ -390,6 +393,7 @@ impl Received {
             NlriSet::Evpn(v) => {
                 v.keys.len() * size_of::<EvpnKey>() + v.labels.len() * size_of::<PathData>()
             }
+            NlriSet::RtConstraint(v) => v.len() * size_of::<crate::wire::rtc::RtcNlri>(),
             NlriSet::Other { .. } => 0,
         };
         let rare = self.rare.as_ref().map_or(0, |r| {

@@ -365,6 +365,7 @@ fn any_prefixes(set: &NlriSet) -> Vec<AnyPrefix> {
         NlriSet::Ipv4Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn4(*p)).collect(),
         NlriSet::Ipv6Vpn(v) => v.keys.iter().map(|p| AnyPrefix::Vpn6(*p)).collect(),
         NlriSet::Evpn(v) => v.keys.iter().map(|p| AnyPrefix::Evpn(*p)).collect(),
+        NlriSet::RtConstraint(v) => v.iter().map(|p| AnyPrefix::Rtc(*p)).collect(),
         NlriSet::Other { .. } => Vec::new(),
     }
 }

@@ -273,7 +273,7 @@ fn route_json(r: &RouteView) -> RouteJson {
                 _ => None,
             },
         ),
-        AnyPrefix::V4(_) | AnyPrefix::V6(_) => (None, None),
+        AnyPrefix::V4(_) | AnyPrefix::V6(_) | AnyPrefix::Rtc(_) => (None, None),
     };
     let path = |p: &crate::rib::snapshot::PathView| {
         let base = path_json(&p.attrs, p.best, p.peer_address);

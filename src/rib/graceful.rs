@@ -216,6 +216,9 @@ impl Rib {
         }
         let prefixes: Vec<N> = set.into_iter().collect();
         self.withdraw(peer, &prefixes);
+        if N::FAMILY == Family::RtConstraint {
+            self.membership_resync(peer);
+        }
         prefixes.len()
     }
 
@@ -242,14 +245,20 @@ impl Rib {
 
     /// When `expire` next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.gr_timed
+        let gr = self
+            .gr_timed
             .iter()
             .filter_map(|id| self.peers.get(id)?.gr.deadline())
-            .min()
+            .min();
+        match (gr, self.rtc_deadline()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Runs the Graceful Restart timers due at `now`.
+    /// Runs the Graceful Restart timers (and RT-Constraint deferrals) due at `now`.
     pub fn expire(&mut self, now: Instant) {
+        self.rtc_expire(now);
         let due: Vec<PeerId> = self
             .gr_timed
             .iter()

@@ -132,6 +132,9 @@ impl Rib {
             }
             tracing::debug!(peer, %family, "rib: End-of-RIB received");
             self.gr_end_of_rib(peer, family);
+            if family == crate::wire::Family::RtConstraint {
+                self.rtc_ready(peer);
+            }
             return;
         }
         self.withdraw(peer, &u.withdrawn);
@@ -170,6 +173,10 @@ impl Rib {
             NlriSet::Ipv4Vpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Ipv6Vpn(v) => self.apply(peer, &v.keys, set),
             NlriSet::Evpn(v) => self.apply(peer, &v.keys, set),
+            NlriSet::RtConstraint(v) => {
+                self.apply(peer, v, set);
+                self.membership_changed(peer, v);
+            }
             NlriSet::Other { .. } => {}
         }
     }

@@ -31,6 +31,7 @@ mod prefetch;
 pub mod prefix_map;
 mod publish;
 pub mod reflect;
+pub mod rt_filter;
 pub mod snapshot;
 pub mod table;
 pub mod update_group;
@@ -42,7 +43,7 @@ mod tests;
 
 use crate::metrics as m;
 use crate::msg::{PeerId, PeerUp, ToRib, ToWorker, WorkerHandle};
-use crate::wire::{FamilySet, Notification, PathAttrs};
+use crate::wire::{Family, FamilySet, Notification, PathAttrs};
 use attrs::AttrTable;
 use decide::Candidate;
 use hashbrown::HashMap;
@@ -107,12 +108,15 @@ pub struct Rib {
     stops: Vec<(usize, PeerId, Notification)>,
     /// Peers with a Graceful Restart timer running.
     gr_timed: hashbrown::HashSet<PeerId>,
+    /// RT-Constraint: memberships, filters, what we ask for (`rt_filter`).
+    rtc: rt_filter::RtcState,
 }
 
 impl Rib {
     pub fn new(cfg: RibConfig) -> Rib {
         Rib {
             attrs: AttrTable::new(cfg.asn),
+            rtc: rt_filter::RtcState::new(cfg.router_id),
             cfg,
             peers: HashMap::new(),
             groups: Groups::default(),
@@ -162,7 +166,8 @@ impl Rib {
             }
             ToRib::RouteRefresh { peer, family } => {
                 if let Some(p) = self.live_mut(peer) {
-                    if p.up.families.contains(family) {
+                    // A family whose first dump waits for the peer's membership gets it then.
+                    if p.up.families.contains(family) && !p.rtc.deferred.contains(family) {
                         p.out.dump.insert(family);
                     }
                 }
@@ -228,18 +233,30 @@ impl Rib {
                 self.peer_down(up.peer);
             }
         }
+        let mut rtc = rt_filter::PeerRtc::new(&up, now);
+        if counters.0[Family::RtConstraint as usize] > 0 {
+            // Back from a restart with its memberships kept stale: they count until
+            // refreshed or swept, as its other routes do.
+            rtc.membership = self.kept_membership(peer);
+        }
         let key = GroupKey {
             rr_client: up.rr_client,
             codec: up.codec,
             families: up.families,
+            rt: rtc.filter(up.families),
         };
         let group = self.groups.join(key, up.peer);
         let out = OutState {
             xoff: false,
             syncing: true,
-            dump: up.families,
-            initial: true,
+            // Filtered families wait for the peer's membership (`rt_filter`).
+            dump: FamilySet(up.families.0 & !rtc.deferred.0),
+            initial: up.families,
         };
+        if rtc.deadline.is_some() {
+            self.rtc.timed.insert(peer);
+        }
+        self.rtc.recheck = true;
         tracing::debug!(peer = up.peer, group, "rib: peer up");
         self.peers.insert(
             up.peer,
@@ -253,6 +270,7 @@ impl Rib {
                 limit_warned: false,
                 over_limit: false,
                 gr: PeerGr::default(),
+                rtc,
             },
         );
         self.arm_stale_timer(peer, now);
@@ -273,6 +291,9 @@ impl Rib {
             fam.stale.take(peer);
         });
         self.gr_timed.remove(&peer);
+        self.rtc.timed.remove(&peer);
+        self.rtc.changed.remove(&peer);
+        self.rtc.recheck = true;
         // A restarting peer left its group when its session was lost (the id may be
         // another group's by now).
         if !restarting {

@@ -3,13 +3,16 @@
 //! Adj-RIB-Out exists: what a group advertises is a function of the best path (RFC 4456 §6),
 //! and what a member is sent is that less its own routes (`Adv::sent_to`, `Split`).
 
+use super::attrs::AttrId;
 use super::peer::{adv_of, Peer, NFAM};
-use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, Routes, SendKind};
+use super::plan::{Buckets, OutAttrs, Plan, PlannedSend, RouteSet, SendKind};
 use super::reflect::{Adv, GroupView};
+use super::rt_filter::{self, rt_passes, RtFilter, TargetsMemo};
 use super::table::{for_each_table, with_table, Dirty, OwnCount, Paths, RibNlri};
-use super::update_group::{self, GroupId};
+use super::update_group::{self, GroupId, GroupKey};
 use super::Rib;
 use crate::msg::PeerId;
+use crate::wire::rtc::RtcNlri;
 use crate::wire::{CodecCtx, Family, Reflect};
 use hashbrown::HashMap;
 use std::net::Ipv4Addr;
@@ -20,7 +23,11 @@ impl Rib {
     /// ROUTE-REFRESH) and throttled peers' catch-ups at the current state.
     pub fn plan(&mut self) -> Plan {
         let mut plan = Plan::default();
+        self.rt_regroup();
         for_each_table!(|N| self.plan_deltas::<N>(&mut plan));
+        if std::mem::take(&mut self.rtc.recount) {
+            self.recount::<RtcNlri>();
+        }
         self.count_fresh_groups();
         self.plan_syncs(&mut plan);
         plan
@@ -30,6 +37,7 @@ impl Rib {
         struct Work<N> {
             gid: GroupId,
             view: GroupView,
+            rt: RtFilter,
             send: bool,
             inactive: Vec<PeerId>,
             out: Split<N>,
@@ -49,19 +57,25 @@ impl Rib {
                 continue;
             }
             let targets = active_targets(g, peers);
+            // Members out of the send lists keep what changed, unless they hold nothing of
+            // the family yet: its first dump is due (or waits, `rt_filter`) and covers it.
             let inactive = g
                 .members
                 .iter()
                 .copied()
                 .filter(|p| {
                     peers.get(p).is_some_and(|x| {
-                        !(x.out.active() || x.out.initial && x.out.dump.contains(N::FAMILY))
+                        let f = N::FAMILY;
+                        let unsent = x.out.initial.contains(f) && x.out.dump.contains(f)
+                            || x.rtc.deferred.contains(f);
+                        !(x.out.active() || unsent)
                     })
                 })
                 .collect();
             works.push(Work {
                 gid,
                 view: GroupView::of::<N>(&g.key),
+                rt: g.key.rt.clone().filter(|_| N::RT_FILTERED),
                 send: !targets.is_empty(),
                 inactive,
                 out: Split::default(),
@@ -78,13 +92,19 @@ impl Rib {
                 .map(|p| p.group)
         });
         let mut own_best = OwnBest::default();
+        let ask_all = self.rtc.ask_all;
+        let mut memo = TargetsMemo::default();
         for (prefix, Dirty { old, new }) in fam.dirty.drain() {
+            let attrs = &self.attrs;
             own_best.change(old, new);
             let old_group = old.and_then(|a| group_of.get(a.peer));
             let new_group = new.and_then(|a| group_of.get(a.peer));
             for w in works.iter_mut() {
-                let o = old.filter(|a| a.reflected_to(w.view));
-                let n = new.filter(|a| a.reflected_to(w.view));
+                let mut passes = |a: &Adv| {
+                    a.reflected_to(w.view) && rt_passes::<N>(attrs, ask_all, &mut memo, &w.rt, a)
+                };
+                let o = old.filter(&mut passes);
+                let n = new.filter(&mut passes);
                 if o == n {
                     continue;
                 }
@@ -184,10 +204,10 @@ impl Rib {
             if !g.fresh {
                 continue;
             }
-            let key = g.key;
+            let key = g.key.clone();
             let mut counts = [0u64; NFAM];
             for_each_table!(|N| if key.families.contains(N::FAMILY) {
-                counts[N::FAMILY as usize] = self.count_advertised::<N>(GroupView::of::<N>(&key));
+                counts[N::FAMILY as usize] = self.count_advertised::<N>(&key);
             });
             if let Some(g) = self.groups.get_mut(gid) {
                 g.advertised = counts;
@@ -196,14 +216,34 @@ impl Rib {
         }
     }
 
-    fn count_advertised<N: RibNlri>(&self, view: GroupView) -> u64 {
-        N::rib(&self.fams)
+    fn count_advertised<N: RibNlri>(&self, key: &GroupKey) -> u64 {
+        let (view, rt) = (GroupView::of::<N>(key), &key.rt);
+        let mut memo = TargetsMemo::default();
+        let own = rt_filter::originated::<N>(self.rtc.ask_all).is_some() as u64;
+        own + N::rib(&self.fams)
             .table
             .values()
             .filter_map(Paths::best)
             .filter_map(|e| adv_of(e, &self.peers, &self.attrs))
-            .filter(|a| a.reflected_to(view))
+            .filter(|a| a.reflected_to(view) && self.rt_passes::<N>(&mut memo, rt, a))
             .count() as u64
+    }
+
+    /// Every group's count of one family, by a table walk (what we send of it changed
+    /// for all groups at once).
+    fn recount<N: RibNlri>(&mut self) {
+        for gid in self.groups.ids() {
+            let Some(g) = self.groups.get(gid).filter(|g| !g.fresh) else {
+                continue;
+            };
+            if !g.key.families.contains(N::FAMILY) {
+                continue;
+            }
+            let n = self.count_advertised::<N>(&g.key.clone());
+            if let Some(g) = self.groups.get_mut(gid) {
+                g.advertised[N::FAMILY as usize] = n;
+            }
+        }
     }
 
     fn plan_syncs(&mut self, plan: &mut Plan) {
@@ -236,7 +276,7 @@ impl Rib {
             // included), and a refresh dump, planned after it, re-sends the rest.
             for_each_table!(|N| {
                 let f = N::FAMILY;
-                if out.initial && out.dump.contains(f) {
+                if out.initial.contains(f) && out.dump.contains(f) {
                     N::rib_mut(&mut self.fams).pending.take(id);
                 } else if (out.syncing || out.dump.contains(f)) && families.contains(f) {
                     self.plan_catch_up::<N>(plan, id);
@@ -252,7 +292,7 @@ impl Rib {
                     let Some(g) = self.groups.get(gid) else {
                         continue;
                     };
-                    let routes = Routes::EndOfRibOnly(family);
+                    let routes = super::plan::Routes::EndOfRibOnly(family);
                     plan.sends.push(PlannedSend::to_all(
                         SendKind::Dump(gid),
                         targets,
@@ -268,6 +308,17 @@ impl Rib {
     fn route_set<N: RibNlri>(&self, out: Out<N>, end_of_rib: bool) -> RouteSet<N> {
         let cluster_id = self.cfg.cluster_id;
         let (announce, prefixes) = out.announce.finish(|attr, peer| {
+            if peer == rt_filter::LOCAL {
+                // Our own route (the default route target): no reflection, but the
+                // encoder writes ORIGINATOR_ID and CLUSTER_LIST on every set; ours then.
+                return OutAttrs {
+                    set: self.rtc.own.clone(),
+                    reflect: Reflect {
+                        originator_id: self.cfg.router_id,
+                        cluster_id,
+                    },
+                };
+            }
             // A best path's source is up (or restarting): its paths go before it does.
             let source = self.peers.get(&peer);
             debug_assert!(source.is_some(), "announcing a path of unknown peer {peer}");
@@ -296,8 +347,14 @@ impl Rib {
         let Some(g) = self.groups.get(gid) else {
             return;
         };
-        let (view, ctx) = (GroupView::of::<N>(&g.key), g.key.codec);
+        let (view, ctx, rt) = (GroupView::of::<N>(&g.key), g.key.codec, g.key.rt.clone());
+        let mut memo = TargetsMemo::default();
         let mut out = Split::default();
+        if let Some(own) = rt_filter::originated::<N>(self.rtc.ask_all) {
+            out.all
+                .announce
+                .push(AttrId::REJECTED, rt_filter::LOCAL, own);
+        }
         // A peer dumped to is sent its own routes' part apart (one back from a graceful
         // restart, several members dumped at once).
         let mut dumped = BySourceMemo::new(|peer| {
@@ -312,7 +369,7 @@ impl Rib {
             else {
                 continue;
             };
-            if !a.reflected_to(view) {
+            if !a.reflected_to(view) || !self.rt_passes::<N>(&mut memo, &rt, &a) {
                 continue;
             }
             let to = match dumped.get(a.peer) {
@@ -332,19 +389,31 @@ impl Rib {
             return;
         };
         let (view, ctx, worker) = (GroupView::of::<N>(&g.key), g.key.codec, p.up.worker);
+        let rt = g.key.rt.clone();
+        let (attrs, ask_all) = (&self.attrs, self.rtc.ask_all);
+        let own = rt_filter::originated::<N>(ask_all);
         let fam = N::rib_mut(&mut self.fams);
         let pending = fam.pending.take(peer);
         if pending.is_empty() {
             return;
         }
+        let mut memo = TargetsMemo::default();
         let mut out = Out::default();
         for prefix in pending {
+            if own == Some(prefix) {
+                out.announce
+                    .push(AttrId::REJECTED, rt_filter::LOCAL, prefix);
+                continue;
+            }
             let best = fam
                 .table
                 .get(&prefix)
                 .and_then(Paths::best)
-                .and_then(|e| adv_of(e, &self.peers, &self.attrs));
-            match best.filter(|a| a.sent_to(peer, view)) {
+                .and_then(|e| adv_of(e, &self.peers, attrs));
+            let sent = |a: &Adv| {
+                a.sent_to(peer, view) && rt_passes::<N>(attrs, ask_all, &mut memo, &rt, a)
+            };
+            match best.filter(sent) {
                 Some(a) => out.announce.push(a.attr, a.peer, prefix),
                 None => out.withdraw.push(prefix),
             }

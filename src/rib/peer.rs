@@ -32,6 +32,8 @@ pub(super) struct Peer {
     /// Graceful Restart helper timers; `gr.restarting()`: the session is lost and the
     /// peer's routes are kept stale (see `graceful`).
     pub(super) gr: PeerGr,
+    /// RT-Constraint membership and whether it filters yet (`rt_filter`).
+    pub(super) rtc: super::rt_filter::PeerRtc,
 }
 
 pub(super) type PeerMap = HashMap<PeerId, Peer>;

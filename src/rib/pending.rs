@@ -16,10 +16,12 @@ pub struct OutState {
     pub syncing: bool,
     /// Families to send in full, followed by End-of-RIB (PeerUp, ROUTE-REFRESH).
     pub dump: FamilySet,
-    /// The dump is the session's first: the peer holds nothing of ours yet, so nothing it
-    /// missed needs withdrawing. A ROUTE-REFRESH dump goes to a peer that already holds
-    /// routes, so what changed while it was throttled must still be caught up.
-    pub initial: bool,
+    /// Families whose dump is the session's first: the peer holds nothing of ours in them
+    /// yet, so nothing it missed needs withdrawing. A ROUTE-REFRESH dump goes to a peer
+    /// that already holds routes, so what changed while it was throttled must still be
+    /// caught up. (Per family: a filtered family's first dump may wait for the peer's
+    /// RT-Constraint membership, `rt_filter`.)
+    pub initial: FamilySet,
 }
 
 impl OutState {

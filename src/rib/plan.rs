@@ -9,6 +9,7 @@ use super::attrs::AttrId;
 use super::update_group::{self, GroupId, Targets};
 use crate::msg::{PeerId, ToWorker};
 use crate::wire::evpn::EvpnKey;
+use crate::wire::rtc::RtcNlri;
 use crate::wire::{self, CodecCtx, Family, Nlri, PathAttrs, Prefix4, Prefix6, Reflect, Vpn4, Vpn6};
 use bytes::Bytes;
 use hashbrown::HashMap;
@@ -150,6 +151,7 @@ pub enum Routes {
     Vpn4(RouteSet<Vpn4>),
     Vpn6(RouteSet<Vpn6>),
     Evpn(RouteSet<EvpnKey>),
+    Rtc(RouteSet<RtcNlri>),
     /// Just End-of-RIB, for a negotiated family the RIB carries no table for yet.
     EndOfRibOnly(Family),
 }
@@ -168,6 +170,7 @@ impl Routes {
             Routes::Vpn4(rs) => of(rs),
             Routes::Vpn6(rs) => of(rs),
             Routes::Evpn(rs) => of(rs),
+            Routes::Rtc(rs) => of(rs),
             Routes::EndOfRibOnly(_) => 64,
         }
     }
@@ -179,6 +182,7 @@ impl Routes {
             Routes::Vpn4(_) => Family::Ipv4Vpn,
             Routes::Vpn6(_) => Family::Ipv6Vpn,
             Routes::Evpn(_) => Family::L2vpnEvpn,
+            Routes::Rtc(_) => Family::RtConstraint,
             Routes::EndOfRibOnly(f) => *f,
         }
     }
@@ -296,6 +300,7 @@ impl Encoder<'_> {
             Routes::Vpn4(rs) => self.route_set(ctx, rs),
             Routes::Vpn6(rs) => self.route_set(ctx, rs),
             Routes::Evpn(rs) => self.route_set(ctx, rs),
+            Routes::Rtc(rs) => self.route_set(ctx, rs),
             Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut self.buf),
         }
     }

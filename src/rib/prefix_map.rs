@@ -254,6 +254,20 @@ impl Blocked for EvpnKey {
     }
 }
 
+impl Blocked for crate::wire::rtc::RtcNlri {
+    /// The route target's global administrator: a few thousand memberships at most, from
+    /// a few administrators.
+    type Block = u32;
+    type Inner = crate::wire::rtc::RtcNlri;
+    fn split(self) -> (u32, crate::wire::rtc::RtcNlri) {
+        let [_, _, a, b, c, d, ..] = self.target_octets();
+        (u32::from_be_bytes([a, b, c, d]), self)
+    }
+    fn join(_: u32, inner: crate::wire::rtc::RtcNlri) -> crate::wire::rtc::RtcNlri {
+        inner
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use super::prefix_map::{Blocked, PrefixMap};
 use super::reflect::Adv;
 use crate::msg::PeerId;
 use crate::wire::evpn::EvpnKey;
+use crate::wire::rtc::RtcNlri;
 use crate::wire::AnyPrefix;
 use crate::wire::{Nlri, Prefix4, Prefix6, Vpn4, Vpn6};
 use hashbrown::{HashMap, HashSet};
@@ -227,6 +228,7 @@ pub struct Families {
     pub vpn4: FamilyRib<Vpn4>,
     pub vpn6: FamilyRib<Vpn6>,
     pub evpn: FamilyRib<EvpnKey>,
+    pub rtc: FamilyRib<RtcNlri>,
 }
 
 /// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
@@ -267,7 +269,10 @@ macro_rules! with_table {
                 type $n = $crate::wire::evpn::EvpnKey;
                 $body
             }
-            $crate::wire::Family::RtConstraint => $none,
+            $crate::wire::Family::RtConstraint => {
+                type $n = $crate::wire::rtc::RtcNlri;
+                $body
+            }
         }
     }};
 }
@@ -292,6 +297,16 @@ pub trait RibNlri: Nlri + Blocked {
     fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self>;
     fn any(self) -> AnyPrefix;
     fn routes(set: RouteSet<Self>) -> Routes;
+    /// A route of this family is sent to a peer that negotiated RT-Constraint only when
+    /// the peer's membership admits one of the route targets in its attributes (RFC 4684,
+    /// `rib::rt_filter`). Read from the stored set, so any family carrying route targets
+    /// only says so here.
+    const RT_FILTERED: bool = false;
+    /// The default route of the family that reflectd may originate itself (only
+    /// RT-Constraint's default route target, `rt_filter`).
+    fn rtc_default() -> Option<Self> {
+        None
+    }
 }
 
 impl RibNlri for Prefix4 {
@@ -337,6 +352,7 @@ impl RibNlri for Vpn4 {
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::Vpn4(set)
     }
+    const RT_FILTERED: bool = true;
 }
 
 impl RibNlri for Vpn6 {
@@ -352,9 +368,31 @@ impl RibNlri for Vpn6 {
     fn routes(set: RouteSet<Self>) -> Routes {
         Routes::Vpn6(set)
     }
+    const RT_FILTERED: bool = true;
+}
+
+impl RibNlri for RtcNlri {
+    fn rib(f: &Families) -> &FamilyRib<Self> {
+        &f.rtc
+    }
+    fn rib_mut(f: &mut Families) -> &mut FamilyRib<Self> {
+        &mut f.rtc
+    }
+    fn any(self) -> AnyPrefix {
+        AnyPrefix::Rtc(self)
+    }
+    fn routes(set: RouteSet<Self>) -> Routes {
+        Routes::Rtc(set)
+    }
+    fn rtc_default() -> Option<Self> {
+        Some(RtcNlri::DEFAULT)
+    }
 }
 
 impl RibNlri for EvpnKey {
+    /// RFC 7432 §9.1 / RFC 4684: EVPN routes are distributed by route target as VPN
+    /// routes are.
+    const RT_FILTERED: bool = true;
     fn rib(f: &Families) -> &FamilyRib<Self> {
         &f.evpn
     }

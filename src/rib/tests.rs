@@ -24,6 +24,7 @@ mod graceful;
 mod groups;
 mod max_prefixes;
 mod reflection;
+mod rtc;
 mod snapshots;
 mod thread;
 mod vpn;
@@ -242,6 +243,7 @@ fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
         Routes::Vpn4(rs) => none(rs),
         Routes::Vpn6(rs) => none(rs),
         Routes::Evpn(rs) => none(rs),
+        Routes::Rtc(rs) => none(rs),
         Routes::EndOfRibOnly(_) => false,
     };
     if !empty || s.except.is_empty() {

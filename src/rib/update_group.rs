@@ -20,11 +20,14 @@ use std::sync::Arc;
 
 pub type GroupId = usize;
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct GroupKey {
     pub rr_client: bool,
     pub codec: CodecCtx,
     pub families: FamilySet,
+    /// What the members may be sent of the route-target filtered families (RFC 4684,
+    /// `rt_filter`): peers with equal memberships share a group.
+    pub rt: super::rt_filter::RtFilter,
 }
 
 /// Per worker, the peers of that worker to send the same bytes to.
@@ -118,11 +121,11 @@ pub struct Groups {
 impl Groups {
     /// Adds `peer` to the group for `key`, creating it (fresh) if needed.
     pub fn join(&mut self, key: GroupKey, peer: PeerId) -> GroupId {
-        let gid = match self.by_key.get(&key) {
-            Some(&g) => g,
+        let gid = match self.by_key.get(&key).copied() {
+            Some(g) => g,
             None => {
                 let group = Group {
-                    key,
+                    key: key.clone(),
                     members: Vec::new(),
                     targets: None,
                     advertised: [0; Family::ALL.len()],
@@ -194,6 +197,7 @@ mod tests {
             rr_client: client,
             codec: CodecCtx::default(),
             families: FamilySet::EMPTY.with(Family::Ipv4Unicast),
+            rt: None,
         }
     }
 

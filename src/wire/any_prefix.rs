@@ -2,6 +2,7 @@
 //! where every family shares one list. The RIB itself works on each family's own type.
 
 use super::evpn::EvpnKey;
+use super::rtc::RtcNlri;
 use super::types::{Family, Prefix4, Prefix6};
 use super::vpn::{Vpn4, Vpn6};
 use std::fmt;
@@ -14,6 +15,8 @@ pub enum AnyPrefix {
     Vpn4(Vpn4),
     Vpn6(Vpn6),
     Evpn(EvpnKey),
+    /// A Route Target membership (RFC 4684): no IP prefix.
+    Rtc(RtcNlri),
 }
 
 impl AnyPrefix {
@@ -24,11 +27,12 @@ impl AnyPrefix {
             AnyPrefix::Vpn4(_) => Family::Ipv4Vpn,
             AnyPrefix::Vpn6(_) => Family::Ipv6Vpn,
             AnyPrefix::Evpn(_) => Family::L2vpnEvpn,
+            AnyPrefix::Rtc(_) => Family::RtConstraint,
         }
     }
 
     /// The IP prefix (of a VPN route: without its RD), as an address and length; an EVPN
-    /// route's only if it has one (`EvpnKey::ip_prefix`).
+    /// route's only if it has one (`EvpnKey::ip_prefix`), None for RT-Constraint.
     pub fn ip_prefix(&self) -> Option<(IpAddr, u8)> {
         Some(match self {
             AnyPrefix::V4(p) => (p.addr().into(), p.len()),
@@ -36,6 +40,7 @@ impl AnyPrefix {
             AnyPrefix::Vpn4(v) => (v.prefix.addr().into(), v.prefix.len()),
             AnyPrefix::Vpn6(v) => (v.prefix.addr().into(), v.prefix.len()),
             AnyPrefix::Evpn(k) => return k.ip_prefix(),
+            AnyPrefix::Rtc(_) => return None,
         })
     }
 
@@ -61,6 +66,7 @@ impl fmt::Display for AnyPrefix {
             AnyPrefix::Vpn4(p) => p.fmt(f),
             AnyPrefix::Vpn6(p) => p.fmt(f),
             AnyPrefix::Evpn(k) => k.fmt(f),
+            AnyPrefix::Rtc(p) => p.fmt(f),
         }
     }
 }
@@ -80,9 +86,12 @@ impl std::str::FromStr for AnyPrefix {
         if let Ok(p) = s.parse() {
             return Ok(AnyPrefix::Vpn4(p));
         }
-        s.parse()
-            .map(AnyPrefix::Vpn6)
-            .map_err(|_| format!("{s:?} is not a prefix (A.B.C.D/L, X:X::X/L or RD:PREFIX)"))
+        if let Ok(p) = s.parse() {
+            return Ok(AnyPrefix::Vpn6(p));
+        }
+        s.parse().map(AnyPrefix::Rtc).map_err(|_| {
+            format!("{s:?} is not a prefix (A.B.C.D/L, X:X::X/L, RD:PREFIX or ORIGIN-AS:RT/L)")
+        })
     }
 }
 
@@ -97,6 +106,8 @@ mod tests {
             "2001:db8::/32",
             "65000:1:10.0.0.0/8",
             "192.0.2.1:7:2001:db8::/32",
+            "65000:65000:100/96",
+            "default",
         ] {
             let p: AnyPrefix = s.parse().unwrap();
             assert_eq!(p.to_string(), s);

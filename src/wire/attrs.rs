@@ -467,6 +467,11 @@ fn decode_mp_reach(value: &[u8], ctx: &CodecCtx) -> Result<MpReach, &'static str
             let nh = decode_next_hop(nh).ok_or(bad_nh)?;
             (nh, evpn_routes(r.rest(), add_path)?)
         }
+        (AFI_IPV4, SAFI_RT_CONSTRAINT) => {
+            // RFC 4684 §4: the advertising speaker's address, IPv4 or IPv6.
+            let nh = decode_next_hop(nh).ok_or(bad_nh)?;
+            (nh, rtc_routes(r.rest(), add_path)?)
+        }
         _ => {
             // Families we do not carry yet: keep what the next hop looks like and skip
             // the NLRI.
@@ -503,6 +508,13 @@ fn evpn_routes(buf: &[u8], add_path: bool) -> Result<NlriSet, &'static str> {
         l.push(key, data);
     }
     Ok(NlriSet::Evpn(l))
+}
+
+/// The Route Target memberships of an MP_REACH_NLRI or MP_UNREACH_NLRI (RFC 4684).
+fn rtc_routes(buf: &[u8], add_path: bool) -> Result<NlriSet, &'static str> {
+    let mut v = Vec::new();
+    super::rtc::decode(buf, add_path, &mut v)?;
+    Ok(NlriSet::RtConstraint(v))
 }
 
 /// A VPN next hop (RFC 4364 §4.3.2, RFC 4659 §3.2, RFC 8950 §3): each address behind an
@@ -556,6 +568,7 @@ fn decode_mp_unreach(value: &[u8], ctx: &CodecCtx) -> Result<MpUnreach, &'static
         }
         (AFI_IPV4 | AFI_IPV6, SAFI_MPLS_VPN) => vpn_routes(afi, r.rest(), add_path)?,
         (AFI_L2VPN, SAFI_EVPN) => evpn_routes(r.rest(), add_path)?,
+        (AFI_IPV4, SAFI_RT_CONSTRAINT) => rtc_routes(r.rest(), add_path)?,
         _ => NlriSet::Other { afi, safi },
     };
     Ok(MpUnreach { nlri })

@@ -274,6 +274,7 @@ pub enum NlriSet {
     Ipv4Vpn(Labeled<Vpn4>),
     Ipv6Vpn(Labeled<Vpn6>),
     Evpn(Labeled<EvpnKey, PathData>),
+    RtConstraint(Vec<super::rtc::RtcNlri>),
     /// A family we parse the header of but do not carry yet; its NLRI bytes are skipped.
     Other {
         afi: u16,
@@ -289,6 +290,7 @@ impl NlriSet {
             NlriSet::Ipv4Vpn(_) => Some(Family::Ipv4Vpn),
             NlriSet::Ipv6Vpn(_) => Some(Family::Ipv6Vpn),
             NlriSet::Evpn(_) => Some(Family::L2vpnEvpn),
+            NlriSet::RtConstraint(_) => Some(Family::RtConstraint),
             NlriSet::Other { afi, safi } => Family::from_afi_safi(*afi, *safi),
         }
     }
@@ -299,6 +301,7 @@ impl NlriSet {
             NlriSet::Ipv4Vpn(v) => v.is_empty(),
             NlriSet::Ipv6Vpn(v) => v.is_empty(),
             NlriSet::Evpn(v) => v.is_empty(),
+            NlriSet::RtConstraint(v) => v.is_empty(),
             NlriSet::Other { .. } => true,
         }
     }

@@ -155,6 +155,16 @@ impl RtcNlri {
     }
 }
 
+impl super::nlri::Nlri for RtcNlri {
+    const FAMILY: super::types::Family = super::types::Family::RtConstraint;
+    fn wire_len(&self) -> usize {
+        RtcNlri::wire_len(self)
+    }
+    fn encode(&self, out: &mut Vec<u8>) {
+        RtcNlri::encode(self, out)
+    }
+}
+
 /// Reads one NLRI (after its path id, if any).
 fn read(r: &mut Reader<'_>, add_path: bool) -> Result<RtcNlri, RtcError> {
     if add_path {

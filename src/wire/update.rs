@@ -132,6 +132,7 @@ fn set_len(set: &NlriSet, path_id: usize) -> usize {
         NlriSet::Ipv4Vpn(v) => prefixes_len(&v.keys, path_id),
         NlriSet::Ipv6Vpn(v) => prefixes_len(&v.keys, path_id),
         NlriSet::Evpn(v) => evpn_len(v, path_id),
+        NlriSet::RtConstraint(v) => prefixes_len(v, path_id),
         NlriSet::Other { .. } => 0,
     }
 }
@@ -143,6 +144,7 @@ fn put_set(out: &mut Vec<u8>, set: &NlriSet, path_id: usize) {
         NlriSet::Ipv4Vpn(v) => put_labeled(out, v, path_id),
         NlriSet::Ipv6Vpn(v) => put_labeled(out, v, path_id),
         NlriSet::Evpn(v) => put_evpn(out, v, path_id),
+        NlriSet::RtConstraint(v) => put_prefixes(out, v, path_id),
         NlriSet::Other { .. } => {}
     }
 }
@@ -543,6 +545,49 @@ mod tests {
         ]);
         let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(false)).unwrap_err();
         assert_eq!(e.notification.code, notif::UPDATE_MESSAGE);
+    }
+
+    #[test]
+    fn a_gobgp_rt_constraint_update_decodes_to_its_membership_and_encodes_back() {
+        // Recorded from GoBGP 3.10 (`wire::rtc`'s captures): AFI 1, SAFI 132, next hop
+        // 127.0.0.2, origin AS 65000, route target 65000:100.
+        let raw = origin_as_path_and_mp_reach(&[
+            0x00, 0x01, 0x84, 0x04, 0x7f, 0x00, 0x00, 0x02, 0x00, 0x60, 0x00, 0x00, 0xfd, 0xe8,
+            0x00, 0x02, 0xfd, 0xe8, 0x00, 0x00, 0x00, 0x64,
+        ]);
+        let bytes = update_msg(&[], &raw, &[]);
+        let u = decode_update(&bytes, &ctx(false)).unwrap();
+        let mp = u.mp_reach.clone().unwrap();
+        assert_eq!(mp.next_hop, NextHop::V4(Ipv4Addr::new(127, 0, 0, 2)));
+        let member = crate::wire::rtc::RtcNlri::exact(65000, "65000:100".parse().unwrap());
+        assert_eq!(mp.nlri, NlriSet::RtConstraint(vec![member]));
+        assert_eq!(mp.nlri.family(), Some(Family::RtConstraint));
+        assert_eq!(encoded(&Message::Update(u), &ctx(false)), bytes);
+        // Its End-of-RIB: MP_UNREACH_NLRI for AFI 1 / SAFI 132 with no NLRI.
+        let mut eor = Vec::new();
+        encode_end_of_rib(Family::RtConstraint, &mut eor);
+        assert_eq!(
+            eor,
+            update_msg(&[], &[0x80, 0x0f, 0x03, 0x00, 0x01, 0x84], &[])
+        );
+        let u = decode_update(&eor, &ctx(true)).unwrap();
+        assert_eq!(u.end_of_rib(), Some(Family::RtConstraint));
+    }
+
+    #[test]
+    fn a_malformed_rt_constraint_membership_resets_the_session() {
+        // RFC 4684 §4 allows no length from 1 to 31 (RFC 7606 §5.3: the NLRI cannot be
+        // parsed); and a prefix running past its field.
+        for nlri in [&[16u8, 0, 0][..], &[96, 0, 0, 0xfd, 0xe8]] {
+            let mut value = vec![0, 1, 132, 4, 10, 0, 0, 1, 0];
+            value.extend_from_slice(nlri);
+            let raw = origin_as_path_and_mp_reach(&value);
+            let e = decode_update(&update_msg(&[], &raw, &[]), &ctx(true)).unwrap_err();
+            assert_eq!(e.notification.code, notif::UPDATE_MESSAGE, "{nlri:?}");
+            let unreach = attr(0x80, 15, &[&[0, 1, 132][..], nlri].concat());
+            let e = decode_update(&update_msg(&[], &unreach, &[]), &ctx(true)).unwrap_err();
+            assert_eq!(e.notification.code, notif::UPDATE_MESSAGE, "{nlri:?}");
+        }
     }
 
     #[test]

@@ -48,6 +48,7 @@ pub fn peer_capability(n: &Neighbor, neg: &Negotiated) -> Option<GracefulRestart
         forwarding,
         restart_time: Duration::from_secs(secs.into()),
         stale_time: Duration::from_secs(n.graceful_restart_stale_time.into()),
+        restarting: gr.restart_state,
     })
 }
 

@@ -226,6 +226,7 @@ fn a_restarting_evpn_peers_routes_stay_until_its_end_of_rib_then_the_unrefreshed
         forwarding: up.families,
         restart_time: std::time::Duration::from_secs(120),
         stale_time: std::time::Duration::from_secs(360),
+        restarting: false,
     });
     r.feed(ToRib::PeerUp(up.clone()));
     r.feed(evpn_peer(2, true));

@@ -16,6 +16,7 @@ fn gr_up(peer: PeerId, client: bool, forwarding: bool) -> PeerUp {
         forwarding: if forwarding { both() } else { FamilySet::EMPTY },
         restart_time: RESTART,
         stale_time: STALE,
+        restarting: false,
     });
     up
 }

@@ -69,32 +69,6 @@ fn a_new_peer_gets_a_full_dump_then_end_of_rib_and_no_delta_in_the_same_flush() 
 }
 
 #[test]
-fn a_family_without_a_table_still_gets_end_of_rib_on_peer_up() {
-    let mut r = rib();
-    let mut up = peer_up(1, true);
-    up.families = up.families.with(Family::RtConstraint);
-    r.feed(ToRib::PeerUp(up));
-    let plan = r.plan();
-    let families: Vec<Family> = plan.sends.iter().map(|s| s.routes.family()).collect();
-    assert_eq!(
-        families,
-        vec![
-            Family::Ipv4Unicast,
-            Family::Ipv6Unicast,
-            Family::RtConstraint
-        ]
-    );
-    assert!(plan
-        .sends
-        .iter()
-        .all(|s| s.peers() == vec![1] && s.kind == SendKind::Dump(0)));
-    assert!(matches!(
-        plan.sends[2].routes,
-        Routes::EndOfRibOnly(Family::RtConstraint)
-    ));
-}
-
-#[test]
 fn peers_coming_up_together_share_one_encoded_dump() {
     let mut r = planned(&[(1, true)], [route(1, &["10.0.0.0/8"])]);
     r.feed(ToRib::PeerUp(peer_up(2, true)));

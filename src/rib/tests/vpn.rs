@@ -254,6 +254,7 @@ fn vpn_gr_peer(peer: PeerId) -> ToRib {
         forwarding: fams,
         restart_time: std::time::Duration::from_secs(120),
         stale_time: std::time::Duration::from_secs(360),
+        restarting: false,
     });
     ToRib::PeerUp(up)
 }
