@@ -99,8 +99,13 @@ impl Expect {
     /// entry's exactly: its type, RD, MAC, IP address or prefix, label, ESI and tag.
     fn evpn_index(&self, r: &EvpnRoute<'_>) -> Option<(usize, bool)> {
         let j = self.evpn_entry(r)?;
+        Some((j, *r == self.evpn_route(j)?))
+    }
+
+    /// Entry j's EVPN route, as its speaker sent it.
+    fn evpn_route(&self, j: usize) -> Option<EvpnRoute<'static>> {
         let c = self.customers.as_ref()?.get(j).copied()?;
-        Some((j, *r == evpn::route(&self.table, j, c)))
+        Some(evpn::route(&self.table, j, c))
     }
 
     /// Whether `a` carries the route target of entry `j`'s customer (VPN and EVPN workloads).
@@ -388,8 +393,14 @@ impl Sink {
             if !key_right || (!right && exp.wrong(j, a)) {
                 self.wrong += 1;
                 self.first_wrong.get_or_insert_with(|| {
-                    let rts = a.ext_communities;
-                    format!("{r} ext communities {rts:02x?}: {}", a.describe())
+                    // The key, then the path's fields (labels, ESI, gateway).
+                    let (rts, data) = (a.ext_communities, r.path_data());
+                    let want = exp.evpn_route(j).map(|w| format!("{w}{}", w.path_data()));
+                    let want = want.unwrap_or_default();
+                    format!(
+                        "{r}{data} ext communities {rts:02x?}: {} (sent: {want})",
+                        a.describe()
+                    )
                 });
             }
             set(j, if right { 2 } else { 1 });
