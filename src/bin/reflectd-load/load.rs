@@ -191,8 +191,9 @@ fn vpn_keys(t: &Table, customers: &[u32], range: std::ops::Range<usize>) -> Vec<
 }
 
 /// Encoded announcements (and withdrawals) of speaker `s`; `refl` makes them look reflected.
-/// `customers`: each entry's, in the VPN and EVPN workloads (`Table::customers`); `member`: only the
-/// routes of these customers (what a sink with this RT-Constraint membership is sent).
+/// `customers`: each entry's, in the VPN and EVPN workloads (`Table::customers`); `member`:
+/// only the routes of these customers (what a sink with this RT-Constraint membership is
+/// sent).
 fn payloads(
     sc: &Scenario,
     t: &Table,
