@@ -72,6 +72,29 @@ fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_lab
 }
 
 #[test]
+fn evpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_mac_and_label() {
+    // MAC/IP advertisement and IP prefix routes of 20 customers: each sink checks every
+    // route's RD, MAC or prefix, label and route target.
+    let text = through_reflectd(&[
+        "--speakers",
+        "3",
+        "--prefixes",
+        "3000",
+        "--sinks",
+        "2",
+        "--evpn",
+        "20",
+        "--churn",
+        "100",
+        "--churn-rate",
+        "2000",
+        "--withdraw",
+    ]);
+    assert!(text.contains("convergence:"), "{text}");
+    assert!(text.contains("withdraw-all:"), "{text}");
+}
+
+#[test]
 fn contested_routes_converge_on_the_best_path_through_reflectd() {
     through_reflectd(&[
         "--speakers",

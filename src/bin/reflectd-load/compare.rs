@@ -24,9 +24,10 @@ pub struct CompareArgs {
         default_value = "reflectd,bird,gobgp,frr,openbgpd"
     )]
     daemons: Vec<String>,
-    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]], repeatable
+    /// NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]|:evpnN], repeatable
     /// (`vpnN`: VPN-IPv4 routes of N customers, each its own route target; `memberM`: sinks
-    /// use RT-Constraint, each a member of M targets). Default: the small set
+    /// use RT-Constraint, each a member of M targets; `evpnN`: EVPN MAC/IP and IP prefix
+    /// routes of N customers, each its own RD, route target and label). Default: the small set
     /// A:10x20000:2 B:4x100000:10:contested C:1x100000:20 D:200x100:200:mesh
     /// E:10x20000:2:churn.
     #[arg(long)]
@@ -105,7 +106,7 @@ struct Common {
 fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
     let bad = || {
         format!(
-            "bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]]"
+            "bad scenario {s:?}: want NAME:SPEAKERSxPREFIXES:SINKS[:contested|:mesh][:churn][:vpnN[:memberM]|:evpnN]"
         )
     };
     let f: Vec<&str> = s.split(':').collect();
@@ -113,22 +114,29 @@ fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
         return Err(bad());
     }
     let (sp, pf) = f[1].split_once('x').ok_or_else(bad)?;
-    let (mut contested, mut mesh, mut churn, mut vpn) = (false, false, false, None);
+    let (mut contested, mut mesh, mut churn, mut vpn, mut evpn) = (false, false, false, None, None);
     let mut member_of = None;
     for o in &f[3..] {
         match *o {
             "contested" => contested = true,
             "mesh" => mesh = true,
             "churn" => churn = true,
-            o => match (o.strip_prefix("vpn"), o.strip_prefix("member")) {
-                (Some(n), _) => vpn = Some(n.parse().map_err(|_| bad())?),
-                (_, Some(n)) => member_of = Some(n.parse().map_err(|_| bad())?),
-                _ => return Err(bad()),
-            },
+            o => {
+                let number = |p: &str| o.strip_prefix(p).map(|n| n.parse().map_err(|_| bad()));
+                match (number("vpn"), number("evpn"), number("member")) {
+                    (Some(n), _, _) => vpn = Some(n?),
+                    (_, Some(n), _) => evpn = Some(n?),
+                    (_, _, Some(n)) => member_of = Some(n?),
+                    _ => return Err(bad()),
+                }
+            }
         }
     }
     // Membership is of the VPN customers' route targets, and sinks only (a mesh has none).
-    if (contested && mesh) || (member_of.is_some() && (vpn.is_none() || mesh)) {
+    if (contested && mesh)
+        || (member_of.is_some() && (vpn.is_none() || mesh))
+        || (vpn.is_some() && evpn.is_some())
+    {
         return Err(bad());
     }
     Ok(Named {
@@ -144,6 +152,7 @@ fn parse_scenario(s: &str, c: Common) -> Result<Named, String> {
             churn: if churn { c.churn } else { 0 },
             churn_rate: c.churn_rate,
             vpn,
+            evpn,
             member_of,
         },
     })
@@ -483,6 +492,12 @@ fn render(
                 String::new()
             }
         );
+        let desc = match (sc.vpn, sc.evpn, sc.member_of) {
+            (Some(n), _, Some(m)) => format!("{desc}, VPN-IPv4 ×{n} customers, members of {m}"),
+            (Some(n), _, None) => format!("{desc}, VPN-IPv4 ×{n} customers"),
+            (None, Some(n), _) => format!("{desc}, EVPN ×{n} customers"),
+            (None, None, _) => desc,
+        };
         for (ki, &kind) in kinds.iter().enumerate() {
             let rs = ok_reports(ki);
             let ok = rs.iter().filter(|r| r.convergence.is_some()).count();
@@ -582,6 +597,12 @@ mod tests {
         let b = parse_scenario("R:1x100000:1000:vpn100:member10", c).unwrap();
         assert_eq!((b.sc.vpn, b.sc.member_of), (Some(100), Some(10)));
         assert!(parse_scenario("R:1x100:10:member10", c).is_err());
+        let e = parse_scenario("E2:10x100000:2:evpn100", c).unwrap();
+        assert_eq!((e.sc.vpn, e.sc.evpn), (None, Some(100)));
+        assert_eq!(e.sc.family(), reflectd::wire::Family::L2vpnEvpn);
+        assert!(parse_scenario("E2:1x100:2:evpn10:vpn10", c).is_err());
+        assert!(parse_scenario("E2:1x100:2:evpn10:member5", c).is_err());
+        assert!(parse_scenario("E2:1x100:2:evpnX", c).is_err());
         assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
         assert!((frr_coalesce(500) - 10.0).abs() < 1e-9);
     }

@@ -2,7 +2,8 @@
 //! on 127.0.0.1:<port>, speakers (127.1.x.y) as passive non-client neighbors and sinks
 //! (127.2.x.y) as passive route-reflector clients, hold time 90 s, advertisement interval
 //! 0, no kernel FIB, no soft-reconfiguration, quiet logging. In the VPN workload every
-//! session carries VPN-IPv4 (RFC 4364). Each is started in its own
+//! session carries VPN-IPv4 (RFC 4364), in the EVPN workload L2VPN EVPN (RFC 7432; BIRD 2.0.12
+//! and OpenBGPD 7.7 have none, and are refused). Each is started in its own
 //! process group and stopped by that group's id (the daemon and all its children).
 
 use crate::affinity::Cpus;
@@ -64,6 +65,8 @@ pub struct Peers {
     pub sinks: u32,
     /// Every session carries VPN-IPv4 instead of IPv4 unicast.
     pub vpn: bool,
+    /// Every session carries L2VPN EVPN instead.
+    pub evpn: bool,
     /// Sinks also carry RT-Constraint (RFC 4684) and announce their membership.
     pub rtc: bool,
 }
@@ -75,6 +78,7 @@ impl Peers {
             speakers: if sc.mesh { 0 } else { sc.speakers },
             sinks: sc.sinks,
             vpn: sc.vpn.is_some(),
+            evpn: sc.evpn.is_some(),
             rtc: sc.member_of.is_some(),
         }
     }
@@ -91,7 +95,11 @@ pub fn reflectd_config(port: u16, p: Peers, workers: &str) -> String {
         "asn: 65000\nrouter_id: {ROUTER_ID}\nlisten:\n  - address: 127.0.0.1\n    port: {port}\n\
          workers: {workers}\nlog: warn\nneighbors:\n"
     );
-    let family = if p.vpn { "ipv4-vpn" } else { "ipv4-unicast" };
+    let family = match (p.vpn, p.evpn) {
+        (true, _) => "ipv4-vpn",
+        (false, true) => "l2vpn-evpn",
+        (false, false) => "ipv4-unicast",
+    };
     for (ip, client) in p.each() {
         let rtc = if client && p.rtc {
             ", rt-constraint"
@@ -137,10 +145,10 @@ pub fn bird_config(port: u16, p: Peers, log: &Path) -> String {
 }
 
 pub fn gobgp_config(port: u16, p: Peers) -> String {
-    let family = if p.vpn {
-        "l3vpn-ipv4-unicast"
-    } else {
-        "ipv4-unicast"
+    let family = match (p.vpn, p.evpn) {
+        (true, _) => "l3vpn-ipv4-unicast",
+        (false, true) => "l2vpn-evpn",
+        (false, false) => "ipv4-unicast",
     };
     let mut s = format!(
         "[global.config]\n  as = 65000\n  router-id = \"{ROUTER_ID}\"\n  port = {port}\n  \
@@ -181,7 +189,11 @@ pub fn frr_config(p: Peers) -> String {
         let g = if client { "CLI" } else { "SPK" };
         let _ = writeln!(s, " neighbor {ip} peer-group {g}");
     }
-    let family = if p.vpn { "ipv4 vpn" } else { "ipv4 unicast" };
+    let family = match (p.vpn, p.evpn) {
+        (true, _) => "ipv4 vpn",
+        (false, true) => "l2vpn evpn",
+        (false, false) => "ipv4 unicast",
+    };
     let _ = write!(
         s,
         " address-family {family}\n  neighbor SPK activate\n  neighbor CLI activate\n  \
@@ -259,6 +271,14 @@ impl Daemon {
             // BIRD 2.0.12, FRR 8.4 and OpenBGPD 7.7 have no RT-Constraint.
             return Err(format!(
                 "{} does not do RT-Constraint (RFC 4684)",
+                kind.name()
+            ));
+        }
+        if p.evpn && matches!(kind, Kind::Bird | Kind::Openbgpd) {
+            // BIRD 2.0.12 has no EVPN channel; OpenBGPD 7.7 announces IPv4/IPv6 unicast and
+            // VPN only (`announce`, bgpd.conf(5)).
+            return Err(format!(
+                "{} does not carry L2VPN EVPN (RFC 7432)",
                 kind.name()
             ));
         }
@@ -408,6 +428,7 @@ mod tests {
         speakers: 2,
         sinks: 3,
         vpn: false,
+        evpn: false,
         rtc: false,
     };
 
@@ -443,6 +464,22 @@ mod tests {
         assert!(reflectd_config(1179, p, "2").contains("families: [ipv4-vpn]"));
         assert!(gobgp_config(1179, p).contains("l3vpn-ipv4-unicast"));
         assert!(frr_config(p).contains("address-family ipv4 vpn"));
+    }
+
+    #[test]
+    fn reflectd_gobgp_and_frr_carry_l2vpn_evpn_in_the_evpn_workload() {
+        let p = Peers { evpn: true, ..P };
+        let r = reflectd_config(1179, p, "2");
+        assert_eq!(r.matches("families: [l2vpn-evpn]").count(), 5, "{r}");
+        let g = gobgp_config(1179, p);
+        assert_eq!(
+            g.matches("afi-safi-name = \"l2vpn-evpn\"").count(),
+            5,
+            "{g}"
+        );
+        let f = frr_config(p);
+        assert!(f.contains("address-family l2vpn evpn\n"), "{f}");
+        assert!(f.contains("neighbor CLI route-reflector-client"), "{f}");
     }
 
     #[test]

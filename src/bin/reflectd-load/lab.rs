@@ -34,6 +34,10 @@ pub struct Scenario {
     /// VPN-IPv4 instead of IPv4 unicast, the table's runs spread over this many customers
     /// (each an RD, a route target and a label: `table::vpn`).
     pub vpn: Option<u32>,
+    /// EVPN instead of IPv4 unicast: MAC/IP advertisement and IP prefix routes, the table's
+    /// runs spread over this many customers (EVIs: an RD, a route target and a label each,
+    /// `table::evpn`).
+    pub evpn: Option<u32>,
     /// RT-Constraint (RFC 4684) at the sinks: each negotiates it, announces membership of
     /// this many of the customers' route targets (`table::vpn::targets_of`) and End-of-RIB,
     /// and must get exactly those targets' routes. None: sinks do not negotiate it and get
@@ -44,10 +48,16 @@ pub struct Scenario {
 impl Scenario {
     /// The family every session carries.
     pub fn family(&self) -> reflectd::wire::Family {
-        match self.vpn {
-            Some(_) => reflectd::wire::Family::Ipv4Vpn,
-            None => reflectd::wire::Family::Ipv4Unicast,
+        match (self.vpn, self.evpn) {
+            (Some(_), _) => reflectd::wire::Family::Ipv4Vpn,
+            (None, Some(_)) => reflectd::wire::Family::L2vpnEvpn,
+            (None, None) => reflectd::wire::Family::Ipv4Unicast,
         }
+    }
+
+    /// How many customers the table is spread over (VPN or EVPN workload).
+    pub fn customers(&self) -> Option<u32> {
+        self.vpn.or(self.evpn)
     }
 
     /// The families a sink's session carries: [`Scenario::family`], and RT-Constraint

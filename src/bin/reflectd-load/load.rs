@@ -12,7 +12,7 @@
 use crate::lab::{sink_ip, speaker_ip, Scenario, ASN, MAX_SESSIONS, ROUTER_ID};
 use crate::procs;
 use crate::sink::{self, Expect, Phases, Sink, SinkEvent, CHURN_MED, KEEPALIVE};
-use crate::table::{self, vpn, Table};
+use crate::table::{self, evpn, vpn, Table};
 use reflectd::speaker::{Speaker, SpeakerConfig};
 use reflectd::wire::{self, *};
 use std::io::Write;
@@ -191,8 +191,9 @@ fn vpn_keys(t: &Table, customers: &[u32], range: std::ops::Range<usize>) -> Vec<
 }
 
 /// Encoded announcements (and withdrawals) of speaker `s`; `refl` makes them look reflected.
-/// `customers`: each entry's, in the VPN workload (`Table::customers`); `member`: only the
-/// routes of these customers (what a sink with this RT-Constraint membership is sent).
+/// `customers`: each entry's, in the VPN and EVPN workloads (`Table::customers`); `member`:
+/// only the routes of these customers (what a sink with this RT-Constraint membership is
+/// sent).
 fn payloads(
     sc: &Scenario,
     t: &Table,
@@ -231,8 +232,14 @@ fn payloads(
                 Some(cs) => {
                     let c = cs[run.start];
                     attrs.ext_communities = vec![vpn::route_target(c)];
-                    let keys = vpn_keys(t, cs, run);
-                    wire::encode_announce_labeled(ctx, &attrs, vpn::label(c), &keys, &mut ann);
+                    if sc.evpn.is_some() {
+                        let routes = evpn::announced(t, cs, run);
+                        wire::encode_announce(ctx, &attrs, &routes, &mut ann);
+                    } else {
+                        let keys = vpn_keys(t, cs, run);
+                        let label = vpn::label(c);
+                        wire::encode_announce_labeled(ctx, &attrs, label, &keys, &mut ann);
+                    }
                 }
             }
         }
@@ -242,6 +249,10 @@ fn payloads(
     let mine = lo as usize..hi as usize;
     match customers {
         None => wire::encode_withdraw(ctx, &t.prefixes[mine], &mut wd),
+        // (No RT-Constraint membership in the EVPN workload: every route is withdrawn.)
+        Some(cs) if sc.evpn.is_some() => {
+            wire::encode_withdraw(ctx, &evpn::keys(t, cs, mine), &mut wd)
+        }
         Some(cs) => {
             let mut keys = vpn_keys(t, cs, mine.clone());
             if member.is_some() {
@@ -276,8 +287,13 @@ fn churn_updates(
                 Some(cs) => {
                     let c = cs[j];
                     a.ext_communities = vec![vpn::route_target(c)];
-                    let key = vpn_keys(t, cs, j..j + 1);
-                    wire::encode_announce_labeled(ctx, &a, vpn::label(c), &key, &mut out);
+                    if sc.evpn.is_some() {
+                        let route = evpn::announced(t, cs, j..j + 1);
+                        wire::encode_announce(ctx, &a, &route, &mut out);
+                    } else {
+                        let key = vpn_keys(t, cs, j..j + 1);
+                        wire::encode_announce_labeled(ctx, &a, vpn::label(c), &key, &mut out);
+                    }
                 }
             }
             out
@@ -446,7 +462,7 @@ pub fn run(
         .parse()
         .map_err(|_| "ROUTER_ID is not an address")?;
     // One copy for every sink: a thousand sinks must not cost a thousand tables.
-    let customers: Option<Arc<[u32]>> = sc.vpn.map(|n| t.customers(n).into());
+    let customers: Option<Arc<[u32]>> = sc.customers().map(|n| t.customers(n).into());
     // RT-Constraint: sink k's membership, per customer; sinks with the same targets share
     // one.
     let mut memberships: std::collections::HashMap<Vec<u32>, Arc<[bool]>> = Default::default();

@@ -107,6 +107,11 @@ pub struct ScenarioArgs {
     /// table spread over this many customers (one RD, route target and label each).
     #[arg(long)]
     vpn: Option<u32>,
+    /// EVPN routes (RFC 7432 MAC/IP advertisements, a quarter RFC 9136 IP prefix routes)
+    /// instead of IPv4 unicast, the table spread over this many customers (EVIs: one RD,
+    /// route target and label each).
+    #[arg(long, conflicts_with = "vpn")]
+    evpn: Option<u32>,
     /// With --vpn: sinks use RT-Constraint (RFC 4684), each announcing membership of this
     /// many of the customers' route targets, and must get exactly those targets' routes.
     #[arg(long, requires = "vpn", conflicts_with = "mesh")]
@@ -129,6 +134,7 @@ impl ScenarioArgs {
             churn: self.churn,
             churn_rate: self.churn_rate,
             vpn: self.vpn,
+            evpn: self.evpn,
             member_of: self.member_of,
         }
     }

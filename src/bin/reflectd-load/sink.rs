@@ -3,8 +3,9 @@
 //! are not a thousand threads waking one another: with a thread per sink, the wake-ups at
 //! churn rates and the decoding in bulk made the harness its own bottleneck.
 
-use crate::table::{vpn, Table};
+use crate::table::{evpn, vpn, Table};
 use polling::{Event, Events, PollMode, Poller};
+use reflectd::wire::evpn::EvpnRoute;
 use reflectd::wire::{self, *};
 use std::io::{self, Write};
 use std::net::{Ipv4Addr, TcpStream};
@@ -38,8 +39,8 @@ pub struct Expect {
     pub speakers: u32,
     /// The reflector's cluster id: the whole CLUSTER_LIST of a route reflected once.
     pub cluster: Ipv4Addr,
-    /// VPN workload: each entry's customer, whose RD, label and route target its route
-    /// must carry.
+    /// VPN and EVPN workloads: each entry's customer, whose RD, label and route target its
+    /// route must carry.
     pub customers: Option<Arc<[u32]>>,
     /// RT-Constraint: per customer (route target), whether this sink is a member. It must
     /// get the routes of those and no others. None: every route.
@@ -80,7 +81,34 @@ impl Expect {
         ))
     }
 
-    /// Whether `a` carries the route target of entry `j`'s customer (VPN workload).
+    /// The entry an EVPN route stands for (its MAC, or a type 5 route's prefix), if this
+    /// sink must see it.
+    fn evpn_entry(&self, r: &EvpnRoute<'_>) -> Option<usize> {
+        let j = match r {
+            EvpnRoute::MacIp(m) => evpn::index_of(&m.mac)?,
+            EvpnRoute::IpPrefix(p) => match p.prefix {
+                std::net::IpAddr::V4(a) => self.table.index(&Prefix4::new(a, p.prefix_len)?)?,
+                std::net::IpAddr::V6(_) => return None,
+            },
+            _ => return None,
+        };
+        (j < self.table.len() as usize && self.exclude != Some(self.owner(j))).then_some(j)
+    }
+
+    /// Entry of an EVPN route if this sink must see it, and whether the route is that
+    /// entry's exactly: its type, RD, MAC, IP address or prefix, label, ESI and tag.
+    fn evpn_index(&self, r: &EvpnRoute<'_>) -> Option<(usize, bool)> {
+        let j = self.evpn_entry(r)?;
+        Some((j, *r == self.evpn_route(j)?))
+    }
+
+    /// Entry j's EVPN route, as its speaker sent it.
+    fn evpn_route(&self, j: usize) -> Option<EvpnRoute<'static>> {
+        let c = self.customers.as_ref()?.get(j).copied()?;
+        Some(evpn::route(&self.table, j, c))
+    }
+
+    /// Whether `a` carries the route target of entry `j`'s customer (VPN and EVPN workloads).
     fn carries_target(&self, j: usize, a: &Attrs) -> bool {
         let Some(c) = self.customers.as_ref().and_then(|cs| cs.get(j).copied()) else {
             return false;
@@ -206,7 +234,7 @@ impl Sink {
         let why = if self.wrong > 0 {
             format!(
                 "{why} ({} announcements had a wrong next hop, ORIGINATOR_ID, CLUSTER_LIST, \
-                 or (VPN) RD, label or route target; \
+                 or (VPN, EVPN) RD, MAC, label or route target; \
                  the first: {})",
                 self.wrong,
                 self.first_wrong.as_deref().unwrap_or("?")
@@ -306,6 +334,11 @@ impl Sink {
                 set(j, 0);
             }
         }
+        for r in evpn_routes(u.evpn_withdrawn) {
+            if let Some(j) = r.ok().and_then(|r| exp.evpn_entry(&r)) {
+                set(j, 0);
+            }
+        }
         let a = &u.attrs;
         for j in prefixes(u.nlri).filter_map(|p| exp.index(&p)) {
             let right = exp.right(j, a);
@@ -336,6 +369,36 @@ impl Sink {
                     let p = r.prefix;
                     format!(
                         "{rd}:{p} label {l:02x?} ext communities {rts:02x?}: {}",
+                        a.describe()
+                    )
+                });
+            }
+            set(j, if right { 2 } else { 1 });
+        }
+        for r in evpn_routes(u.evpn_nlri) {
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    self.wrong += 1;
+                    self.first_wrong
+                        .get_or_insert_with(|| format!("malformed EVPN NLRI: {e}"));
+                    break;
+                }
+            };
+            let Some((j, key_right)) = exp.evpn_index(&r) else {
+                continue;
+            };
+            let key_right = key_right && exp.carries_target(j, a);
+            let right = key_right && exp.right(j, a);
+            if !key_right || (!right && exp.wrong(j, a)) {
+                self.wrong += 1;
+                self.first_wrong.get_or_insert_with(|| {
+                    // The key, then the path's fields (labels, ESI, gateway).
+                    let (rts, data) = (a.ext_communities, r.path_data());
+                    let want = exp.evpn_route(j).map(|w| format!("{w}{}", w.path_data()));
+                    let want = want.unwrap_or_default();
+                    format!(
+                        "{r}{data} ext communities {rts:02x?}: {} (sent: {want})",
                         a.describe()
                     )
                 });
@@ -446,6 +509,9 @@ struct Update<'a> {
     /// VPN-IPv4 routes of MP_REACH_NLRI (its next hop is in `attrs`) and MP_UNREACH_NLRI.
     vpn_nlri: &'a [u8],
     vpn_withdrawn: &'a [u8],
+    /// EVPN routes of MP_REACH_NLRI (next hop in `attrs`) and MP_UNREACH_NLRI.
+    evpn_nlri: &'a [u8],
+    evpn_withdrawn: &'a [u8],
 }
 
 impl<'a> Update<'a> {
@@ -459,8 +525,10 @@ impl<'a> Update<'a> {
         let nlri = &body[4 + wlen + alen..];
         let mut attrs = Attrs::default();
         let (mut vpn_nlri, mut vpn_withdrawn): (&[u8], &[u8]) = (&[], &[]);
+        let (mut evpn_nlri, mut evpn_withdrawn): (&[u8], &[u8]) = (&[], &[]);
         let v4 = |v: &[u8]| <[u8; 4]>::try_from(v).ok().map(Ipv4Addr::from);
         const VPN4: [u8; 3] = [0, 1, 128];
+        const EVPN: [u8; 3] = [0, 25, 70];
         while let Some((code, value, whole)) = attr_code::next_attr(rest) {
             match code {
                 // AFI 1, SAFI 128, next hop RD 0 + IPv4 (12 bytes), reserved, routes.
@@ -474,6 +542,18 @@ impl<'a> Update<'a> {
                 }
                 attr_code::MP_UNREACH_NLRI if value.starts_with(&VPN4) => {
                     vpn_withdrawn = &value[3..];
+                }
+                // AFI 25, SAFI 70, next hop IPv4 (4 bytes), reserved, routes.
+                attr_code::MP_REACH_NLRI if value.starts_with(&EVPN) => {
+                    let nh = value.get(3..)?.split_first()?;
+                    let (len, nh) = (usize::from(*nh.0), nh.1);
+                    if len == 4 {
+                        attrs.next_hop = Some(v4(nh.get(..4)?)?);
+                    }
+                    evpn_nlri = nh.get(len + 1..)?;
+                }
+                attr_code::MP_UNREACH_NLRI if value.starts_with(&EVPN) => {
+                    evpn_withdrawn = &value[3..];
                 }
                 attr_code::NEXT_HOP => attrs.next_hop = Some(v4(value)?),
                 attr_code::MED => attrs.med = Some(u32::from_be_bytes(value.try_into().ok()?)),
@@ -494,6 +574,8 @@ impl<'a> Update<'a> {
             nlri,
             vpn_nlri,
             vpn_withdrawn,
+            evpn_nlri,
+            evpn_withdrawn,
         })
     }
 }
@@ -523,6 +605,12 @@ fn vpn_routes(mut b: &[u8]) -> impl Iterator<Item = VpnRoute> + '_ {
             prefix: Prefix4::new(Ipv4Addr::from(addr), len)?,
         })
     })
+}
+
+/// The EVPN routes of an MP_REACH or MP_UNREACH NLRI field (no ADD-PATH); after an error,
+/// nothing more.
+fn evpn_routes(b: &[u8]) -> impl Iterator<Item = Result<EvpnRoute<'_>, &'static str>> + '_ {
+    reflectd::wire::evpn::iter(b, false).map(|r| r.map(|(_, r)| r))
 }
 
 /// The IPv4 prefixes of an NLRI or withdrawn-routes field; stops at a malformed one.
@@ -757,6 +845,41 @@ mod tests {
         wire::encode_withdraw(&ctx, &keys, &mut wd);
         let w = Update::read(&wd[19..]).expect("read in place");
         assert_eq!(vpn_routes(w.vpn_withdrawn).count(), keys.len());
+    }
+
+    #[test]
+    fn an_evpn_update_read_in_place_gives_each_route_its_entry_and_checks_its_fields() {
+        let t = Arc::new(Table::new(1000).unwrap());
+        let ctx = CodecCtx::default();
+        let customers: Arc<[u32]> = t.customers(10).into();
+        let exp = Expect {
+            customers: Some(customers.clone()),
+            table: t.clone(),
+            ..expect(None)
+        };
+        let (a, b) = (t.runs[7].0 as usize, t.runs[9].1 as usize);
+        let mut attrs = crate::table::attrs(1, a as u32, 100, 0);
+        attrs.ext_communities = vec![vpn::route_target(customers[a])];
+        let routes = evpn::announced(&t, &customers, a..b);
+        let mut msg = Vec::new();
+        wire::encode_announce(&ctx, &attrs, &routes, &mut msg);
+        let u = Update::read(&msg[19..]).expect("read in place");
+        assert_eq!(u.attrs.next_hop.map(NextHop::V4), Some(attrs.next_hop));
+        assert!(exp.carries_target(a, &u.attrs));
+        let got: Vec<(usize, bool)> = evpn_routes(u.evpn_nlri)
+            .map(|r| exp.evpn_index(&r.unwrap()).unwrap())
+            .collect();
+        assert_eq!(got, (a..b).map(|j| (j, true)).collect::<Vec<_>>());
+        // Entry a's route with another customer's RD and label: found, but not right.
+        let other = evpn::route(&t, a, customers[a] + 1);
+        assert_eq!(exp.evpn_index(&other), Some((a, false)));
+        let mut wd = Vec::new();
+        wire::encode_withdraw(&ctx, &evpn::keys(&t, &customers, a..b), &mut wd);
+        let w = Update::read(&wd[19..]).expect("read in place");
+        let gone: Vec<usize> = evpn_routes(w.evpn_withdrawn)
+            .filter_map(|r| exp.evpn_entry(&r.unwrap()))
+            .collect();
+        assert_eq!(gone, (a..b).collect::<Vec<_>>());
     }
 
     #[test]

@@ -168,8 +168,115 @@ pub mod vpn {
     }
 }
 
+/// The EVPN workload (`--evpn N`): run r of the table belongs to customer (EVI) r % N, with
+/// the VPN workload's RD 65000:(c+1) and route target 65000:(c+1), and a VNI-style label
+/// 10000 + c (the whole 24-bit field, RFC 8365 §5.1.3). Entry j is a MAC/IP advertisement
+/// (type 2, RFC 7432 §7.2) of MAC 02:00:<j> (locally administered), with IPv4 address
+/// 10.<j> on every second entry, or every fourth entry an IP prefix route (type 5,
+/// RFC 9136 §3.1) of the table's prefix j, gateway 0.0.0.0; ESI 0 and Ethernet tag 0.
+pub mod evpn {
+    use super::Table;
+    use reflectd::wire::evpn::{Esi, EvpnKey, EvpnRoute, IpPrefix, Label, Mac, MacIp};
+    use reflectd::wire::{Family, Nlri};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    pub fn label(c: u32) -> Label {
+        Label::from_value(10_000 + c)
+    }
+
+    /// Entry j's MAC: 02:00 and j's four octets.
+    pub fn mac(j: usize) -> Mac {
+        let [a, b, c, d] = (j as u32).to_be_bytes();
+        Mac([0x02, 0, a, b, c, d])
+    }
+
+    /// The entry a MAC of ours stands for (not checked against the table's length).
+    pub fn index_of(mac: &Mac) -> Option<usize> {
+        let m = mac.0;
+        (m[..2] == [0x02, 0]).then(|| u32::from_be_bytes([m[2], m[3], m[4], m[5]]) as usize)
+    }
+
+    /// Entry j's route, customer `c`'s.
+    pub fn route(t: &Table, j: usize, c: u32) -> EvpnRoute<'static> {
+        let rd = super::vpn::rd(c);
+        if j % 4 == 3 {
+            let p = t.prefixes[j];
+            return EvpnRoute::IpPrefix(IpPrefix {
+                rd,
+                esi: Esi::ZERO,
+                etag: 0,
+                prefix: IpAddr::V4(p.addr()),
+                prefix_len: p.len(),
+                gateway: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                label: label(c),
+            });
+        }
+        let ip =
+            (j % 2 == 0).then(|| IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | (j as u32 & 0xff_ffff))));
+        EvpnRoute::MacIp(MacIp {
+            rd,
+            esi: Esi::ZERO,
+            etag: 0,
+            mac: mac(j),
+            ip,
+            label1: label(c),
+            label2: None,
+        })
+    }
+
+    /// An EVPN route announced whole, as the wire encoders take a route: its labels, ESI
+    /// and gateway with it (the codec's `EvpnKey` writes those from a RIB's stored path
+    /// data, which a speaker does not have).
+    #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+    pub struct Announced(pub EvpnRoute<'static>);
+
+    impl PartialOrd for Announced {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+
+    impl Ord for Announced {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            self.0.key().cmp(&o.0.key())
+        }
+    }
+
+    impl std::fmt::Display for Announced {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            self.0.fmt(f)
+        }
+    }
+
+    impl Nlri for Announced {
+        const FAMILY: Family = Family::L2vpnEvpn;
+        fn wire_len(&self) -> usize {
+            self.0.wire_len()
+        }
+        fn encode(&self, out: &mut Vec<u8>) {
+            self.0.encode(out)
+        }
+    }
+
+    /// Entries `range`' routes, announced, each with its customer's RD and label.
+    pub fn announced(
+        t: &Table,
+        customers: &[u32],
+        range: std::ops::Range<usize>,
+    ) -> Vec<Announced> {
+        range
+            .map(|j| Announced(route(t, j, customers[j])))
+            .collect()
+    }
+
+    /// Their keys: what a withdrawal is written from (the path's fields zero).
+    pub fn keys(t: &Table, customers: &[u32], range: std::ops::Range<usize>) -> Vec<EvpnKey> {
+        range.map(|j| route(t, j, customers[j]).key()).collect()
+    }
+}
+
 impl Table {
-    /// Each entry's customer in the VPN workload.
+    /// Each entry's customer in the VPN and EVPN workloads.
     pub fn customers(&self, customers: u32) -> Vec<u32> {
         let mut out = vec![0; self.prefixes.len()];
         for (r, &(a, b)) in self.runs.iter().enumerate() {
@@ -253,6 +360,75 @@ mod tests {
                 "speaker {s}"
             );
         }
+    }
+
+    #[test]
+    fn evpn_entries_are_mac_ip_routes_with_and_without_an_address_and_ip_prefix_routes() {
+        use reflectd::wire::evpn::EvpnRoute;
+        let t = Table::new(1000).unwrap();
+        let cs = t.customers(7);
+        let (mut mac_only, mut mac_ip, mut prefix) = (0, 0, 0);
+        for (j, &c) in cs.iter().enumerate() {
+            match evpn::route(&t, j, c) {
+                EvpnRoute::MacIp(m) => {
+                    assert_eq!(evpn::index_of(&m.mac), Some(j));
+                    assert_eq!(m.rd, vpn::rd(c));
+                    assert_eq!(m.label1.value(), 10_000 + c);
+                    match m.ip {
+                        Some(_) => mac_ip += 1,
+                        None => mac_only += 1,
+                    }
+                }
+                EvpnRoute::IpPrefix(p) => {
+                    let back = Prefix4::new(
+                        match p.prefix {
+                            std::net::IpAddr::V4(a) => a,
+                            _ => unreachable!("IPv4 prefixes"),
+                        },
+                        p.prefix_len,
+                    );
+                    assert_eq!(back.and_then(|p| t.index(&p)), Some(j));
+                    prefix += 1;
+                }
+                r => panic!("entry {j}: {r}"),
+            }
+        }
+        assert_eq!((mac_ip, mac_only, prefix), (500, 250, 250));
+        assert_eq!(evpn::index_of(&reflectd::wire::evpn::Mac([0xaa; 6])), None);
+    }
+
+    #[test]
+    fn evpn_routes_pack_into_mp_reach_and_their_keys_into_mp_unreach() {
+        use reflectd::wire::{CodecCtx, Message, MpReach, NlriSet};
+        let t = Table::new(400).unwrap();
+        let cs = t.customers(3);
+        let ctx = CodecCtx::default();
+        let routes = evpn::announced(&t, &cs, 0..400);
+        let mut out = Vec::new();
+        let a = attrs(1, 0, 100, 0);
+        reflectd::wire::encode_announce(&ctx, &a, &routes, &mut out);
+        let (mut got, mut pos) = (Vec::new(), 0);
+        while pos < out.len() {
+            let len = usize::from(u16::from_be_bytes([out[pos + 16], out[pos + 17]]));
+            let Ok(Message::Update(u)) = reflectd::wire::decode(&out[pos..pos + len], &ctx) else {
+                panic!("not an UPDATE")
+            };
+            let Some(MpReach {
+                next_hop,
+                nlri: NlriSet::Evpn(l),
+            }) = u.mp_reach
+            else {
+                panic!("no EVPN MP_REACH_NLRI")
+            };
+            assert_eq!(next_hop, a.next_hop);
+            got.extend(l.keys.iter().zip(&l.labels).map(|(k, d)| (*k, d.clone())));
+            pos += len;
+        }
+        let want: Vec<_> = routes.iter().map(|r| r.0.split()).collect();
+        assert_eq!(got, want);
+        let mut wd = Vec::new();
+        reflectd::wire::encode_withdraw(&ctx, &evpn::keys(&t, &cs, 0..400), &mut wd);
+        assert!(!wd.is_empty());
     }
 
     #[test]
