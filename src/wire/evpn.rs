@@ -865,6 +865,17 @@ impl EvpnKey {
         self.bytes[0]
     }
 
+    /// The route's RD: every known route type has one, first after the type (as `key`
+    /// builds it; read without parsing the key, since the RIB's map asks for it on every
+    /// lookup); an opaque route's is not known.
+    pub fn rd(&self) -> Option<Rd> {
+        let known = (ETHERNET_AD..=IP_PREFIX).contains(&self.route_type());
+        if !known || self.len == HASHED {
+            return None;
+        }
+        self.bytes.get(1..9)?.try_into().ok().map(Rd)
+    }
+
     /// The key material (for a hashed opaque key: type, value length, hash).
     pub fn as_bytes(&self) -> &[u8] {
         let n = if self.len == HASHED {

@@ -24,7 +24,6 @@
 
 use super::evpn::{join, Esi, EvpnKey, KeyView, Label, PathData};
 use super::nlri::Nlri;
-use super::rd::Rd;
 use super::types::Family;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -142,18 +141,6 @@ fn withdrawn(key: &EvpnKey) -> Option<PathData> {
 }
 
 impl EvpnKey {
-    /// The route's RD: every known route type has one; an opaque route's is not known.
-    pub fn rd(&self) -> Option<Rd> {
-        match self.view() {
-            KeyView::EthernetAd { rd, .. }
-            | KeyView::MacIp { rd, .. }
-            | KeyView::Multicast { rd, .. }
-            | KeyView::EthernetSegment { rd, .. }
-            | KeyView::IpPrefix { rd, .. } => Some(rd),
-            KeyView::Opaque { .. } | KeyView::Hashed { .. } => None,
-        }
-    }
-
     /// The IP prefix a route is for: a type 5 route's prefix, a type 2 route's host
     /// address; None for the others.
     pub fn ip_prefix(&self) -> Option<(IpAddr, u8)> {
@@ -244,6 +231,7 @@ mod tests {
             let (key, data) = r.split();
             let stored = to_bytes(&data);
             assert_eq!(read(&key, &stored), Some(data.clone()), "{key}");
+            assert_eq!(key.rd(), r.rd(), "{key}");
             assert_eq!(key.wire_len_with(&stored), r.wire_len(), "{key}");
             key.encode_with(&stored, &mut again);
         }

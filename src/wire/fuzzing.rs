@@ -384,6 +384,7 @@ pub fn evpn(data: &[u8]) {
             assert_eq!(nlri.len(), route.wire_len(), "{route:?}");
             let (key, per_path) = route.split();
             assert_eq!(key.route_type(), route.route_type());
+            assert_eq!(key.rd(), route.rd());
             let Some(joined) = evpn::join(&key, &per_path) else {
                 panic!("{key:?} and {per_path:?} of {route:?} do not join")
             };
