@@ -52,9 +52,15 @@ fn fit<N: Nlri>(
 fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, data: Option<&[u8]>) {
     for p in prefixes {
         // An EVPN route known only by a hash of its value has no withdrawal to write
-        // (`wire::evpn_nlri`); no other route takes 0 bytes.
-        if N::PATH_DATA && data.is_none() && p.wire_len() == 0 {
-            continue;
+        // (`wire::evpn_nlri`); no other route takes 0 bytes. Skipped as `fit` counts it.
+        if N::PATH_DATA {
+            let len = match data {
+                Some(d) => p.wire_len_with(d),
+                None => p.wire_len(),
+            };
+            if len == 0 {
+                continue;
+            }
         }
         // ADD-PATH: one path per prefix, identifier 0.
         out.extend_from_slice(&[0u8; 4][..path_id]);
