@@ -126,6 +126,12 @@ fn negotiated(r: &Reflector, address: &str) -> Vec<String> {
         .collect()
 }
 
+/// `gobgp vrf add NAME rd RD rt import RT`: GoBGP 3.10 announces the membership of a
+/// VRF's import route target (it has no `-a rtc add`).
+fn import_vrf(g: &GoBgp, name: &str, rd: &str, rt: &str) {
+    g.cli(&["vrf", "add", name, "rd", rd, "rt", "import", rt]);
+}
+
 #[test]
 fn a_gobgp_member_receives_exactly_the_routes_of_the_targets_it_imports() {
     if !GoBgp::installed() {
@@ -166,44 +172,17 @@ fn a_gobgp_member_receives_exactly_the_routes_of_the_targets_it_imports() {
     );
 
     // One target imported: exactly its route.
-    g2.cli(&[
-        "vrf",
-        "add",
-        "red",
-        "rd",
-        "65000:101",
-        "rt",
-        "import",
-        "65000:1",
-    ]);
+    import_vrf(&g2, "red", "65000:101", "65000:1");
     assert_holds_targets(&g2, &[1]);
     // A second: its route too, the first kept.
-    g2.cli(&[
-        "vrf",
-        "add",
-        "blue",
-        "rd",
-        "65000:102",
-        "rt",
-        "import",
-        "65000:2",
-    ]);
+    import_vrf(&g2, "blue", "65000:102", "65000:2");
     assert_holds_targets(&g2, &[1, 2]);
     // Routes announced now: the one of a target it imports reaches it, the other not.
     // (No `vrf del` here: GoBGP 3.10 crashes deleting a VRF while it holds a default
     // membership, on the nil route target; the second scenario drops a target.)
     originate(&g1, 4);
     originate(&g1, 5);
-    g2.cli(&[
-        "vrf",
-        "add",
-        "green",
-        "rd",
-        "65000:104",
-        "rt",
-        "import",
-        "65000:4",
-    ]);
+    import_vrf(&g2, "green", "65000:104", "65000:4");
     assert_holds_targets(&g2, &[1, 2, 4]);
     // A route of an imported target withdrawn at the source goes.
     g1.withdraw_vpn("65000:2", "10.21.2.0/24", 102);
@@ -223,16 +202,7 @@ fn memberships_are_reflected_and_a_gobgp_originator_sends_only_what_was_asked_fo
     for n in [1, 2] {
         originate(&g1, n);
     }
-    g2.cli(&[
-        "vrf",
-        "add",
-        "red",
-        "rd",
-        "65000:101",
-        "rt",
-        "import",
-        "65000:1",
-    ]);
+    import_vrf(&g2, "red", "65000:101", "65000:1");
     // g2's membership reaches g1 reflected (ORIGINATOR_ID g2's router id)...
     let reflected = eventually(ROUTE_WAIT, || {
         let m = memberships(&g1);
@@ -264,16 +234,7 @@ fn memberships_are_reflected_and_a_gobgp_originator_sends_only_what_was_asked_fo
         "reflectd was sent only what it asked for: {v}"
     );
     // g2 asks for target 2 as well: g1 sends it, g2 gets it.
-    g2.cli(&[
-        "vrf",
-        "add",
-        "blue",
-        "rd",
-        "65000:102",
-        "rt",
-        "import",
-        "65000:2",
-    ]);
+    import_vrf(&g2, "blue", "65000:102", "65000:2");
     assert_holds_targets(&g2, &[1, 2]);
     // g2 drops target 1: its membership is withdrawn, and so is the route.
     g2.cli(&["vrf", "del", "red"]);
@@ -305,31 +266,13 @@ fn a_gobgp_member_with_graceful_restart_gets_its_routes_after_its_end_of_rib() {
         .families(&["l3vpn-ipv4-unicast", "rtc"])
         .graceful_restart(false)
         .start();
-    g2.cli(&[
-        "vrf",
-        "add",
-        "red",
-        "rd",
-        "65000:101",
-        "rt",
-        "import",
-        "65000:1",
-    ]);
+    import_vrf(&g2, "red", "65000:101", "65000:1");
     wait_established(&r, 2);
     assert_holds_targets(&g2, &[1]);
     // It did wait (Graceful Restart agreed), and its End-of-RIB ended the wait.
     let log = r.log();
     assert!(log.contains("RT-Constraint membership complete"), "{log}");
     assert!(!log.contains("no RT-Constraint End-of-RIB after"), "{log}");
-    g2.cli(&[
-        "vrf",
-        "add",
-        "blue",
-        "rd",
-        "65000:102",
-        "rt",
-        "import",
-        "65000:2",
-    ]);
+    import_vrf(&g2, "blue", "65000:102", "65000:2");
     assert_holds_targets(&g2, &[1, 2]);
 }

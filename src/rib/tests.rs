@@ -337,6 +337,17 @@ fn updates_to(r: &mut Rib, peer: PeerId) -> Vec<Update> {
     updates
 }
 
+/// Graceful Restart agreed for `families`, forwarding state kept, not restarting itself.
+fn graceful_restart_for(families: FamilySet) -> crate::msg::GracefulRestartPeer {
+    crate::msg::GracefulRestartPeer {
+        families,
+        forwarding: families,
+        restart_time: std::time::Duration::from_secs(120),
+        stale_time: std::time::Duration::from_secs(360),
+        restarting: false,
+    }
+}
+
 fn limited(peer: PeerId, limit: u64) -> ToRib {
     ToRib::PeerUp(PeerUp {
         max_prefixes: Some(limit),

@@ -221,13 +221,7 @@ fn a_restarting_evpn_peers_routes_stay_until_its_end_of_rib_then_the_unrefreshed
     let ToRib::PeerUp(mut up) = evpn_peer(1, true) else {
         unreachable!("evpn_peer is a PeerUp")
     };
-    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
-        families: up.families,
-        forwarding: up.families,
-        restart_time: std::time::Duration::from_secs(120),
-        stale_time: std::time::Duration::from_secs(360),
-        restarting: false,
-    });
+    up.graceful_restart = Some(graceful_restart_for(up.families));
     r.feed(ToRib::PeerUp(up.clone()));
     r.feed(evpn_peer(2, true));
     r.plan();

@@ -30,13 +30,7 @@ fn member_up(peer: PeerId) -> ToRib {
     let ToRib::PeerUp(mut up) = up(peer, &[Family::Ipv4Vpn, Family::RtConstraint]) else {
         unreachable!()
     };
-    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
-        families: up.families,
-        forwarding: up.families,
-        restart_time: std::time::Duration::from_secs(120),
-        stale_time: std::time::Duration::from_secs(360),
-        restarting: false,
-    });
+    up.graceful_restart = Some(graceful_restart_for(up.families));
     ToRib::PeerUp(up)
 }
 

@@ -248,14 +248,7 @@ fn vpn_gr_peer(peer: PeerId) -> ToRib {
     let ToRib::PeerUp(mut up) = vpn_peer(peer) else {
         unreachable!("vpn_peer is a PeerUp")
     };
-    let fams = up.families;
-    up.graceful_restart = Some(crate::msg::GracefulRestartPeer {
-        families: fams,
-        forwarding: fams,
-        restart_time: std::time::Duration::from_secs(120),
-        stale_time: std::time::Duration::from_secs(360),
-        restarting: false,
-    });
+    up.graceful_restart = Some(graceful_restart_for(up.families));
     ToRib::PeerUp(up)
 }
 
