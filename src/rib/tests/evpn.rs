@@ -23,6 +23,10 @@ fn routes(nlri: &[u8]) -> Labeled<EvpnKey, PathData> {
 }
 
 fn announce_evpn(peer: PeerId, nlri: &[u8], local_pref: u32) -> ToRib {
+    announce_evpn_with(peer, nlri, lp([192, 0, 2, peer as u8], local_pref))
+}
+
+fn announce_evpn_with(peer: PeerId, nlri: &[u8], a: PathAttrs) -> ToRib {
     ToRib::updates(
         peer,
         vec![Update {
@@ -30,7 +34,7 @@ fn announce_evpn(peer: PeerId, nlri: &[u8], local_pref: u32) -> ToRib {
                 next_hop: NextHop::V4(Ipv4Addr::new(192, 0, 2, peer as u8)),
                 nlri: NlriSet::Evpn(routes(nlri)),
             }),
-            attrs: Some(lp([192, 0, 2, peer as u8], local_pref)),
+            attrs: Some(a),
             ..Update::default()
         }],
     )
@@ -253,4 +257,48 @@ fn a_restarting_evpn_peers_routes_stay_until_its_end_of_rib_then_the_unrefreshed
     ));
     let (_, withdrawn) = sent_to(&mut r, 2);
     assert_eq!(withdrawn, vec![key(&swept)]);
+}
+
+#[test]
+fn an_rt_constraint_member_gets_only_the_evpn_routes_of_its_targets() {
+    use crate::wire::route_target::RouteTarget;
+    use crate::wire::rtc::RtcNlri;
+    let mut r = evpn_rib(1);
+    let ToRib::PeerUp(mut up) = evpn_peer(2, true) else {
+        unreachable!("evpn_peer is a PeerUp")
+    };
+    up.families = up.families.with(Family::RtConstraint);
+    r.feed(ToRib::PeerUp(up));
+    r.plan();
+    // Peer 2 (no Graceful Restart: its membership filters from the start) asks for route
+    // target 65000:1.
+    let rt = |n: u32| RouteTarget::as2(65000, n);
+    r.feed(ToRib::updates(
+        2,
+        vec![Update {
+            mp_reach: Some(MpReach {
+                next_hop: nh(2),
+                nlri: NlriSet::RtConstraint(vec![RtcNlri::exact(65000, rt(1))]),
+            }),
+            attrs: Some(lp([192, 0, 2, 2], 100)),
+            ..Update::default()
+        }],
+    ));
+    sent_to(&mut r, 2);
+    for (target, route) in [
+        (1, mac_ip(1, 1, 0, 0x641, 0)),
+        (2, mac_ip(2, 2, 0, 0x651, 0)),
+    ] {
+        let a = PathAttrs {
+            ext_communities: vec![rt(target).octets()],
+            ..lp([192, 0, 2, 1], 100)
+        };
+        r.feed(announce_evpn_with(1, &route, a));
+    }
+    let (announced, _) = sent_to(&mut r, 2);
+    assert_eq!(
+        announced,
+        vec![(mac_ip(1, 1, 0, 0x641, 0), nh(1))],
+        "only target 1's"
+    );
 }
