@@ -277,6 +277,45 @@ mod tests {
     }
 
     #[test]
+    fn withdrawals_leave_out_a_long_opaque_route_and_never_send_an_empty_one() {
+        use crate::wire::{encode_withdraw, CodecCtx, FamilySet, Message};
+        let wire = routes();
+        let keys: Vec<EvpnKey> = decode(&wire, false)
+            .unwrap()
+            .iter()
+            .map(|(_, r)| r.key())
+            .collect();
+        let long = keys[3];
+        for add_path in [false, true] {
+            let ctx = CodecCtx {
+                add_path_tx: if add_path {
+                    FamilySet::EMPTY.with(Family::L2vpnEvpn)
+                } else {
+                    FamilySet::EMPTY
+                },
+                ..CodecCtx::default()
+            };
+            // Alone: nothing at all (an empty MP_UNREACH_NLRI would be End-of-RIB).
+            let mut out = Vec::new();
+            encode_withdraw(&ctx, &[long], &mut out);
+            assert!(out.is_empty(), "ADD-PATH {add_path}");
+            // Among others: they are withdrawn, and no path id is left without its route.
+            encode_withdraw(&ctx, &[keys[0], long, keys[2]], &mut out);
+            let rx = CodecCtx {
+                add_path_rx: ctx.add_path_tx,
+                ..CodecCtx::default()
+            };
+            let Ok(Message::Update(u)) = crate::wire::decode(&out, &rx) else {
+                panic!("one UPDATE (ADD-PATH {add_path})")
+            };
+            let Some(crate::wire::NlriSet::Evpn(l)) = u.mp_unreach.map(|m| m.nlri) else {
+                panic!("EVPN withdrawals")
+            };
+            assert_eq!(l.keys, vec![keys[0], keys[2]], "ADD-PATH {add_path}");
+        }
+    }
+
+    #[test]
     fn path_data_of_the_wrong_shape_is_not_read() {
         let wire = routes();
         let decoded = decode(&wire, false).unwrap();

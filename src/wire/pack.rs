@@ -51,22 +51,18 @@ fn fit<N: Nlri>(
 /// (`Nlri::PATH_DATA`; its withdrawals are written without, `Nlri::encode`).
 fn put_prefixes<N: Nlri>(out: &mut Vec<u8>, prefixes: &[N], path_id: usize, data: Option<&[u8]>) {
     for p in prefixes {
-        // An EVPN route known only by a hash of its value has no withdrawal to write
-        // (`wire::evpn_nlri`); no other route takes 0 bytes. Skipped as `fit` counts it.
-        if N::PATH_DATA {
-            let len = match data {
-                Some(d) => p.wire_len_with(d),
-                None => p.wire_len(),
-            };
-            if len == 0 {
-                continue;
-            }
-        }
+        let at = out.len();
         // ADD-PATH: one path per prefix, identifier 0.
         out.extend_from_slice(&[0u8; 4][..path_id]);
         match data {
             Some(d) if N::PATH_DATA => p.encode_with(d, out),
             _ => p.encode(out),
+        }
+        // An EVPN route known only by a hash of its value has no withdrawal to write
+        // (`wire::evpn_nlri`), and writes nothing; no other route does. Its path id goes
+        // too, as `fit` counts it.
+        if N::PATH_DATA && out.len() == at + path_id {
+            out.truncate(at);
         }
     }
 }
