@@ -96,8 +96,8 @@ pub fn scanned(a: &ScannedAttrs) -> std::sync::Arc<[u8]> {
     std::sync::Arc::from(&out[..])
 }
 
-/// The attribute section of a stored set (after its next hop and label). None for bytes that
-/// are no stored set (shorter than their next hop and label say).
+/// The attribute section of a stored set (after its next hop and path data). None for bytes
+/// that are no stored set (shorter than their next hop and path data say).
 pub fn attributes(stored: &[u8]) -> Option<&[u8]> {
     let first = *stored.first()?;
     let nh_end = 1 + usize::from(first & !PATH_DATA);
