@@ -280,7 +280,7 @@ fn route_json(r: &RouteView) -> RouteJson {
         match (&r.prefix, p.path_data.as_deref()) {
             (AnyPrefix::Evpn(k), Some(d)) => super::evpn_view::with_path_data(k, d, base),
             (_, Some(d)) => PathJson {
-                label: <[u8; 3]>::try_from(d).ok().map(|l| Label(l).value()),
+                label: Label::from_path_data(d).map(Label::value),
                 ..base
             },
             (_, None) => base,

@@ -110,8 +110,7 @@ pub fn attributes(stored: &[u8]) -> Option<&[u8]> {
 
 /// The label of a stored set of a labeled family's path (VPN: its path data is the label).
 pub fn label(stored: &[u8]) -> Option<Label> {
-    let (_, data, _) = split(stored);
-    Some(Label(data?.try_into().ok()?))
+    Label::from_path_data(path_data(stored)?)
 }
 
 /// The path's own NLRI fields, in a set of a family that has them (`Nlri::PATH_DATA`).

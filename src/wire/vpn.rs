@@ -45,6 +45,12 @@ impl Label {
         let v = (value & 0xf_ffff) << 4 | 1;
         Label([(v >> 16) as u8, (v >> 8) as u8, v as u8])
     }
+
+    /// The label a VPN path's stored path data holds (`stored::path_data`: the label's 3
+    /// bytes); None for data of another size.
+    pub fn from_path_data(data: &[u8]) -> Option<Label> {
+        data.try_into().ok().map(Label)
+    }
 }
 
 impl fmt::Display for Label {
@@ -102,7 +108,7 @@ macro_rules! vpn_nlri {
             /// `data` is the path's label; anything else (no stored set holds it) is
             /// written as the withdrawal label, never as a malformed NLRI.
             fn encode_with(&self, data: &[u8], out: &mut Vec<u8>) {
-                let label = data.try_into().map(Label).unwrap_or(Label::WITHDRAWN);
+                let label = Label::from_path_data(data).unwrap_or(Label::WITHDRAWN);
                 self.encode_labeled(label, out)
             }
         }
