@@ -50,8 +50,9 @@ fn unique_routes_converge_churn_and_withdraw_through_reflectd() {
     assert!(text.contains("withdraw-all:"), "{text}");
 }
 
-#[test]
-fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_label() {
+/// 3 speakers × 3000 routes of 20 customers (`workload`: `--vpn` or `--evpn`) → 2 sinks,
+/// with churn and a withdrawal of everything; each sink checks every route.
+fn customers_through_reflectd(workload: &str) {
     let text = through_reflectd(&[
         "--speakers",
         "3",
@@ -59,7 +60,7 @@ fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_lab
         "3000",
         "--sinks",
         "2",
-        "--vpn",
+        workload,
         "20",
         "--churn",
         "100",
@@ -72,26 +73,15 @@ fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_lab
 }
 
 #[test]
+fn vpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_and_label() {
+    customers_through_reflectd("--vpn");
+}
+
+#[test]
 fn evpn_routes_converge_churn_and_withdraw_through_reflectd_with_their_rd_mac_and_label() {
     // MAC/IP advertisement and IP prefix routes of 20 customers: each sink checks every
     // route's RD, MAC or prefix, label and route target.
-    let text = through_reflectd(&[
-        "--speakers",
-        "3",
-        "--prefixes",
-        "3000",
-        "--sinks",
-        "2",
-        "--evpn",
-        "20",
-        "--churn",
-        "100",
-        "--churn-rate",
-        "2000",
-        "--withdraw",
-    ]);
-    assert!(text.contains("convergence:"), "{text}");
-    assert!(text.contains("withdraw-all:"), "{text}");
+    customers_through_reflectd("--evpn");
 }
 
 #[test]

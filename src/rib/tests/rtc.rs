@@ -172,6 +172,19 @@ const C: &str = "65000:3:10.3.0.0/24";
 
 /// Peer 1 (no RT-Constraint) originates A (target 1), B (target 2) and C (target 3);
 /// members 2.. are up, their first flush done.
+/// The plan's one VPN-IPv4 send (asserted: exactly one), and its peers in order.
+fn the_one_vpn4_send(plan: &Plan) -> (&PlannedSend, Vec<PeerId>) {
+    let sends: Vec<_> = plan
+        .sends
+        .iter()
+        .filter(|s| matches!(s.routes, Routes::Vpn4(_)))
+        .collect();
+    assert_eq!(sends.len(), 1, "{sends:#?}");
+    let mut to = sends[0].peers();
+    to.sort_unstable();
+    (sends[0], to)
+}
+
 fn with_routes(members: &[PeerId]) -> Rib {
     let mut r = rib();
     r.feed(plain_up(1));
@@ -294,15 +307,8 @@ fn members_with_the_same_membership_share_one_group_and_one_encoding() {
     assert_ne!(group(&r, 2), group(&r, 4));
     r.feed(vpn(1, "65000:2:10.9.0.0/24", 2));
     let plan = r.plan();
-    let vpn_sends: Vec<_> = plan
-        .sends
-        .iter()
-        .filter(|s| matches!(s.routes, Routes::Vpn4(_)))
-        .collect();
     // Encoded once for 2 and 3; 4 does not ask for target 2, 1 is its source.
-    assert_eq!(vpn_sends.len(), 1, "{vpn_sends:#?}");
-    let mut to = vpn_sends[0].peers();
-    to.sort_unstable();
+    let (_, to) = the_one_vpn4_send(&plan);
     assert_eq!(to, [2, 3]);
     // 3 narrows its membership to 4's: it moves to 4's group.
     r.feed(leave(3, &[2]));
@@ -559,16 +565,9 @@ fn members_asking_for_the_same_targets_together_get_one_dump_encoded_once() {
     r.feed(join(2, &[1]));
     r.feed(join(3, &[1]));
     let plan = r.plan();
-    let vpn_sends: Vec<_> = plan
-        .sends
-        .iter()
-        .filter(|s| matches!(s.routes, Routes::Vpn4(_)))
-        .collect();
-    assert_eq!(vpn_sends.len(), 1, "{vpn_sends:#?}");
-    let mut to = vpn_sends[0].peers();
-    to.sort_unstable();
+    let (send, to) = the_one_vpn4_send(&plan);
     assert_eq!(to, [2, 3]);
-    let Routes::Vpn4(rs) = &vpn_sends[0].routes else {
+    let Routes::Vpn4(rs) = &send.routes else {
         unreachable!()
     };
     assert_eq!(rs.prefixes, [v(A)]);
