@@ -13,7 +13,6 @@ mod yaml_error;
 
 pub use validate::{
     AS_TRANS, DEFAULT_CONNECT_RETRY, DEFAULT_HOLD_TIME, DEFAULT_PORT, MAX_DESCRIPTION, MAX_WORKERS,
-    SUPPORTED_FAMILIES,
 };
 
 use crate::wire::Family;
@@ -138,7 +137,7 @@ pub enum ErrorKind {
     BadAddress,
     /// A word that is not one of the names the key takes (a log level, a family).
     UnknownName,
-    /// Understood but not carried yet: an eBGP neighbor, a family without a table.
+    /// Understood but not carried yet: an eBGP neighbor.
     Unsupported,
     /// An empty list where at least one item is needed.
     Empty,

@@ -28,10 +28,6 @@ pub const MAX_DESCRIPTION: usize = 80;
 pub const MAX_MD5_KEY: usize = crate::sockopt::MD5_MAX_KEY;
 /// RFC 6793 §9: AS_TRANS stands in for a 4-byte AS in 2-byte fields; never a real AS.
 pub const AS_TRANS: u64 = 23456;
-/// Families the RIB and codec carry today; the others parse but are refused. Every family
-/// `wire::Family` names today: a family named there before it is carried (as EVPN and
-/// RT-Constraint were) is left out of this list until it is.
-pub const SUPPORTED_FAMILIES: [Family; 6] = Family::ALL;
 
 /// RFC 4271 §4.2: 0 (no keepalives) or at least 3 seconds.
 const HOLD_TIME: Bounds<u16> = Bounds::seconds(3, u16::MAX)
@@ -670,7 +666,6 @@ fn graceful_restart(cx: &Ctx, k: &Keys, n: &RawNeighbor) -> R<(bool, u16, u16)> 
 
 fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Family>> {
     let all: Vec<&str> = Family::ALL.iter().map(|f| f.name()).collect();
-    let supported: Vec<&str> = SUPPORTED_FAMILIES.iter().map(|f| f.name()).collect();
     if f.value.is_empty() {
         return cx.err(
             ErrorKind::Empty,
@@ -679,7 +674,7 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
             format!(
                 "the list is empty: name at least one family ({}), or remove the key for \
                  ipv4-unicast",
-                hint::list(&supported)
+                hint::list(&all)
             ),
         );
     }
@@ -699,17 +694,6 @@ fn families(cx: &Ctx, i: usize, f: &Spanned<Vec<Spanned<String>>>) -> R<Vec<Fami
                 ),
             );
         };
-        if !SUPPORTED_FAMILIES.contains(&fam) {
-            return cx.err(
-                ErrorKind::Unsupported,
-                name,
-                key,
-                format!(
-                    "family {fam} is not supported yet: reflectd carries {} for now",
-                    hint::list(&supported)
-                ),
-            );
-        }
         if out.contains(&fam) {
             return cx.err(
                 ErrorKind::Duplicate,

@@ -100,15 +100,11 @@ impl Rib {
         let (families, group, address) = (p.up.families, p.group, p.up.address);
         let (mut kept, mut withdrawn) = (0, 0);
         for f in families.iter() {
-            with_table!(
-                f,
-                |N| if keep.contains(f) {
-                    kept += self.mark_stale::<N>(peer)
-                } else {
-                    withdrawn += self.remove_all::<N>(peer)
-                },
-                else ()
-            );
+            with_table!(f, |N| if keep.contains(f) {
+                kept += self.mark_stale::<N>(peer)
+            } else {
+                withdrawn += self.remove_all::<N>(peer)
+            });
         }
         for_each_table!(|N| {
             N::rib_mut(&mut self.fams).pending.take(peer);
@@ -155,7 +151,7 @@ impl Rib {
         let mut swept = 0;
         // With the old session's families still in place: the withdrawals need them.
         for f in FamilySet(!preserved.0).iter() {
-            swept += with_table!(f, |N| self.sweep::<N>(peer), else 0);
+            swept += with_table!(f, |N| self.sweep::<N>(peer));
         }
         if swept > 0 {
             metrics::counter!(m::GR_STALE_SWEPT, "reason" => Sweep::NotPreserved.label())
@@ -191,7 +187,7 @@ impl Rib {
 
     /// End-of-RIB from `peer` for `family`: its stale routes of that family are withdrawn.
     pub(super) fn gr_end_of_rib(&mut self, peer: PeerId, family: Family) {
-        let swept = with_table!(family, |N| self.sweep::<N>(peer), else 0);
+        let swept = with_table!(family, |N| self.sweep::<N>(peer));
         if swept == 0 {
             return;
         }

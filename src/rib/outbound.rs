@@ -285,22 +285,7 @@ impl Rib {
         }
         for ((gid, family), members) in dumps {
             let targets = update_group::targets_of(members);
-            with_table!(
-                family,
-                |N| self.plan_dump::<N>(plan, gid, targets),
-                else {
-                    let Some(g) = self.groups.get(gid) else {
-                        continue;
-                    };
-                    let routes = super::plan::Routes::EndOfRibOnly(family);
-                    plan.sends.push(PlannedSend::to_all(
-                        SendKind::Dump(gid),
-                        targets,
-                        g.key.codec,
-                        routes,
-                    ));
-                }
-            );
+            with_table!(family, |N| self.plan_dump::<N>(plan, gid, targets));
         }
     }
 

@@ -152,8 +152,6 @@ pub enum Routes {
     Vpn6(RouteSet<Vpn6>),
     Evpn(RouteSet<EvpnKey>),
     Rtc(RouteSet<RtcNlri>),
-    /// Just End-of-RIB, for a negotiated family the RIB carries no table for yet.
-    EndOfRibOnly(Family),
 }
 
 impl Routes {
@@ -171,7 +169,6 @@ impl Routes {
             Routes::Vpn6(rs) => of(rs),
             Routes::Evpn(rs) => of(rs),
             Routes::Rtc(rs) => of(rs),
-            Routes::EndOfRibOnly(_) => 64,
         }
     }
 
@@ -183,7 +180,6 @@ impl Routes {
             Routes::Vpn6(_) => Family::Ipv6Vpn,
             Routes::Evpn(_) => Family::L2vpnEvpn,
             Routes::Rtc(_) => Family::RtConstraint,
-            Routes::EndOfRibOnly(f) => *f,
         }
     }
 }
@@ -301,7 +297,6 @@ impl Encoder<'_> {
             Routes::Vpn6(rs) => self.route_set(ctx, rs),
             Routes::Evpn(rs) => self.route_set(ctx, rs),
             Routes::Rtc(rs) => self.route_set(ctx, rs),
-            Routes::EndOfRibOnly(f) => wire::encode_end_of_rib(*f, &mut self.buf),
         }
     }
 

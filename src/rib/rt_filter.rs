@@ -125,7 +125,7 @@ impl PeerRtc {
 
 /// Whether routes of `f` are filtered by route target (`RibNlri::RT_FILTERED`).
 pub fn rt_filtered(f: Family) -> bool {
-    with_table!(f, |N| N::RT_FILTERED, else false)
+    with_table!(f, |N| N::RT_FILTERED)
 }
 
 /// The filtered families of `families`.
@@ -389,7 +389,7 @@ impl Rib {
         let mut fresh = released;
         if held.as_ref().is_some_and(|m| m.is_empty()) && !p.out.xoff {
             for f in filtered_families(p.up.families).iter() {
-                let owed = with_table!(f, |N| N::rib(&self.fams).pending.len(peer), else 0);
+                let owed = with_table!(f, |N| N::rib(&self.fams).pending.len(peer));
                 if owed == 0 {
                     fresh.insert(f);
                 }

@@ -232,19 +232,18 @@ pub struct Families {
 }
 
 /// The one place a `Family` is mapped to the RIB's table for it: `$body` runs with `$n`
-/// the family's NLRI type (generic code, monomorphized per family), `$none` is the value
-/// for a family the RIB keeps no table for (it may be negotiated: the RIB then sends just
-/// End-of-RIB for it, `plan::Routes::EndOfRibOnly`).
+/// the family's NLRI type (generic code, monomorphized per family). Every family has a
+/// table.
 ///
 /// Every match on a family in the RIB goes through here or `for_each_table!`, and it is
 /// exhaustive: a family added to `wire::Family` does not compile until it is listed here.
 /// Giving a family a table takes: its NLRI type (`wire::Nlri`, `prefix_map::Blocked`), a
 /// `FamilyRib` field in `Families`, an `impl RibNlri` (which also asks for its
 /// `wire::AnyPrefix` and `plan::Routes` variants, and the compiler then for their
-/// matches), moving the family to an arm of its own below, and, when UPDATEs carry it,
-/// its `wire::NlriSet` arm in `inbound::apply_set`.
+/// matches), its arm below, and, when UPDATEs carry it, its `wire::NlriSet` arm in
+/// `inbound::apply_set`.
 macro_rules! with_table {
-    ($family:expr, |$n:ident| $body:expr, else $none:expr) => {{
+    ($family:expr, |$n:ident| $body:expr) => {{
         // `$n` is a concrete type here: its traits' items need these in scope.
         #[allow(unused_imports)]
         use $crate::{rib::table::RibNlri as _, wire::Nlri as _};
@@ -278,13 +277,12 @@ macro_rules! with_table {
 }
 pub(crate) use with_table;
 
-/// `$body` once per family the RIB keeps a table for, in `Family::ALL` order, with `$n`
-/// the family's NLRI type (`with_table!`). The loop is over a constant array: the optimizer
-/// unrolls it and drops the families without a table.
+/// `$body` once per family, in `Family::ALL` order, with `$n` the family's NLRI type
+/// (`with_table!`). The loop is over a constant array: the optimizer unrolls it.
 macro_rules! for_each_table {
     (|$n:ident| $body:expr) => {
         for family in $crate::wire::Family::ALL {
-            $crate::rib::table::with_table!(family, |$n| $body, else ())
+            $crate::rib::table::with_table!(family, |$n| $body)
         }
     };
 }
@@ -441,7 +439,7 @@ mod tests {
             with_table!(f, |N| {
                 assert_eq!(N::FAMILY, f);
                 tables.push(f);
-            }, else ());
+            });
         }
         let mut each = Vec::new();
         for_each_table!(|N| each.push(N::FAMILY));

@@ -244,7 +244,6 @@ fn parts(s: &PlannedSend) -> Vec<(Vec<PeerId>, &Routes)> {
         Routes::Vpn6(rs) => none(rs),
         Routes::Evpn(rs) => none(rs),
         Routes::Rtc(rs) => none(rs),
-        Routes::EndOfRibOnly(_) => false,
     };
     if !empty || s.except.is_empty() {
         out.push((all, &s.routes));
