@@ -185,6 +185,23 @@ fn the_one_vpn4_send(plan: &Plan) -> (&PlannedSend, Vec<PeerId>) {
     (sends[0], to)
 }
 
+/// Flushes once and decodes what `peer` was sent.
+fn flush_one(r: &mut Rib, peer: PeerId) -> Seen {
+    flush(r, &[peer]).pop().unwrap_or_default()
+}
+
+/// `member_up` for a peer back from a restart of its own (Restart State bit: it waits for
+/// our End-of-RIB before it sends its own).
+fn member_restarting(peer: PeerId) -> ToRib {
+    let ToRib::PeerUp(mut up) = member_up(peer) else {
+        unreachable!("member_up is a PeerUp")
+    };
+    if let Some(g) = up.graceful_restart.as_mut() {
+        g.restarting = true;
+    }
+    ToRib::PeerUp(up)
+}
+
 fn with_routes(members: &[PeerId]) -> Rib {
     let mut r = rib();
     r.feed(plain_up(1));
@@ -234,12 +251,12 @@ fn a_member_is_sent_only_the_vpn_routes_its_membership_admits_and_others_everyth
 fn a_member_gets_no_vpn_route_until_its_end_of_rib_then_one_dump_of_what_it_asked() {
     let mut r = with_routes(&[2]);
     r.feed(join(2, &[1]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert!(to2.vpn.is_empty(), "{to2:?}");
     assert!(!to2.end_of_rib.contains(&Family::Ipv4Vpn), "{to2:?}");
     r.feed(join(2, &[3]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A), v(C)]);
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
 }
@@ -252,7 +269,7 @@ fn without_end_of_rib_the_membership_filters_after_the_deferral() {
     let at = r.next_deadline().expect("the deferral is a deadline");
     assert_eq!(at, t0() + rt_filter::DEFERRAL);
     r.expire(at);
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(B)]);
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
     assert_eq!(r.next_deadline(), None);
@@ -263,19 +280,19 @@ fn a_second_target_brings_its_routes_once_and_a_target_left_is_withdrawn() {
     let mut r = with_routes(&[2]);
     r.feed(join(2, &[1]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A)]);
     r.feed(join(2, &[2]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(B)], "only the new target's routes");
     assert!(to2.vpn_withdrawn.is_empty() && to2.end_of_rib.is_empty());
     r.feed(leave(2, &[1]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!((to2.vpn, to2.vpn_withdrawn), (vec![], vec![v(A)]));
     // Changes after the move reach it as a member of its new group.
     r.feed(vpn(1, "65000:2:10.9.0.0/24", 2));
     r.feed(vpn(1, "65000:1:10.8.0.0/24", 1));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v("65000:2:10.9.0.0/24")]);
 }
 
@@ -289,7 +306,7 @@ fn a_membership_change_and_a_route_change_in_one_batch_send_each_route_once() {
     r.feed(vpn(1, A, 3));
     r.feed(join(2, &[3]));
     r.feed(leave(2, &[1]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A), v(C)]);
     assert!(to2.vpn_withdrawn.is_empty(), "{to2:?}");
 }
@@ -357,12 +374,12 @@ fn a_peer_without_rt_constraint_makes_every_member_get_the_default_membership_al
     assert_eq!(to2.rtc[0].1.next_hop, NextHop::V4(US));
     // A member coming up now is sent the default alone, then End-of-RIB.
     r.feed(member_up(5));
-    let [to5] = <[Seen; 1]>::try_from(flush(&mut r, &[5])).unwrap();
+    let to5 = flush_one(&mut r, 5);
     assert_eq!(to5.memberships(), [RtcNlri::DEFAULT]);
     assert!(to5.end_of_rib.contains(&Family::RtConstraint));
     // New memberships are not reflected meanwhile.
     r.feed(join(5, &[7]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2, Seen::default());
     // When it goes, the default goes and the memberships come back.
     r.feed(ToRib::PeerDown { peer: 4 });
@@ -400,12 +417,12 @@ fn a_member_without_graceful_restart_filters_from_the_start_and_gets_what_it_ask
     r.feed(member_up_no_gr(2));
     r.feed(vpn(1, A, 1));
     r.feed(vpn(1, B, 2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert!(to2.vpn.is_empty(), "it asked for nothing yet: {to2:?}");
     assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
     assert_eq!(r.next_deadline(), None, "nothing waits");
     r.feed(join(2, &[2]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(B)]);
     // It held nothing of the family: a dump of it, End-of-RIB included.
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
@@ -413,25 +430,19 @@ fn a_member_without_graceful_restart_filters_from_the_start_and_gets_what_it_ask
     r.feed(vpn(1, C, 3));
     flush(&mut r, &[2]);
     r.feed(join(2, &[3]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(C)]);
     assert!(to2.end_of_rib.is_empty());
 }
 
 #[test]
 fn a_member_restarting_itself_is_not_kept_waiting_for_its_end_of_rib() {
-    let ToRib::PeerUp(mut up) = member_up(2) else {
-        unreachable!()
-    };
-    if let Some(g) = up.graceful_restart.as_mut() {
-        g.restarting = true;
-    }
     let mut r = rib();
     r.feed(plain_up(1));
-    r.feed(ToRib::PeerUp(up));
+    r.feed(member_restarting(2));
     r.feed(vpn(1, A, 1));
     r.feed(join(2, &[1]));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A)]);
     assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
     assert_eq!(r.next_deadline(), None);
@@ -446,20 +457,14 @@ fn a_member_back_from_a_restart_is_filtered_by_the_memberships_kept_for_it() {
     r.feed(ToRib::PeerLost { peer: 2 });
     flush(&mut r, &[]);
     // Back, restarting itself (it waits for our End-of-RIB before it sends its own).
-    let ToRib::PeerUp(mut up) = member_up(2) else {
-        unreachable!()
-    };
-    if let Some(g) = up.graceful_restart.as_mut() {
-        g.restarting = true;
-    }
-    r.feed(ToRib::PeerUp(up));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    r.feed(member_restarting(2));
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A)], "its stale membership still filters");
     assert!(to2.end_of_rib.contains(&Family::Ipv4Vpn));
     // It re-announces the membership, then End-of-RIB: nothing changes for it.
     r.feed(join(2, &[1]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert!(
         to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
         "{to2:?}"
@@ -471,23 +476,17 @@ fn a_kept_membership_not_announced_again_is_swept_and_its_routes_withdrawn() {
     let mut r = with_routes(&[2]);
     r.feed(join(2, &[1, 2]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A), v(B)]);
     r.feed(ToRib::PeerLost { peer: 2 });
     flush(&mut r, &[]);
-    let ToRib::PeerUp(mut up) = member_up(2) else {
-        unreachable!()
-    };
-    if let Some(g) = up.graceful_restart.as_mut() {
-        g.restarting = true;
-    }
-    r.feed(ToRib::PeerUp(up));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    r.feed(member_restarting(2));
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A), v(B)]);
     // Only target 1 comes back before its End-of-RIB: target 2's membership is swept.
     r.feed(join(2, &[1]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!((to2.vpn, to2.vpn_withdrawn), (vec![], vec![v(B)]));
 }
 
@@ -506,7 +505,7 @@ fn a_waiting_member_is_sent_no_withdrawal_of_routes_it_never_had() {
             labels: vec![Label::WITHDRAWN],
         }),
     ));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert!(
         to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
         "{to2:?}"
@@ -515,14 +514,14 @@ fn a_waiting_member_is_sent_no_withdrawal_of_routes_it_never_had() {
     r.feed(vpn(1, C, 1));
     flush(&mut r, &[2]);
     r.feed(ToRib::Xon { peer: 2 });
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert!(
         to2.vpn.is_empty() && to2.vpn_withdrawn.is_empty(),
         "{to2:?}"
     );
     r.feed(join(2, &[1]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(B), v(C)]);
     assert!(to2.vpn_withdrawn.is_empty());
 }
@@ -537,14 +536,14 @@ fn a_route_refresh_from_a_member_resends_what_its_membership_admits() {
         peer: 2,
         family: Family::Ipv4Vpn,
     });
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(A), v(C)]);
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
     r.feed(ToRib::RouteRefresh {
         peer: 2,
         family: Family::RtConstraint,
     });
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(
         to2.memberships(),
         [RtcNlri::DEFAULT],
@@ -581,11 +580,11 @@ fn a_route_refresh_while_the_membership_is_awaited_sends_nothing_before_it() {
         peer: 2,
         family: Family::Ipv4Vpn,
     });
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2, Seen::default());
     r.feed(join(2, &[2]));
     r.feed(end_of_rib(2));
-    let [to2] = <[Seen; 1]>::try_from(flush(&mut r, &[2])).unwrap();
+    let to2 = flush_one(&mut r, 2);
     assert_eq!(to2.vpn, [v(B)]);
     assert_eq!(to2.end_of_rib, [Family::Ipv4Vpn]);
 }
